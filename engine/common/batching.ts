@@ -1,0 +1,19 @@
+/** Batching policy, TGI-style named settings. Defaults and validation: engine/runtime/config.ts. */
+export interface BatchingConfig {
+  /** Most sequences in one decode step. */
+  maxBatchSize: number;
+  /** Most tokens (prompt + generated) held by all running sequences together. */
+  maxBatchTotalTokens: number;
+  /** Most prompt tokens prefilled in one step (long prompts are chunked to this). */
+  maxPrefillTokens: number;
+  /** Most steps a waiting request may be passed over before prefill takes priority. */
+  maxWaitingTokens: number;
+  /** Most requests admitted (running + queued); beyond it: 429. */
+  maxConcurrentRequests: number;
+  /** Longest prompt accepted, in tokens. */
+  maxInputTokens: number;
+  /** Longest prompt + completion, in tokens. */
+  maxTotalTokens: number;
+  /** Bytes of memory the KV cache may use; capacity in tokens is derived from it. 0 = derive from free memory. */
+  kvCacheBytes: number;
+}

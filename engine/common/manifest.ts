@@ -1,0 +1,112 @@
+// The model package contract: what `hearth convert` writes and the engine reads.
+// Runtime-free (no Node imports) so the renderer can show manifests too.
+
+export type ModelDtype = 'fp32' | 'fp16' | 'int4';
+export const MODEL_DTYPES: readonly ModelDtype[] = ['fp32', 'fp16', 'int4'];
+
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3';
+
+export interface SourceFile {
+  /** Path relative to the checkpoint directory, e.g. `model-00001-of-00002.safetensors`. */
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ModelShape {
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  /** Longest sequence (prompt + generated) the package supports. */
+  contextLength: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  tiedEmbeddings: boolean;
+}
+
+/**
+ * I/O contract of the decoder graph (`kind: 'hearth-decoder-gqa-v1'`). Tensor names for
+ * per-layer inputs/outputs contain `{layer}`, replaced by 0..numLayers-1.
+ *
+ * The full contract (shapes, dtypes, padding and position rules) is documented in
+ * engine/convert/README.md and copied into each manifest's `graph.description`.
+ */
+export interface GraphContract {
+  kind: 'hearth-decoder-gqa-v1';
+  description: string;
+  inputs: {
+    inputIds: string;
+    positionIds: string;
+    seqlensK: string;
+    totalSequenceLength: string;
+    lastTokenIndex: string;
+    pastKey: string;
+    pastValue: string;
+  };
+  outputs: {
+    logits: string;
+    newKey: string;
+    newValue: string;
+  };
+  /** Element type of past/new K/V tensors. */
+  kvDtype: 'float32' | 'float16';
+  numLayers: number;
+  numKvHeads: number;
+  headDim: number;
+  /** Positions covered by the rotary cos/sin tables baked into the graph. */
+  maxPositions: number;
+}
+
+export interface TokenizerInfo {
+  tokenizerFile: string;
+  tokenizerConfigFile: string;
+  /** Jinja chat template (also written to `chat_template.jinja`), or null when the model has none. */
+  chatTemplate: string | null;
+  bosToken: string | null;
+  eosToken: string | null;
+  bosTokenId: number | null;
+  /** Every token id that ends generation (tokenizer eos + generation_config eos ids). */
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  addBosToken: boolean;
+}
+
+export interface GenerationDefaults {
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  maxNewTokens?: number;
+  doSample?: boolean;
+}
+
+export interface ModelManifest {
+  formatVersion: 1;
+  converterVersion: string;
+  createdAt: string;
+  /** Short name used in the API's `model` field unless the server is told otherwise. */
+  name: string;
+  source: {
+    repo?: string;
+    revision?: string;
+    path?: string;
+    files: SourceFile[];
+  };
+  architecture: Architecture;
+  /** `architectures[0]` from config.json, e.g. `LlamaForCausalLM`. */
+  hfArchitecture: string;
+  dtype: ModelDtype;
+  shape: ModelShape;
+  graph: GraphContract;
+  tokenizer: TokenizerInfo;
+  generation: GenerationDefaults;
+  /** Files of the package itself, relative to the package directory. */
+  files: { model: string; modelData: string; [role: string]: string };
+  /** Bytes of weights as stored in the package (model.onnx.data). */
+  weightsBytes: number;
+}

@@ -1,0 +1,46 @@
+// The serving config: what `hearth serve --config tuned.json` reads, what auto-tune writes,
+// and what `hearth export` embeds in a production bundle. Runtime-free types; validation lives
+// in engine/runtime/config.ts (the one place batching settings are read).
+import type { BatchingConfig } from './batching.js';
+
+export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+
+export interface ServingConfig {
+  /** Schema version of this file. */
+  version: 1;
+  model: {
+    /** Path of a model package directory (made by `hearth convert`/`pull`), or a library name. */
+    package: string;
+    /** Name the API reports and accepts in the `model` field; defaults to the manifest's name. */
+    servedName?: string;
+  };
+  server: {
+    host: string;
+    port: number;
+    /** When set, requests need `Authorization: Bearer <apiKey>`. Prefer HEARTH_API_KEY in production. */
+    apiKey?: string;
+    /** Allowed CORS origins; empty = CORS off. */
+    corsOrigins: string[];
+    /** Serve Vertex AI's `/predict` contract as well. */
+    vertex: boolean;
+    maxBodyBytes: number;
+  };
+  device: DeviceChoice;
+  /** Engine threads for CPU execution; 0 = one per physical core. */
+  cpuThreads: number;
+  batching: BatchingConfig;
+  logging: {
+    /** Store prompt and response text in the request log. */
+    contentLogging: boolean;
+    retentionDays: number;
+    retentionMaxRows: number;
+  };
+  /** Present when auto-tune produced this config: the objective and the measurements behind it. */
+  tuning?: {
+    objective: { ttftP95Ms?: number; itlP95Ms?: number; e2eP95Ms?: number };
+    measuredAt: string;
+    machine: string;
+    throughputTokensPerSec: number;
+    notes: string[];
+  };
+}
