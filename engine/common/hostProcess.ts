@@ -1,0 +1,69 @@
+// The contract between a supervisor (Electron's main process, or `hearth app` headless) and the
+// engine host process (engine/host/main.ts). Runtime-free: both sides import it.
+//
+// Launch: the supervisor starts the host as a child (Electron: utilityProcess.fork; Node:
+// child_process.fork) with these env vars. Argv flags `--port N --token T` may override them when
+// the host is started by hand.
+//
+// Messages: the host sends HostToParentMessage to its parent — in a utility process through
+// `process.parentPort.postMessage(msg)`, in a forked Node child through `process.send(msg)`,
+// and with neither (started by hand) it prints the ready line to stdout:
+//   `hearth host ready: <adminUrl>`.
+// The parent sends ParentToHostMessage; on 'shutdown' the host stops accepting requests, lets
+// running ones end (or fails them) within deadlineMs, closes its servers and the database, and
+// exits 0. SIGTERM means the same as { type: 'shutdown' } with a default deadline.
+import type { SerializedError } from './engineApi.js';
+
+export const HOST_ENV = {
+  /** Bearer token the admin API requires. Required: the parent generates a random one. */
+  adminToken: 'HEARTH_ADMIN_TOKEN',
+  /** Admin API port on 127.0.0.1; '0' or unset = any free port (reported in 'ready'). */
+  adminPort: 'HEARTH_ADMIN_PORT',
+  /** Path of better-sqlite3's .node built for Electron's ABI; pass to openDb({ nativeBinding }). */
+  sqliteBinding: 'HEARTH_SQLITE_BINDING',
+  /** Folder of the built renderer (index.html) the host serves at `/` for the web UI; unset = none. */
+  rendererDir: 'HEARTH_RENDERER_DIR',
+} as const;
+
+export type HostToParentMessage =
+  | {
+      type: 'ready';
+      /** e.g. http://127.0.0.1:41234 — admin HTTP + SSE API (and the web UI when rendererDir is set). */
+      adminUrl: string;
+      /** Echo of the token in use (lets the parent verify it launched the right process). */
+      token: string;
+      pid: number;
+    }
+  /** The host cannot go on (e.g. port in use, database newer than the code). It exits after sending. */
+  | { type: 'fatal'; error: SerializedError }
+  /** Serving state changed (model loaded/unloaded); informational, for logs and the tray. */
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+
+export type ParentToHostMessage = { type: 'shutdown'; deadlineMs: number };
+
+/** Default time a host gets to stop cleanly before it is killed. */
+export const HOST_SHUTDOWN_DEADLINE_MS = 5000;
+
+export function isHostToParentMessage(value: unknown): value is HostToParentMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return type === 'ready' || type === 'fatal' || type === 'log';
+}
+
+export function isParentToHostMessage(value: unknown): value is ParentToHostMessage {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'shutdown';
+}
+
+/** Serializes an error so it can cross a process boundary. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: 'Error', message: String(error) };
+}
+
+/** Re-raises a serialized error as a real Error on this side, keeping the remote stack. */
+export function deserializeError(serialized: SerializedError): Error {
+  const error = new Error(serialized.message);
+  error.name = serialized.name;
+  if (serialized.stack) error.stack = serialized.stack;
+  return error;
+}
