@@ -1,0 +1,85 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  estimateMemory,
+  fitVerdict,
+  formatBytes,
+  kvBytesPerToken,
+  linearWeightBytes,
+  modelShapeFromHfConfig,
+  weightsBytes,
+} from './memoryEstimate.js';
+
+// config.json of HuggingFaceTB/SmolLM2-135M-Instruct (the fields that matter).
+const smolConfig = {
+  model_type: 'llama',
+  vocab_size: 49152,
+  hidden_size: 576,
+  num_hidden_layers: 30,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  intermediate_size: 1536,
+  max_position_embeddings: 8192,
+  tie_word_embeddings: true,
+};
+
+test('reads the shape from a Hub config.json', () => {
+  const shape = modelShapeFromHfConfig(smolConfig);
+  assert.equal(shape.headDim, 64);
+  assert.equal(shape.contextLength, 8192);
+  assert.equal(shape.tiedEmbeddings, true);
+  assert.throws(() => modelShapeFromHfConfig({ model_type: 'bert' }), /hidden_size/);
+});
+
+test('counts SmolLM2-135M parameters exactly and sizes fp32/fp16 weights from them', () => {
+  const shape = modelShapeFromHfConfig(smolConfig);
+  const fp32 = weightsBytes(shape, 'fp32');
+  assert.equal(fp32.numParams, 134_515_008);
+  assert.equal(fp32.totalBytes, 134_515_008 * 4); // tied: stored once
+  assert.equal(weightsBytes(shape, 'fp16').totalBytes, 134_515_008 * 2);
+});
+
+test('int4 counts MatMulNBits packed weights, scales and zero points, and a float embedding', () => {
+  // 64 inputs, block 32 → 2 blocks per output row: 32 bytes of nibbles + 2 fp32 scales + 1 zero-point byte.
+  assert.equal(linearWeightBytes(64, 10, 'int4'), 10 * (32 + 8 + 1));
+  const shape = modelShapeFromHfConfig(smolConfig);
+  const int4 = weightsBytes(shape, 'int4');
+  assert.equal(int4.embeddingBytes, 49152 * 576 * 4);
+  assert.ok(int4.lmHeadBytes > 0, 'int4 quantizes the lm_head separately even when tied');
+  assert.ok(int4.totalBytes < weightsBytes(shape, 'fp16').totalBytes);
+});
+
+test('KV cache scales with context × sequences', () => {
+  const shape = modelShapeFromHfConfig(smolConfig);
+  assert.equal(kvBytesPerToken(shape, 'float32'), 2 * 30 * 3 * 64 * 4);
+  const estimate = estimateMemory({ shape, dtype: 'fp32', contextTokens: 2048, numSequences: 4 });
+  assert.equal(estimate.kvCacheBytes, 46080 * 2048 * 4);
+  assert.equal(estimate.totalBytes, estimate.weightsBytes + estimate.kvCacheBytes + estimate.activationBytes + estimate.overheadBytes);
+});
+
+test('verdict: fits, fits with fewer slots or a shorter context, does not fit', () => {
+  const shape = modelShapeFromHfConfig(smolConfig);
+  const input = { shape, dtype: 'fp32' as const, contextTokens: 8192, numSequences: 8 };
+  const full = estimateMemory(input).totalBytes;
+  assert.equal(fitVerdict(input, full).kind, 'fits');
+
+  const reduced = fitVerdict(input, full - 1);
+  assert.equal(reduced.kind, 'fits-reduced');
+  assert.equal(reduced.suggestion!.numSequences, 4);
+  assert.match(reduced.message, /Fits with 4 concurrent sequences × 8192 tokens/);
+
+  const oneSlot = estimateMemory({ ...input, numSequences: 1 }).totalBytes;
+  const shorter = fitVerdict(input, oneSlot - 1);
+  assert.equal(shorter.kind, 'fits-reduced');
+  assert.deepEqual([shorter.suggestion!.numSequences, shorter.suggestion!.contextTokens], [1, 4096]);
+
+  const none = fitVerdict(input, 100 * 1024 * 1024);
+  assert.equal(none.kind, 'does-not-fit');
+  assert.match(none.message, /needs .*GiB.*100\.0 MiB available.*--dtype int4/);
+});
+
+test('formats bytes', () => {
+  assert.equal(formatBytes(512), '512 B');
+  assert.equal(formatBytes(1536), '1.5 KiB');
+  assert.equal(formatBytes(3 * 1024 ** 3), '3.0 GiB');
+});
