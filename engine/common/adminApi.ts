@@ -34,7 +34,7 @@ export interface AdminError {
 // Host
 
 /** GET /api/status */
-export interface HostStatus {
+export interface AdminStatus {
   version: string;
   /** Data directory (HEARTH_HOME or the OS app-data folder). */
   dataDir: string;
