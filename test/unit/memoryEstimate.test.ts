@@ -8,7 +8,7 @@ import {
   linearWeightBytes,
   modelShapeFromHfConfig,
   weightsBytes,
-} from './memoryEstimate.js';
+} from '../../engine/common/memoryEstimate.js';
 
 // config.json of HuggingFaceTB/SmolLM2-135M-Instruct (the fields that matter).
 const smolConfig = {
