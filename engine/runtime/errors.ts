@@ -1,0 +1,48 @@
+// Errors the engine throws at admission. The HTTP layer maps them by class:
+// OverloadedError → 429 (Retry-After), NotReadyError → 503, ValidationError → 400.
+import type { SerializedError } from '../common/engineApi.js';
+
+/** Too much work admitted already; the client should retry later. */
+export class OverloadedError extends Error {
+  override readonly name = 'OverloadedError';
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}
+
+/** The model is still loading (or failed to load, or the engine is stopping). */
+export class NotReadyError extends Error {
+  override readonly name = 'NotReadyError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** The request cannot be served as asked (prompt too long, prompt + max tokens beyond the context). */
+export class ValidationError extends Error {
+  override readonly name = 'ValidationError';
+  constructor(message: string, readonly param: string | null = null) {
+    super(message);
+  }
+}
+
+/** The batching/serving config is invalid for this model or machine. */
+export class EngineConfigError extends Error {
+  override readonly name = 'EngineConfigError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: 'Error', message: String(error) };
+}
+
+/** Re-raise an error that crossed a thread boundary as a real Error. */
+export function deserializeError(serialized: SerializedError): Error {
+  const error = new Error(serialized.message);
+  error.name = serialized.name;
+  if (serialized.stack) error.stack = serialized.stack;
+  return error;
+}

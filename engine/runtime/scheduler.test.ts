@@ -1,0 +1,136 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KvCacheManager } from './kvCache.js';
+import { Scheduler, type PlannedRun, type StepPlan } from './scheduler.js';
+
+const config = { maxBatchSize: 8, maxBatchTotalTokens: 100_000, maxPrefillTokens: 256 };
+
+function sampledIds(plan: StepPlan): string[] {
+  const runs: PlannedRun[] = [...plan.prefills, ...(plan.decode?.rows.filter((row): row is PlannedRun => row.requestId !== null) ?? [])];
+  return runs.filter((run) => run.sample).map((run) => run.requestId);
+}
+
+/** Drive the scheduler like the engine does; each request stops after `newTokens[id]` samples. */
+function drive(scheduler: Scheduler, newTokens: Map<string, number>, onPlan?: (plan: StepPlan) => void, maxSteps = 10_000) {
+  const generated = new Map<string, number>();
+  const plans: StepPlan[] = [];
+  while (scheduler.hasWork && plans.length < maxSteps) {
+    const plan = scheduler.schedule();
+    plans.push(plan);
+    onPlan?.(plan);
+    const sampled = sampledIds(plan);
+    scheduler.updateFromOutput(plan, sampled);
+    for (const id of sampled) {
+      generated.set(id, (generated.get(id) ?? 0) + 1);
+      if (generated.get(id)! >= newTokens.get(id)!) scheduler.remove(id);
+    }
+  }
+  return { plans, generated };
+}
+
+test('long prompts are prefilled in chunks while a running stream keeps decoding', () => {
+  const scheduler = new Scheduler(config, new KvCacheManager(4096));
+  scheduler.add('short', 5);
+  const first = scheduler.schedule();
+  assert.deepEqual(first.prefills.map((run) => [run.requestId, run.startToken, run.numTokens, run.sample]), [['short', 0, 5, true]]);
+  scheduler.updateFromOutput(first, ['short']);
+  scheduler.add('long', 600);
+  const chunks: Array<[number, number, boolean]> = [];
+  let decodeSteps = 0;
+  for (let step = 0; step < 3; step++) {
+    const plan = scheduler.schedule();
+    assert.equal(plan.decode?.rows.length, 1, 'the short stream decodes every step');
+    assert.equal(plan.decode?.rows[0]!.requestId, 'short');
+    decodeSteps++;
+    for (const run of plan.prefills) chunks.push([run.startToken, run.numTokens, run.sample]);
+    assert.ok(plan.numPrefillTokens <= config.maxPrefillTokens);
+    scheduler.updateFromOutput(plan, sampledIds(plan));
+  }
+  assert.deepEqual(chunks, [[0, 256, false], [256, 256, false], [512, 88, true]]);
+  const next = scheduler.schedule();
+  assert.equal(next.decode?.numRows, 2, 'both decode once the long prompt is in');
+  assert.equal(decodeSteps, 3);
+});
+
+test('a request mid-prefill inside the decode range is a padding row', () => {
+  const scheduler = new Scheduler({ ...config, maxPrefillTokens: 100 }, new KvCacheManager(4096));
+  scheduler.add('a', 10);
+  scheduler.add('b', 10);
+  let plan = scheduler.schedule(); // a and b prefill
+  scheduler.updateFromOutput(plan, sampledIds(plan));
+  scheduler.add('c', 300);
+  plan = scheduler.schedule(); // a, b decode; c admitted into row 2, first 100 tokens
+  assert.deepEqual(plan.prefills.map((run) => [run.requestId, run.row, run.numTokens]), [['c', 2, 100]]);
+  scheduler.updateFromOutput(plan, sampledIds(plan));
+  scheduler.remove('a'); // c (row 2) moves into row 0
+  plan = scheduler.schedule();
+  assert.deepEqual(plan.cacheOps[0], { kind: 'move', fromRow: 2, toRow: 0, numTokens: 100 });
+  assert.equal(plan.decode?.numRows, 2);
+  assert.deepEqual(plan.decode?.rows.map((row) => [row.requestId, row.startToken]), [[null, 100], ['b', 11]]);
+  assert.deepEqual(plan.prefills.map((run) => [run.requestId, run.row, run.startToken, run.numTokens]), [['c', 0, 100, 100]]);
+});
+
+test('batched continuous run: every request gets exactly its tokens, rows stay compact, limits hold', () => {
+  const scheduler = new Scheduler({ ...config, maxBatchSize: 4, maxPrefillTokens: 64 }, new KvCacheManager(64 * 64));
+  const newTokens = new Map<string, number>();
+  for (let i = 0; i < 12; i++) {
+    scheduler.add(`r${i}`, 3 + i * 11);
+    newTokens.set(`r${i}`, 5 + (i % 4) * 7);
+  }
+  const { generated, plans } = drive(scheduler, newTokens, (plan) => {
+    assert.ok(scheduler.numRunning <= 4);
+    assert.ok(plan.numPrefillTokens <= 64);
+    const rows = [...plan.prefills.map((run) => run.row), ...(plan.decode?.rows.map((row) => row.row) ?? [])];
+    for (const row of rows) assert.ok(row < scheduler.kv.numRows);
+  });
+  for (const [id, count] of newTokens) assert.equal(generated.get(id), count, id);
+  assert.equal(scheduler.kv.numRows, 0);
+  assert.ok(plans.length < 200);
+});
+
+test('admission waits when the cache is full, then proceeds when a row frees', () => {
+  // 2 rows of stride 64 fit in 128 tokens.
+  const scheduler = new Scheduler(config, new KvCacheManager(128));
+  scheduler.add('a', 10);
+  scheduler.add('b', 10);
+  scheduler.add('c', 10);
+  let plan = scheduler.schedule();
+  assert.deepEqual(plan.admittedIds, ['a', 'b']);
+  assert.equal(scheduler.numWaiting, 1);
+  scheduler.updateFromOutput(plan, sampledIds(plan));
+  scheduler.remove('a');
+  plan = scheduler.schedule();
+  assert.deepEqual(plan.admittedIds, ['c']);
+});
+
+test('a growing batch preempts the most recently admitted request, which is recomputed and continues', () => {
+  // 3 rows × 64 = 192 tokens; when sequences pass 64 tokens the stride becomes 128 and only one row fits.
+  const scheduler = new Scheduler(config, new KvCacheManager(192));
+  scheduler.add('old', 50);
+  scheduler.add('mid', 20);
+  scheduler.add('new', 10);
+  const newTokens = new Map([['old', 30], ['mid', 10], ['new', 60]]);
+  const preempted: string[] = [];
+  const recomputed: Array<{ id: string; numTokens: number }> = [];
+  const { generated } = drive(scheduler, newTokens, (plan) => {
+    preempted.push(...plan.preemptedIds);
+    for (const run of plan.prefills) if (run.startToken === 0 && preempted.includes(run.requestId)) recomputed.push({ id: run.requestId, numTokens: run.numTokens });
+  });
+  assert.deepEqual(preempted[0], 'new', 'latest admitted goes first');
+  assert.ok(recomputed.some((entry) => entry.id === 'new' && entry.numTokens > 10), 'recompute covers prompt + generated tokens');
+  for (const [id, count] of newTokens) assert.equal(generated.get(id), count, `${id} still gets all its tokens`);
+});
+
+test('removal during a step waits for its output', () => {
+  const scheduler = new Scheduler(config, new KvCacheManager(1024));
+  scheduler.add('a', 4);
+  scheduler.add('b', 4);
+  let plan = scheduler.schedule();
+  scheduler.updateFromOutput(plan, ['a', 'b']);
+  plan = scheduler.schedule();
+  scheduler.remove('a'); // cancelled mid-step
+  scheduler.updateFromOutput(plan, ['a', 'b']);
+  assert.equal(scheduler.has('a'), false);
+  plan = scheduler.schedule();
+  assert.deepEqual(plan.cacheOps, [{ kind: 'move', fromRow: 1, toRow: 0, numTokens: 5 }], 'moves b with the token the step added');
+});

@@ -1,0 +1,257 @@
+// The pure scheduler: from request ids and token counts it decides, per step, which requests
+// prefill how many tokens (chunked, bounded by maxPrefillTokens) and which decode; it admits
+// waiting requests when the KV cache has room and preempts the most recently admitted request
+// when running sequences would outgrow it. It never sees a tensor: its output is a StepPlan.
+import { KvCacheManager, type CacheOp } from './kvCache.js';
+
+export interface SchedulerConfig {
+  maxBatchSize: number;
+  maxBatchTotalTokens: number;
+  maxPrefillTokens: number;
+}
+
+/** One request's work in a step. */
+export interface PlannedRun {
+  requestId: string;
+  row: number;
+  /** Index (in the request's token list) of the first token fed this step = tokens already cached. */
+  startToken: number;
+  numTokens: number;
+  /** Logits of the last fed token are sampled (all known tokens are then in the cache). */
+  sample: boolean;
+}
+
+export interface DecodeBatch {
+  /** Rows 0..numRows-1 form the batch (a zero-copy view of the cache). */
+  numRows: number;
+  /** Per row: the request decoding in it, or null for a row that is mid-prefill (fed a pad token, output ignored). */
+  rows: Array<PlannedRun | { requestId: null; row: number; startToken: number }>;
+}
+
+export interface StepPlan {
+  stepId: number;
+  /** Apply in order before running. */
+  cacheOps: CacheOp[];
+  stride: number;
+  decode: DecodeBatch | null;
+  /** Each runs as B=1 on its row's view. */
+  prefills: PlannedRun[];
+  /** Requests preempted while planning this step (requeued for recompute). */
+  preemptedIds: string[];
+  /** Requests admitted (given a row) in this step. */
+  admittedIds: string[];
+  numPrefillTokens: number;
+  numDecodeTokens: number;
+}
+
+interface Tracked {
+  requestId: string;
+  /** Prompt + generated tokens known so far. */
+  numTokens: number;
+  /** Tokens whose K/V are in the cache (0 while waiting). */
+  numCachedTokens: number;
+  /** Admission order, for preemption (latest first). */
+  admissionSeq: number;
+  running: boolean;
+}
+
+export class Scheduler {
+  private readonly requests = new Map<string, Tracked>();
+  /** FIFO; preempted requests go back to the front. */
+  private waiting: string[] = [];
+  private running: string[] = [];
+  private nextStepId = 1;
+  private nextAdmissionSeq = 1;
+  private inFlight: StepPlan | null = null;
+  private removalsAfterStep: string[] = [];
+
+  constructor(
+    private readonly config: SchedulerConfig,
+    readonly kv: KvCacheManager,
+  ) {}
+
+  get numWaiting(): number {
+    return this.waiting.length;
+  }
+
+  get numRunning(): number {
+    return this.running.length;
+  }
+
+  get hasWork(): boolean {
+    return this.waiting.length + this.running.length > 0;
+  }
+
+  has(requestId: string): boolean {
+    return this.requests.has(requestId);
+  }
+
+  waitingTokens(): number {
+    let sum = 0;
+    for (const id of this.waiting) sum += this.requests.get(id)!.numTokens;
+    return sum;
+  }
+
+  add(requestId: string, numPromptTokens: number): void {
+    if (this.requests.has(requestId)) throw new Error(`scheduler: duplicate request id ${requestId} (bug)`);
+    if (numPromptTokens < 1) throw new Error(`scheduler: request ${requestId} has an empty prompt (bug: validate first)`);
+    this.requests.set(requestId, { requestId, numTokens: numPromptTokens, numCachedTokens: 0, admissionSeq: 0, running: false });
+    this.waiting.push(requestId);
+  }
+
+  /**
+   * Finished, cancelled or failed: forget it and free its row (the move op goes out with the next
+   * plan). While a step is in flight the removal waits for its output, so row moves copy the
+   * tokens that step added.
+   */
+  remove(requestId: string): void {
+    if (this.inFlight) {
+      this.removalsAfterStep.push(requestId);
+      return;
+    }
+    const tracked = this.requests.get(requestId);
+    if (!tracked) return;
+    this.requests.delete(requestId);
+    if (tracked.running) {
+      this.running = this.running.filter((id) => id !== requestId);
+      this.kv.free(requestId);
+    } else {
+      this.waiting = this.waiting.filter((id) => id !== requestId);
+    }
+  }
+
+  schedule(): StepPlan {
+    if (this.inFlight) throw new Error('scheduler: schedule() called before the previous step completed (bug)');
+    const preemptedIds: string[] = [];
+    const admittedIds: string[] = [];
+
+    // 1. Running requests: decode the ones with one pending token; chunk the prefill of the rest.
+    let work = new Map<string, number>();
+    let budget = 0;
+    const planRunning = () => {
+      work = new Map();
+      budget = this.config.maxPrefillTokens;
+      let maxTokensAfter = 0;
+      for (const id of this.running) {
+        const tracked = this.requests.get(id)!;
+        const pending = tracked.numTokens - tracked.numCachedTokens;
+        let numTokens = 0;
+        if (pending === 1) numTokens = 1;
+        else if (pending > 1 && budget > 0) {
+          numTokens = Math.min(pending, budget);
+          budget -= numTokens;
+        }
+        work.set(id, numTokens);
+        maxTokensAfter = Math.max(maxTokensAfter, tracked.numCachedTokens + numTokens);
+      }
+      return maxTokensAfter;
+    };
+    let maxTokensAfter = planRunning();
+    // 2. Sequences outgrow the cache: preempt the most recently admitted until the rest fit.
+    while (!this.kv.resize(maxTokensAfter)) {
+      const victim = this.running.reduce((latest, id) =>
+        this.requests.get(id)!.admissionSeq > this.requests.get(latest)!.admissionSeq ? id : latest,
+      );
+      if (this.running.length === 1) throw new Error(`scheduler: a single sequence (${victim}) outgrew the KV cache (bug: maxTotalTokens must fit)`);
+      this.preempt(victim);
+      preemptedIds.push(victim);
+      maxTokensAfter = planRunning();
+    }
+
+    // 3. Admit waiting requests (FIFO) while the prefill budget, batch limits and the cache allow.
+    let totalTokens = 0;
+    for (const id of this.running) totalTokens += this.requests.get(id)!.numTokens;
+    while (budget > 0 && this.waiting.length > 0 && this.running.length < this.config.maxBatchSize && preemptedIds.length === 0) {
+      const head = this.requests.get(this.waiting[0]!)!;
+      if (totalTokens + head.numTokens > this.config.maxBatchTotalTokens && this.running.length > 0) break;
+      // Reserve for the whole known sequence plus the next token so it rarely gets preempted at once.
+      const row = this.kv.allocate(head.requestId, head.numTokens + 1, maxTokensAfter);
+      if (row === null) break;
+      this.waiting.shift();
+      head.running = true;
+      head.admissionSeq = this.nextAdmissionSeq++;
+      this.running.push(head.requestId);
+      admittedIds.push(head.requestId);
+      totalTokens += head.numTokens;
+      const numTokens = Math.min(head.numTokens, budget);
+      budget -= numTokens;
+      work.set(head.requestId, numTokens);
+      maxTokensAfter = Math.max(maxTokensAfter, numTokens);
+    }
+    if (!this.kv.resize(maxTokensAfter)) throw new Error('scheduler: admitted past the KV capacity (bug)');
+
+    // 4. Build the plan.
+    const prefills: PlannedRun[] = [];
+    const decodeRuns: PlannedRun[] = [];
+    for (const id of this.running) {
+      const tracked = this.requests.get(id)!;
+      const numTokens = work.get(id) ?? 0;
+      if (numTokens === 0) continue;
+      const run: PlannedRun = {
+        requestId: id,
+        row: this.kv.rowOf(id)!,
+        startToken: tracked.numCachedTokens,
+        numTokens,
+        sample: tracked.numCachedTokens + numTokens === tracked.numTokens,
+      };
+      if (tracked.numTokens - tracked.numCachedTokens === 1) decodeRuns.push(run);
+      else prefills.push(run);
+    }
+    let decode: DecodeBatch | null = null;
+    if (decodeRuns.length > 0) {
+      const numRows = Math.max(...decodeRuns.map((run) => run.row)) + 1;
+      const byRow = new Map(decodeRuns.map((run) => [run.row, run]));
+      const owners = this.kv.owners();
+      const rows: DecodeBatch['rows'] = [];
+      for (let row = 0; row < numRows; row++) {
+        rows.push(byRow.get(row) ?? { requestId: null, row, startToken: this.requests.get(owners[row]!)!.numCachedTokens });
+      }
+      decode = { numRows, rows };
+    }
+    const plan: StepPlan = {
+      stepId: this.nextStepId++,
+      cacheOps: this.kv.takeOps(),
+      stride: this.kv.stride,
+      decode,
+      prefills,
+      preemptedIds,
+      admittedIds,
+      numPrefillTokens: prefills.reduce((sum, run) => sum + run.numTokens, 0),
+      numDecodeTokens: decodeRuns.length,
+    };
+    this.inFlight = plan;
+    return plan;
+  }
+
+  /**
+   * Apply a finished step: fed tokens are now cached; each id in `sampledIds` gained one token.
+   * Requests that failed or finished must be `remove`d after this call.
+   */
+  updateFromOutput(plan: StepPlan, sampledIds: Iterable<string>): void {
+    if (this.inFlight !== plan) throw new Error('scheduler: output for a step that is not in flight (bug)');
+    this.inFlight = null;
+    const runs = [...plan.prefills, ...(plan.decode?.rows.filter((row): row is PlannedRun => row.requestId !== null) ?? [])];
+    for (const run of runs) {
+      const tracked = this.requests.get(run.requestId);
+      if (!tracked || !tracked.running) continue;
+      tracked.numCachedTokens = run.startToken + run.numTokens;
+      this.kv.setCachedTokens(run.requestId, tracked.numCachedTokens);
+    }
+    for (const id of sampledIds) {
+      const tracked = this.requests.get(id);
+      if (tracked) tracked.numTokens += 1;
+    }
+    const removals = this.removalsAfterStep;
+    this.removalsAfterStep = [];
+    for (const id of removals) this.remove(id);
+  }
+
+  private preempt(requestId: string): void {
+    const tracked = this.requests.get(requestId)!;
+    this.running = this.running.filter((id) => id !== requestId);
+    this.kv.free(requestId);
+    tracked.running = false;
+    tracked.numCachedTokens = 0;
+    this.waiting.unshift(requestId);
+  }
+}
