@@ -8,12 +8,17 @@
 //   const estimate = estimateMemory({ shape, dtype: 'int4', contextTokens: 4096, numSequences: 4 });
 //   const fit = checkFit(estimate, { availableBytes, device: 'cpu' });   // see fitVerdict.ts
 //
-// The weight layout mirrors engine/convert (see engine/convert/README.md): every linear layer of
-// the decoder (attention q/k/v/o, MLP gate/up/down, lm_head) is stored in the package dtype; for
-// int4 the linear layers become MatMulNBits (4-bit packed weights + one scale per block of
-// `blockSize` input features + packed 4-bit zero points), while the token embedding stays in
-// float (fp32 for fp32/int4 packages, fp16 for fp16 packages) because a Gather of 4-bit rows is
-// not worth its accuracy cost. Norm weights and biases are small and stay in float.
+// The weight layout mirrors engine/convert (decoderGraph.ts): every linear layer (fused qkv, o,
+// fused gate_up, down, lm_head) is stored in the package dtype. int4 linears are MatMulNBits
+// (4-bit codes + one fp32 scale per block of 32 input features + packed 4-bit zero points); the
+// token embedding table is fp32 in fp32 packages and fp16 in fp16/int4 packages; norms and biases
+// stay fp32. A tied lm_head shares the embedding table in float packages (Gemm transB) and gets its
+// own quantized copy in int4 packages.
+//
+// Stored bytes (the package on disk) and loaded bytes (memory once onnxruntime has the session)
+// differ for fp16: the converter casts fp16 weights to fp32 in the graph, and onnxruntime folds
+// those casts at load time, so an fp16 package holds fp32 linears in memory (the fp16 embedding
+// table stays fp16: only the gathered rows are cast).
 import type { ModelDtype, ModelShape } from './manifest.js';
 
 export type KvDtype = 'float32' | 'float16';
@@ -32,6 +37,11 @@ export interface Int4Layout {
 
 export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 4, hasZeroPoints: true, floatBytes: 4 };
 
+/** Bytes per element of the embedding table as the converter stores it. */
+export function embeddingElementBytes(dtype: ModelDtype): number {
+  return dtype === 'fp32' ? 4 : 2;
+}
+
 /** The parts of a model's shape the estimate needs (a subset of the manifest's ModelShape). */
 export type EstimateShape = Pick<
   ModelShape,
@@ -45,13 +55,16 @@ export type EstimateShape = Pick<
 
 export interface WeightsBreakdown {
   embeddingBytes: number;
-  /** 0 when the lm_head reuses the embedding matrix (tied, float packages). */
+  /** 0 when the lm_head reuses the embedding matrix (tied, fp32 packages). */
   lmHeadBytes: number;
   /** All decoder layers together. */
   layersBytes: number;
   /** Final norm. */
   otherBytes: number;
-  totalBytes: number;
+  /** Bytes of the package's weights on disk (manifest.weightsBytes, model.onnx.data). */
+  storedBytes: number;
+  /** Bytes of weights in memory once loaded (differs from storedBytes for fp16; see top of file). */
+  loadedBytes: number;
   /** Parameters in the checkpoint (tied embeddings counted once). */
   numParams: number;
 }
@@ -74,30 +87,37 @@ export function linearWeightBytes(inFeatures: number, outFeatures: number, dtype
   return packedWeightBytes + scalesBytes + zeroPointBytes;
 }
 
-/** Weights bytes of a package in `dtype`, by part. */
+/** Weights bytes of a package in `dtype`, by part (the parts are stored bytes). */
 export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT): WeightsBreakdown {
   const { vocabSize, hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize } = shape;
-  const floatBytes = dtype === 'int4' ? int4.floatBytes : floatBytesOf(dtype);
   const qDim = numHeads * headDim;
   const kvDim = numKvHeads * headDim;
+  const FP32 = 4;
 
-  const linear = (inFeatures: number, outFeatures: number) => linearWeightBytes(inFeatures, outFeatures, dtype, int4);
-  const attentionBytes = linear(hiddenSize, qDim) + 2 * linear(hiddenSize, kvDim) + linear(qDim, hiddenSize);
-  const mlpBytes = 2 * linear(hiddenSize, intermediateSize) + linear(intermediateSize, hiddenSize);
+  const linearsOf = (d: ModelDtype) => {
+    const linear = (inFeatures: number, outFeatures: number) => linearWeightBytes(inFeatures, outFeatures, d, int4);
+    return linear(hiddenSize, qDim + 2 * kvDim) + linear(qDim, hiddenSize) + linear(hiddenSize, 2 * intermediateSize) + linear(intermediateSize, hiddenSize);
+  };
   const biasElements = shape.attentionBias ? qDim + 2 * kvDim : 0;
   const normElements = 2 * hiddenSize + (shape.qkNorm ? 2 * headDim : 0);
-  const layerBytes = attentionBytes + mlpBytes + (biasElements + normElements) * floatBytes;
+  const layerFloatBytes = (biasElements + normElements) * FP32;
 
-  const embeddingBytes = vocabSize * hiddenSize * floatBytes;
-  // A float package shares a tied matrix between Gather and the final MatMul; an int4 package
-  // quantizes the lm_head, so it needs its own (4-bit) copy even when the checkpoint ties them.
-  const lmHeadBytes = shape.tiedEmbeddings && dtype !== 'int4' ? 0 : linear(hiddenSize, vocabSize);
-  const layersBytes = numLayers * layerBytes;
-  const otherBytes = hiddenSize * floatBytes;
+  const embeddingBytes = vocabSize * hiddenSize * embeddingElementBytes(dtype);
+  const lmHeadOf = (d: ModelDtype) => (shape.tiedEmbeddings && d !== 'int4' ? 0 : linearWeightBytes(hiddenSize, vocabSize, d, int4));
+  const lmHeadBytes = shape.tiedEmbeddings && dtype === 'fp16' ? 0 : lmHeadOf(dtype);
+  const layersBytes = numLayers * (linearsOf(dtype) + layerFloatBytes);
+  const otherBytes = hiddenSize * FP32;
+  const storedBytes = embeddingBytes + lmHeadBytes + layersBytes + otherBytes;
+
+  // fp16: the Casts to fp32 are folded at load, so linears (and a tied lm_head) occupy fp32 bytes.
+  const loadedBytes =
+    dtype === 'fp16'
+      ? embeddingBytes + linearWeightBytes(hiddenSize, vocabSize, 'fp32') + numLayers * (linearsOf('fp32') + layerFloatBytes) + otherBytes
+      : storedBytes;
 
   const layerParams = qDim * hiddenSize * 2 + kvDim * hiddenSize * 2 + 3 * hiddenSize * intermediateSize + biasElements + normElements;
   const numParams = numLayers * layerParams + vocabSize * hiddenSize * (shape.tiedEmbeddings ? 1 : 2) + hiddenSize;
-  return { embeddingBytes, lmHeadBytes, layersBytes, otherBytes, totalBytes: embeddingBytes + lmHeadBytes + layersBytes + otherBytes, numParams };
+  return { embeddingBytes, lmHeadBytes, layersBytes, otherBytes, storedBytes, loadedBytes, numParams };
 }
 
 /** KV-cache bytes one token occupies (keys + values, all layers). */
@@ -105,9 +125,9 @@ export function kvBytesPerToken(shape: Pick<EstimateShape, 'numLayers' | 'numKvH
   return 2 * shape.numLayers * shape.numKvHeads * shape.headDim * floatBytesOf(kvDtype);
 }
 
-/** The KV dtype the engine uses for a package dtype: fp16 packages keep fp16 K/V, others fp32. */
-export function kvDtypeFor(dtype: ModelDtype): KvDtype {
-  return dtype === 'fp16' ? 'float16' : 'float32';
+/** The KV dtype of a package: the converter's graph keeps K/V in fp32 for every dtype (graph.kvDtype). */
+export function kvDtypeFor(_dtype: ModelDtype): KvDtype {
+  return 'float32';
 }
 
 /**
@@ -134,7 +154,7 @@ export interface EstimateInput {
   int4Layout?: Int4Layout;
   /** Override the fixed runtime overhead (e.g. a GPU provider's workspace). */
   runtimeOverheadBytes?: number;
-  /** Use the package's exact weights bytes (manifest.weightsBytes) instead of estimating them. */
+  /** The package's exact stored weights bytes (manifest.weightsBytes), when known. */
   knownWeightsBytes?: number;
 }
 
@@ -144,7 +164,10 @@ export interface MemoryEstimate {
   contextTokens: number;
   numSequences: number;
   weights: WeightsBreakdown;
+  /** Weights in memory once loaded. */
   weightsBytes: number;
+  /** Weights on disk (the converted package's model.onnx.data). */
+  packageBytes: number;
   kvBytesPerToken: number;
   kvCacheBytes: number;
   /** Peak activations of one step (prefill chunk through the widest layer, plus logits). */
@@ -157,7 +180,8 @@ export interface MemoryEstimate {
 export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const kvDtype = input.kvDtype ?? kvDtypeFor(input.dtype);
   const weights = weightsBytes(input.shape, input.dtype, input.int4Layout);
-  const weightsTotal = input.knownWeightsBytes ?? weights.totalBytes;
+  const packageBytes = input.knownWeightsBytes ?? weights.storedBytes;
+  const weightsTotal = input.knownWeightsBytes !== undefined ? Math.round((input.knownWeightsBytes * weights.loadedBytes) / weights.storedBytes) : weights.loadedBytes;
   const perToken = kvBytesPerToken(input.shape, kvDtype);
   const kvCacheBytes = perToken * input.contextTokens * input.numSequences;
   const activationBytes = activationBytesFor(input.shape, input.maxPrefillTokens ?? 512, input.numSequences);
@@ -169,6 +193,7 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
     numSequences: input.numSequences,
     weights,
     weightsBytes: weightsTotal,
+    packageBytes,
     kvBytesPerToken: perToken,
     kvCacheBytes,
     activationBytes,

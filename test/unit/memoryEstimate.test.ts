@@ -35,8 +35,13 @@ test('counts SmolLM2-135M parameters exactly and sizes fp32/fp16 weights from th
   const shape = modelShapeFromHfConfig(smolConfig);
   const fp32 = weightsBytes(shape, 'fp32');
   assert.equal(fp32.numParams, 134_515_008);
-  assert.equal(fp32.totalBytes, 134_515_008 * 4); // tied: stored once
-  assert.equal(weightsBytes(shape, 'fp16').totalBytes, 134_515_008 * 2);
+  assert.equal(fp32.storedBytes, 134_515_008 * 4); // tied: stored once
+  assert.equal(fp32.loadedBytes, fp32.storedBytes);
+  const fp16 = weightsBytes(shape, 'fp16');
+  const normBytes = (30 * 2 * 576 + 576) * 4; // norms stay fp32
+  assert.equal(fp16.storedBytes, (134_515_008 - 30 * 2 * 576 - 576) * 2 + normBytes);
+  // Loaded: the fp32 casts are folded, plus an fp32 copy of the tied lm_head beside the fp16 table.
+  assert.equal(fp16.loadedBytes, fp32.storedBytes + 49152 * 576 * 2);
 });
 
 test('int4 counts MatMulNBits packed weights, scales and zero points, and a float embedding', () => {
@@ -44,9 +49,9 @@ test('int4 counts MatMulNBits packed weights, scales and zero points, and a floa
   assert.equal(linearWeightBytes(64, 10, 'int4'), 10 * (32 + 8 + 1));
   const shape = modelShapeFromHfConfig(smolConfig);
   const int4 = weightsBytes(shape, 'int4');
-  assert.equal(int4.embeddingBytes, 49152 * 576 * 4);
+  assert.equal(int4.embeddingBytes, 49152 * 576 * 2); // fp16 Gather table
   assert.ok(int4.lmHeadBytes > 0, 'int4 quantizes the lm_head separately even when tied');
-  assert.ok(int4.totalBytes < weightsBytes(shape, 'fp16').totalBytes);
+  assert.ok(int4.storedBytes < weightsBytes(shape, 'fp16').storedBytes);
 });
 
 test('KV cache scales with context × sequences', () => {
