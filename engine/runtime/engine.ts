@@ -1,0 +1,441 @@
+// The engine loop (vLLM's shape): scheduler.schedule() → runner.step() in the worker →
+// updateFromOutput() → emit events. Admission is bounded; a failed run fails only its requests.
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { DoneEvent, Engine, EngineSnapshot, FinishReason, GenerationRequest, SerializedError, TokenEvent } from '../common/engineApi.js';
+import type { ModelManifest } from '../common/manifest.js';
+import type { DeviceChoice } from '../common/servingConfig.js';
+import type { BatchingConfig } from '../common/batching.js';
+import { resolveBatchingConfig, type ResolvedBatchingConfig } from './config.js';
+import { NotReadyError, OverloadedError, ValidationError, deserializeError, serializeError } from './errors.js';
+import { KvCacheManager } from './kvCache.js';
+import { ModelRunner } from './modelRunner.js';
+import type { DeviceReport, SamplerInit, StepMessage, TokenSample } from './runnerMessages.js';
+import { Scheduler, type PlannedRun, type StepPlan } from './scheduler.js';
+import { StreamDetokenizer } from './detokenizer.js';
+import { ModelTokenizer } from './tokenizer.js';
+import { RequestChannel } from './requestChannel.js';
+
+export interface LoadEngineOptions {
+  packageDir: string;
+  device?: DeviceChoice;
+  /** Intra-op threads; 0/undefined = one per physical core. */
+  cpuThreads?: number;
+  batching?: Partial<BatchingConfig>;
+  servedName?: string;
+  log?: (line: string) => void;
+  /** ORT intra-op spinning. Off by default: idle spinning steals the cores HTTP needs (measured: see scripts/bench-engine.ts). */
+  allowSpinning?: boolean;
+  /** Write an ORT profile (per-op times) to the working directory; its path is logged at shutdown. */
+  enableProfiling?: boolean;
+}
+
+/** Per-step statistics for the metrics layer. */
+export interface StepStats {
+  stepId: number;
+  /** Requests that ran in this step (decoding rows + prefill chunks). */
+  batchSize: number;
+  numDecodeTokens: number;
+  numPrefillTokens: number;
+  /** Padding rows in the decode batch (mid-prefill rows inside the decode range). */
+  numPaddingRows: number;
+  stepMs: number;
+  runMs: number;
+  overheadMs: number;
+  queueSize: number;
+  runningSize: number;
+  kvCacheUsage: number;
+  numPreempted: number;
+  numAdmitted: number;
+  numFailedRequests: number;
+}
+
+export interface LoadedEngine extends Engine {
+  readonly manifest: ModelManifest;
+  readonly tokenizer: ModelTokenizer;
+  readonly config: ResolvedBatchingConfig;
+  /** Set once loaded. */
+  readonly device: DeviceReport | null;
+  /** Resolves when the model is loaded (rejects if loading failed). */
+  readonly ready: Promise<void>;
+  onStep(listener: (stats: StepStats) => void): () => void;
+}
+
+interface ActiveRequest {
+  request: GenerationRequest;
+  channel: RequestChannel;
+  tokenIds: number[];
+  numGenerated: number;
+  detokenizer: StreamDetokenizer;
+  stopIds: Set<number>;
+  fallbackSeed: number;
+  samplerSent: boolean;
+  admittedAtMs: number | null;
+  firstTokenAtMs: number | null;
+  lastTokenAtMs: number | null;
+  done: boolean;
+}
+
+export function readManifest(packageDir: string): ModelManifest {
+  const path = join(packageDir, 'manifest.json');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
+  } catch (error) {
+    throw new Error(`Cannot read the model package manifest ${path}: ${(error as Error).message}. Is this a package made by \`hearth convert\`?`);
+  }
+}
+
+export class HearthEngine implements LoadedEngine {
+  readonly manifest: ModelManifest;
+  readonly tokenizer: ModelTokenizer;
+  readonly config: ResolvedBatchingConfig;
+  readonly ready: Promise<void>;
+  device: DeviceReport | null = null;
+
+  private state: EngineSnapshot['state'] = 'loading';
+  private loadError: Error | null = null;
+  private runner: ModelRunner | null = null;
+  private readonly scheduler: Scheduler;
+  private readonly kv: KvCacheManager;
+  private readonly active = new Map<string, ActiveRequest>();
+  private readonly stepListeners = new Set<(stats: StepStats) => void>();
+  private releasedIds: string[] = [];
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+  private stopLoop = false;
+  private tokensGenerated = 0;
+  private hasGenerated = false;
+  private readonly servedName: string;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly options: LoadEngineOptions) {
+    this.log = options.log ?? (() => {});
+    this.manifest = readManifest(options.packageDir);
+    this.servedName = options.servedName ?? this.manifest.name;
+    this.tokenizer = ModelTokenizer.fromPackage(options.packageDir, this.manifest.tokenizer);
+    this.config = resolveBatchingConfig(options.batching, this.manifest, { freeBytes: os.freemem() });
+    this.kv = new KvCacheManager(this.config.kvCacheCapacityTokens);
+    this.scheduler = new Scheduler(this.config, this.kv);
+    this.ready = this.load();
+    this.ready.catch(() => {}); // observed through state/snapshot too
+  }
+
+  private async load(): Promise<void> {
+    const started = performance.now();
+    try {
+      this.runner = await ModelRunner.start(
+        {
+          modelPath: join(this.options.packageDir, this.manifest.files.model),
+          graph: this.manifest.graph,
+          vocabSize: this.manifest.shape.vocabSize,
+          kvCapacityTokens: this.config.kvCacheCapacityTokens,
+          session: {
+            device: this.options.device ?? 'auto',
+            cpuThreads: this.options.cpuThreads ?? 0,
+            allowSpinning: this.options.allowSpinning ?? false,
+            enableProfiling: this.options.enableProfiling ?? false,
+          },
+        },
+        this.log,
+      );
+      this.device = this.runner.device;
+      // Warm-up: the first run allocates; do it before the first client waits on it. Row 0 is
+      // scratch until a request owns it (owners overwrite every position they read).
+      await this.runner.step({
+        type: 'step', stepId: 0, cacheOps: [], samplerInits: [], releasedIds: [], decode: null,
+        prefills: [{ requestId: '__warmup', row: 0, inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false }],
+      });
+      this.state = 'ready';
+      this.log(
+        `engine ready in ${Math.round(performance.now() - started)} ms: ${this.manifest.name} (${this.manifest.dtype}) on ${this.device.executionProvider}, ` +
+          `KV cache ${this.config.kvCacheCapacityTokens} tokens (${(this.config.kvCacheBytes / 2 ** 20).toFixed(0)} MiB)`,
+      );
+      this.loopDone = this.loop();
+    } catch (error) {
+      this.state = 'failed';
+      this.loadError = error as Error;
+      this.log(`engine failed to load: ${(error as Error).message}`);
+      throw error;
+    }
+  }
+
+  onStep(listener: (stats: StepStats) => void): () => void {
+    this.stepListeners.add(listener);
+    return () => this.stepListeners.delete(listener);
+  }
+
+  submit(request: GenerationRequest): RequestChannel {
+    if (this.state === 'loading') throw new NotReadyError('The model is still loading; retry in a few seconds.');
+    if (this.state === 'failed') throw new NotReadyError(`The model failed to load: ${this.loadError?.message ?? 'unknown error'}.`);
+    if (this.state === 'stopping') throw new NotReadyError('The server is shutting down.');
+    const numPromptTokens = request.promptTokenIds.length;
+    const { maxInputTokens, maxTotalTokens, maxConcurrentRequests, maxWaitingTokens } = this.config;
+    if (numPromptTokens === 0) throw new ValidationError('The prompt is empty: it must contain at least one token.', 'prompt');
+    if (numPromptTokens > maxInputTokens) {
+      throw new ValidationError(`The prompt has ${numPromptTokens} tokens; this server accepts at most ${maxInputTokens} input tokens.`, 'messages');
+    }
+    if (!Number.isInteger(request.maxNewTokens) || request.maxNewTokens < 1) {
+      throw new ValidationError(`max_tokens must be a positive integer (got ${request.maxNewTokens}).`, 'max_tokens');
+    }
+    if (numPromptTokens + request.maxNewTokens > maxTotalTokens) {
+      throw new ValidationError(
+        `This model's maximum context length is ${maxTotalTokens} tokens. However, you requested ${numPromptTokens + request.maxNewTokens} tokens ` +
+          `(${numPromptTokens} in the prompt, ${request.maxNewTokens} for the completion). Please reduce the prompt or max_tokens.`,
+        'max_tokens',
+      );
+    }
+    const vocabSize = this.manifest.shape.vocabSize;
+    if (request.promptTokenIds.some((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize)) {
+      throw new ValidationError(`Prompt token ids must be integers in [0, ${vocabSize}).`, 'prompt');
+    }
+    if (this.active.has(request.requestId)) throw new ValidationError(`Duplicate request id ${request.requestId}.`, null);
+    const inFlight = this.scheduler.numRunning + this.scheduler.numWaiting;
+    if (inFlight >= maxConcurrentRequests) {
+      throw new OverloadedError(`The server is at its limit of ${maxConcurrentRequests} concurrent requests; retry shortly.`, this.retryAfterSeconds());
+    }
+    if (this.scheduler.waitingTokens() + numPromptTokens > maxWaitingTokens) {
+      throw new OverloadedError(`The queue holds more than ${maxWaitingTokens} prompt tokens; retry shortly.`, this.retryAfterSeconds());
+    }
+    const channel = new RequestChannel(request.requestId, () => this.cancel(request.requestId));
+    const stopIds = new Set(request.stopTokenIds);
+    if (!request.ignoreEos) for (const id of this.manifest.tokenizer.eosTokenIds) stopIds.add(id);
+    this.active.set(request.requestId, {
+      request,
+      channel,
+      tokenIds: [...request.promptTokenIds],
+      numGenerated: 0,
+      detokenizer: new StreamDetokenizer((ids) => this.tokenizer.decode(ids), request.stopStrings, request.promptTokenIds.slice(-5)),
+      stopIds,
+      fallbackSeed: randomInt(2 ** 32 - 1),
+      samplerSent: false,
+      admittedAtMs: null,
+      firstTokenAtMs: null,
+      lastTokenAtMs: null,
+      done: false,
+    });
+    this.scheduler.add(request.requestId, numPromptTokens);
+    this.wake?.();
+    return channel;
+  }
+
+  snapshot(): EngineSnapshot {
+    return {
+      state: this.state,
+      model: this.servedName,
+      device: this.device?.executionProvider ?? 'pending',
+      queueSize: this.scheduler.numWaiting,
+      runningSize: this.scheduler.numRunning,
+      kvCacheUsage: this.kv.usage,
+      kvCacheCapacityTokens: this.config.kvCacheCapacityTokens,
+      kvCacheBytes: this.runner?.kvCacheBytes ?? 0,
+      weightsBytes: this.manifest.weightsBytes,
+      tokensGenerated: this.tokensGenerated,
+      hasGenerated: this.hasGenerated,
+      config: this.config,
+    };
+  }
+
+  /** `deadlineMs`: how long running requests may take to finish (an epoch timestamp is also accepted). */
+  async shutdown(deadlineMs: number): Promise<void> {
+    if (this.state === 'stopping') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'stopping';
+    const deadline = deadlineMs > 1e12 ? deadlineMs : Date.now() + deadlineMs;
+    // Queued requests never started: cancel them now; running ones may finish until the deadline.
+    for (const [id, active] of this.active) if (active.admittedAtMs === null) this.finish(id, 'cancelled');
+    if (wasReady) {
+      while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    for (const id of [...this.active.keys()]) this.finish(id, 'cancelled');
+    this.stopLoop = true;
+    this.wake?.();
+    await this.loopDone;
+    await this.ready.catch(() => {});
+    const profileFile = await this.runner?.close();
+    if (profileFile) this.log(`ORT profile written to ${profileFile}`);
+  }
+
+  private retryAfterSeconds(): number {
+    // Rough: the time to drain the running batch once at ~the last step rate is unknown here; 1–5 s.
+    return Math.min(5, Math.max(1, Math.ceil(this.scheduler.numWaiting / Math.max(1, this.config.maxBatchSize))));
+  }
+
+  private cancel(requestId: string): void {
+    const active = this.active.get(requestId);
+    if (!active || active.done) return;
+    this.finish(requestId, 'cancelled');
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopLoop) {
+      if (!this.scheduler.hasWork) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = null;
+        continue;
+      }
+      const stepStarted = performance.now();
+      const plan = this.scheduler.schedule();
+      const message = this.buildStep(plan);
+      let stats: { runMs: number; overheadMs: number } = { runMs: 0, overheadMs: 0 };
+      let numFailed = 0;
+      try {
+        const done = await this.runner!.step(message);
+        stats = done;
+        const failedIds = new Set<string>();
+        for (const failure of done.failures) {
+          this.log(`step ${plan.stepId} failed for ${failure.requestIds.length} request(s): ${failure.error.message}`);
+          for (const id of failure.requestIds) failedIds.add(id);
+        }
+        const samples = done.samples.filter((s) => !failedIds.has(s.requestId));
+        this.scheduler.updateFromOutput(plan, samples.map((s) => s.requestId));
+        for (const failure of done.failures) for (const id of failure.requestIds) this.finish(id, 'error', failure.error);
+        numFailed = failedIds.size;
+        const now = Date.now();
+        for (const sample of samples) this.applySample(sample, now);
+      } catch (error) {
+        // The runner thread itself died: nothing can run any more.
+        this.scheduler.updateFromOutput(plan, []);
+        this.log(`model runner failed: ${(error as Error).message}`);
+        const serialized = serializeError(error);
+        for (const id of [...this.active.keys()]) this.finish(id, 'error', serialized);
+        this.state = 'failed';
+        this.loadError = deserializeError(serialized);
+        this.stopLoop = true;
+      }
+      const stepStats: StepStats = {
+        stepId: plan.stepId,
+        batchSize: plan.prefills.length + plan.numDecodeTokens,
+        numDecodeTokens: plan.numDecodeTokens,
+        numPrefillTokens: plan.numPrefillTokens,
+        numPaddingRows: plan.decode ? plan.decode.numRows - plan.numDecodeTokens : 0,
+        stepMs: performance.now() - stepStarted,
+        runMs: stats.runMs,
+        overheadMs: stats.overheadMs,
+        queueSize: this.scheduler.numWaiting,
+        runningSize: this.scheduler.numRunning,
+        kvCacheUsage: this.kv.usage,
+        numPreempted: plan.preemptedIds.length,
+        numAdmitted: plan.admittedIds.length,
+        numFailedRequests: numFailed,
+      };
+      for (const listener of this.stepListeners) {
+        try {
+          listener(stepStats);
+        } catch (error) {
+          this.log(`step listener failed: ${(error as Error).message}`);
+        }
+      }
+    }
+  }
+
+  private buildStep(plan: StepPlan): StepMessage {
+    const samplerInits: SamplerInit[] = [];
+    const now = Date.now();
+    for (const id of plan.admittedIds) {
+      const active = this.active.get(id)!;
+      active.admittedAtMs ??= now;
+      if (!active.samplerSent) {
+        active.samplerSent = true;
+        samplerInits.push({
+          requestId: id,
+          sampling: active.request.sampling,
+          promptTokenIds: active.request.promptTokenIds,
+          topLogprobs: active.request.topLogprobs,
+          fallbackSeed: active.fallbackSeed,
+        });
+      }
+    }
+    const releasedIds = this.releasedIds;
+    this.releasedIds = [];
+    const tokenAt = (run: { requestId: string | null; startToken: number }) => {
+      const tokens = run.requestId ? this.active.get(run.requestId)?.tokenIds : undefined;
+      return tokens?.[run.startToken] ?? 0;
+    };
+    const decode = plan.decode && {
+      numRows: plan.decode.numRows,
+      inputIds: plan.decode.rows.map(tokenAt),
+      positions: plan.decode.rows.map((row) => row.startToken),
+      requestIds: plan.decode.rows.map((row) => row.requestId),
+    };
+    const prefills = plan.prefills.map((run: PlannedRun) => ({
+      requestId: run.requestId,
+      row: run.row,
+      inputIds: this.active.get(run.requestId)!.tokenIds.slice(run.startToken, run.startToken + run.numTokens),
+      startPosition: run.startToken,
+      sample: run.sample,
+    }));
+    return { type: 'step', stepId: plan.stepId, cacheOps: plan.cacheOps, samplerInits, releasedIds, decode, prefills };
+  }
+
+  private applySample(sample: TokenSample, now: number): void {
+    const active = this.active.get(sample.requestId);
+    if (!active || active.done) return; // cancelled while its step ran
+    const { request } = active;
+    active.tokenIds.push(sample.tokenId);
+    active.numGenerated++;
+    active.firstTokenAtMs ??= now;
+    active.lastTokenAtMs = now;
+    this.tokensGenerated++;
+    this.hasGenerated = true;
+
+    let text: string;
+    let finish: FinishReason | null = null;
+    if (active.stopIds.has(sample.tokenId)) {
+      text = active.detokenizer.flush();
+      finish = 'stop';
+    } else {
+      const step = active.detokenizer.push(sample.tokenId);
+      text = step.text;
+      if (step.stopped) finish = 'stop';
+      else if (active.numGenerated >= request.maxNewTokens || active.tokenIds.length >= this.config.maxTotalTokens) {
+        text += active.detokenizer.flush();
+        finish = 'length';
+      }
+    }
+    const event: TokenEvent = { type: 'token', tokenId: sample.tokenId, text };
+    if (request.topLogprobs !== undefined && sample.logprob !== undefined) {
+      const describe = (tokenId: number, logprob: number) => ({
+        token: this.tokenizer.tokenText(tokenId),
+        tokenId,
+        logprob,
+        bytes: this.tokenizer.tokenBytes(tokenId),
+      });
+      event.logprob = { ...describe(sample.tokenId, sample.logprob), top: (sample.top ?? []).map((entry) => describe(entry.tokenId, entry.logprob)) };
+    }
+    active.channel.push(event);
+    if (finish) this.finish(sample.requestId, finish);
+  }
+
+  private finish(requestId: string, reason: FinishReason, error?: SerializedError): void {
+    const active = this.active.get(requestId);
+    if (!active || active.done) return;
+    active.done = true;
+    this.active.delete(requestId);
+    this.scheduler.remove(requestId);
+    if (active.samplerSent) this.releasedIds.push(requestId);
+    const now = Date.now();
+    const arrival = active.request.arrivalTimeMs;
+    const done: DoneEvent = {
+      type: 'done',
+      finishReason: reason,
+      promptTokens: active.request.promptTokenIds.length,
+      completionTokens: active.numGenerated,
+      timings: {
+        queueMs: (active.admittedAtMs ?? now) - arrival,
+        ttftMs: (active.firstTokenAtMs ?? now) - arrival,
+        totalMs: now - arrival,
+        itlMs:
+          active.numGenerated > 1 && active.firstTokenAtMs !== null && active.lastTokenAtMs !== null
+            ? (active.lastTokenAtMs - active.firstTokenAtMs) / (active.numGenerated - 1)
+            : 0,
+      },
+    };
+    if (error) done.error = error;
+    active.channel.push(done);
+  }
+}

@@ -1,0 +1,124 @@
+// Typed messages between the engine (main thread) and the runner worker. Both sides import this.
+import type { SamplingParams, SerializedError } from '../common/engineApi.js';
+import type { GraphContract } from '../common/manifest.js';
+import type { DeviceChoice } from '../common/servingConfig.js';
+import type { CacheOp } from './kvCache.js';
+import type { SampledLogprob } from './sampler.js';
+
+export interface SessionSettings {
+  device: DeviceChoice;
+  /** Intra-op threads; 0 = one per physical core. */
+  cpuThreads: number;
+  /** ORT `session.intra_op.allow_spinning`: spinning threads cut latency but steal idle cores. */
+  allowSpinning: boolean;
+  enableProfiling: boolean;
+}
+
+export interface DeviceReport {
+  /** Execution provider in use, e.g. 'cpu', 'cuda'. */
+  executionProvider: string;
+  requested: DeviceChoice;
+  intraOpThreads: number;
+  allowSpinning: boolean;
+  /** Why a preferred provider was not used. */
+  fallbackNotes: string[];
+}
+
+export interface InitMessage {
+  type: 'init';
+  modelPath: string;
+  graph: GraphContract;
+  vocabSize: number;
+  kvCapacityTokens: number;
+  session: SessionSettings;
+}
+
+export interface SamplerInit {
+  requestId: string;
+  sampling: SamplingParams;
+  promptTokenIds: number[];
+  topLogprobs?: number;
+  /** Seed used when the request gave none (the engine draws it). */
+  fallbackSeed: number;
+}
+
+export interface DecodeRun {
+  numRows: number;
+  inputIds: number[];
+  /** Position of the fed token per row = tokens already cached in that row. */
+  positions: number[];
+  /** Request sampling each row's logits; null = padding row (output ignored, nothing stored). */
+  requestIds: Array<string | null>;
+}
+
+export interface PrefillRun {
+  requestId: string;
+  row: number;
+  inputIds: number[];
+  startPosition: number;
+  sample: boolean;
+}
+
+export interface StepMessage {
+  type: 'step';
+  stepId: number;
+  /** Applied in order before any run. */
+  cacheOps: CacheOp[];
+  samplerInits: SamplerInit[];
+  /** Sampler states to drop (finished/cancelled requests), before running. */
+  releasedIds: string[];
+  decode: DecodeRun | null;
+  prefills: PrefillRun[];
+}
+
+export interface ShutdownMessage {
+  type: 'shutdown';
+}
+
+export type ToRunner = InitMessage | StepMessage | ShutdownMessage;
+
+export interface TokenSample {
+  requestId: string;
+  tokenId: number;
+  logprob?: number;
+  top?: SampledLogprob[];
+}
+
+export interface RunFailure {
+  requestIds: string[];
+  error: SerializedError;
+}
+
+export interface ReadyMessage {
+  type: 'ready';
+  device: DeviceReport;
+  kvCacheBytes: number;
+}
+
+export interface InitFailedMessage {
+  type: 'initFailed';
+  error: SerializedError;
+}
+
+export interface StepDoneMessage {
+  type: 'stepDone';
+  stepId: number;
+  samples: TokenSample[];
+  failures: RunFailure[];
+  /** Time inside session.run, summed over the step's runs. */
+  runMs: number;
+  /** Cache ops + input building + scatter + sampling. */
+  overheadMs: number;
+}
+
+export interface LogMessage {
+  type: 'log';
+  line: string;
+}
+
+export interface ClosedMessage {
+  type: 'closed';
+  profileFile?: string;
+}
+
+export type FromRunner = ReadyMessage | InitFailedMessage | StepDoneMessage | LogMessage | ClosedMessage;

@@ -1,0 +1,243 @@
+// The model runner's worker thread: owns the ONNX session and the KV cache buffers. ORT's `run`
+// blocks its thread for the whole step, so it lives here and the main thread stays free for HTTP.
+// Per step: apply cache ops → decode run (rows 0..n-1 as one zero-copy view) → prefill runs
+// (B=1 on one row's view) → scatter new K/V into rows → sample.
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { performance } from 'node:perf_hooks';
+import { createSession } from './executionProviders.js';
+import { applyCacheOp, STRIDE_STEP_TOKENS } from './kvCache.js';
+import { SamplerScratch, SamplerState, sample } from './sampler.js';
+import { serializeError } from './errors.js';
+import type { FromRunner, InitMessage, RunFailure, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
+import type { GraphContract } from '../common/manifest.js';
+
+const port = parentPort;
+if (!port) throw new Error('runnerWorker must run in a worker thread');
+const post = (message: FromRunner) => port.postMessage(message);
+const log = (line: string) => post({ type: 'log', line });
+
+interface Runner {
+  session: ort.InferenceSession;
+  graph: GraphContract;
+  vocabSize: number;
+  keys: Float32Array[];
+  values: Float32Array[];
+  stride: number;
+  /** total_sequence_length's rank as the graph declares it (GQA takes a scalar; some exports use [1]). */
+  totalSequenceLengthDims: number[];
+  names: { pastKey: string[]; pastValue: string[]; newKey: string[]; newValue: string[] };
+  samplers: Map<string, SamplerState>;
+  scratch: SamplerScratch;
+}
+
+let runner: Runner | null = null;
+
+function layerNames(template: string, numLayers: number): string[] {
+  return Array.from({ length: numLayers }, (_, layer) => template.replace('{layer}', String(layer)));
+}
+
+async function init(message: InitMessage): Promise<void> {
+  const { session, device } = await createSession(message.modelPath, message.session, log);
+  const { graph } = message;
+  const elements = message.kvCapacityTokens * graph.numKvHeads * graph.headDim;
+  const keys: Float32Array[] = [];
+  const values: Float32Array[] = [];
+  for (let layer = 0; layer < graph.numLayers; layer++) {
+    keys.push(new Float32Array(elements));
+    values.push(new Float32Array(elements));
+  }
+  const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
+  const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];
+  runner = {
+    session,
+    graph,
+    vocabSize: message.vocabSize,
+    keys,
+    values,
+    stride: STRIDE_STEP_TOKENS,
+    totalSequenceLengthDims,
+    names: {
+      pastKey: layerNames(graph.inputs.pastKey, graph.numLayers),
+      pastValue: layerNames(graph.inputs.pastValue, graph.numLayers),
+      newKey: layerNames(graph.outputs.newKey, graph.numLayers),
+      newValue: layerNames(graph.outputs.newValue, graph.numLayers),
+    },
+    samplers: new Map(),
+    scratch: new SamplerScratch(),
+  };
+  post({ type: 'ready', device, kvCacheBytes: elements * 4 * 2 * graph.numLayers });
+}
+
+const int64 = (values: number[]) => BigInt64Array.from(values, (value) => BigInt(value));
+
+/**
+ * One session.run over `numRows` consecutive cache rows starting at `firstRow`, each fed
+ * `inputIds[row]` (right-padded to S) at `startPositions[row]`; writes the new K/V of the first
+ * `numTokens[row]` tokens of each row (0 = don't store) and returns the logits.
+ */
+async function runRows(
+  r: Runner,
+  firstRow: number,
+  inputIds: number[][],
+  startPositions: number[],
+  numTokens: number[],
+): Promise<{ logits: Float32Array; runMs: number }> {
+  const { graph, stride } = r;
+  const numRows = inputIds.length;
+  const sequenceLength = Math.max(...inputIds.map((ids) => ids.length));
+  const flatIds: number[] = [];
+  const flatPositions: number[] = [];
+  const seqlensK = new Int32Array(numRows);
+  const lastTokenIndex: number[] = [];
+  let totalSequenceLength = 0;
+  for (let row = 0; row < numRows; row++) {
+    const ids = inputIds[row]!;
+    for (let s = 0; s < sequenceLength; s++) {
+      flatIds.push(s < ids.length ? ids[s]! : 0);
+      flatPositions.push(startPositions[row]! + Math.min(s, ids.length - 1));
+    }
+    const lengthAfter = startPositions[row]! + ids.length;
+    seqlensK[row] = lengthAfter - 1;
+    lastTokenIndex.push(ids.length - 1);
+    totalSequenceLength = Math.max(totalSequenceLength, lengthAfter);
+  }
+  const rowElements = graph.numKvHeads * stride * graph.headDim;
+  const pastDims = [numRows, graph.numKvHeads, stride, graph.headDim];
+  const feeds: Record<string, ort.Tensor> = {
+    [graph.inputs.inputIds]: new ort.Tensor('int64', int64(flatIds), [numRows, sequenceLength]),
+    [graph.inputs.positionIds]: new ort.Tensor('int64', int64(flatPositions), [numRows, sequenceLength]),
+    [graph.inputs.seqlensK]: new ort.Tensor('int32', seqlensK, [numRows]),
+    [graph.inputs.totalSequenceLength]: new ort.Tensor('int32', Int32Array.of(totalSequenceLength), r.totalSequenceLengthDims),
+    [graph.inputs.lastTokenIndex]: new ort.Tensor('int64', int64(lastTokenIndex), [numRows]),
+  };
+  const begin = firstRow * rowElements;
+  const end = (firstRow + numRows) * rowElements;
+  for (let layer = 0; layer < graph.numLayers; layer++) {
+    // Views, not copies: ORT reads input buffers in place.
+    feeds[r.names.pastKey[layer]!] = new ort.Tensor('float32', r.keys[layer]!.subarray(begin, end), pastDims);
+    feeds[r.names.pastValue[layer]!] = new ort.Tensor('float32', r.values[layer]!.subarray(begin, end), pastDims);
+  }
+  const started = performance.now();
+  const outputs = await r.session.run(feeds);
+  const runMs = performance.now() - started;
+  // Scatter new K/V ([B, S, kvH, D]) into rows laid out [row, kvH, stride, D].
+  const { numKvHeads, headDim } = graph;
+  for (let layer = 0; layer < graph.numLayers; layer++) {
+    for (const [output, cache] of [
+      [outputs[r.names.newKey[layer]!]!, r.keys[layer]!],
+      [outputs[r.names.newValue[layer]!]!, r.values[layer]!],
+    ] as const) {
+      const data = output.data as Float32Array;
+      for (let row = 0; row < numRows; row++) {
+        const count = numTokens[row]!;
+        for (let s = 0; s < count; s++) {
+          const position = startPositions[row]! + s;
+          for (let head = 0; head < numKvHeads; head++) {
+            const from = ((row * sequenceLength + s) * numKvHeads + head) * headDim;
+            const to = (((firstRow + row) * numKvHeads + head) * stride + position) * headDim;
+            cache.set(data.subarray(from, from + headDim), to);
+          }
+        }
+      }
+    }
+  }
+  return { logits: outputs[graph.outputs.logits]!.data as Float32Array, runMs };
+}
+
+function sampleRow(r: Runner, requestId: string, logits: Float32Array, row: number): TokenSample {
+  const state = r.samplers.get(requestId);
+  if (!state) throw new Error(`runner: no sampler state for ${requestId} (bug)`);
+  const result = sample(logits.subarray(row * r.vocabSize, (row + 1) * r.vocabSize), state, r.scratch);
+  state.record(result.tokenId);
+  return { requestId, ...result };
+}
+
+async function step(message: StepMessage): Promise<void> {
+  const r = runner;
+  if (!r) throw new Error('runner: step before init (bug)');
+  const started = performance.now();
+  for (const op of message.cacheOps) {
+    for (let layer = 0; layer < r.graph.numLayers; layer++) {
+      applyCacheOp(r.keys[layer]!, op, r.graph.numKvHeads, r.graph.headDim, r.stride);
+      applyCacheOp(r.values[layer]!, op, r.graph.numKvHeads, r.graph.headDim, r.stride);
+    }
+    if (op.kind === 'restride') r.stride = op.toStride;
+  }
+  for (const id of message.releasedIds) r.samplers.delete(id);
+  for (const init of message.samplerInits) {
+    if (!r.samplers.has(init.requestId)) {
+      r.samplers.set(init.requestId, new SamplerState(init.sampling, init.promptTokenIds, init.topLogprobs, init.fallbackSeed));
+    }
+  }
+  const samples: TokenSample[] = [];
+  const failures: RunFailure[] = [];
+  let runMs = 0;
+  if (message.decode) {
+    const { numRows, inputIds, positions, requestIds } = message.decode;
+    const realIds = requestIds.filter((id): id is string => id !== null);
+    try {
+      const out = await runRows(r, 0, inputIds.map((id) => [id]), positions, requestIds.map((id) => (id === null ? 0 : 1)));
+      runMs += out.runMs;
+      for (let row = 0; row < numRows; row++) {
+        const id = requestIds[row];
+        if (id) samples.push(sampleRow(r, id, out.logits, row));
+      }
+    } catch (error) {
+      failures.push({ requestIds: realIds, error: serializeError(error) });
+    }
+  }
+  for (const prefill of message.prefills) {
+    try {
+      const out = await runRows(r, prefill.row, [prefill.inputIds], [prefill.startPosition], [prefill.inputIds.length]);
+      runMs += out.runMs;
+      if (prefill.sample) samples.push(sampleRow(r, prefill.requestId, out.logits, 0));
+    } catch (error) {
+      failures.push({ requestIds: [prefill.requestId], error: serializeError(error) });
+    }
+  }
+  post({ type: 'stepDone', stepId: message.stepId, samples, failures, runMs, overheadMs: performance.now() - started - runMs });
+}
+
+async function shutdown(): Promise<void> {
+  let profileFile: string | undefined;
+  if (runner) {
+    try {
+      const ended = (runner.session as unknown as { endProfiling(): string | undefined }).endProfiling();
+      if (typeof ended === 'string' && ended) profileFile = ended;
+    } catch {
+      // profiling was off
+    }
+    await runner.session.release();
+    runner = null;
+  }
+  post({ type: 'closed', profileFile });
+}
+
+// Messages are handled one at a time, in order (a step must never overlap the next).
+let queue = Promise.resolve();
+port.on('message', (message: ToRunner) => {
+  queue = queue.then(async () => {
+    switch (message.type) {
+      case 'init':
+        try {
+          await init(message);
+        } catch (error) {
+          post({ type: 'initFailed', error: serializeError(error) });
+        }
+        return;
+      case 'step':
+        try {
+          await step(message);
+        } catch (error) {
+          // A bug outside any run: fail every request in the step; the engine keeps serving.
+          const ids = [...(message.decode?.requestIds.filter((id): id is string => id !== null) ?? []), ...message.prefills.map((p) => p.requestId)];
+          post({ type: 'stepDone', stepId: message.stepId, samples: [], failures: [{ requestIds: ids, error: serializeError(error) }], runMs: 0, overheadMs: 0 });
+        }
+        return;
+      case 'shutdown':
+        await shutdown();
+        return;
+    }
+  });
+});
