@@ -1,6 +1,59 @@
-// Placeholder until this command lands; replaced by its implementation.
+// `hearth convert <hf-dir> --out <dir> --dtype fp32|fp16|int4 [--name N]`
+import { parseArgs } from 'node:util';
+import { MODEL_DTYPES, type ModelDtype } from '../../common/manifest.js';
 import { CliError } from '../cliError.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('`hearth convert` is not implemented yet.', 2);
+const HELP = `Usage: hearth convert <checkpoint-dir> --out <dir> [--dtype fp32|fp16|int4] [--name NAME]
+
+Converts a Hugging Face safetensors checkpoint (config.json, model.safetensors or shards,
+tokenizer.json, tokenizer_config.json) into a Hearth model package (ONNX + manifest).
+
+Options:
+  --out <dir>      Package directory to create (must not exist or be empty)
+  --dtype <dtype>  fp32 (exact), fp16 (half the size) or int4 (MatMulNBits, ~1/6 the size). Default: int4
+  --name <name>    Model name served by the API (default: the checkpoint directory's name)
+  -h, --help       Show this help`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string', short: 'o' },
+        dtype: { type: 'string', default: 'int4' },
+        name: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new CliError(`expected exactly one checkpoint directory.\n\n${HELP}`, 2);
+  if (!values.out) throw new CliError(`--out <dir> is required.\n\n${HELP}`, 2);
+  const dtype = values.dtype as ModelDtype;
+  if (!MODEL_DTYPES.includes(dtype)) throw new CliError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got '${values.dtype}').`, 2);
+
+  const { convertCheckpoint } = await import('../../convert/convert.js');
+  const { ConvertError } = await import('../../convert/convertError.js');
+  const { formatBytes, terminalProgress } = await import('../../convert/progress.js');
+  const progress = terminalProgress();
+  const startedMs = Date.now();
+  try {
+    const manifest = await convertCheckpoint({ checkpointDir: positionals[0]!, outDir: values.out, dtype, name: values.name, onProgress: progress });
+    progress.finish();
+    const seconds = ((Date.now() - startedMs) / 1000).toFixed(1);
+    console.log(`Converted ${manifest.hfArchitecture} (${manifest.shape.numLayers} layers, vocab ${manifest.shape.vocabSize}) to ${dtype} in ${seconds} s: ${values.out} (weights ${formatBytes(manifest.weightsBytes)}).`);
+    return 0;
+  } catch (error) {
+    progress.finish();
+    if (error instanceof ConvertError) throw new CliError(error.message, 1);
+    throw error;
+  }
 }

@@ -1,0 +1,147 @@
+// Converts a Hugging Face safetensors checkpoint into a Hearth model package. The package is
+// assembled in a hidden temporary directory beside the output and renamed into place only when
+// complete, so a failed or interrupted conversion never leaves something that looks like a
+// package.
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ModelDtype, ModelManifest } from '../common/manifest.js';
+import { HEARTH_VERSION } from '../common/version.js';
+import { WeightSource } from './architectures.js';
+import { Checkpoint } from './checkpoint.js';
+import { ConvertError } from './convertError.js';
+import { buildDecoderGraph, graphContract, OPSETS } from './decoderGraph.js';
+import { parseModelConfig } from './modelConfig.js';
+import { ExternalDataWriter } from './onnx/externalData.js';
+import { GraphBuilder } from './onnx/graphBuilder.js';
+import type { ProgressListener } from './progress.js';
+import { readTokenizerInfo } from './tokenizerInfo.js';
+
+export const CONVERTER_VERSION = `hearth-convert/${HEARTH_VERSION}+gqa-v1`;
+export const PACKAGE_FILES = { model: 'model.onnx', modelData: 'model.onnx.data', manifest: 'manifest.json' } as const;
+
+export interface ConvertOptions {
+  checkpointDir: string;
+  outDir: string;
+  dtype: ModelDtype;
+  /** Model name for the API; defaults to the checkpoint directory's name. */
+  name?: string;
+  /** Hub provenance when the checkpoint was downloaded (recorded in the manifest). */
+  source?: { repo?: string; revision?: string };
+  onProgress?: ProgressListener;
+  /** MatMulNBits accuracy_level for int4 (default 4: int8 activations, fastest on CPU). */
+  int4AccuracyLevel?: number;
+}
+
+export async function convertCheckpoint(options: ConvertOptions): Promise<ModelManifest> {
+  const checkpointDir = resolve(options.checkpointDir);
+  const outDir = resolve(options.outDir);
+  if (existsSync(outDir) && (!statSync(outDir).isDirectory() || readdirSync(outDir).length > 0)) {
+    throw new ConvertError(`${outDir} already exists. Remove it or choose another --out directory.`);
+  }
+  const checkpoint = Checkpoint.open(checkpointDir);
+  try {
+    const config = parseModelConfig(checkpoint.config);
+    if (!checkpoint.has('lm_head.weight')) config.shape.tiedEmbeddings = true;
+    const { tokenizer, generation } = readTokenizerInfo(checkpointDir, config.eosTokenIds);
+    const files = await checkpoint.sourceFiles();
+
+    const tempDir = makeTempDir(outDir);
+    const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
+    const onSignal = (signal: NodeJS.Signals) => {
+      removeTemp();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const tensorsTotal = checkpoint.tensorNames.length;
+      const bytesTotal = checkpoint.tensorNames.reduce((sum, name) => sum + checkpoint.info(name).byteLength, 0);
+      const seen = new Set<string>();
+      let bytesDone = 0;
+      checkpoint.onRead = (info) => {
+        if (seen.has(info.name)) return;
+        seen.add(info.name);
+        bytesDone += info.byteLength;
+        options.onProgress?.({ tensorsDone: seen.size, tensorsTotal, bytesDone, bytesTotal });
+      };
+
+      const data = new ExternalDataWriter(join(tempDir, PACKAGE_FILES.modelData), PACKAGE_FILES.modelData);
+      let weightsBytes: number;
+      try {
+        const graph = new GraphBuilder(data);
+        await buildDecoderGraph(graph, new WeightSource(checkpoint, config.architecture, config.shape), {
+          dtype: options.dtype,
+          shape: config.shape,
+          ropeScaling: config.ropeScaling,
+          slidingWindow: config.slidingWindow,
+          int4AccuracyLevel: options.int4AccuracyLevel ?? 4,
+        });
+        writeFileSync(join(tempDir, PACKAGE_FILES.model), graph.encodeModel(OPSETS, CONVERTER_VERSION));
+        weightsBytes = data.totalBytes;
+      } finally {
+        data.close();
+      }
+
+      const packageFiles: ModelManifest['files'] = { model: PACKAGE_FILES.model, modelData: PACKAGE_FILES.modelData, tokenizer: 'tokenizer.json', tokenizerConfig: 'tokenizer_config.json' };
+      copyFileSync(join(checkpointDir, 'tokenizer.json'), join(tempDir, 'tokenizer.json'));
+      copyFileSync(join(checkpointDir, 'tokenizer_config.json'), join(tempDir, 'tokenizer_config.json'));
+      if (existsSync(join(checkpointDir, 'generation_config.json'))) {
+        copyFileSync(join(checkpointDir, 'generation_config.json'), join(tempDir, 'generation_config.json'));
+        packageFiles.generationConfig = 'generation_config.json';
+      }
+      if (tokenizer.chatTemplate !== null) {
+        writeFileSync(join(tempDir, 'chat_template.jinja'), tokenizer.chatTemplate);
+        packageFiles.chatTemplate = 'chat_template.jinja';
+      }
+      const manifest: ModelManifest = {
+        formatVersion: 1,
+        converterVersion: CONVERTER_VERSION,
+        createdAt: new Date().toISOString(),
+        name: options.name ?? basename(checkpointDir),
+        source: { ...options.source, path: checkpointDir, files },
+        architecture: config.architecture,
+        hfArchitecture: config.hfArchitecture,
+        dtype: options.dtype,
+        shape: config.shape,
+        graph: graphContract(config.shape),
+        tokenizer,
+        generation,
+        files: packageFiles,
+        weightsBytes,
+      };
+      writeFileSync(join(tempDir, PACKAGE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+      if (existsSync(outDir)) rmSync(outDir, { recursive: true }); // empty, checked above
+      renameSync(tempDir, outDir);
+      return manifest;
+    } catch (error) {
+      removeTemp();
+      if (isNodeError(error) && (error.code === 'ENOSPC' || error.code === 'EACCES' || error.code === 'EROFS')) {
+        throw new ConvertError(`could not write the package to ${outDir}: ${error.message}. Free some space or choose another --out directory.`);
+      }
+      throw error;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  } finally {
+    checkpoint.close();
+  }
+}
+
+/** A hidden sibling of outDir, so the final rename stays on one filesystem. */
+function makeTempDir(outDir: string): string {
+  const parent = dirname(outDir);
+  const tempDir = join(parent, `.${basename(outDir)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    mkdirSync(parent, { recursive: true });
+    mkdirSync(tempDir);
+  } catch (error) {
+    throw new ConvertError(`cannot write to ${parent}: ${(error as Error).message}. Choose an --out directory you can write to.`);
+  }
+  return tempDir;
+}
+
+function isNodeError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+}

@@ -1,0 +1,217 @@
+// Builds the `hearth-decoder-gqa-v1` decoder graph (contract: ./README.md). Weights stream
+// from the checkpoint one layer at a time into model.onnx.data.
+import type { GraphContract, ModelDtype, ModelShape } from '../common/manifest.js';
+import type { LinearWeight, WeightSource } from './architectures.js';
+import { GRAPH_DESCRIPTION } from './graphContract.js';
+import { GraphBuilder } from './onnx/graphBuilder.js';
+import { INT4_BLOCK_SIZE, quantizeInt4, toFloat16Bits } from './quantize.js';
+import type { RopeScaling } from './modelConfig.js';
+import { rotaryTables } from './rope.js';
+
+export const OPSETS = { '': 17, 'com.microsoft': 1 };
+const MS = 'com.microsoft';
+const FLOAT = 1; // TensorProto.DataType.FLOAT, for Cast
+
+export interface DecoderGraphOptions {
+  dtype: ModelDtype;
+  shape: ModelShape;
+  ropeScaling: RopeScaling;
+  slidingWindow: number | null;
+  /** MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (faster), 0 keeps fp32. */
+  int4AccuracyLevel: number;
+}
+
+export function graphContract(shape: ModelShape): GraphContract {
+  return {
+    kind: 'hearth-decoder-gqa-v1',
+    description: GRAPH_DESCRIPTION,
+    inputs: {
+      inputIds: 'input_ids',
+      positionIds: 'position_ids',
+      seqlensK: 'seqlens_k',
+      totalSequenceLength: 'total_sequence_length',
+      lastTokenIndex: 'last_token_index',
+      pastKey: 'past_key.{layer}',
+      pastValue: 'past_value.{layer}',
+    },
+    outputs: { logits: 'logits', newKey: 'new_key.{layer}', newValue: 'new_value.{layer}' },
+    kvDtype: 'float32',
+    numLayers: shape.numLayers,
+    numKvHeads: shape.numKvHeads,
+    headDim: shape.headDim,
+    maxPositions: shape.contextLength,
+  };
+}
+
+export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, options: DecoderGraphOptions): Promise<void> {
+  const { shape, dtype } = options;
+  const { hiddenSize: h, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps: epsilon } = shape;
+  const kvDims = ['batch', numKvHeads, 'past_sequence_length', headDim];
+
+  const inputIds = g.input('input_ids', 'int64', ['batch', 'sequence_length']);
+  const positionIds = g.input('position_ids', 'int64', ['batch', 'sequence_length']);
+  const seqlensK = g.input('seqlens_k', 'int32', ['batch']);
+  const totalSequenceLength = g.input('total_sequence_length', 'int32', []);
+  const lastTokenIndex = g.input('last_token_index', 'int64', ['batch']);
+  for (let i = 0; i < shape.numLayers; i++) {
+    g.input(`past_key.${i}`, 'float32', kvDims);
+    g.input(`past_value.${i}`, 'float32', kvDims);
+  }
+  g.output('logits', 'float32', ['batch', vocabSize]);
+
+  const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel);
+
+  // Token embedding (fp16 tables are gathered first and only the gathered rows are cast).
+  const embedding = weights.embedding();
+  const embeddingName = emitter.table('model.embed_tokens.weight', embedding, vocabSize, h);
+  let hidden = g.op('Gather', [embeddingName, inputIds]);
+  if (dtype !== 'fp32') hidden = g.op('Cast', [hidden], { attributes: { to: FLOAT } });
+
+  const { cos, sin } = rotaryTables(headDim, shape.ropeTheta, options.ropeScaling, shape.contextLength);
+  const cosCache = g.weight('rotary.cos_cache', 'float32', [shape.contextLength, headDim / 2], bytesOf(cos));
+  const sinCache = g.weight('rotary.sin_cache', 'float32', [shape.contextLength, headDim / 2], bytesOf(sin));
+  const splitQkv = g.int64s([numHeads * headDim, numKvHeads * headDim, numKvHeads * headDim]);
+  const kvHeads = g.int64s([0, 0, numKvHeads, headDim]);
+  let qkNormShapes: { qHeads: string; flatQ: string; flatK: string } | null = null;
+  const splitGateUp = g.int64s([shape.intermediateSize, shape.intermediateSize]);
+
+  let residual = hidden;
+  let pending: string | null = null; // MLP output not yet added to the residual
+  for (let i = 0; i < shape.numLayers; i++) {
+    // Let signal handlers (Ctrl-C cleanup) run between layers.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const layer = weights.layer(i);
+    const inputNorm = g.weight(`layers.${i}.input_layernorm`, 'float32', [h], bytesOf(layer.inputNorm));
+    let normed: string;
+    if (pending === null) {
+      normed = g.op('SimplifiedLayerNormalization', [residual, inputNorm], { attributes: { axis: -1, epsilon: { float: epsilon } } });
+    } else {
+      const sum = g.fresh(`layers.${i}.residual`);
+      normed = g.node('SkipSimplifiedLayerNormalization', [pending, residual, inputNorm], {
+        domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', sum],
+      })[0]!;
+      residual = sum;
+    }
+
+    // Attention: fused QKV, optional per-head q/k norm, rotary, GroupQueryAttention.
+    const qkv = emitter.linear(`layers.${i}.qkv_proj`, layer.qkv, normed);
+    let [q, k, v] = g.node('Split', [qkv, splitQkv], { attributes: { axis: -1 }, outputs: 3 }) as [string, string, string];
+    if (layer.qNorm && layer.kNorm) {
+      const qNorm = g.weight(`layers.${i}.q_norm`, 'float32', [headDim], bytesOf(layer.qNorm));
+      const kNorm = g.weight(`layers.${i}.k_norm`, 'float32', [headDim], bytesOf(layer.kNorm));
+      qkNormShapes ??= { qHeads: g.int64s([0, 0, numHeads, headDim]), flatQ: g.int64s([0, 0, numHeads * headDim]), flatK: g.int64s([0, 0, numKvHeads * headDim]) };
+      const { qHeads, flatQ, flatK } = qkNormShapes;
+      const headNorm = (x: string, heads: string, weight: string, flat: string) => g.op('Reshape', [
+        g.op('SimplifiedLayerNormalization', [g.op('Reshape', [x, heads]), weight], { attributes: { axis: -1, epsilon: { float: epsilon } } }),
+        flat,
+      ]);
+      q = headNorm(q, qHeads, qNorm, flatQ);
+      k = headNorm(k, kvHeads, kNorm, flatK);
+    }
+    q = g.op('RotaryEmbedding', [q, positionIds, cosCache, sinCache], { domain: MS, attributes: { interleaved: 0 } });
+    k = g.op('RotaryEmbedding', [k, positionIds, cosCache, sinCache], { domain: MS, attributes: { interleaved: 0 } });
+    g.op('Reshape', [k, kvHeads], { output: `new_key.${i}` });
+    g.op('Reshape', [v, kvHeads], { output: `new_value.${i}` });
+    g.output(`new_key.${i}`, 'float32', ['batch', 'sequence_length', numKvHeads, headDim]);
+    g.output(`new_value.${i}`, 'float32', ['batch', 'sequence_length', numKvHeads, headDim]);
+    const attention = g.node('GroupQueryAttention', [q, k, v, `past_key.${i}`, `past_value.${i}`, seqlensK, totalSequenceLength], {
+      domain: MS,
+      attributes: {
+        num_heads: numHeads,
+        kv_num_heads: numKvHeads,
+        do_rotary: 0,
+        ...(options.slidingWindow !== null ? { local_window_size: options.slidingWindow } : {}),
+      },
+      outputs: [g.fresh('attention'), g.fresh('present_key_unused'), g.fresh('present_value_unused')],
+    })[0]!;
+    const attentionOut = emitter.linear(`layers.${i}.o_proj`, layer.o, attention);
+
+    const postNorm = g.weight(`layers.${i}.post_attention_layernorm`, 'float32', [h], bytesOf(layer.postAttentionNorm));
+    const residualAfterAttention = g.fresh(`layers.${i}.residual_attn`);
+    const normed2 = g.node('SkipSimplifiedLayerNormalization', [attentionOut, residual, postNorm], {
+      domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', residualAfterAttention],
+    })[0]!;
+    residual = residualAfterAttention;
+
+    // MLP: fused gate/up, SiLU(gate) * up, down.
+    const gateUp = emitter.linear(`layers.${i}.gate_up_proj`, layer.gateUp, normed2);
+    const [gate, up] = g.node('Split', [gateUp, splitGateUp], { attributes: { axis: -1 }, outputs: 2 }) as [string, string];
+    const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
+    pending = emitter.linear(`layers.${i}.down_proj`, layer.down, activated);
+  }
+
+  // Only each row's last_token_index position reaches the final norm and lm_head.
+  const indices = g.op('Unsqueeze', [lastTokenIndex, g.int64s([1])]);
+  const lastHidden = g.op('Add', [
+    g.op('GatherND', [pending!, indices], { attributes: { batch_dims: 1 } }),
+    g.op('GatherND', [residual, indices], { attributes: { batch_dims: 1 } }),
+  ]);
+  const finalNorm = g.weight('model.norm', 'float32', [h], bytesOf(weights.finalNorm()));
+  const normedLast = g.op('SimplifiedLayerNormalization', [lastHidden, finalNorm], { attributes: { axis: -1, epsilon: { float: epsilon } } });
+  emitter.lmHead(normedLast, shape.tiedEmbeddings ? { tiedTo: embeddingName, table: embedding } : { weight: weights.lmHead() }, vocabSize, h, 'logits');
+}
+
+/** Stores weights in the package's dtype and emits the matching MatMul flavour. */
+class WeightEmitter {
+  constructor(private readonly g: GraphBuilder, private readonly dtype: ModelDtype, private readonly accuracyLevel: number) {}
+
+  /** An embedding-style table [rows, cols] for Gather: fp32, or fp16 for fp16/int4 packages. */
+  table(name: string, values: Float32Array, rows: number, cols: number): string {
+    if (this.dtype === 'fp32') return this.g.weight(name, 'float32', [rows, cols], bytesOf(values));
+    return this.g.weight(name, 'float16', [rows, cols], bytesOf(toFloat16Bits(values)));
+  }
+
+  linear(name: string, linear: LinearWeight, input: string): string {
+    const { numOut, numIn } = linear;
+    let output: string;
+    if (this.dtype === 'int4') {
+      output = this.matMulNBits(name, linear.weight, numOut, numIn, input);
+    } else {
+      const transposed = transpose(linear.weight, numOut, numIn);
+      const weight = this.dtype === 'fp32'
+        ? this.g.weight(name, 'float32', [numIn, numOut], bytesOf(transposed))
+        : this.g.op('Cast', [this.g.weight(name, 'float16', [numIn, numOut], bytesOf(toFloat16Bits(transposed)))], { attributes: { to: FLOAT } });
+      output = this.g.op('MatMul', [input, weight]);
+    }
+    if (linear.bias) output = this.g.op('Add', [output, this.g.weight(`${name}.bias`, 'float32', [numOut], bytesOf(linear.bias))]);
+    return output;
+  }
+
+  lmHead(input: string, source: { tiedTo: string; table: Float32Array } | { weight: Float32Array }, vocabSize: number, h: number, output: string): void {
+    if (this.dtype === 'int4') {
+      // Tied or not, int4 quantizes its own lm_head copy (the Gather table stays fp16).
+      const values = 'table' in source ? source.table : source.weight;
+      this.matMulNBits('lm_head', values, vocabSize, h, input, output);
+      return;
+    }
+    // Gemm with transB reads the [vocab, hidden] table as stored, so a tied lm_head shares it.
+    let weight = 'tiedTo' in source ? source.tiedTo : this.table('lm_head.weight', source.weight, vocabSize, h);
+    if (this.dtype === 'fp16') weight = this.g.op('Cast', [weight], { attributes: { to: FLOAT } });
+    this.g.op('Gemm', [input, weight], { attributes: { transB: 1 }, output });
+  }
+
+  private matMulNBits(name: string, weight: Float32Array, numOut: number, numIn: number, input: string, output?: string): string {
+    const q = quantizeInt4(weight, numOut, numIn);
+    const codes = this.g.weight(`${name}.q4`, 'uint8', [numOut, q.kBlocks, INT4_BLOCK_SIZE / 2], q.codes);
+    const scales = this.g.weight(`${name}.scales`, 'float32', [numOut * q.kBlocks], bytesOf(q.scales));
+    const zeroPoints = this.g.weight(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
+    return this.g.op('MatMulNBits', [input, codes, scales, zeroPoints], {
+      domain: MS,
+      attributes: { K: numIn, N: numOut, bits: 4, block_size: INT4_BLOCK_SIZE, accuracy_level: this.accuracyLevel },
+      ...(output ? { output } : {}),
+    });
+  }
+}
+
+function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) {
+    const rowOffset = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = values[rowOffset + c]!;
+  }
+  return out;
+}
+
+function bytesOf(values: Float32Array | Uint16Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}

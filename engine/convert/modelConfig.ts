@@ -1,0 +1,119 @@
+// Reads a Hugging Face config.json into the shape the converter needs, refusing architectures
+// and settings it cannot convert faithfully.
+import type { Architecture, ModelShape } from '../common/manifest.js';
+import { ConvertError } from './convertError.js';
+
+export const SUPPORTED_ARCHITECTURES: Record<string, Architecture> = {
+  LlamaForCausalLM: 'llama',
+  MistralForCausalLM: 'mistral',
+  Qwen2ForCausalLM: 'qwen2',
+  Qwen3ForCausalLM: 'qwen3',
+  Phi3ForCausalLM: 'phi3',
+};
+
+export type RopeScaling =
+  | { type: 'default' }
+  | { type: 'linear'; factor: number }
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+
+export interface ModelConfig {
+  architecture: Architecture;
+  hfArchitecture: string;
+  shape: ModelShape;
+  ropeScaling: RopeScaling;
+  /** Mistral-style sliding window attention span in tokens, or null for full attention. */
+  slidingWindow: number | null;
+  bosTokenId: number | null;
+  eosTokenIds: number[];
+}
+
+type Json = Record<string, unknown>;
+
+export function parseModelConfig(config: Json): ModelConfig {
+  const architectures = config.architectures;
+  const hfArchitecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : String(config.model_type ?? 'unknown');
+  const architecture = SUPPORTED_ARCHITECTURES[hfArchitecture];
+  if (!architecture) {
+    throw new ConvertError(`config.json declares architecture '${hfArchitecture}', which hearth cannot convert. Supported architectures: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}.`);
+  }
+  const int = (key: string, fallback?: number): number => {
+    const value = config[key] ?? fallback;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
+      throw new ConvertError(`config.json: '${key}' must be a positive integer (found ${JSON.stringify(config[key])}).`);
+    }
+    return value;
+  };
+  const num = (key: string, fallback: number): number => {
+    const value = config[key] ?? fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConvertError(`config.json: '${key}' must be a positive number (found ${JSON.stringify(config[key])}).`);
+    return value;
+  };
+  const hiddenSize = int('hidden_size');
+  const numHeads = int('num_attention_heads');
+  const numKvHeads = int('num_key_value_heads', numHeads);
+  if (config.head_dim == null && hiddenSize % numHeads !== 0) {
+    throw new ConvertError(`config.json is inconsistent: num_attention_heads (${numHeads}) does not divide hidden_size (${hiddenSize}). Check the checkpoint's config.json.`);
+  }
+  const headDim = config.head_dim == null ? hiddenSize / numHeads : int('head_dim');
+  if (numHeads % numKvHeads !== 0) {
+    throw new ConvertError(`config.json is inconsistent: num_key_value_heads (${numKvHeads}) does not divide num_attention_heads (${numHeads}).`);
+  }
+  if (headDim % 2 !== 0) throw new ConvertError(`config.json: head dimension ${headDim} is odd; rotary embeddings need an even head dimension.`);
+  const partialRotary = config.partial_rotary_factor;
+  if (partialRotary != null && partialRotary !== 1) {
+    throw new ConvertError(`config.json sets partial_rotary_factor ${String(partialRotary)}; hearth supports full rotary embeddings only.`);
+  }
+  const hiddenAct = config.hidden_act ?? 'silu';
+  if (hiddenAct !== 'silu') throw new ConvertError(`config.json sets hidden_act '${String(hiddenAct)}'; hearth supports 'silu' only.`);
+  const shape: ModelShape = {
+    vocabSize: int('vocab_size'),
+    hiddenSize,
+    numLayers: int('num_hidden_layers'),
+    numHeads,
+    numKvHeads,
+    headDim,
+    intermediateSize: int('intermediate_size'),
+    contextLength: int('max_position_embeddings', 2048),
+    rmsNormEps: num('rms_norm_eps', 1e-6),
+    ropeTheta: num('rope_theta', 10000),
+    // Refined by the checkpoint reader: a checkpoint without lm_head.weight is tied too.
+    tiedEmbeddings: config.tie_word_embeddings === true,
+  };
+  // Mistral and Phi-3 apply sliding_window whenever it is set; Qwen2/3 only with
+  // use_sliding_window, and then only on some layers, which the graph does not model.
+  const window = config.sliding_window;
+  if ((architecture === 'qwen2' || architecture === 'qwen3') && config.use_sliding_window === true) {
+    throw new ConvertError('config.json enables use_sliding_window for some Qwen layers; hearth does not support per-layer sliding windows.');
+  }
+  const useWindow = architecture === 'mistral' || architecture === 'phi3' || architecture === 'llama';
+  const slidingWindow = useWindow && typeof window === 'number' && window > 0 && window < shape.contextLength ? window : null;
+  const eos = config.eos_token_id;
+  return {
+    architecture,
+    hfArchitecture,
+    shape,
+    ropeScaling: parseRopeScaling(config.rope_scaling),
+    slidingWindow,
+    bosTokenId: typeof config.bos_token_id === 'number' ? config.bos_token_id : null,
+    eosTokenIds: Array.isArray(eos) ? eos.filter((id): id is number => typeof id === 'number') : typeof eos === 'number' ? [eos] : [],
+  };
+}
+
+function parseRopeScaling(value: unknown): RopeScaling {
+  if (value == null) return { type: 'default' };
+  const scaling = value as Json;
+  const type = scaling.rope_type ?? scaling.type;
+  const factor = Number(scaling.factor);
+  if (type === 'default') return { type: 'default' };
+  if (type === 'linear' && factor > 0) return { type: 'linear', factor };
+  if (type === 'llama3' && factor > 0) {
+    return {
+      type: 'llama3',
+      factor,
+      lowFreqFactor: Number(scaling.low_freq_factor ?? 1),
+      highFreqFactor: Number(scaling.high_freq_factor ?? 4),
+      originalMaxPositions: Number(scaling.original_max_position_embeddings ?? 8192),
+    };
+  }
+  throw new ConvertError(`config.json sets rope_scaling ${JSON.stringify(value)}; hearth supports rope_scaling types 'linear' and 'llama3' (or none).`);
+}

@@ -1,0 +1,139 @@
+// A small builder over the ONNX protobuf schema: named values, nodes, initializers (inline for
+// small constants, external for weights) and typed graph inputs/outputs.
+import { onnx } from './proto.js';
+import type { onnx as P } from 'onnx-proto';
+import type { ExternalDataWriter } from './externalData.js';
+
+export const DataType = onnx.TensorProto.DataType;
+export type ElementType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
+
+const elementTypeCodes: Record<ElementType, number> = {
+  float32: DataType.FLOAT,
+  float16: DataType.FLOAT16,
+  int64: DataType.INT64,
+  int32: DataType.INT32,
+  uint8: DataType.UINT8,
+};
+
+/** A dimension: a fixed size or a symbolic name (e.g. `batch`). */
+export type Dim = number | string;
+export type AttributeValue = number | string | number[] | { float: number };
+
+export interface NodeOptions {
+  domain?: string;
+  attributes?: Record<string, AttributeValue>;
+  /** Number of outputs, or explicit output names (`''` skips an optional output). */
+  outputs?: number | string[];
+  name?: string;
+}
+
+export class GraphBuilder {
+  private readonly nodes: P.INodeProto[] = [];
+  private readonly initializers: P.ITensorProto[] = [];
+  private readonly inputs: P.IValueInfoProto[] = [];
+  private readonly outputs: P.IValueInfoProto[] = [];
+  private counter = 0;
+
+  constructor(private readonly data: ExternalDataWriter | null) {}
+
+  fresh(hint: string): string {
+    return `${hint}_${this.counter++}`;
+  }
+
+  input(name: string, type: ElementType, dims: Dim[]): string {
+    this.inputs.push(valueInfo(name, type, dims));
+    return name;
+  }
+
+  output(name: string, type: ElementType, dims: Dim[]): void {
+    this.outputs.push(valueInfo(name, type, dims));
+  }
+
+  /** Adds a node; returns its output names. */
+  node(opType: string, inputs: string[], options: NodeOptions = {}): string[] {
+    const outputSpec = options.outputs ?? 1;
+    const outputs = typeof outputSpec === 'number'
+      ? Array.from({ length: outputSpec }, () => this.fresh(opType))
+      : outputSpec;
+    this.nodes.push({
+      opType,
+      domain: options.domain ?? '',
+      name: options.name ?? this.fresh(`n_${opType}`),
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(options.attributes ?? {}).map(([name, value]) => attribute(name, value)),
+    });
+    return outputs;
+  }
+
+  /** Single-output shorthand. */
+  op(opType: string, inputs: string[], options: Omit<NodeOptions, 'outputs'> & { output?: string } = {}): string {
+    return this.node(opType, inputs, { ...options, outputs: [options.output ?? this.fresh(opType)] })[0]!;
+  }
+
+  /** A small constant stored inside model.onnx. */
+  constant(name: string, type: ElementType, dims: number[], bytes: Uint8Array): string {
+    this.initializers.push({ name, dataType: elementTypeCodes[type], dims, rawData: bytes });
+    return name;
+  }
+
+  int64s(values: number[], dims: number[] = [values.length]): string {
+    return this.constant(this.fresh('const_i64'), 'int64', dims, new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer));
+  }
+
+  /** A weight stored in model.onnx.data (or inline when the builder has no external file). */
+  weight(name: string, type: ElementType, dims: number[], bytes: Uint8Array): string {
+    if (!this.data) return this.constant(name, type, dims, bytes);
+    const { offset, length } = this.data.append(bytes);
+    this.initializers.push({
+      name,
+      dataType: elementTypeCodes[type],
+      dims,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: this.data.location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(length) },
+      ],
+    });
+    return name;
+  }
+
+  encodeModel(opsets: Record<string, number>, producer: string): Uint8Array {
+    const model: P.IModelProto = {
+      irVersion: 8,
+      producerName: producer,
+      opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
+      graph: {
+        name: 'hearth_decoder',
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
+    };
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, type: ElementType, dims: Dim[]): P.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: elementTypeCodes[type],
+        shape: { dim: dims.map((dim) => (typeof dim === 'number' ? { dimValue: dim } : { dimParam: dim })) },
+      },
+    },
+  };
+}
+
+function attribute(name: string, value: AttributeValue): P.IAttributeProto {
+  const { AttributeType } = onnx.AttributeProto;
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? { name, type: AttributeType.INT, i: value } : { name, type: AttributeType.FLOAT, f: value };
+  }
+  if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
+  return { name, type: AttributeType.FLOAT, f: value.float };
+}

@@ -1,0 +1,117 @@
+// Converted fp32 packages match the float64 reference forward (prompt + decode steps), and
+// rows batched together (different lengths) match each row run alone, through real
+// onnxruntime-node sessions.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { DecoderRunner } from '../fixtures/decoderRunner.js';
+import { ensureFixturePackage, type FixturePackageOptions } from '../fixtures/packages.js';
+import { maxRelativeError } from '../fixtures/parity.js';
+import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
+
+const FP32_TOLERANCE = 1e-4;
+const PROMPT = [5, 17, 300, 42, 7, 99, 256, 3, 411];
+const DECODE_STEPS = 5;
+
+async function assertPromptAndDecodeParity(options: FixturePackageOptions, prompt = PROMPT): Promise<void> {
+  const { packageDir, checkpointDir, manifest } = await ensureFixturePackage(options);
+  const runner = await DecoderRunner.open(packageDir, manifest);
+  try {
+    const reference = new ReferenceSession(checkpointDir);
+    let tokens = prompt;
+    for (let step = 0; step <= DECODE_STEPS; step++) {
+      const [logits] = await runner.step([{ rowId: 0, tokenIds: tokens }]);
+      const expected = reference.feed(tokens);
+      const error = maxRelativeError(expected, logits!);
+      assert.ok(error <= FP32_TOLERANCE, `step ${step}: relative logit error ${error.toExponential(2)} > ${FP32_TOLERANCE}`);
+      tokens = [argmax(expected)];
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+describe('hearth convert: llama fp32 package', () => {
+  it('writes a complete package with a manifest describing it', async () => {
+    const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
+    for (const file of ['model.onnx', 'model.onnx.data', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'generation_config.json', 'manifest.json']) {
+      assert.ok(existsSync(join(packageDir, file)), `${file} missing`);
+    }
+    assert.equal(manifest.architecture, 'llama');
+    assert.equal(manifest.hfArchitecture, 'LlamaForCausalLM');
+    assert.equal(manifest.dtype, 'fp32');
+    assert.equal(manifest.graph.kind, 'hearth-decoder-gqa-v1');
+    assert.match(manifest.graph.description, /seqlens_k/);
+    assert.equal(manifest.graph.numLayers, manifest.shape.numLayers);
+    assert.equal(manifest.shape.vocabSize, 512);
+    assert.deepEqual(manifest.tokenizer.eosTokenIds, [2]);
+    assert.equal(manifest.tokenizer.eosToken, '<|im_end|>');
+    assert.match(manifest.tokenizer.chatTemplate ?? '', /<\|im_start\|>/);
+    assert.equal(readFileSync(join(packageDir, 'chat_template.jinja'), 'utf8'), manifest.tokenizer.chatTemplate);
+    assert.equal(manifest.generation.temperature, 0.7);
+    const sourceNames = manifest.source.files.map((file) => file.name).sort();
+    assert.deepEqual(sourceNames, ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    for (const file of manifest.source.files) assert.match(file.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(manifest.source.path, checkpointDir);
+    assert.ok(manifest.weightsBytes > 0);
+  });
+
+  it('matches the float64 reference for a prompt and several decode steps', async () => {
+    await assertPromptAndDecodeParity({ arch: 'llama' });
+  });
+
+  it('batches first prompts of different lengths (right-padded, past empty) exactly like each row alone', async () => {
+    const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama' });
+    const prompts = [[5, 17, 300, 42, 7, 99, 256], [8, 9, 10], [400, 401, 2, 77, 1]];
+    const batched = await DecoderRunner.open(packageDir, manifest);
+    const alone = await DecoderRunner.open(packageDir, manifest);
+    try {
+      let batchLogits = await batched.step(prompts.map((tokenIds, rowId) => ({ rowId, tokenIds })));
+      const references = prompts.map(() => new ReferenceSession(checkpointDir));
+      let next = prompts.map((prompt, row) => {
+        const expected = references[row]!.feed(prompt);
+        assert.ok(maxRelativeError(expected, batchLogits[row]!) <= FP32_TOLERANCE, `row ${row} prompt vs reference`);
+        return [argmax(expected)];
+      });
+      for (const [row, prompt] of prompts.entries()) {
+        const [single] = await alone.step([{ rowId: row, tokenIds: prompt }]);
+        assert.ok(maxRelativeError(single!, batchLogits[row]!) <= 1e-5, `row ${row}: batched prompt differs from alone`);
+      }
+      // Decode together: each row has its own past length (7, 3, 5, ...).
+      for (let step = 0; step < 3; step++) {
+        batchLogits = await batched.step(next.map((tokenIds, rowId) => ({ rowId, tokenIds })));
+        next = next.map((tokens, row) => {
+          const expected = references[row]!.feed(tokens);
+          assert.ok(maxRelativeError(expected, batchLogits[row]!) <= FP32_TOLERANCE, `decode step ${step} row ${row} vs reference`);
+          return [argmax(expected)];
+        });
+      }
+      // A subset of rows in a different order still decodes correctly.
+      const subset = [2, 0];
+      const subsetLogits = await batched.step(subset.map((rowId) => ({ rowId, tokenIds: next[rowId]! })));
+      subset.forEach((rowId, i) => {
+        const expected = references[rowId]!.feed(next[rowId]!);
+        assert.ok(maxRelativeError(expected, subsetLogits[i]!) <= FP32_TOLERANCE, `subset row ${rowId}`);
+      });
+    } finally {
+      await batched.release();
+      await alone.release();
+    }
+  });
+
+  it('continues a prompt in chunks (single row, past > 0, several new tokens)', async () => {
+    const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama' });
+    const runner = await DecoderRunner.open(packageDir, manifest);
+    try {
+      const prompt = [5, 17, 300, 42, 7, 99, 256, 3, 411, 12, 13];
+      await runner.step([{ rowId: 0, tokenIds: prompt.slice(0, 4) }]);
+      await runner.step([{ rowId: 0, tokenIds: prompt.slice(4, 8) }]);
+      const [logits] = await runner.step([{ rowId: 0, tokenIds: prompt.slice(8) }]);
+      const expected = new ReferenceSession(checkpointDir).feed(prompt);
+      assert.ok(maxRelativeError(expected, logits!) <= FP32_TOLERANCE);
+    } finally {
+      await runner.release();
+    }
+  });
+});
