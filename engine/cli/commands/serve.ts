@@ -1,6 +1,191 @@
-// Placeholder until this command lands; replaced by its implementation.
+// `hearth serve <model-package>`: load a package and serve it over the OpenAI-compatible API.
+// Listens at once (503 while loading), shuts down gracefully on SIGTERM/SIGINT.
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { DeviceChoice } from '../../common/servingConfig.js';
 import { CliError } from '../cliError.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('`hearth serve` is not implemented yet.', 2);
+const USAGE = `Usage: hearth serve <model-package> [options]
+
+Serves a model package (made by hearth convert or hearth pull) with an OpenAI-compatible API
+(/v1/chat/completions, /v1/completions, /v1/models), TGI's /generate, /health and /metrics.
+
+Options:
+  --port N            Port to listen on (default 8000; 0 picks a free port)
+  --host ADDR         Address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)
+  --api-key KEY       Require 'Authorization: Bearer KEY' (or set HEARTH_API_KEY)
+  --config FILE       Serving config (JSON/YAML, e.g. from hearth tune); flags override it
+  --device NAME       auto | cpu | cuda | dml | coreml | webgpu (default auto)
+  --served-name NAME  Model name the API reports and accepts (default: the package's name)
+  --cpu-threads N     Engine threads for CPU execution (0 = one per physical core)
+  --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any)
+  --vertex            Also serve Vertex AI's /predict (honours AIP_HTTP_PORT, AIP_*_ROUTE)
+  --log-content       Store prompt and response text in the request log
+  --shutdown-grace-ms N  How long in-flight requests may finish on SIGTERM (default 10000)
+  -h, --help          Show this help`;
+
+const DEVICES: readonly DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
+
+function intOption(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new CliError(`--${name} must be a whole number from ${min} to ${max}; got '${value}'.`, 2);
+  }
+  return parsed;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'api-key': { type: 'string' },
+        config: { type: 'string' },
+        device: { type: 'string' },
+        'served-name': { type: 'string' },
+        'cpu-threads': { type: 'string' },
+        'cors-origin': { type: 'string', multiple: true },
+        vertex: { type: 'boolean' },
+        'log-content': { type: 'boolean' },
+        'shutdown-grace-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length > 1) throw new CliError(`expected one model package, got ${positionals.length}.\n\n${USAGE}`, 2);
+
+  const { loadServingConfigFile, ServingConfigError } = await import('../../server/servingConfigFile.js');
+  let file;
+  try {
+    file = values.config ? loadServingConfigFile(values.config) : {};
+  } catch (error) {
+    if (error instanceof ServingConfigError) throw new CliError(error.message, 2);
+    throw error;
+  }
+
+  const packageArg = positionals[0] ?? file.model?.package;
+  if (!packageArg) throw new CliError(`name the model package to serve.\n\n${USAGE}`, 2);
+  const packageDir = resolve(packageArg);
+  if (!existsSync(packageDir) || !statSync(packageDir).isDirectory() || !existsSync(join(packageDir, 'manifest.json'))) {
+    throw new CliError(
+      `no model package at ${packageDir} (a folder with manifest.json). Make one with \`hearth convert\` or \`hearth pull\`.`,
+      2,
+    );
+  }
+  const device = (values.device ?? file.device ?? 'auto') as DeviceChoice;
+  if (!DEVICES.includes(device)) throw new CliError(`--device must be one of ${DEVICES.join(', ')}; got '${values.device}'.`, 2);
+  const vertex = values.vertex ?? file.server?.vertex ?? false;
+  // Vertex AI tells the container which port to serve on; an explicit --port still wins.
+  const vertexPort = vertex && process.env.AIP_HTTP_PORT ? intOption(process.env.AIP_HTTP_PORT, 'port (AIP_HTTP_PORT)', 1, 65535) : undefined;
+  const port = intOption(values.port, 'port', 0, 65535) ?? vertexPort ?? file.server?.port ?? 8000;
+  const host = values.host ?? file.server?.host ?? '127.0.0.1';
+  const apiKey = values['api-key'] ?? file.server?.apiKey ?? process.env.HEARTH_API_KEY ?? null;
+  const cpuThreads = intOption(values['cpu-threads'], 'cpu-threads', 0, 1024) ?? file.cpuThreads;
+  const graceMs = intOption(values['shutdown-grace-ms'], 'shutdown-grace-ms', 0, 3_600_000) ?? 10_000;
+  const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
+
+  const [{ createServer, PortInUseError }, { loadEngine }, { RequestLog }] = await Promise.all([
+    import('../../server/index.js'),
+    import('../../runtime/index.js'),
+    import('../../store/requestLog.js'),
+  ]);
+  const requestLog = new RequestLog({
+    retentionDays: file.logging?.retentionDays ?? 30,
+    retentionMaxRows: file.logging?.retentionMaxRows ?? 100_000,
+  });
+  const log = (line: string) => console.log(line);
+  const enginePromise = loadEngine({
+    packageDir,
+    device,
+    cpuThreads,
+    batching: file.batching,
+    servedName: values['served-name'] ?? file.model?.servedName,
+    log,
+  });
+  // Load failures are reported through `server.ready`; this only keeps Node from calling them unhandled.
+  enginePromise.catch(() => {});
+
+  let server;
+  try {
+    server = await createServer({
+      engine: enginePromise,
+      host,
+      port,
+      servedName: values['served-name'] ?? file.model?.servedName,
+      apiKey,
+      corsOrigins: values['cors-origin'] ?? file.server?.corsOrigins ?? [],
+      vertex,
+      maxBodyBytes: file.server?.maxBodyBytes,
+      requestLog,
+      contentLogging,
+      log: (line) => console.error(line),
+    });
+  } catch (error) {
+    requestLog.close();
+    enginePromise.then((engine) => engine.shutdown(0), () => {});
+    if (error instanceof PortInUseError) throw new CliError(error.message, 1);
+    throw error;
+  }
+  log(`hearth serve: listening on ${server.url} (loading ${packageDir}; /health turns 200 when ready)`);
+
+  let stopping: Promise<number> | null = null;
+  const stop = async (reason: string): Promise<number> => {
+    log(`hearth serve: ${reason}; finishing in-flight requests (up to ${graceMs} ms)…`);
+    const startedMs = Date.now();
+    await server.close(graceMs);
+    const engine = await enginePromise.catch(() => null);
+    await engine?.shutdown(Math.max(0, graceMs - (Date.now() - startedMs)));
+    requestLog.close();
+    log('hearth serve: stopped.');
+    return 0;
+  };
+
+  return new Promise<number>((resolveExit) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        console.error(`hearth serve: ${signal} again, exiting now.`);
+        process.exit(130);
+      }
+      stopping = stop(`${signal} received`);
+      stopping.then(resolveExit, (error) => {
+        console.error(`hearth serve: shutdown failed: ${(error as Error).message}`);
+        resolveExit(1);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    server.ready.then(
+      async () => {
+        const engine = await enginePromise;
+        const snapshot = engine.snapshot();
+        const config = engine.config;
+        log(
+          `hearth serve: ready — model '${snapshot.model}' on ${snapshot.device}${engine.device?.fallbackNotes.length ? ` (${engine.device.fallbackNotes.join("; ")})` : ''}; KV cache ${snapshot.kvCacheCapacityTokens} tokens ` +
+            `(${(snapshot.kvCacheBytes / 2 ** 20).toFixed(1)} MiB); max batch ${config.maxBatchSize}, ` +
+            `max concurrent ${config.maxConcurrentRequests}, context ${config.maxTotalTokens} tokens.`,
+        );
+        log(`hearth serve: OpenAI API at ${server.url}/v1${apiKey ? ' (API key required)' : ''}`);
+      },
+      (error: Error) => {
+        console.error(`hearth serve: the model could not be loaded: ${error.message}`);
+        if (!stopping) {
+          stopping = stop('load failed').then(() => 1);
+          stopping.then(resolveExit);
+        }
+      },
+    );
+  });
 }

@@ -1,0 +1,125 @@
+// Per-request state: identity, the engine handles it owns (cancelled when the client goes away),
+// and the fields that become its request-log row.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { DoneEvent, FinishReason, RequestHandle } from '../common/engineApi.js';
+import type { RequestLog } from '../store/requestLog.js';
+import { ApiError } from './errors.js';
+import type { ServerMetrics } from './metrics.js';
+import type { ServedEngine } from './servedEngine.js';
+
+export interface ServerState {
+  engine: ServedEngine | null;
+  /** Set when loading failed: every model route answers 503 with this message. */
+  loadError: Error | null;
+  servedName: string | null;
+  metrics: ServerMetrics;
+  requestLog: RequestLog | null;
+  contentLogging: boolean;
+  apiKey: string | null;
+  corsOrigins: string[];
+  maxBodyBytes: number;
+  inflight: Set<RequestContext>;
+  draining: boolean;
+  log: (line: string) => void;
+}
+
+const FINISH_PRIORITY: Record<FinishReason, number> = { cancelled: 3, error: 2, length: 1, stop: 0 };
+
+export class RequestContext {
+  readonly arrivalMs = Date.now();
+  readonly id: string;
+  clientGone = false;
+  /** Request-log fields the handler fills in. */
+  model: string | null = null;
+  finishReason: FinishReason | null = null;
+  promptTokens: number | null = null;
+  completionTokens: number | null = null;
+  queueMs: number | null = null;
+  ttftMs: number | null = null;
+  /** Wall ms from first to last token of the slowest choice (for tokens/s). */
+  decodeMs: number | null = null;
+  error: string | null = null;
+  prompt: string | null = null;
+  response: string | null = null;
+  stream = false;
+  /** Status to log when the real failure came after a 200 header (mid-stream). */
+  statusOverride: number | null = null;
+  private readonly handles = new Set<RequestHandle>();
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly url: URL,
+    readonly state: ServerState,
+    readonly endpoint: string,
+    idPrefix: string,
+  ) {
+    this.id = `${idPrefix}-${randomBytes(12).toString('hex')}`;
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        this.clientGone = true;
+        this.cancelAll();
+      }
+    });
+  }
+
+  /** The loaded engine, or a 503 while it loads (or after it failed to load). */
+  engine(): ServedEngine {
+    const { engine, loadError, draining } = this.state;
+    if (draining) throw new ApiError(503, 'The server is shutting down; retry against another instance.', { code: 'shutting_down' });
+    if (engine) return engine;
+    if (loadError) {
+      throw new ApiError(503, `The model failed to load: ${loadError.message}`, { code: 'model_load_failed' });
+    }
+    throw new ApiError(503, 'The model is still loading; retry in a few seconds.', {
+      code: 'model_loading',
+      headers: { 'Retry-After': '2' },
+    });
+  }
+
+  /** Served model name; a request naming another model gets 404. */
+  checkModel(requested: string | null | undefined): string {
+    const servedName = this.state.servedName ?? this.engine().manifest.name;
+    this.model = requested ?? servedName;
+    if (requested !== undefined && requested !== null && requested !== servedName) {
+      throw new ApiError(404, `The model '${requested}' does not exist on this server; it serves '${servedName}' (see GET /v1/models).`, {
+        param: 'model',
+        code: 'model_not_found',
+      });
+    }
+    return servedName;
+  }
+
+  /** Cancels `handle` if the client disconnects (or the server gives up on shutdown). */
+  track(handle: RequestHandle): void {
+    if (this.clientGone) handle.cancel();
+    this.handles.add(handle);
+  }
+
+  untrack(handle: RequestHandle): void {
+    this.handles.delete(handle);
+  }
+
+  cancelAll(): void {
+    for (const handle of this.handles) handle.cancel();
+  }
+
+  failMidStream(error: ApiError): void {
+    this.statusOverride = error.status;
+    this.error = error.message;
+  }
+
+  /** Folds one finished generation into the log fields (several for n > 1 or prompt arrays). */
+  noteDone(done: DoneEvent, options: { countPrompt: boolean; decodeMs: number | null }): void {
+    if (options.countPrompt) this.promptTokens = (this.promptTokens ?? 0) + done.promptTokens;
+    this.completionTokens = (this.completionTokens ?? 0) + done.completionTokens;
+    this.queueMs = Math.max(this.queueMs ?? 0, done.timings.queueMs);
+    if (done.completionTokens > 0) this.ttftMs = this.ttftMs === null ? done.timings.ttftMs : Math.min(this.ttftMs, done.timings.ttftMs);
+    if (options.decodeMs !== null) this.decodeMs = Math.max(this.decodeMs ?? 0, options.decodeMs);
+    if (this.finishReason === null || FINISH_PRIORITY[done.finishReason] > FINISH_PRIORITY[this.finishReason]) {
+      this.finishReason = done.finishReason;
+    }
+    if (done.error && this.error === null) this.error = done.error.message;
+  }
+}

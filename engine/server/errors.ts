@@ -1,0 +1,67 @@
+// Errors the API answers with, in OpenAI's shape: {"error": {"message", "type", "param", "code"}}.
+// Engine admission errors (engine/runtime/errors.ts) map here by class, so a handler just throws.
+import { NotReadyError, OverloadedError, ValidationError } from '../runtime/errors.js';
+
+export interface OpenAiErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+const TYPE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  404: 'not_found_error',
+  405: 'invalid_request_error',
+  413: 'invalid_request_error',
+  415: 'invalid_request_error',
+  429: 'rate_limit_error',
+  500: 'server_error',
+  503: 'service_unavailable',
+};
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly type: string;
+  readonly param: string | null;
+  readonly code: string | null;
+  /** Extra response headers, e.g. Retry-After. */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    readonly status: number,
+    message: string,
+    options: { type?: string; param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
+  ) {
+    super(message);
+    this.type = options.type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+    this.param = options.param ?? null;
+    this.code = options.code ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  toBody(): OpenAiErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const badRequest = (message: string, param: string | null = null, code: string | null = null) =>
+  new ApiError(400, message, { param, code });
+
+/** Any thrown value → the ApiError to answer with. Unknown errors are internal faults (500). */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error instanceof OverloadedError) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(error.retryAfterSeconds));
+    return new ApiError(429, error.message, {
+      code: 'overloaded',
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+  if (error instanceof NotReadyError) {
+    return new ApiError(503, error.message, { code: 'not_ready', headers: { 'Retry-After': '1' } });
+  }
+  if (error instanceof ValidationError) return badRequest(error.message, error.param);
+  const message = error instanceof Error ? error.message : String(error);
+  return new ApiError(500, `Internal error: ${message}. This is a bug in Hearth if it persists; the server keeps running.`, {
+    code: 'internal_error',
+  });
+}

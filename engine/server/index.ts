@@ -1,0 +1,166 @@
+// The HTTP server: `hearth serve`, the desktop engine host and the tests all start it here.
+// It listens at once and answers 503 until the engine has loaded and produced its warm-up token.
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RequestLog } from '../store/requestLog.js';
+import type { ServerState } from './context.js';
+import { ServerMetrics } from './metrics.js';
+import { buildRoutes, createRequestHandler } from './router.js';
+import type { ServedEngine } from './servedEngine.js';
+import { vertexRoutes } from './vertex.js';
+
+export type { ServedEngine } from './servedEngine.js';
+export { ServerMetrics } from './metrics.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8000;
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface CreateServerOptions {
+  /** The engine, or its loading promise (the server answers 503 until it resolves; 503 with the reason if it rejects). */
+  engine: ServedEngine | Promise<ServedEngine>;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Name the API reports and accepts in `model`; default the manifest's name. */
+  servedName?: string;
+  /** When set, API routes need `Authorization: Bearer <apiKey>`. /health and /metrics stay open. */
+  apiKey?: string | null;
+  /** Allowed CORS origins ('*' for any); empty = CORS off. */
+  corsOrigins?: string[];
+  /** Also serve Vertex AI's predict/health routes (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
+  vertex?: boolean;
+  maxBodyBytes?: number;
+  /** Where request rows go; null/undefined = not logged. The caller owns (closes) it. */
+  requestLog?: RequestLog | null;
+  /** Store prompt and response text in the request log. */
+  contentLogging?: boolean;
+  /** Generate one token after loading so /health turns green without user traffic. Default true. */
+  warmUp?: boolean;
+  env?: NodeJS.ProcessEnv;
+  /** Operational messages (load failures, internal errors). Default: stderr. */
+  log?: (line: string) => void;
+}
+
+export interface HearthServer {
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  readonly metrics: ServerMetrics;
+  readonly httpServer: Server;
+  /** Resolves when the engine has loaded and the warm-up token came out; rejects if loading failed. */
+  readonly ready: Promise<void>;
+  /**
+   * Stops accepting connections, lets in-flight requests finish for up to `deadlineMs` (ms from
+   * now), then cancels the rest, and flushes the request log. Does not shut the engine down.
+   */
+  close(deadlineMs: number): Promise<void>;
+}
+
+/** A port that is taken: the message says which and what to do. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  constructor(readonly host: string, readonly port: number) {
+    super(`Port ${port} on ${host} is already in use (another server is running there?). Stop it, or choose another port with --port.`);
+  }
+}
+
+async function warmUp(engine: ServedEngine): Promise<void> {
+  const promptTokenIds = engine.tokenizer.encode('Hello');
+  if (promptTokenIds.length === 0) promptTokenIds.push(engine.manifest.tokenizer.bosTokenId ?? 0);
+  const handle = engine.submit({
+    requestId: 'warmup',
+    promptTokenIds,
+    sampling: { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
+    maxNewTokens: 1,
+    stopStrings: [],
+    stopTokenIds: [],
+    ignoreEos: true,
+    arrivalTimeMs: Date.now(),
+  });
+  for await (const event of handle) {
+    if (event.type === 'done' && event.finishReason === 'error') throw new Error(`warm-up generation failed: ${event.error?.message}`);
+  }
+}
+
+export async function createServer(options: CreateServerOptions): Promise<HearthServer> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const metrics = new ServerMetrics();
+  const state: ServerState = {
+    engine: null,
+    loadError: null,
+    servedName: options.servedName ?? null,
+    metrics,
+    requestLog: options.requestLog ?? null,
+    contentLogging: options.contentLogging ?? false,
+    apiKey: options.apiKey ?? null,
+    corsOrigins: options.corsOrigins ?? [],
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    inflight: new Set(),
+    draining: false,
+    log,
+  };
+  metrics.setSnapshotSource(() => state.engine?.snapshot() ?? null);
+  const routes = buildRoutes(options.vertex ? vertexRoutes(options.env ?? process.env) : null);
+  const handler = createRequestHandler(state, routes, async () => ({
+    text: await metrics.registry.metrics(),
+    contentType: metrics.registry.contentType,
+  }));
+  const httpServer = createHttpServer((req, res) => {
+    handler(req, res).catch((error) => log(`hearth server: unhandled error (bug): ${(error as Error)?.stack ?? error}`));
+  });
+  // Long generations must not be cut by Node's default request timeout.
+  httpServer.requestTimeout = 0;
+  httpServer.headersTimeout = 60_000;
+
+  const host = options.host ?? DEFAULT_HOST;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(host, options.port ?? DEFAULT_PORT) : error);
+    };
+    httpServer.once('error', onError);
+    httpServer.listen(options.port ?? DEFAULT_PORT, host, () => {
+      httpServer.off('error', onError);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+
+  let stopStepListener: (() => void) | void = undefined;
+  const ready = (async () => {
+    try {
+      const engine = await options.engine;
+      stopStepListener = engine.onStep?.((stats) => metrics.observeStep(stats));
+      if (options.warmUp ?? true) await warmUp(engine);
+      state.engine = engine;
+    } catch (error) {
+      state.loadError = error instanceof Error ? error : new Error(String(error));
+      log(`hearth server: the model could not be loaded: ${state.loadError.message}`);
+      throw state.loadError;
+    }
+  })();
+  // Callers that never await `ready` must not crash the process with an unhandled rejection.
+  ready.catch(() => {});
+
+  const close = async (deadlineMs: number): Promise<void> => {
+    state.draining = true;
+    const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeIdleConnections();
+    const giveUpAt = Date.now() + Math.max(0, deadlineMs);
+    while (state.inflight.size > 0 && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 20));
+    if (state.inflight.size > 0) {
+      log(`hearth server: cancelling ${state.inflight.size} request(s) still running at the shutdown deadline.`);
+      for (const ctx of state.inflight) ctx.cancelAll();
+      // Cancelled requests end within an engine step; give them a moment to write their rows.
+      const hardStopAt = Date.now() + 2000;
+      while (state.inflight.size > 0 && Date.now() < hardStopAt) await new Promise((r) => setTimeout(r, 20));
+    }
+    httpServer.closeAllConnections();
+    await closed;
+    if (typeof stopStepListener === 'function') stopStepListener();
+    state.requestLog?.flush();
+  };
+
+  return { url: `http://${urlHost}:${port}`, port, host, metrics, httpServer, ready, close };
+}

@@ -1,0 +1,164 @@
+// Routes requests to handlers, answers errors in the route's shape, and turns every answered
+// request into one metrics sample and one request-log row.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { applyCors, checkApiKey } from './auth.js';
+import { chatCompletions } from './chatCompletions.js';
+import { completions } from './completions.js';
+import { RequestContext, type ServerState } from './context.js';
+import { ApiError, toApiError } from './errors.js';
+import { health } from './health.js';
+import { clientIp, sendJson, sendText } from './http.js';
+import { getModel, listModels } from './models.js';
+import { generate, generateStream, info } from './tgi.js';
+import { predict, type VertexRoutes } from './vertex.js';
+import { sendSse, endSse } from './sse.js';
+
+interface Route {
+  method: 'GET' | 'POST';
+  path: string | RegExp;
+  /** Label in metrics and the request log. */
+  endpoint: string;
+  idPrefix: string;
+  auth: boolean;
+  /** Health probes and scrapes would drown the request log; they are not recorded. */
+  recorded: boolean;
+  errorShape: 'openai' | 'tgi';
+  handler: (ctx: RequestContext, match: RegExpExecArray | null) => Promise<void>;
+}
+
+export function buildRoutes(vertex: VertexRoutes | null): Route[] {
+  const api = { auth: true, recorded: true, errorShape: 'openai' as const };
+  const open = { auth: false, recorded: false, errorShape: 'openai' as const };
+  const routes: Route[] = [
+    { ...api, method: 'POST', path: '/v1/chat/completions', endpoint: '/v1/chat/completions', idPrefix: 'chatcmpl', handler: chatCompletions },
+    { ...api, method: 'POST', path: '/v1/completions', endpoint: '/v1/completions', idPrefix: 'cmpl', handler: completions },
+    { ...api, method: 'GET', path: '/v1/models', endpoint: '/v1/models', idPrefix: 'models', handler: listModels },
+    {
+      ...api, method: 'GET', path: /^\/v1\/models\/(.+)$/, endpoint: '/v1/models/{id}', idPrefix: 'models',
+      handler: (ctx, match) => getModel(ctx, decodeURIComponent(match![1]!)),
+    },
+    { ...api, errorShape: 'tgi', method: 'POST', path: '/generate', endpoint: '/generate', idPrefix: 'tgi', handler: generate },
+    { ...api, errorShape: 'tgi', method: 'POST', path: '/generate_stream', endpoint: '/generate_stream', idPrefix: 'tgi', handler: generateStream },
+    { ...open, method: 'GET', path: '/info', endpoint: '/info', idPrefix: 'info', handler: info },
+    { ...open, method: 'GET', path: '/health', endpoint: '/health', idPrefix: 'health', handler: health },
+  ];
+  if (vertex) {
+    routes.push({ ...api, method: 'POST', path: vertex.predictRoute, endpoint: vertex.predictRoute, idPrefix: 'predict', handler: predict });
+    if (vertex.healthRoute !== '/health') {
+      routes.push({ ...open, method: 'GET', path: vertex.healthRoute, endpoint: vertex.healthRoute, idPrefix: 'health', handler: health });
+    }
+  }
+  return routes;
+}
+
+function findRoute(routes: Route[], method: string, pathname: string): { route: Route; match: RegExpExecArray | null } | 'wrong-method' | null {
+  let pathMatched = false;
+  for (const route of routes) {
+    const match = typeof route.path === 'string' ? (route.path === pathname ? null : undefined) : (route.path.exec(pathname) ?? undefined);
+    if (match === undefined) continue;
+    if (route.method === method) return { route, match };
+    pathMatched = true;
+  }
+  return pathMatched ? 'wrong-method' : null;
+}
+
+const UNMATCHED: Omit<Route, 'endpoint'> = {
+  method: 'GET', path: '', idPrefix: 'req', auth: false, recorded: true, errorShape: 'openai', handler: async () => {},
+};
+
+export function createRequestHandler(state: ServerState, routes: Route[], metricsText: () => Promise<{ text: string; contentType: string }>) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/metrics' && req.method === 'GET') {
+      try {
+        const { text, contentType } = await metricsText();
+        sendText(res, 200, text, contentType);
+      } catch (error) {
+        sendJson(res, 500, toApiError(error).toBody());
+      }
+      return;
+    }
+    const found = findRoute(routes, req.method ?? 'GET', url.pathname);
+    const route = found !== null && found !== 'wrong-method' ? found.route : { ...UNMATCHED, endpoint: url.pathname };
+    const ctx = new RequestContext(req, res, url, state, route.endpoint, route.idPrefix);
+    const closed = new Promise<void>((resolve) => res.once('close', resolve));
+    state.inflight.add(ctx);
+    try {
+      if (applyCors(req, res, state.corsOrigins)) return;
+      if (state.draining) res.setHeader('Connection', 'close');
+      if (found === null) {
+        throw new ApiError(404, `No route ${req.method} ${url.pathname}. The API lives under /v1 (chat/completions, completions, models).`, {
+          code: 'route_not_found',
+        });
+      }
+      if (found === 'wrong-method') throw new ApiError(405, `${req.method} is not allowed on ${url.pathname}.`, { code: 'method_not_allowed' });
+      if (route.auth) checkApiKey(req, state.apiKey);
+      await found.route.handler(ctx, found.match);
+    } catch (error) {
+      await answerError(ctx, route, error);
+    } finally {
+      await closed;
+      state.inflight.delete(ctx);
+      if (route.recorded) record(ctx, found !== null && found !== 'wrong-method' ? route.endpoint : 'unmatched');
+    }
+  };
+}
+
+async function answerError(ctx: RequestContext, route: Pick<Route, 'errorShape'>, error: unknown): Promise<void> {
+  const apiError = toApiError(error);
+  ctx.error = apiError.message;
+  if (apiError.status >= 500 && !(error instanceof ApiError)) {
+    ctx.state.log(`internal error on ${ctx.endpoint} (${ctx.id}): ${(error as Error)?.stack ?? String(error)}`);
+  }
+  ctx.cancelAll();
+  const res = ctx.res;
+  if (res.destroyed || res.writableEnded) return;
+  const body = route.errorShape === 'tgi' ? { error: apiError.message, error_type: tgiErrorType(apiError.status) } : apiError.toBody();
+  if (!res.headersSent) {
+    sendJson(res, apiError.status, body, apiError.headers);
+    return;
+  }
+  // Headers (200) already went out with the stream: report the failure in-band and end it.
+  ctx.statusOverride = apiError.status;
+  await sendSse(res, body);
+  endSse(res, route.errorShape === 'openai');
+}
+
+/** `metricsEndpoint` is the route's label, never the raw path (unbounded label values would bloat /metrics). */
+/** TGI's error_type vocabulary. */
+function tgiErrorType(status: number): string {
+  if (status === 429) return 'overloaded';
+  if (status === 503) return 'unhealthy';
+  if (status >= 500) return 'generation';
+  return 'validation';
+}
+
+function record(ctx: RequestContext, metricsEndpoint: string): void {
+  const { state } = ctx;
+  const status = ctx.statusOverride ?? (ctx.clientGone ? 499 : ctx.res.statusCode);
+  const finishReason = ctx.clientGone && ctx.finishReason !== 'error' ? 'cancelled' : ctx.finishReason;
+  state.metrics.observeRequest(metricsEndpoint, status, finishReason);
+  if (!state.requestLog) return;
+  const totalMs = Date.now() - ctx.arrivalMs;
+  const generated = ctx.completionTokens ?? 0;
+  state.requestLog.record({
+    id: ctx.id,
+    timeMs: ctx.arrivalMs,
+    endpoint: ctx.endpoint,
+    model: ctx.model,
+    status,
+    finishReason,
+    promptTokens: ctx.promptTokens,
+    completionTokens: ctx.completionTokens,
+    queueMs: ctx.queueMs,
+    ttftMs: ctx.ttftMs,
+    totalMs,
+    tokensPerSec: generated > 1 && ctx.decodeMs !== null && ctx.decodeMs > 0 ? ((generated - 1) * 1000) / ctx.decodeMs : null,
+    clientIp: clientIp(ctx.req),
+    userAgent: ctx.req.headers['user-agent'] ?? null,
+    error: ctx.error ?? (ctx.clientGone ? 'The client disconnected before the response finished.' : null),
+    prompt: state.contentLogging ? ctx.prompt : null,
+    response: state.contentLogging ? ctx.response : null,
+    stream: ctx.stream,
+  });
+}

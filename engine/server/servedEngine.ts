@@ -1,0 +1,33 @@
+// What the HTTP layer needs from a loaded engine: the Engine contract plus the package's
+// tokenizer (chat template, prompt encoding) and the resolved settings it reports.
+// engine/runtime's LoadedEngine satisfies this structurally; tests use the real one.
+import type { BatchingConfig, Engine } from '../common/engineApi.js';
+import type { ModelManifest } from '../common/manifest.js';
+
+export interface ChatTemplateMessage {
+  role: string;
+  content: string;
+}
+
+export interface ServedTokenizer {
+  /** `addSpecialTokens: false` for chat prompts: the template already wrote BOS and friends. */
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: number[]): string;
+  /** The package's chat template rendered to text (or token ids). */
+  applyChatTemplate(messages: ChatTemplateMessage[], options: { addGenerationPrompt: boolean }): string | number[];
+}
+
+/** The per-step statistics metrics read (a subset of engine/runtime's StepStats). */
+export interface StepStats {
+  /** Requests that ran in the step. */
+  batchSize: number;
+  stepMs: number;
+}
+
+export interface ServedEngine extends Engine {
+  readonly manifest: ModelManifest;
+  readonly tokenizer: ServedTokenizer;
+  /** Effective batching settings (after defaults and limits); /info reports them verbatim. */
+  readonly config: BatchingConfig & { kvCacheCapacityTokens?: number };
+  onStep?(listener: (stats: StepStats) => void): (() => void) | void;
+}

@@ -1,0 +1,37 @@
+// Server-sent events with backpressure: a slow reader pauses its own stream, not the server.
+import type { ServerResponse } from 'node:http';
+
+export function startSse(res: ServerResponse, headers: Record<string, string> = {}): void {
+  res.writeHead(200, {
+    ...headers,
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+    // Proxies (nginx) must not buffer a token stream.
+    'X-Accel-Buffering': 'no',
+  });
+  res.flushHeaders();
+}
+
+/** Writes one `data:` event; resolves once the socket can take more (or is gone). */
+export async function sendSse(res: ServerResponse, data: unknown): Promise<void> {
+  if (res.destroyed || res.writableEnded) return;
+  const payload = typeof data === 'string' ? data : JSON.stringify(data);
+  if (!res.write(`data: ${payload}\n\n`)) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+}
+
+export function endSse(res: ServerResponse, doneMarker: boolean): void {
+  if (res.destroyed || res.writableEnded) return;
+  if (doneMarker) res.write('data: [DONE]\n\n');
+  res.end();
+}
