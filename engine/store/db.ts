@@ -17,7 +17,7 @@ export interface OpenDbOptions {
 
 export function openDb(file: string, options: OpenDbOptions = {}): Db {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file, { nativeBinding: options.nativeBinding, readonly: options.readonly });
+  const db = new Database(file, { nativeBinding: options.nativeBinding, readonly: options.readonly ?? false });
   if (!options.readonly) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
