@@ -1,0 +1,172 @@
+// Bad input gets a clear error and leaves nothing behind: missing files, pickle-only
+// checkpoints, corrupt safetensors, inconsistent configs, unsupported architectures,
+// unwritable or occupied output, failures mid-conversion and Ctrl-C.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { convertCheckpoint } from '../../engine/convert/convert.js';
+import { ConvertError } from '../../engine/convert/convertError.js';
+import { ensureFixtureCheckpoint } from '../fixtures/packages.js';
+
+const hearthBin = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-bad-'));
+let goodCheckpoint = '';
+let caseCounter = 0;
+
+before(async () => {
+  goodCheckpoint = (await ensureFixtureCheckpoint({ arch: 'llama' })).checkpointDir;
+});
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A fresh copy of the good checkpoint to break, plus an output dir in its own empty parent. */
+function brokenCase(mutate: (dir: string) => void): { checkpointDir: string; outParent: string; outDir: string } {
+  const caseDir = join(scratch, `case-${caseCounter++}`);
+  const checkpointDir = join(caseDir, 'checkpoint');
+  cpSync(goodCheckpoint, checkpointDir, { recursive: true });
+  mutate(checkpointDir);
+  const outParent = join(caseDir, 'out');
+  mkdirSync(outParent);
+  return { checkpointDir, outParent, outDir: join(outParent, 'package') };
+}
+
+async function assertFailsCleanly(mutate: (dir: string) => void, message: RegExp): Promise<void> {
+  const { checkpointDir, outParent, outDir } = brokenCase(mutate);
+  await assert.rejects(convertCheckpoint({ checkpointDir, outDir, dtype: 'fp32' }), (error: unknown) => {
+    assert.ok(error instanceof ConvertError, `expected ConvertError, got ${String(error)}`);
+    assert.match(error.message, message);
+    return true;
+  });
+  assert.deepEqual(readdirSync(outParent), [], 'the failed conversion left files behind');
+}
+
+function writeRawSafetensors(path: string, header: unknown, dataBytes: number, headerLengthOverride?: bigint): void {
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(headerLengthOverride ?? BigInt(json.length));
+  writeFileSync(path, Buffer.concat([length, json, Buffer.alloc(dataBytes)]));
+}
+
+function editConfig(dir: string, edit: (config: Record<string, unknown>) => void): void {
+  const path = join(dir, 'config.json');
+  const config = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  edit(config);
+  writeFileSync(path, JSON.stringify(config));
+}
+
+describe('hearth convert: bad input', () => {
+  it('names the missing files', async () => {
+    await assertFailsCleanly((dir) => {
+      unlinkSync(join(dir, 'tokenizer.json'));
+      unlinkSync(join(dir, 'config.json'));
+    }, /missing config\.json, tokenizer\.json/);
+  });
+
+  it('names a shard listed in the index but missing', async () => {
+    await assertFailsCleanly((dir) => {
+      unlinkSync(join(dir, 'model.safetensors'));
+      writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { 'a': 'model-00001-of-00002.safetensors', 'b': 'model-00002-of-00002.safetensors' } }));
+    }, /missing: model-00001-of-00002\.safetensors, model-00002-of-00002\.safetensors/);
+  });
+
+  it('refuses pytorch_model.bin-only checkpoints without reading them, and suggests safetensors', async () => {
+    await assertFailsCleanly((dir) => {
+      unlinkSync(join(dir, 'model.safetensors'));
+      writeFileSync(join(dir, 'pytorch_model.bin'), 'not even a pickle');
+    }, /pytorch_model\.bin.*pickle can execute arbitrary code|pickle.*execute arbitrary code.*safetensors/s);
+  });
+
+  it('rejects a header length past the end of the file', async () => {
+    await assertFailsCleanly((dir) => writeRawSafetensors(join(dir, 'model.safetensors'), {}, 0, 1n << 40n), /header length .* runs past the end of the file/);
+  });
+
+  it('rejects overlapping tensor data', async () => {
+    await assertFailsCleanly((dir) => writeRawSafetensors(join(dir, 'model.safetensors'), {
+      a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+      b: { dtype: 'F32', shape: [4], data_offsets: [8, 24] },
+    }, 24), /'a' and 'b' have overlapping data/);
+  });
+
+  it('rejects offsets outside the data', async () => {
+    await assertFailsCleanly((dir) => writeRawSafetensors(join(dir, 'model.safetensors'), {
+      a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+    }, 8), /data_offsets \[0, 16\] outside the 8 data bytes/);
+  });
+
+  it('rejects an unknown dtype', async () => {
+    await assertFailsCleanly((dir) => writeRawSafetensors(join(dir, 'model.safetensors'), {
+      a: { dtype: 'Q3', shape: [4], data_offsets: [0, 4] },
+    }, 4), /dtype "Q3"; supported storage dtypes are F32, F16 and BF16/);
+  });
+
+  it('rejects a shape that does not match the data size', async () => {
+    await assertFailsCleanly((dir) => writeRawSafetensors(join(dir, 'model.safetensors'), {
+      a: { dtype: 'BF16', shape: [3, 4], data_offsets: [0, 16] },
+    }, 16), /shape \[3, 4\] \(24 bytes as BF16\) but 16 data bytes/);
+  });
+
+  it('rejects a config whose heads do not divide the hidden size', async () => {
+    await assertFailsCleanly((dir) => editConfig(dir, (config) => (config.num_attention_heads = 5)), /num_attention_heads \(5\) does not divide hidden_size \(64\)/);
+  });
+
+  it('rejects tensors whose shapes disagree with config.json', async () => {
+    await assertFailsCleanly((dir) => editConfig(dir, (config) => (config.intermediate_size = 96)), /has shape \[128, 64\] but config\.json implies \[96, 64\]/);
+  });
+
+  it('cleans up when the checkpoint turns out incomplete mid-conversion', async () => {
+    await assertFailsCleanly((dir) => editConfig(dir, (config) => (config.num_hidden_layers = 3)), /no tensor 'model\.layers\.2\./);
+  });
+
+  it('names an unsupported architecture and lists the supported ones', async () => {
+    await assertFailsCleanly((dir) => editConfig(dir, (config) => (config.architectures = ['GPT2LMHeadModel'])),
+      /'GPT2LMHeadModel'.*Supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Phi3ForCausalLM/);
+  });
+
+  it('reports an output location it cannot write to', async () => {
+    const { checkpointDir, outParent } = brokenCase(() => {});
+    writeFileSync(join(outParent, 'a-file'), '');
+    await assert.rejects(convertCheckpoint({ checkpointDir, outDir: join(outParent, 'a-file', 'package'), dtype: 'fp32' }), /cannot write to .*a-file/);
+    assert.deepEqual(readdirSync(outParent), ['a-file']);
+  });
+
+  it('refuses to overwrite an existing non-empty output', async () => {
+    const { checkpointDir, outDir } = brokenCase(() => {});
+    mkdirSync(outDir);
+    writeFileSync(join(outDir, 'precious.txt'), 'keep me');
+    await assert.rejects(convertCheckpoint({ checkpointDir, outDir, dtype: 'fp32' }), /already exists/);
+    assert.equal(readFileSync(join(outDir, 'precious.txt'), 'utf8'), 'keep me');
+  });
+
+  it('the CLI prints the error without a stack trace and exits 1', () => {
+    const { checkpointDir, outDir } = brokenCase((dir) => unlinkSync(join(dir, 'tokenizer_config.json')));
+    const result = spawnSync(process.execPath, [hearthBin, 'convert', checkpointDir, '--out', outDir, '--dtype', 'fp16'], { encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /^hearth convert: .*missing tokenizer_config\.json/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
+    assert.equal(existsSync(outDir), false);
+  });
+
+  it('Ctrl-C during a conversion leaves nothing behind', async () => {
+    // Many tiny layers make a conversion long enough (> 1 s) to print progress and be interrupted.
+    const { checkpointDir: slowCheckpoint } = await ensureFixtureCheckpoint({ arch: 'llama', numLayers: 600 });
+    const outParent = mkdtempSync(join(scratch, 'sigint-'));
+    const outDir = join(outParent, 'package');
+    const child = spawn(process.execPath, [hearthBin, 'convert', slowCheckpoint, '--out', outDir, '--dtype', 'int4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let interrupted = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!interrupted && /converting: tensor \d+ of \d+/.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.ok(interrupted, `the conversion finished before it could be interrupted (stderr: ${stderr})`);
+    assert.equal(code, 130);
+    assert.deepEqual(readdirSync(outParent), []);
+  });
+});
