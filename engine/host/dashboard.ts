@@ -1,0 +1,94 @@
+// The dashboard's numbers, built once per tick from plain inputs (engine snapshot, recent request
+// log rows, a memory reading) so the arithmetic is unit-tested without a model or a server.
+import type { DashboardSnapshot, LatencyPercentiles, MemoryReading, ServeState } from '../common/adminApi.js';
+import type { EngineSnapshot } from '../common/engineApi.js';
+import type { RequestLogEntry } from '../common/requestLog.js';
+
+export const DASHBOARD_HISTORY_TICKS = 120;
+/** Finished requests younger than this feed the TTFT/ITL percentiles. */
+export const LATENCY_WINDOW_MS = 60_000;
+
+export interface DashboardInputs {
+  timeMs: number;
+  serveState: ServeState;
+  model: string | null;
+  engine: EngineSnapshot | null;
+  memory: MemoryReading;
+  /** Finished requests within the latency window (any order). */
+  recentRequests: readonly RequestLogEntry[];
+  requestsTotal: number;
+  requestsFailed: number;
+}
+
+/** Nearest-rank percentiles of `values` (unsorted). */
+export function percentiles(values: readonly number[]): LatencyPercentiles {
+  if (values.length === 0) return { p50: null, p95: null, p99: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+  return { p50: at(50), p95: at(95), p99: at(99) };
+}
+
+/** Mean inter-token latency of one request: generation time after the first token / tokens after it. */
+export function interTokenLatencyMs(entry: RequestLogEntry): number | null {
+  if (entry.ttftMs === null || entry.completionTokens === null || entry.completionTokens < 2) return null;
+  return Math.max(0, entry.totalMs - entry.ttftMs) / (entry.completionTokens - 1);
+}
+
+export class DashboardSampler {
+  private previous: { timeMs: number; tokensGenerated: number } | null = null;
+  private history: DashboardSnapshot['history'] = [];
+  private latest: DashboardSnapshot | null = null;
+
+  /** Forget the tokens/s baseline (a new server starts counting from zero). */
+  reset(): void {
+    this.previous = null;
+  }
+
+  current(): DashboardSnapshot | null {
+    return this.latest;
+  }
+
+  tick(inputs: DashboardInputs): DashboardSnapshot {
+    const engine = inputs.engine;
+    const tokensGenerated = engine?.tokensGenerated ?? 0;
+    let tokensPerSec = 0;
+    if (this.previous !== null && tokensGenerated >= this.previous.tokensGenerated) {
+      const elapsedSec = (inputs.timeMs - this.previous.timeMs) / 1000;
+      if (elapsedSec > 0) tokensPerSec = (tokensGenerated - this.previous.tokensGenerated) / elapsedSec;
+    }
+    this.previous = { timeMs: inputs.timeMs, tokensGenerated };
+
+    const served = inputs.recentRequests.filter((entry) => entry.status < 400);
+    const ttfts = served.flatMap((entry) => (entry.ttftMs === null ? [] : [entry.ttftMs]));
+    const itls = served.flatMap((entry) => {
+      const itl = interTokenLatencyMs(entry);
+      return itl === null ? [] : [itl];
+    });
+    const running = engine?.runningSize ?? 0;
+    const queued = engine?.queueSize ?? 0;
+    this.history.push({ timeMs: inputs.timeMs, tokensPerSec, runningRequests: running, queuedRequests: queued });
+    if (this.history.length > DASHBOARD_HISTORY_TICKS) this.history.splice(0, this.history.length - DASHBOARD_HISTORY_TICKS);
+
+    this.latest = {
+      timeMs: inputs.timeMs,
+      serveState: inputs.serveState,
+      model: inputs.model,
+      memory: inputs.memory,
+      tokensPerSec,
+      tokensGenerated,
+      requestsTotal: inputs.requestsTotal,
+      requestsFailed: inputs.requestsFailed,
+      runningRequests: running,
+      queuedRequests: queued,
+      batchSize: running,
+      maxBatchSize: engine?.config.maxBatchSize ?? 0,
+      ttftMs: percentiles(ttfts),
+      itlMs: percentiles(itls),
+      windowMs: LATENCY_WINDOW_MS,
+      kvCacheUsage: engine?.kvCacheUsage ?? 0,
+      kvCacheCapacityTokens: engine?.kvCacheCapacityTokens ?? 0,
+      history: [...this.history],
+    };
+    return this.latest;
+  }
+}

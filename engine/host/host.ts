@@ -1,0 +1,152 @@
+// The engine host: one process that owns the database, serves models (the same code as
+// `hearth serve`), and exposes the admin API the desktop UI and the web UI use.
+// main.ts is the process entry; tests call startHost() directly.
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import type { DashboardSnapshot } from '../common/adminApi.js';
+import { databasePath, dataDir as defaultDataDir } from '../store/dataDir.js';
+import { openDb, type Db } from '../store/db.js';
+import { ModelRegistry } from '../store/modelRegistry.js';
+import { RequestLog } from '../store/requestLog.js';
+import { createAdminServer, listen, type AdminApiContext } from './adminApi.js';
+import { benchService } from './benchService.js';
+import { DashboardSampler, LATENCY_WINDOW_MS } from './dashboard.js';
+import { EventHub } from './events.js';
+import { exportService } from './exportService.js';
+import { hubService } from './hubService.js';
+import { libraryService } from './libraryService.js';
+import { MemoryProbe, memoryReading } from './memory.js';
+import { realServeBackend } from './serveBackend.js';
+import { ServeController, type ServeBackend } from './serveController.js';
+
+export interface HostOptions {
+  token: string;
+  /** Admin API port on 127.0.0.1; 0 = any free port. */
+  port: number;
+  /** Built renderer to serve at `/`; null = API only. */
+  rendererDir: string | null;
+  env?: NodeJS.ProcessEnv;
+  /** better-sqlite3 binary for Electron's ABI. */
+  sqliteBinding?: string;
+  dashboardIntervalMs?: number;
+  /** Replaces the real engine + server (tests of the controller's edges). */
+  serveBackend?: ServeBackend;
+  log?: (line: string) => void;
+}
+
+export interface RunningHost {
+  url: string;
+  token: string;
+  server: Server;
+  /** Stops serving (draining within deadlineMs), closes the admin API and the database. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => console.error(line));
+  const home = defaultDataDir(env);
+  const db: Db = openDb(databasePath(env), { nativeBinding: options.sqliteBinding });
+  const requestLog = new RequestLog({ db });
+  const registry = new ModelRegistry(db, { dataDir: home });
+  const library = libraryService(registry);
+  const events = new EventHub();
+  const serve = new ServeController(options.serveBackend ?? realServeBackend({ requestLog, library, log }));
+  const dashboard = new DashboardSampler();
+  const memory = new MemoryProbe();
+
+  const bench = benchService(db, {
+    currentConfig: () => serve.current().config,
+    device: () => serve.current().settings?.device ?? 'unknown',
+  });
+  const ctx: AdminApiContext = {
+    token: options.token,
+    rendererDir: options.rendererDir,
+    dataDir: home,
+    modelsDir: registry.modelsDir,
+    startedAtMs: Date.now(),
+    serve,
+    requestLog,
+    events,
+    dashboard,
+    library,
+    bench,
+    hub: await hubService(db, registry, env, log),
+    exporter: await exportService({ dataDir: home, currentConfig: () => serve.current().config, db }),
+  };
+
+  serve.onChange((status) => {
+    if (status.state === 'ready' || status.state === 'stopped') dashboard.reset();
+    events.publish('serve', status);
+  });
+
+  let lastLogTotal = -1;
+  const tick = (): DashboardSnapshot => {
+    const now = Date.now();
+    const status = serve.current();
+    const running = serve.server();
+    const snapshot = running?.engine.snapshot() ?? null;
+    const sinceMs = status.startedAtMs ?? now;
+    const rss = process.memoryUsage().rss;
+    const sample = dashboard.tick({
+      timeMs: now,
+      serveState: status.state,
+      model: status.servedName,
+      engine: snapshot,
+      memory: memoryReading(memory.gpu(), {
+        weightsBytes: snapshot?.weightsBytes ?? 0,
+        kvCacheBytes: snapshot?.kvCacheBytes ?? 0,
+        processBytes: rss,
+      }),
+      recentRequests: running ? requestLog.list({ sinceMs: Math.max(sinceMs, now - LATENCY_WINDOW_MS), limit: 1000 }) : [],
+      requestsTotal: running ? requestLog.count({ sinceMs }) : 0,
+      requestsFailed: running ? requestLog.count({ sinceMs, status: '4xx' }) + requestLog.count({ sinceMs, status: '5xx' }) : 0,
+    });
+    events.publish('dashboard', sample);
+    const total = requestLog.count();
+    if (total !== lastLogTotal) {
+      if (lastLogTotal !== -1) events.publish('requests', { total });
+      lastLogTotal = total;
+    }
+    return sample;
+  };
+  tick();
+  const ticker = setInterval(() => {
+    try {
+      tick();
+    } catch (error) {
+      log(`hearth host: dashboard sample failed: ${(error as Error).message}`);
+    }
+  }, options.dashboardIntervalMs ?? 1000);
+  ticker.unref();
+
+  const server = createAdminServer(ctx);
+  let url: string;
+  try {
+    url = await listen(server, options.port);
+  } catch (error) {
+    clearInterval(ticker);
+    requestLog.close();
+    db.close();
+    throw error;
+  }
+
+  let closing: Promise<void> | null = null;
+  const close = (deadlineMs: number): Promise<void> =>
+    (closing ??= (async () => {
+      clearInterval(ticker);
+      await serve.close();
+      events.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      requestLog.close();
+      db.close();
+      void deadlineMs;
+    })());
+
+  return { url, token: options.token, server, close };
+}
+
+export function modelsDirOf(env: NodeJS.ProcessEnv = process.env): string {
+  return join(defaultDataDir(env), 'models');
+}

@@ -1,0 +1,64 @@
+// The model library as the Models and Serve views see it, over engine/store/modelRegistry.ts.
+// Sizes on disk are measured (a package folder's files), manifests are read for context length.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LibraryModel, LibraryVariant } from '../common/adminApi.js';
+import type { ModelDtype } from '../common/manifest.js';
+import { readManifest } from '../runtime/index.js';
+import type { ModelRegistry } from '../store/modelRegistry.js';
+import { HttpError, badRequest, notFound } from './httpUtil.js';
+import type { LibraryService } from './services.js';
+
+export function folderBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += folderBytes(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+
+export function libraryService(registry: ModelRegistry): LibraryService {
+  return {
+    async list(): Promise<LibraryModel[]> {
+      return registry.list().flatMap((model) => {
+        const variants: LibraryVariant[] = model.variants
+          .filter((variant) => variant.status === 'ready' && existsSync(join(variant.path, 'manifest.json')))
+          .map((variant) => {
+            const manifest = readManifest(variant.path);
+            return {
+              dtype: variant.dtype,
+              packageDir: variant.path,
+              bytesOnDisk: folderBytes(variant.path),
+              weightsBytes: variant.weightsBytes ?? manifest.weightsBytes,
+              contextLength: manifest.shape.contextLength,
+              architecture: manifest.architecture,
+              createdAt: variant.createdAt,
+            };
+          });
+        if (variants.length === 0) return [];
+        return [{ name: model.name, repo: model.repo, variants, totalBytes: variants.reduce((sum, variant) => sum + variant.bytesOnDisk, 0) }];
+      });
+    },
+    async remove(name: string, dtype: ModelDtype | null) {
+      const model = registry.get(name);
+      if (!model) throw notFound(`No model '${name}' in the library; refresh the list.`);
+      const readyVariants = model.variants.filter((variant) => variant.status === 'ready');
+      if (dtype !== null && (readyVariants.length > 1 || readyVariants[0]?.dtype !== dtype)) {
+        throw new HttpError(501, 'not_supported', `Deleting one variant of a model is not supported yet; delete the whole model '${name}' (all its variants).`);
+      }
+      const bytesFreed = folderBytes(join(registry.modelsDir, name));
+      registry.remove(name);
+      return { name, dtype, bytesFreed };
+    },
+    async resolve(name: string, dtype?: ModelDtype) {
+      try {
+        return registry.readyVariant(dtype ? `${name}:${dtype}` : name)?.variant.path ?? null;
+      } catch (error) {
+        throw badRequest((error as Error).message);
+      }
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// Start, stop and reload the OpenAI-compatible server inside the host process. One server at a
+// time; transitions are serialized so a double click on Start cannot load two models.
+// The actual engine + HTTP server come from a ServeBackend (serveBackend.ts wires the real
+// engine/runtime + engine/server; tests may wire the same real parts differently).
+import type { ServeSettings, ServeStatus } from '../common/adminApi.js';
+import type { Engine } from '../common/engineApi.js';
+import type { ModelManifest } from '../common/manifest.js';
+import type { ServingConfig } from '../common/servingConfig.js';
+import { conflict } from './httpUtil.js';
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:8080 (no /v1). */
+  origin: string;
+  engine: Engine;
+  manifest: ModelManifest;
+  servedName: string;
+  /** The serving config in effect, with the engine's resolved batching settings. */
+  config: ServingConfig;
+  /** Stops accepting requests, drains within deadlineMs, frees the model. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+export interface ServeBackend {
+  /** Loads the model and starts the OpenAI server; resolves once it answers (warm-up done). */
+  start(settings: ServeSettings): Promise<RunningServer>;
+}
+
+export const SERVE_DRAIN_DEADLINE_MS = 5000;
+
+export class ServeController {
+  private status: ServeStatus = emptyStatus();
+  private running: RunningServer | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private listeners = new Set<(status: ServeStatus) => void>();
+
+  constructor(private readonly backend: ServeBackend) {}
+
+  onChange(listener: (status: ServeStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  current(): ServeStatus {
+    return this.status;
+  }
+
+  server(): RunningServer | null {
+    return this.status.state === 'ready' ? this.running : null;
+  }
+
+  /** Starts serving; fails with 409 when a server is already running (use reload). */
+  start(settings: ServeSettings): Promise<ServeStatus> {
+    return this.serialize(async () => {
+      if (this.running) {
+        throw conflict(`Already serving '${this.status.servedName}'. Stop it first, or use Reload to apply new settings.`);
+      }
+      return this.launch(settings);
+    });
+  }
+
+  stop(): Promise<ServeStatus> {
+    return this.serialize(async () => {
+      await this.shutdownRunning();
+      this.update({ ...emptyStatus(), settings: this.status.settings, config: this.status.config });
+      return this.status;
+    });
+  }
+
+  /** Stops the running server (if any) and starts with the new settings. */
+  reload(settings: ServeSettings): Promise<ServeStatus> {
+    return this.serialize(async () => {
+      await this.shutdownRunning();
+      return this.launch(settings);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.serialize(() => this.shutdownRunning());
+  }
+
+  private async launch(settings: ServeSettings): Promise<ServeStatus> {
+    this.update({ ...emptyStatus(), state: 'starting', settings });
+    try {
+      const server = await this.backend.start(settings);
+      this.running = server;
+      this.update({
+        state: 'ready',
+        settings,
+        config: server.config,
+        baseUrl: `${server.origin}/v1`,
+        servedName: server.servedName,
+        manifest: {
+          name: server.manifest.name,
+          architecture: server.manifest.architecture,
+          dtype: server.manifest.dtype,
+          weightsBytes: server.manifest.weightsBytes,
+          contextLength: server.manifest.shape.contextLength,
+        },
+        startedAtMs: Date.now(),
+        error: null,
+      });
+    } catch (error) {
+      this.update({ ...emptyStatus(), state: 'failed', settings, error: (error as Error).message });
+    }
+    return this.status;
+  }
+
+  private async shutdownRunning(): Promise<void> {
+    const server = this.running;
+    if (!server) return;
+    this.update({ ...this.status, state: 'stopping' });
+    this.running = null;
+    try {
+      await server.close(SERVE_DRAIN_DEADLINE_MS);
+    } catch (error) {
+      console.error(`hearth host: stopping the server failed: ${(error as Error).message}`);
+    }
+  }
+
+  private update(status: ServeStatus): void {
+    this.status = status;
+    for (const listener of this.listeners) listener(status);
+  }
+
+  private serialize<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(task, task);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function emptyStatus(): ServeStatus {
+  return { state: 'stopped', settings: null, config: null, baseUrl: null, servedName: null, manifest: null, startedAtMs: null, error: null };
+}

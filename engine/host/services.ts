@@ -1,0 +1,56 @@
+// The parts of the host that other engine modules provide (library, Hub, bench, export), as the
+// admin API needs them. host.ts wires each from its module; a part that is not in this build is
+// left undefined and its routes answer 503 with what is missing.
+import type {
+  BenchRun,
+  BenchRunSummary,
+  BenchSweepRequest,
+  DeleteModelResponse,
+  ExportBundleRequest,
+  ExportBundleResponse,
+  ExportDefaults,
+  FitVerdict,
+  HubModelSummary,
+  LibraryModel,
+  PullProgress,
+  PullRequest,
+  SizingRequest,
+  SizingResponse,
+  BenchProgress,
+} from '../common/adminApi.js';
+import type { ModelDtype } from '../common/manifest.js';
+
+export interface LibraryService {
+  list(): Promise<LibraryModel[]>;
+  remove(name: string, dtype: ModelDtype | null): Promise<DeleteModelResponse['removed']>;
+  /** Package directory for a library name (+ optional dtype), or null when unknown. */
+  resolve(name: string, dtype?: ModelDtype): Promise<string | null>;
+}
+
+export interface HubService {
+  search(query: string, limit: number): Promise<HubModelSummary[]>;
+  fit(repo: string, dtype: ModelDtype): Promise<FitVerdict>;
+  /** Starts a download + convert; progress goes to `onProgress`. Returns the job id at once. */
+  pull(request: PullRequest, onProgress: (progress: PullProgress) => void): string;
+  pulls(): PullProgress[];
+}
+
+export interface BenchService {
+  list(): Promise<BenchRunSummary[]>;
+  get(runId: string): Promise<BenchRun | null>;
+  /** Starts a sweep against `baseUrl` (the running server); progress goes to `onProgress`. */
+  start(request: BenchSweepRequest, target: { baseUrl: string; apiKey?: string; model: string }, onProgress: (progress: BenchProgress) => void): Promise<string>;
+}
+
+export interface ExportService {
+  defaults(): Promise<ExportDefaults>;
+  sizing(request: SizingRequest): Promise<SizingResponse>;
+  bundle(request: ExportBundleRequest): Promise<ExportBundleResponse>;
+}
+
+export interface OptionalServices {
+  library?: LibraryService;
+  hub?: HubService;
+  bench?: BenchService;
+  exporter?: ExportService;
+}

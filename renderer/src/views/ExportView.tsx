@@ -1,0 +1,196 @@
+// Export: the tuned serving config, a GPU sizing and cost table (GPU and price tables are
+// editable), and the production bundle (Dockerfile, compose, Kubernetes, Vertex AI).
+import { useEffect, useState } from 'react';
+import type { ExportBundleResponse, ExportDefaults, GpuPrice, GpuSpec, SizingResponse } from '../../../engine/common/adminApi.js';
+import type { ServingConfig } from '../../../engine/common/servingConfig.js';
+import { Card, Empty, ErrorBox, Loading } from '../components/States.js';
+import { GIB, formatBytes, formatUsd } from '../components/format.js';
+import { useAsync } from '../components/useAsync.js';
+import { useHost } from '../hostContext.js';
+import type { ViewProps } from './viewProps.js';
+
+interface GpuRow {
+  name: string;
+  memoryGb: number;
+  usdPerHour: number | null;
+}
+
+function toRows(defaults: ExportDefaults): GpuRow[] {
+  return defaults.gpus.map((gpu) => ({
+    name: gpu.name,
+    memoryGb: Math.round((gpu.memoryBytes / GIB) * 10) / 10,
+    usdPerHour: defaults.prices.find((price) => price.gpu === gpu.name)?.usdPerHour ?? null,
+  }));
+}
+
+function fromRows(rows: GpuRow[]): { gpus: GpuSpec[]; prices: GpuPrice[] } {
+  const valid = rows.filter((row) => row.name.trim() !== '' && row.memoryGb > 0);
+  return {
+    gpus: valid.map((row) => ({ name: row.name.trim(), memoryBytes: Math.round(row.memoryGb * GIB) })),
+    prices: valid.flatMap((row) => (row.usdPerHour === null ? [] : [{ gpu: row.name.trim(), usdPerHour: row.usdPerHour }])),
+  };
+}
+
+export function ExportView({ go }: ViewProps) {
+  const { client, status, serve } = useHost();
+  const defaults = useAsync(() => client.exportDefaults(), [client, serve.state]);
+  if (!status.features.export) return <div className="view" data-testid="view-export"><h1>Export</h1><Empty title="Export is not available in this build." /></div>;
+  return (
+    <div className="view" data-testid="view-export">
+      <h1>Export</h1>
+      {defaults.loading && !defaults.data ? (
+        <Loading what="export defaults" />
+      ) : defaults.error ? (
+        <ErrorBox error={defaults.error} onRetry={defaults.reload} />
+      ) : defaults.data!.config === null ? (
+        <Empty title="No serving config to export yet.">
+          Start serving a model (and tune it on the Benchmark tab); its config appears here.
+          <div><button type="button" onClick={() => go('serve')}>Go to Serve</button></div>
+        </Empty>
+      ) : (
+        <ExportForm defaults={defaults.data!} />
+      )}
+    </div>
+  );
+}
+
+function ExportForm({ defaults }: { defaults: ExportDefaults }) {
+  const { client } = useHost();
+  const [configText, setConfigText] = useState(() => JSON.stringify(defaults.config, null, 2));
+  const [rows, setRows] = useState<GpuRow[]>(() => toRows(defaults));
+  const [targetRps, setTargetRps] = useState(1);
+  const [sizing, setSizing] = useState<SizingResponse | null>(null);
+  const [sizingError, setSizingError] = useState<unknown>(null);
+  const [target, setTarget] = useState<'gpu' | 'cpu'>('gpu');
+  const [bakeModel, setBakeModel] = useState(false);
+  const [outDir, setOutDir] = useState(defaults.outDir);
+  const [result, setResult] = useState<ExportBundleResponse | null>(null);
+  const [exportError, setExportError] = useState<unknown>(null);
+  const [exporting, setExporting] = useState(false);
+
+  let config: ServingConfig | null = null;
+  let configError: string | null = null;
+  try {
+    config = JSON.parse(configText) as ServingConfig;
+  } catch (error) {
+    configError = `The config is not valid JSON: ${(error as Error).message}. Fix it, or reload the page to start again from the served config.`;
+  }
+
+  useEffect(() => {
+    if (!config) return;
+    const timer = setTimeout(() => {
+      client.sizing({ config: config!, ...fromRows(rows), targetRequestsPerSec: targetRps }).then(
+        (response) => {
+          setSizing(response);
+          setSizingError(null);
+        },
+        setSizingError,
+      );
+    }, 200);
+    return () => clearTimeout(timer);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [client, configText, rows, targetRps]);
+
+  const setRow = (index: number, change: Partial<GpuRow>) => setRows((all) => all.map((row, i) => (i === index ? { ...row, ...change } : row)));
+  const doExport = async () => {
+    if (!config) return;
+    setExporting(true);
+    setExportError(null);
+    try {
+      setResult(await client.exportBundle({ config, outDir, target, bakeModel, ...fromRows(rows) }));
+    } catch (error) {
+      setExportError(error);
+    } finally {
+      setExporting(false);
+    }
+  };
+
+  return (
+    <>
+      <div className="grid-2">
+        <Card title="Tuned serving config" testId="export-config">
+          {config?.tuning ? (
+            <div className="muted small">Auto-tuned for {JSON.stringify(config.tuning.objective)} on {config.tuning.machine}: {Math.round(config.tuning.throughputTokensPerSec)} tok/s</div>
+          ) : (
+            <div className="muted small">Settings of the served model (not auto-tuned; run <code>hearth tune</code> to tune against a latency objective).</div>
+          )}
+          <textarea className="code" rows={16} value={configText} onChange={(event) => setConfigText(event.target.value)} spellCheck={false} aria-label="Serving config JSON" />
+          {configError && <ErrorBox error={new Error(configError)} />}
+        </Card>
+        <Card title="GPUs and prices (editable)" testId="export-gpus">
+          <table className="table compact editable">
+            <thead><tr><th>GPU</th><th>Memory (GB)</th><th>$/hour</th><th /></tr></thead>
+            <tbody>
+              {rows.map((row, index) => (
+                <tr key={index}>
+                  <td><input value={row.name} onChange={(event) => setRow(index, { name: event.target.value })} aria-label="GPU name" /></td>
+                  <td><input type="number" min={1} step={1} value={row.memoryGb} onChange={(event) => setRow(index, { memoryGb: Number(event.target.value) })} aria-label="GPU memory GB" /></td>
+                  <td><input type="number" min={0} step={0.01} value={row.usdPerHour ?? ''} onChange={(event) => setRow(index, { usdPerHour: event.target.value === '' ? null : Number(event.target.value) })} aria-label="Price per hour" /></td>
+                  <td><button type="button" className="chip-x" onClick={() => setRows((all) => all.filter((_, i) => i !== index))} aria-label="Remove GPU">×</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <div className="row">
+            <button type="button" onClick={() => setRows((all) => [...all, { name: 'Custom GPU', memoryGb: 24, usdPerHour: 1 }])}>Add GPU</button>
+            <button type="button" onClick={() => setRows(toRows(defaults))}>Reset to list prices</button>
+          </div>
+          <label className="inline">Target request rate (req/s) <input type="number" min={0.01} step={0.1} value={targetRps} onChange={(event) => setTargetRps(Number(event.target.value))} /></label>
+        </Card>
+      </div>
+      <Card title="GPU sizing" testId="export-sizing">
+        {sizingError !== null ? (
+          <ErrorBox error={sizingError} />
+        ) : sizing === null ? (
+          <Loading what="the sizing" />
+        ) : (
+          <>
+            <table className="table" data-testid="sizing-table">
+              <thead><tr><th>GPU</th><th>Memory</th><th>Weights</th><th>KV cache</th><th>Overhead</th><th>Needs</th><th>Fits</th><th>Max concurrency</th><th>Replicas</th><th>$/month</th></tr></thead>
+              <tbody>
+                {sizing.rows.map((row) => (
+                  <tr key={row.gpu} className={row.fits ? 'fit-row' : 'nofit-row'}>
+                    <td><strong>{row.gpu}</strong></td>
+                    <td>{formatBytes(row.memoryBytes)}</td>
+                    <td>{formatBytes(row.weightsBytes)}</td>
+                    <td>{formatBytes(row.kvCacheBytes)}</td>
+                    <td>{formatBytes(row.overheadBytes)}</td>
+                    <td>{formatBytes(row.requiredBytes)}</td>
+                    <td>{row.fits ? '✓ fits' : '✗ too small'}</td>
+                    <td>{row.maxConcurrency}</td>
+                    <td>{row.replicas ?? '—'}</td>
+                    <td>{formatUsd(row.usdPerMonth)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {sizing.notes.length > 0 && <ul className="notes">{sizing.notes.map((note) => <li key={note}>{note}</li>)}</ul>}
+          </>
+        )}
+      </Card>
+      <Card title="Production bundle" testId="export-bundle">
+        <form className="form-grid" onSubmit={(event) => { event.preventDefault(); void doExport(); }}>
+          <label>Target
+            <select value={target} onChange={(event) => setTarget(event.target.value as 'gpu' | 'cpu')}>
+              <option value="gpu">GPU (CUDA runtime image)</option>
+              <option value="cpu">CPU only</option>
+            </select>
+          </label>
+          <label className="checkbox"><input type="checkbox" checked={bakeModel} onChange={(event) => setBakeModel(event.target.checked)} /> Bake the model into the image (otherwise mount it from a volume)</label>
+          <label className="wide">Output folder<input value={outDir} onChange={(event) => setOutDir(event.target.value)} data-testid="export-outdir" /></label>
+          <div className="form-actions">
+            <button type="submit" className="primary" disabled={exporting || config === null} data-testid="export-run">{exporting ? 'Exporting…' : 'Export bundle'}</button>
+          </div>
+        </form>
+        {exportError !== null && <ErrorBox error={exportError} />}
+        {result && (
+          <div className="export-result" data-testid="export-result">
+            <div>Bundle written to <code data-testid="export-location">{result.outDir}</code></div>
+            <ul className="file-list">{result.files.map((file) => <li key={file}><code>{file}</code></li>)}</ul>
+            <div className="muted small">Next: <code>cd {result.outDir} && docker build -t hearth-model .</code> — the bundle's README.md says how to run, scale and deploy it.</div>
+          </div>
+        )}
+      </Card>
+    </>
+  );
+}

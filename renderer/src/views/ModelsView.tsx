@@ -1,0 +1,188 @@
+// Models: search the Hub, check whether a model fits before downloading, follow downloads and
+// conversions, and manage the local library.
+import { useState } from 'react';
+import type { FitVerdict, HubModelSummary, LibraryModel } from '../../../engine/common/adminApi.js';
+import { MODEL_DTYPES, type ModelDtype } from '../../../engine/common/manifest.js';
+import { Card, Empty, ErrorBox, Loading, ProgressBar } from '../components/States.js';
+import { formatBytes } from '../components/format.js';
+import { useAsync } from '../components/useAsync.js';
+import { useHost } from '../hostContext.js';
+import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
+
+export function ModelsView({ go }: ViewProps) {
+  const { client, status, pulls } = useHost();
+  const doneCount = Object.values(pulls).filter((pull) => pull.phase === 'done').length;
+  const library = useAsync(() => client.library(), [client, doneCount]);
+  const activePulls = Object.values(pulls);
+
+  return (
+    <div className="view" data-testid="view-models">
+      <h1>Models</h1>
+      {status.features.hub ? <HubSearch /> : <Card title="Hugging Face Hub"><Empty title="Hub search is not available in this build.">Convert a local checkpoint with <code>hearth convert</code>, then it shows up in the library below.</Empty></Card>}
+      {activePulls.length > 0 && (
+        <Card title="Downloads" testId="downloads">
+          <ul className="pull-list">
+            {activePulls.map((pull) => (
+              <li key={pull.jobId}>
+                <div className="row-between">
+                  <strong>{pull.repo}</strong>
+                  <span className={`badge badge-${pull.phase}`}>{pull.phase}</span>
+                </div>
+                <ProgressBar fraction={pull.phase === 'done' ? 1 : pull.fraction} label={`${pull.repo} ${pull.phase}`} />
+                <div className="muted small">
+                  {pull.phase === 'downloading' && `${formatBytes(pull.bytesDone)} of ${formatBytes(pull.bytesTotal)} `}
+                  {pull.detail}
+                  {pull.error && <span className="error-text"> {pull.error}</span>}
+                </div>
+              </li>
+            ))}
+          </ul>
+        </Card>
+      )}
+      <Card title="Library" actions={<button type="button" onClick={library.reload}>Refresh</button>} testId="library">
+        {library.loading && !library.data ? (
+          <Loading what="the library" />
+        ) : library.error ? (
+          <ErrorBox error={library.error} onRetry={library.reload} />
+        ) : library.data!.models.length === 0 ? (
+          <Empty title="No models yet.">Search the Hub above and download one, or convert a checkpoint with <code>hearth convert</code>.</Empty>
+        ) : (
+          <LibraryTable models={library.data!.models} onChanged={library.reload} onServe={(name) => { sessionStorage.setItem(PRESELECT_KEY, name); go('serve'); }} />
+        )}
+      </Card>
+    </div>
+  );
+}
+
+function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; onChanged: () => void; onServe: (name: string) => void }) {
+  const { client } = useHost();
+  const [error, setError] = useState<unknown>(null);
+  const remove = async (name: string, dtype?: ModelDtype) => {
+    if (!confirm(`Delete ${name}${dtype ? ` (${dtype})` : ''} from disk?`)) return;
+    try {
+      await client.deleteModel(name, dtype);
+      setError(null);
+      onChanged();
+    } catch (reason) {
+      setError(reason);
+    }
+  };
+  return (
+    <>
+      {error !== null && <ErrorBox error={error} />}
+      <table className="table">
+        <thead>
+          <tr><th>Model</th><th>Variants</th><th>Size on disk</th><th /></tr>
+        </thead>
+        <tbody>
+          {models.map((model) => (
+            <tr key={model.name}>
+              <td>
+                <strong>{model.name}</strong>
+                {model.repo && <div className="muted small">{model.repo}</div>}
+              </td>
+              <td>
+                {model.variants.map((variant) => (
+                  <span key={variant.dtype} className="chip" title={variant.packageDir}>
+                    {variant.dtype} · {formatBytes(variant.bytesOnDisk)} · {variant.contextLength} ctx
+                    <button type="button" className="chip-x" aria-label={`Delete ${variant.dtype}`} onClick={() => remove(model.name, variant.dtype)}>×</button>
+                  </span>
+                ))}
+              </td>
+              <td>{formatBytes(model.totalBytes)}</td>
+              <td className="actions">
+                <button type="button" onClick={() => onServe(model.name)}>Serve</button>
+                <button type="button" className="danger" onClick={() => remove(model.name)}>Delete</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+function HubSearch() {
+  const { client } = useHost();
+  const [query, setQuery] = useState('');
+  const [results, setResults] = useState<HubModelSummary[] | null>(null);
+  const [searching, setSearching] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const search = async () => {
+    setSearching(true);
+    setError(null);
+    try {
+      setResults((await client.searchHub(query)).results);
+    } catch (reason) {
+      setError(reason);
+    } finally {
+      setSearching(false);
+    }
+  };
+  return (
+    <Card title="Find a model on the Hugging Face Hub" testId="hub-search">
+      <form className="row" onSubmit={(event) => { event.preventDefault(); void search(); }}>
+        <input value={query} onChange={(event) => setQuery(event.target.value)} placeholder="e.g. SmolLM2 instruct, Qwen2.5 0.5B" aria-label="Search the Hub" />
+        <button type="submit" disabled={searching}>{searching ? 'Searching…' : 'Search'}</button>
+      </form>
+      {error !== null && <ErrorBox error={error} onRetry={search} />}
+      {results !== null && results.length === 0 && <Empty title={`No text-generation models match “${query}”.`}>Try a shorter name or an organisation, e.g. “Qwen”.</Empty>}
+      {results !== null && results.length > 0 && (
+        <table className="table">
+          <thead><tr><th>Repo</th><th>Architecture</th><th>Params</th><th>Downloads</th><th>Fit and download</th></tr></thead>
+          <tbody>{results.map((result) => <HubRow key={result.repo} model={result} />)}</tbody>
+        </table>
+      )}
+    </Card>
+  );
+}
+
+function HubRow({ model }: { model: HubModelSummary }) {
+  const { client } = useHost();
+  const [dtype, setDtype] = useState<ModelDtype>('int4');
+  const [fit, setFit] = useState<FitVerdict | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const check = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setFit(await client.fit(model.repo, dtype));
+    } catch (reason) {
+      setError(reason);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const pull = async () => {
+    setError(null);
+    try {
+      await client.pull({ repo: model.repo, dtype });
+    } catch (reason) {
+      setError(reason);
+    }
+  };
+  return (
+    <tr>
+      <td><strong>{model.repo}</strong></td>
+      <td>{model.architecture ?? '—'}{!model.supported && <div className="error-text small">{model.unsupportedReason ?? 'not supported'}</div>}</td>
+      <td>{model.numParams ? `${(model.numParams / 1e9).toFixed(2)} B` : '—'}</td>
+      <td>{model.downloads?.toLocaleString() ?? '—'}</td>
+      <td>
+        <div className="row">
+          <select value={dtype} onChange={(event) => { setDtype(event.target.value as ModelDtype); setFit(null); }} aria-label="Variant">
+            {MODEL_DTYPES.map((d) => <option key={d} value={d}>{d}</option>)}
+          </select>
+          <button type="button" onClick={check} disabled={busy || !model.supported}>Check fit</button>
+          <button type="button" onClick={pull} disabled={!model.supported || fit?.verdict === 'too-big'}>Download</button>
+        </div>
+        {fit && (
+          <div className={`fit fit-${fit.verdict}`}>
+            <strong>{fit.verdict}</strong> — {fit.summary} <span className="muted small">({fit.memorySource === 'nvidia-smi' ? 'GPU memory' : 'system memory'})</span>
+          </div>
+        )}
+        {error !== null && <ErrorBox error={error} />}
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,187 @@
+// Serve: pick a model and variant, tune the settings, start/stop/reload, and copy a snippet
+// that calls the endpoint.
+import { useEffect, useState } from 'react';
+import type { LibraryModel, ServeSettings } from '../../../engine/common/adminApi.js';
+import { MODEL_DTYPES, type ModelDtype } from '../../../engine/common/manifest.js';
+import type { DeviceChoice } from '../../../engine/common/servingConfig.js';
+import { Card, Empty, ErrorBox, Stat } from '../components/States.js';
+import { formatBytes } from '../components/format.js';
+import { useAsync } from '../components/useAsync.js';
+import { useHost } from '../hostContext.js';
+import { curlSnippet, langchainSnippet, openaiSnippet } from './snippets.js';
+import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
+
+const SETTINGS_KEY = 'hearth.serve.settings';
+const MIB = 1024 * 1024;
+const DEVICES: DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml'];
+
+export const DEFAULT_SETTINGS: ServeSettings = {
+  model: '',
+  device: 'auto',
+  port: 8080,
+  corsOrigins: [],
+  maxBatchSize: 8,
+  contextLength: 0,
+  kvCacheBytes: 0,
+  contentLogging: true,
+};
+
+function loadSettings(): ServeSettings {
+  try {
+    const saved = localStorage.getItem(SETTINGS_KEY);
+    return saved ? { ...DEFAULT_SETTINGS, ...(JSON.parse(saved) as Partial<ServeSettings>) } : DEFAULT_SETTINGS;
+  } catch {
+    return DEFAULT_SETTINGS;
+  }
+}
+
+export function ServeView({ go }: ViewProps) {
+  const { client, serve, setServe, status } = useHost();
+  const library = useAsync(() => client.library(), [client]);
+  const [settings, setSettings] = useState<ServeSettings>(() => {
+    const base = serve.settings ?? loadSettings();
+    const preselected = sessionStorage.getItem(PRESELECT_KEY);
+    if (preselected) {
+      sessionStorage.removeItem(PRESELECT_KEY);
+      return { ...base, model: preselected, dtype: undefined };
+    }
+    return base;
+  });
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)), [settings]);
+
+  const set = <K extends keyof ServeSettings>(key: K, value: ServeSettings[K]) => setSettings((current) => ({ ...current, [key]: value }));
+  const models: LibraryModel[] = library.data?.models ?? [];
+  const chosen = models.find((model) => model.name === settings.model);
+  const act = async (action: () => Promise<unknown>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const result = await action();
+      if (result && typeof result === 'object' && 'state' in result) setServe(result as typeof serve);
+    } catch (reason) {
+      setError(reason);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const running = serve.state === 'ready' || serve.state === 'starting';
+
+  return (
+    <div className="view" data-testid="view-serve">
+      <h1>Serve</h1>
+      <Card title="Model and settings" testId="serve-settings">
+        <form className="form-grid" onSubmit={(event) => { event.preventDefault(); void act(() => (running ? client.reloadServe(settings) : client.startServe(settings))); }}>
+          <label>
+            Model
+            <input list="library-models" value={settings.model} onChange={(event) => set('model', event.target.value)} placeholder="library name or package folder" data-testid="serve-model" />
+            <datalist id="library-models">{models.map((model) => <option key={model.name} value={model.name} />)}</datalist>
+            {library.error !== undefined && <span className="muted small">Library unavailable: type a package folder.</span>}
+            {!library.loading && models.length === 0 && library.error === undefined && <span className="muted small">The library is empty: download a model on the Models tab, or type a package folder.</span>}
+          </label>
+          <label>
+            Variant
+            <select value={settings.dtype ?? ''} onChange={(event) => set('dtype', (event.target.value || undefined) as ModelDtype | undefined)}>
+              <option value="">best available</option>
+              {(chosen ? chosen.variants.map((variant) => variant.dtype) : MODEL_DTYPES).map((dtype) => <option key={dtype} value={dtype}>{dtype}</option>)}
+            </select>
+          </label>
+          <label>
+            Device
+            <select value={settings.device} onChange={(event) => set('device', event.target.value as DeviceChoice)}>
+              {DEVICES.map((device) => <option key={device} value={device}>{device}</option>)}
+            </select>
+          </label>
+          <label>
+            Max batch size
+            <input type="number" min={1} max={1024} value={settings.maxBatchSize} onChange={(event) => set('maxBatchSize', Number(event.target.value))} />
+          </label>
+          <label>
+            Context (tokens, 0 = model's)
+            <input type="number" min={0} value={settings.contextLength} onChange={(event) => set('contextLength', Number(event.target.value))} />
+          </label>
+          <label>
+            KV-cache budget (MiB, 0 = auto)
+            <input type="number" min={0} value={Math.round(settings.kvCacheBytes / MIB)} onChange={(event) => set('kvCacheBytes', Number(event.target.value) * MIB)} />
+          </label>
+          <label>
+            Port (0 = any free)
+            <input type="number" min={0} max={65535} value={settings.port} onChange={(event) => set('port', Number(event.target.value))} data-testid="serve-port" />
+          </label>
+          <label>
+            API key (optional)
+            <input type="password" value={settings.apiKey ?? ''} onChange={(event) => set('apiKey', event.target.value || undefined)} autoComplete="off" />
+          </label>
+          <label>
+            CORS origins (comma-separated)
+            <input value={settings.corsOrigins.join(', ')} onChange={(event) => set('corsOrigins', event.target.value.split(',').map((origin) => origin.trim()).filter(Boolean))} placeholder="http://localhost:3000" />
+          </label>
+          <label className="checkbox">
+            <input type="checkbox" checked={settings.contentLogging} onChange={(event) => set('contentLogging', event.target.checked)} />
+            Log prompts and responses
+          </label>
+          <div className="form-actions">
+            {!running && <button type="submit" className="primary" disabled={busy || settings.model === ''} data-testid="serve-start">Start</button>}
+            {running && <button type="submit" disabled={busy} data-testid="serve-reload">Reload with these settings</button>}
+            {running && <button type="button" className="danger" disabled={busy} onClick={() => act(() => client.stopServe())} data-testid="serve-stop">Stop</button>}
+          </div>
+        </form>
+        {error !== null && <ErrorBox error={error} />}
+      </Card>
+
+      <Card title="Status" testId="serve-status">
+        {serve.state === 'stopped' && <Empty title="Not serving.">Pick a model above and press Start.</Empty>}
+        {serve.state === 'starting' && <div className="state state-loading"><span className="spinner" /> Loading {serve.settings?.model}… large models take a while.</div>}
+        {serve.state === 'stopping' && <div className="state state-loading"><span className="spinner" /> Stopping: letting running requests finish…</div>}
+        {serve.state === 'failed' && <ErrorBox error={new Error(serve.error ?? 'Serving failed.')} />}
+        {serve.state === 'ready' && serve.baseUrl && (
+          <>
+            <div className="stats">
+              <Stat label="Endpoint" value={<code data-testid="endpoint-url">{serve.baseUrl}</code>} />
+              <Stat label="Model name" value={<code>{serve.servedName}</code>} />
+              <Stat label="Variant" value={serve.manifest?.dtype ?? '—'} />
+              <Stat label="Weights" value={formatBytes(serve.manifest?.weightsBytes)} />
+              <Stat label="Context" value={`${serve.config?.batching.maxTotalTokens ?? serve.manifest?.contextLength} tokens`} />
+              <Stat label="KV cache" value={formatBytes(serve.config?.batching.kvCacheBytes)} />
+            </div>
+            <Snippets baseUrl={serve.baseUrl} model={serve.servedName ?? ''} apiKey={serve.settings?.apiKey} />
+            <div className="row">
+              <button type="button" onClick={() => go('playground')}>Open the playground</button>
+              <button type="button" onClick={() => go('dashboard')}>Watch the dashboard</button>
+            </div>
+          </>
+        )}
+        <p className="muted small">Models live in {status.modelsDir}</p>
+      </Card>
+    </div>
+  );
+}
+
+function Snippets(target: { baseUrl: string; model: string; apiKey?: string }) {
+  const [tab, setTab] = useState<'curl' | 'openai' | 'langchain'>('curl');
+  const [copied, setCopied] = useState(false);
+  const text = tab === 'curl' ? curlSnippet(target) : tab === 'openai' ? openaiSnippet(target) : langchainSnippet(target);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setCopied(true);
+      setTimeout(() => setCopied(false), 1500);
+    } catch {
+      setCopied(false);
+    }
+  };
+  return (
+    <div className="snippets">
+      <div className="tabs">
+        {(['curl', 'openai', 'langchain'] as const).map((name) => (
+          <button key={name} type="button" className={name === tab ? 'tab active' : 'tab'} onClick={() => setTab(name)}>
+            {name === 'curl' ? 'curl' : name === 'openai' ? 'OpenAI SDK' : 'LangChain'}
+          </button>
+        ))}
+        <button type="button" className="copy" onClick={copy}>{copied ? 'Copied' : 'Copy'}</button>
+      </div>
+      <pre className="code" data-testid="snippet">{text}</pre>
+    </div>
+  );
+}

@@ -1,0 +1,8 @@
+import type { ViewName } from '../App.js';
+
+export interface ViewProps {
+  go: (view: ViewName) => void;
+}
+
+/** The model the Models view asked the Serve view to preselect (kept across the view switch). */
+export const PRESELECT_KEY = 'hearth.serve.preselect';
