@@ -51,6 +51,8 @@ export type EstimateShape = Pick<
   attentionBias?: boolean;
   /** Qwen3 normalises q and k per head (two extra headDim-sized weights per layer). */
   qkNorm?: boolean;
+  /** Positions of the rotary cos/sin tables the converter bakes in (config max_position_embeddings). */
+  contextLength?: number;
 };
 
 export interface WeightsBreakdown {
@@ -87,37 +89,98 @@ export function linearWeightBytes(inFeatures: number, outFeatures: number, dtype
   return packedWeightBytes + scalesBytes + zeroPointBytes;
 }
 
-/** Weights bytes of a package in `dtype`, by part (the parts are stored bytes). */
+/** model.onnx.data aligns every tensor to this (so onnxruntime can map it). */
+export const PACKAGE_ALIGNMENT_BYTES = 4096;
+
+export interface PackageTensor {
+  name: string;
+  /** Bytes as stored. */
+  bytes: number;
+  /** Bytes once loaded (fp16 linears are cast to fp32 at load). */
+  loadedBytes: number;
+  part: 'embedding' | 'lmHead' | 'layers' | 'other';
+}
+
+/** The weight tensors engine/convert writes, in the order it writes them. */
+export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT): PackageTensor[] {
+  const { vocabSize, hiddenSize: h, numLayers, numHeads, numKvHeads, headDim, intermediateSize } = shape;
+  const qDim = numHeads * headDim;
+  const kvDim = numKvHeads * headDim;
+  const tensors: PackageTensor[] = [];
+  const fp32 = (name: string, elements: number, part: PackageTensor['part']) => tensors.push({ name, bytes: elements * 4, loadedBytes: elements * 4, part });
+  const linear = (name: string, inFeatures: number, outFeatures: number, part: PackageTensor['part']) => {
+    if (dtype === 'int4') {
+      const blocksPerRow = Math.ceil(inFeatures / int4.blockSize);
+      const parts = [
+        [`${name}.q4`, outFeatures * blocksPerRow * (int4.blockSize / 2)],
+        [`${name}.scales`, outFeatures * blocksPerRow * int4.scaleBytes],
+        ...(int4.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocksPerRow / 2)] as const] : []),
+      ] as const;
+      for (const [partName, bytes] of parts) tensors.push({ name: partName, bytes, loadedBytes: bytes, part });
+    } else {
+      const elements = inFeatures * outFeatures;
+      tensors.push({ name, bytes: elements * floatBytesOf(dtype), loadedBytes: elements * 4, part });
+    }
+  };
+
+  const embeddingElements = vocabSize * h;
+  tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
+  const rotaryElements = (shape.contextLength ?? 0) * (headDim / 2);
+  if (rotaryElements) {
+    fp32('rotary.cos_cache', rotaryElements, 'other');
+    fp32('rotary.sin_cache', rotaryElements, 'other');
+  }
+  for (let i = 0; i < numLayers; i++) {
+    fp32(`layers.${i}.input_layernorm`, h, 'layers');
+    linear(`layers.${i}.qkv_proj`, h, qDim + 2 * kvDim, 'layers');
+    if (shape.attentionBias) fp32(`layers.${i}.qkv_proj.bias`, qDim + 2 * kvDim, 'layers');
+    if (shape.qkNorm) {
+      fp32(`layers.${i}.q_norm`, headDim, 'layers');
+      fp32(`layers.${i}.k_norm`, headDim, 'layers');
+    }
+    linear(`layers.${i}.o_proj`, qDim, h, 'layers');
+    fp32(`layers.${i}.post_attention_layernorm`, h, 'layers');
+    linear(`layers.${i}.gate_up_proj`, h, 2 * intermediateSize, 'layers');
+    linear(`layers.${i}.down_proj`, intermediateSize, h, 'layers');
+  }
+  fp32('model.norm', h, 'other');
+  if (dtype === 'int4' || !shape.tiedEmbeddings) {
+    linear('lm_head', h, vocabSize, 'lmHead');
+  } else if (dtype === 'fp16') {
+    // Tied fp16: Gemm reads Cast(embedding table); the folded cast is an fp32 copy in memory.
+    tensors.push({ name: 'lm_head (folded cast)', bytes: 0, loadedBytes: embeddingElements * 4, part: 'lmHead' });
+  }
+  return tensors;
+}
+
+/** Weights bytes of a package in `dtype`, by part (parts are stored bytes, without alignment). */
 export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT): WeightsBreakdown {
+  const tensors = packageTensors(shape, dtype, int4);
+  const sum = (part: PackageTensor['part']) => tensors.filter((t) => t.part === part).reduce((total, t) => total + t.bytes, 0);
+  // model.onnx.data size: each tensor starts at the next aligned offset.
+  let storedBytes = 0;
+  for (const tensor of tensors) {
+    if (tensor.bytes === 0) continue;
+    storedBytes = Math.ceil(storedBytes / PACKAGE_ALIGNMENT_BYTES) * PACKAGE_ALIGNMENT_BYTES + tensor.bytes;
+  }
+  const loadedBytes = tensors.reduce((total, t) => total + t.loadedBytes, 0);
+
   const { vocabSize, hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize } = shape;
   const qDim = numHeads * headDim;
   const kvDim = numKvHeads * headDim;
-  const FP32 = 4;
-
-  const linearsOf = (d: ModelDtype) => {
-    const linear = (inFeatures: number, outFeatures: number) => linearWeightBytes(inFeatures, outFeatures, d, int4);
-    return linear(hiddenSize, qDim + 2 * kvDim) + linear(qDim, hiddenSize) + linear(hiddenSize, 2 * intermediateSize) + linear(intermediateSize, hiddenSize);
-  };
   const biasElements = shape.attentionBias ? qDim + 2 * kvDim : 0;
   const normElements = 2 * hiddenSize + (shape.qkNorm ? 2 * headDim : 0);
-  const layerFloatBytes = (biasElements + normElements) * FP32;
-
-  const embeddingBytes = vocabSize * hiddenSize * embeddingElementBytes(dtype);
-  const lmHeadOf = (d: ModelDtype) => (shape.tiedEmbeddings && d !== 'int4' ? 0 : linearWeightBytes(hiddenSize, vocabSize, d, int4));
-  const lmHeadBytes = shape.tiedEmbeddings && dtype === 'fp16' ? 0 : lmHeadOf(dtype);
-  const layersBytes = numLayers * (linearsOf(dtype) + layerFloatBytes);
-  const otherBytes = hiddenSize * FP32;
-  const storedBytes = embeddingBytes + lmHeadBytes + layersBytes + otherBytes;
-
-  // fp16: the Casts to fp32 are folded at load, so linears (and a tied lm_head) occupy fp32 bytes.
-  const loadedBytes =
-    dtype === 'fp16'
-      ? embeddingBytes + linearWeightBytes(hiddenSize, vocabSize, 'fp32') + numLayers * (linearsOf('fp32') + layerFloatBytes) + otherBytes
-      : storedBytes;
-
   const layerParams = qDim * hiddenSize * 2 + kvDim * hiddenSize * 2 + 3 * hiddenSize * intermediateSize + biasElements + normElements;
   const numParams = numLayers * layerParams + vocabSize * hiddenSize * (shape.tiedEmbeddings ? 1 : 2) + hiddenSize;
-  return { embeddingBytes, lmHeadBytes, layersBytes, otherBytes, storedBytes, loadedBytes, numParams };
+  return {
+    embeddingBytes: sum('embedding'),
+    lmHeadBytes: sum('lmHead'),
+    layersBytes: sum('layers'),
+    otherBytes: sum('other'),
+    storedBytes,
+    loadedBytes,
+    numParams,
+  };
 }
 
 /** KV-cache bytes one token occupies (keys + values, all layers). */

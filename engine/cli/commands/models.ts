@@ -1,6 +1,51 @@
-// Placeholder until this command lands; replaced by its implementation.
+// `hearth models`: the local library (pulled and converted models) and their state.
+import { parseArgs } from 'node:util';
+import { formatBytes } from '../../common/memoryEstimate.js';
 import { CliError } from '../cliError.js';
+import { printTable } from './search.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('`hearth models` is not implemented yet.', 2);
+const HELP = `Usage: hearth models [--json]
+
+Lists the models in the library (HEARTH_HOME): name, status, converted variants, source.
+A download or conversion that was interrupted shows as 'interrupted': run hearth pull again to resume.`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const { openModelRegistry } = await import('../../store/modelRegistry.js');
+  const { registry, close } = await openModelRegistry();
+  try {
+    const models = registry.list();
+    if (values.json) {
+      console.log(JSON.stringify(models, null, 2));
+      return 0;
+    }
+    if (!models.length) {
+      console.log('The library is empty. Add a model with: hearth pull HuggingFaceTB/SmolLM2-135M-Instruct --dtype int4');
+      return 0;
+    }
+    printTable(
+      ['NAME', 'STATUS', 'VARIANTS', 'SOURCE', 'DOWNLOAD', 'LAST USED'],
+      models.map((model) => [
+        model.name,
+        model.status,
+        model.variants.map((variant) => `${variant.dtype}${variant.status === 'ready' ? '' : ` (${variant.status})`}${variant.weightsBytes ? ` ${formatBytes(variant.weightsBytes)}` : ''}`).join(', ') || '-',
+        `${model.repo}@${(model.commit ?? model.revision).slice(0, 12)}`,
+        formatBytes(model.totalBytes),
+        model.lastUsedAt?.slice(0, 16).replace('T', ' ') ?? '-',
+      ]),
+    );
+    for (const model of models.filter((m) => m.status === 'failed' || m.status === 'interrupted')) console.log(`\n${model.name}: ${model.error}`);
+    return 0;
+  } finally {
+    close();
+  }
 }

@@ -1,0 +1,287 @@
+// `hearth pull <repo>[@revision]`: resolve the revision to a commit, list the files, check fit and
+// disk space, fetch what conversion needs into the HF cache (reusing what is there, resuming what
+// is partial, verifying everything), convert to a package in the library, and record each step in
+// the model registry. Progress goes out as typed PullEvents (engine/common/pullEvents.ts) for the
+// terminal bar and the GUI alike.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { ModelDtype, ModelManifest } from '../common/manifest.js';
+import { weightsBytes, modelShapeFromHfConfig } from '../common/memoryEstimate.js';
+import type { PullEvent, PullFileSummary } from '../common/pullEvents.js';
+import { dataDir as defaultDataDir, databasePath } from '../store/dataDir.js';
+import { openDb } from '../store/db.js';
+import { ModelRegistry, defaultModelName, assertSafeModelName } from '../store/modelRegistry.js';
+import { assertDiskSpace } from './diskSpace.js';
+import { downloadToCache, etagOf, hashFile, type RemoteFile } from './download.js';
+import { checkFit, detectMemory, type DetectedMemory } from './fitCheck.js';
+import { HfCacheRepo } from './hfCache.js';
+import { HubError, hubSettings, type HubOptions, type HubSettings } from './hubSettings.js';
+import { assertConvertible, metadataFiles, parseRepoRef, resolveRepo, SAFETENSORS_INDEX, weightFiles } from './repoFiles.js';
+
+export interface PullOptions {
+  /** `org/name` or `org/name@revision`. */
+  ref: string;
+  dtype: ModelDtype;
+  /** Library name; default: the repo's name part. */
+  name?: string;
+  hub?: HubOptions;
+  /** Hearth data directory (library + database); default HEARTH_HOME or the OS app-data folder. */
+  dataDir?: string;
+  /** Use this registry instead of opening the data directory's database. */
+  registry?: ModelRegistry;
+  onEvent?: (event: PullEvent) => void;
+  signal?: AbortSignal;
+  maxRetries?: number;
+  retryBaseDelayMs?: number;
+  /** Free bytes per folder, instead of asking the filesystem (tests inject tiny numbers). */
+  freeBytes?: (dir: string) => number | Promise<number>;
+  /** Memory to check fit against; default detectMemory(). */
+  memory?: DetectedMemory;
+  /** Download even when the fit check says it does not fit. */
+  force?: boolean;
+  /** Minimum interval between 'progress' events, ms. Default 100. */
+  progressIntervalMs?: number;
+}
+
+export interface PullResult {
+  name: string;
+  repo: string;
+  commit: string;
+  snapshotDir: string;
+  packageDir: string;
+  manifest: ModelManifest;
+  /** Bytes received over the network for this pull. */
+  receivedBytes: number;
+}
+
+export async function pullModel(options: PullOptions): Promise<PullResult> {
+  const emit = options.onEvent ?? (() => undefined);
+  const home = options.dataDir ?? defaultDataDir(options.hub?.env);
+  let ownedDb: ReturnType<typeof openDb> | undefined;
+  let registry = options.registry;
+  if (!registry) {
+    ownedDb = openDb(options.dataDir ? join(options.dataDir, 'hearth.db') : databasePath(options.hub?.env));
+    registry = new ModelRegistry(ownedDb, { dataDir: home });
+  }
+  try {
+    return await pullInto(registry, options, emit);
+  } catch (error) {
+    emit({ type: 'error', message: (error as Error).message });
+    throw error;
+  } finally {
+    ownedDb?.close();
+  }
+}
+
+async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (event: PullEvent) => void): Promise<PullResult> {
+  const { repo, revision } = parseRepoRef(options.ref);
+  const name = options.name ?? defaultModelName(repo);
+  assertSafeModelName(name);
+  const settings = hubSettings(options.hub);
+  const cache = new HfCacheRepo(settings.cacheDir, repo);
+
+  const snapshot = await resolveRepo(settings, repo, revision);
+  const { commit } = snapshot;
+  assertConvertible(snapshot.files);
+  cache.writeRef(revision, commit);
+  const snapshotDir = cache.snapshotDir(commit);
+
+  let receivedBytes = 0;
+  const download = async (file: RemoteFile, onProgress?: (done: number) => void) => {
+    const result = await downloadToCache({
+      settings,
+      cache,
+      repo,
+      commit,
+      file,
+      signal: options.signal,
+      maxRetries: options.maxRetries,
+      retryBaseDelayMs: options.retryBaseDelayMs,
+      onProgress,
+      onRetry: (info) => emit({ type: 'retry', path: file.path, attempt: info.attempt, delayMs: info.delayMs, reason: info.reason }),
+      onVerify: () => emit({ type: 'verifying', path: file.path }),
+    });
+    receivedBytes += result.receivedBytes;
+    return result;
+  };
+  /** A file already complete in the HF cache (ours or another tool's), verified, or undefined. */
+  const fromCache = async (file: RemoteFile): Promise<boolean> => {
+    if (cache.cachedFile(commit, file.path, file.bytes)) return true;
+    const blob = cache.cachedBlob(etagOf(file), file.bytes);
+    if (!blob) return false;
+    if ((await hashFile(blob, file)) !== etagOf(file)) return false; // a damaged blob: download again
+    cache.linkSnapshot(commit, file.path, etagOf(file));
+    return true;
+  };
+
+  // Small files first: config.json sizes the model, the index names the shards.
+  const metadata = metadataFiles(snapshot.files);
+  const metadataSources = new Map<string, 'downloaded' | 'hf-cache'>();
+  for (const file of metadata) {
+    const cached = await fromCache(file);
+    if (!cached) await download(file);
+    metadataSources.set(file.path, cached ? 'hf-cache' : 'downloaded');
+  }
+  const config = JSON.parse(readFileSync(join(snapshotDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const indexPath = join(snapshotDir, SAFETENSORS_INDEX);
+  const index = existsSync(indexPath) ? (JSON.parse(readFileSync(indexPath, 'utf8')) as { weight_map?: Record<string, string> }) : undefined;
+  const weights = weightFiles(snapshot.files, index);
+  const files = [...metadata, ...weights];
+
+  const summaries: PullFileSummary[] = files.map((file) => {
+    const cached = cache.cachedFile(commit, file.path, file.bytes) !== undefined || cache.cachedBlob(etagOf(file), file.bytes) !== undefined;
+    return { path: file.path, bytes: file.bytes, cached, partialBytes: cached ? 0 : cache.incompleteBytes(etagOf(file)) };
+  });
+  const totalBytes = files.reduce((sum, file) => sum + file.bytes, 0);
+  const bytesToDownload = summaries.reduce((sum, file) => sum + (file.cached ? 0 : file.bytes - file.partialBytes), 0);
+  emit({ type: 'resolved', repo, revision, commit, name, files: summaries, totalBytes, bytesToDownload });
+
+  // Before any large download: does it fit in memory, and on disk?
+  const fit = checkFit({ config, dtype: options.dtype, memory: options.memory ?? detectMemory() });
+  emit({ type: 'fit', kind: fit.verdict.kind, message: fit.verdict.message });
+  if (fit.verdict.kind === 'does-not-fit' && !options.force) {
+    throw new HubError(`${repo} in ${options.dtype}: ${fit.verdict.message} Pass --force to download anyway.`, 'unsupported');
+  }
+  const packageDir = registry.packageDir(name, options.dtype);
+  const packageBytes = weightsBytes(modelShapeFromHfConfig(config), options.dtype).storedBytes;
+  await assertDiskSpace(
+    [
+      { dir: settings.cacheDir, bytes: bytesToDownload, what: 'download' },
+      { dir: dirname(packageDir), bytes: packageBytes, what: 'converted package' },
+    ],
+    options.freeBytes,
+  );
+
+  registry.beginDownload({
+    name,
+    repo,
+    revision,
+    commit,
+    files: files.map((file) => ({ path: file.path, bytes: file.bytes, sha256: file.sha256 })),
+    snapshotDir,
+  });
+  try {
+    await downloadAll(weights, metadata, { metadataSources, fromCache, download, emit, partialBytes: (file) => cache.incompleteBytes(etagOf(file)), totalBytes, intervalMs: options.progressIntervalMs ?? 100 });
+  } catch (error) {
+    registry.markFailed(name, (error as Error).message);
+    throw error;
+  }
+
+  // Convert, unless this exact commit was already converted to this dtype.
+  const existing = registry.get(name)?.variants.find((variant) => variant.dtype === options.dtype);
+  const manifestPath = join(packageDir, 'manifest.json');
+  if (existing?.status === 'ready' && existsSync(manifestPath)) {
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelManifest;
+    if (manifest.source.revision === commit) {
+      registry.markReady(name, options.dtype, manifest.weightsBytes);
+      emit({ type: 'done', name, dtype: options.dtype, packageDir, weightsBytes: manifest.weightsBytes, reusedPackage: true });
+      return { name, repo, commit, snapshotDir, packageDir, manifest, receivedBytes };
+    }
+  }
+  // A package folder the registry does not vouch for (crash after rename, older commit): rebuild.
+  rmSync(packageDir, { recursive: true, force: true });
+  registry.beginConversion(name, options.dtype, packageDir);
+  emit({ type: 'convert-start', dtype: options.dtype, packageDir });
+  let manifest: ModelManifest;
+  try {
+    const { convertCheckpoint } = await import('../convert/convert.js');
+    manifest = await convertCheckpoint({
+      checkpointDir: snapshotDir,
+      outDir: packageDir,
+      dtype: options.dtype,
+      name,
+      source: { repo, revision: commit },
+      onProgress: (progress) => emit({ type: 'convert-progress', ...progress }),
+    });
+  } catch (error) {
+    registry.markFailed(name, `Conversion to ${options.dtype} failed: ${(error as Error).message}`, options.dtype);
+    throw error;
+  }
+  registry.markReady(name, options.dtype, manifest.weightsBytes);
+  emit({ type: 'done', name, dtype: options.dtype, packageDir, weightsBytes: manifest.weightsBytes, reusedPackage: false });
+  return { name, repo, commit, snapshotDir, packageDir, manifest, receivedBytes };
+}
+
+interface DownloadAllContext {
+  metadataSources: Map<string, 'downloaded' | 'hf-cache'>;
+  fromCache: (file: RemoteFile) => Promise<boolean>;
+  download: (file: RemoteFile, onProgress?: (done: number) => void) => Promise<{ resumedFromBytes: number }>;
+  emit: (event: PullEvent) => void;
+  partialBytes: (file: RemoteFile) => number;
+  totalBytes: number;
+  intervalMs: number;
+}
+
+/** Fetches the files one at a time (disk and link stay saturated; resume stays simple). */
+async function downloadAll(weights: RemoteFile[], metadata: RemoteFile[], context: DownloadAllContext): Promise<void> {
+  const { emit, totalBytes } = context;
+  let doneBytes = metadata.reduce((sum, file) => sum + file.bytes, 0); // fetched before 'resolved'
+  for (const file of metadata) emit({ type: 'file-done', path: file.path, source: context.metadataSources.get(file.path) ?? 'hf-cache' });
+  const startedMs = Date.now();
+  let networkBytes = 0;
+  for (const file of weights) {
+    if (await context.fromCache(file)) {
+      doneBytes += file.bytes;
+      emit({ type: 'file-done', path: file.path, source: 'hf-cache' });
+      continue;
+    }
+    let lastEmitMs = 0;
+    const resumedFromBytes = context.partialBytes(file);
+    let lastDone = resumedFromBytes;
+    const onProgress = (fileBytesDone: number) => {
+      networkBytes += Math.max(0, fileBytesDone - lastDone);
+      lastDone = fileBytesDone;
+      const now = Date.now();
+      if (now - lastEmitMs < context.intervalMs && fileBytesDone < file.bytes) return;
+      lastEmitMs = now;
+      const elapsedSec = Math.max(0.001, (now - startedMs) / 1000);
+      const bytesPerSec = networkBytes / elapsedSec;
+      const totalBytesDone = doneBytes + fileBytesDone;
+      emit({
+        type: 'progress',
+        path: file.path,
+        fileBytesDone,
+        fileBytes: file.bytes,
+        totalBytesDone,
+        totalBytes,
+        bytesPerSec,
+        etaSec: bytesPerSec > 0 ? (totalBytes - totalBytesDone) / bytesPerSec : null,
+      });
+    };
+    emit({ type: 'file-start', path: file.path, bytes: file.bytes, resumedFromBytes });
+    await context.download(file, onProgress);
+    doneBytes += file.bytes;
+    emit({ type: 'file-done', path: file.path, source: 'downloaded' });
+  }
+}
+
+/** The same pull as an async iterator of events (for the GUI host); the result is the last 'done'. */
+export function pullModelEvents(options: Omit<PullOptions, 'onEvent'>): AsyncIterable<PullEvent> & { result: Promise<PullResult> } {
+  const queue: PullEvent[] = [];
+  let wake: (() => void) | undefined;
+  let finished = false;
+  const result = pullModel({
+    ...options,
+    onEvent: (event) => {
+      queue.push(event);
+      wake?.();
+    },
+  }).finally(() => {
+    finished = true;
+    wake?.();
+  });
+  result.catch(() => undefined); // surfaced as an 'error' event; `result` still rejects for awaiters
+  return {
+    result,
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        while (queue.length) yield queue.shift()!;
+        if (finished) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    },
+  };
+}
+
+export type { HubSettings };
