@@ -91,6 +91,15 @@ export function paramPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
 /** Parses `body` or throws a 400 that names the first offending field and why. */
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -99,9 +108,8 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
-  // A union's own message is clearer than the first branch's complaint.
   const param = paramPath(issue.path);
-  const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+  const missing = valueAt(body, issue.path) === undefined;
   const why = missing ? 'is required' : issue.message;
   const others = parsed.error.issues.length > 1 ? ` (and ${parsed.error.issues.length - 1} more problem(s))` : '';
   throw new ApiError(400, `Invalid '${param || 'body'}': ${why}${others}.`, { param: param || null, code: 'invalid_value' });

@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DeviceChoice } from '../../common/servingConfig.js';
+import type { LoadedEngine } from '../../runtime/index.js';
 import { CliError } from '../cliError.js';
 
 const USAGE = `Usage: hearth serve <model-package> [options]
@@ -107,13 +108,13 @@ export async function run(argv: string[]): Promise<number> {
     retentionMaxRows: file.logging?.retentionMaxRows ?? 100_000,
   });
   const log = (line: string) => console.log(line);
-  const enginePromise = loadEngine({
-    packageDir,
-    device,
-    cpuThreads,
-    batching: file.batching,
-    servedName: values['served-name'] ?? file.model?.servedName,
-    log,
+  // The server binds first (a taken port fails fast, before any model loading), then the engine
+  // loads behind it while /health and the API answer 503.
+  let engineLoaded!: (engine: LoadedEngine) => void;
+  let engineFailed!: (error: unknown) => void;
+  const enginePromise = new Promise<LoadedEngine>((resolve, reject) => {
+    engineLoaded = resolve;
+    engineFailed = reject;
   });
   // Load failures are reported through `server.ready`; this only keeps Node from calling them unhandled.
   enginePromise.catch(() => {});
@@ -135,10 +136,17 @@ export async function run(argv: string[]): Promise<number> {
     });
   } catch (error) {
     requestLog.close();
-    enginePromise.then((engine) => engine.shutdown(0), () => {});
     if (error instanceof PortInUseError) throw new CliError(error.message, 1);
     throw error;
   }
+  loadEngine({
+    packageDir,
+    device,
+    cpuThreads,
+    batching: file.batching,
+    servedName: values['served-name'] ?? file.model?.servedName,
+    log,
+  }).then(engineLoaded, engineFailed);
   log(`hearth serve: listening on ${server.url} (loading ${packageDir}; /health turns 200 when ready)`);
 
   let stopping: Promise<number> | null = null;

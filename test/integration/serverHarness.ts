@@ -1,0 +1,90 @@
+// Starts the real server on the real engine over the tiny generated fixture package, with a
+// request log in a temp dir. Shared by the server/API integration tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BatchingConfig } from '../../engine/common/batching.js';
+import type { ModelManifest } from '../../engine/common/manifest.js';
+import { loadEngine, type LoadedEngine } from '../../engine/runtime/index.js';
+import { createServer, type CreateServerOptions, type HearthServer } from '../../engine/server/index.js';
+import { RequestLog } from '../../engine/store/requestLog.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
+
+export interface Harness {
+  url: string;
+  server: HearthServer;
+  engine: LoadedEngine;
+  requestLog: RequestLog;
+  manifest: ModelManifest;
+  packageDir: string;
+  checkpointDir: string;
+  model: string;
+  stop(): Promise<void>;
+}
+
+export async function tinyPackage() {
+  return ensureFixturePackage({ arch: 'llama', dtype: 'fp32', shape: 'tiny' });
+}
+
+export async function startHarness(
+  options: { batching?: Partial<BatchingConfig>; server?: Partial<Omit<CreateServerOptions, 'engine' | 'requestLog'>> } = {},
+): Promise<Harness> {
+  const { packageDir, checkpointDir, manifest } = await tinyPackage();
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-server-test-'));
+  const requestLog = new RequestLog({ file: join(dir, 'hearth.db'), flushIntervalMs: 100 });
+  const engine = await loadEngine({ packageDir, device: 'cpu', batching: options.batching, log: () => {} });
+  const server = await createServer({ engine, port: 0, requestLog, contentLogging: true, log: () => {}, ...options.server });
+  await server.ready;
+  return {
+    url: server.url,
+    server,
+    engine,
+    requestLog,
+    manifest,
+    packageDir,
+    checkpointDir,
+    model: manifest.name,
+    async stop() {
+      await server.close(2000);
+      await engine.shutdown(2000);
+      requestLog.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; json: any }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: response.status, headers: response.headers, json };
+}
+
+/** Reads an SSE response into its `data:` payloads (stops at `[DONE]`). */
+export async function readSse(response: Response): Promise<any[]> {
+  const text = await response.text();
+  const events: any[] = [];
+  for (const block of text.split('\n\n')) {
+    const line = block.split('\n').find((l) => l.startsWith('data: '));
+    if (!line) continue;
+    const data = line.slice('data: '.length);
+    if (data === '[DONE]') break;
+    events.push(JSON.parse(data));
+  }
+  return events;
+}
+
+/** Polls `condition` every 10 ms until true or `timeoutMs` passes (not a timing assertion: a bound on waiting). */
+export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > giveUpAt) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}
