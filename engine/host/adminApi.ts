@@ -186,6 +186,7 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
   add('GET', '/api/requests', ({ url }): RequestListResponse => {
     const filter = parseRequestFilter(url.searchParams);
     const { limit: _limit, offset: _offset, ...countFilter } = filter;
+    ctx.requestLog.flush();
     const models = (ctx.requestLog.db.prepare('SELECT DISTINCT model FROM request_log WHERE model IS NOT NULL ORDER BY model').all() as { model: string }[]).map(
       (row) => row.model,
     );

@@ -22,7 +22,7 @@ export function parseNvidiaSmi(output: string): GpuMemory[] {
     const used = Number(parts[parts.length - 2]);
     const total = Number(parts[parts.length - 1]);
     if (!Number.isFinite(used) || !Number.isFinite(total)) continue;
-    gpus.push({ name: parts.slice(0, -2).join(','), usedBytes: used * MIB, totalBytes: total * MIB });
+    gpus.push({ name: parts.slice(0, -2).join(', '), usedBytes: used * MIB, totalBytes: total * MIB });
   }
   return gpus;
 }

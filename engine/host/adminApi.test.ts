@@ -1,0 +1,191 @@
+// Black-box tests of the engine host: the real host (SQLite in a temp HEARTH_HOME), the real
+// engine and OpenAI server on the generated tiny fixture package, real HTTP clients.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  AdminError,
+  AdminStatus,
+  DashboardSnapshot,
+  LatencyByDayResponse,
+  RequestListResponse,
+  RequestLogEntry,
+  ServeStatus,
+} from '../common/adminApi.js';
+import { ensureFixturePackage } from '../../test/fixtures/packages.js';
+import { startHost, type RunningHost } from './host.js';
+
+const TOKEN = 'test-admin-token-0123456789';
+let home: string;
+let rendererDir: string;
+let host: RunningHost;
+let packageDir: string;
+
+async function api<T>(path: string, init: RequestInit = {}, token: string | null = TOKEN): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${host.url}${path}`, {
+    ...init,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
+  });
+  const text = await response.text();
+  return { status: response.status, body: (text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
+}
+
+before(async () => {
+  packageDir = (await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', shape: 'tiny' })).packageDir;
+  home = mkdtempSync(join(tmpdir(), 'hearth-host-test-'));
+  rendererDir = mkdtempSync(join(tmpdir(), 'hearth-renderer-test-'));
+  writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>Hearth</title>');
+  writeFileSync(join(rendererDir, 'app.js'), 'console.log(1)');
+  host = await startHost({ token: TOKEN, port: 0, rendererDir, env: { ...process.env, HEARTH_HOME: home }, dashboardIntervalMs: 200, log: () => {} });
+});
+
+after(async () => {
+  await host?.close(1000);
+  rmSync(home, { recursive: true, force: true });
+  rmSync(rendererDir, { recursive: true, force: true });
+});
+
+test('every /api route needs the admin token; the UI shell does not', async () => {
+  const missing = await api<AdminError>('/api/status', {}, null);
+  assert.equal(missing.status, 401);
+  assert.match(missing.body.error.message, /admin token/);
+  assert.equal((await api('/api/status', {}, 'wrong-token-wrong-token-00')).status, 401);
+  assert.equal((await api('/api/library', {}, null)).status, 401);
+  assert.equal((await api(`/api/status?token=${TOKEN}`, {}, null)).status, 200, 'query token (EventSource) works');
+  const page = await api<string>('/', {}, null);
+  assert.equal(page.status, 200);
+  assert.match(page.body, /<title>Hearth<\/title>/);
+  assert.equal((await api<string>('/app.js', {}, null)).status, 200);
+  assert.equal((await api<string>('/models/anything', {}, null)).status, 200, 'client-side routes fall back to index.html');
+  assert.equal((await api<string>('/..%2f..%2fetc%2fpasswd.txt', {}, null)).status, 404, 'no reads outside the renderer folder');
+});
+
+test('status reports the data dir and which parts exist', async () => {
+  const { status, body } = await api<AdminStatus>('/api/status');
+  assert.equal(status, 200);
+  assert.equal(body.dataDir, home);
+  assert.equal(body.serve.state, 'stopped');
+  assert.equal(body.features.serve, true);
+  assert.equal(body.features.bench, true);
+});
+
+test('bad serve settings and unknown models get messages that say what to do', async () => {
+  const bad = await api<AdminError>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'x', port: -1 } }) });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body.error.message, /'port'/);
+  const unknown = await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'no-such-model', device: 'cpu', port: 0 } }) });
+  assert.equal(unknown.body.state, 'failed');
+  assert.match(unknown.body.error ?? '', /no ready 'no-such-model'|library has no/i);
+  const proxy = await api<AdminError>('/api/proxy/v1/models');
+  assert.equal(proxy.status, 503);
+  assert.match(proxy.body.error.message, /Start one on the Serve tab/);
+});
+
+test('serve the fixture, chat through the proxy, and see it in the dashboard and the request log', async () => {
+  const started = await api<ServeStatus>('/api/serve/start', {
+    method: 'POST',
+    body: JSON.stringify({ settings: { model: packageDir, device: 'cpu', port: 0, maxBatchSize: 4, contextLength: 0, kvCacheBytes: 0, corsOrigins: [], contentLogging: true } }),
+  });
+  assert.equal(started.status, 200);
+  assert.equal(started.body.state, 'ready', started.body.error ?? '');
+  assert.match(started.body.baseUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+  assert.equal(started.body.config?.batching.maxBatchSize, 4);
+  assert.equal(started.body.config?.model.package, packageDir);
+
+  // Starting twice is a conflict, not a second model.
+  const again = await api<AdminError>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: packageDir, device: 'cpu', port: 0 } }) });
+  assert.equal(again.status, 409);
+
+  // A streamed chat through the proxy (as the playground sends it).
+  const response = await fetch(`${host.url}/api/proxy/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: started.body.servedName, messages: [{ role: 'user', content: 'hello there' }], stream: true, max_tokens: 6, stream_options: { include_usage: true } }),
+  });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
+  const streamed = await response.text();
+  const chunks = streamed.split('\n\n').filter((frame) => frame.startsWith('data: {'));
+  assert.ok(chunks.length >= 2, 'several chunks streamed');
+  assert.match(streamed, /data: \[DONE\]/);
+  const chatId = JSON.parse(chunks[0]!.slice(6)).id as string;
+
+  // An error request: its message must reach the log.
+  const failed = await api<{ error: { message: string } }>('/api/proxy/v1/chat/completions', {
+    method: 'POST',
+    body: JSON.stringify({ model: started.body.servedName, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1_000_000 }),
+  });
+  assert.equal(failed.status, 400);
+  assert.match(failed.body.error.message, /maximum context length/);
+
+  // The request log: list, filters, detail, CSV, latency by day.
+  const list = await api<RequestListResponse>('/api/requests');
+  assert.equal(list.body.total, 2);
+  assert.deepEqual(list.body.models, [started.body.servedName]);
+  const ok = await api<RequestListResponse>('/api/requests?status=2xx');
+  assert.deepEqual(ok.body.entries.map((entry) => entry.id), [chatId]);
+  const errors = await api<RequestListResponse>('/api/requests?status=4xx');
+  assert.equal(errors.body.entries.length, 1);
+  assert.match(errors.body.entries[0]!.error ?? '', /maximum context length/);
+  const searched = await api<RequestListResponse>('/api/requests?text=hello%20there');
+  assert.deepEqual(searched.body.entries.map((entry) => entry.id), [chatId], 'text search finds the logged prompt');
+  assert.equal((await api<RequestListResponse>(`/api/requests?sinceMs=${Date.now() + 60_000}`)).body.total, 0);
+  const detail = await api<RequestLogEntry>(`/api/requests/${chatId}`);
+  assert.equal(detail.body.status, 200);
+  assert.equal(detail.body.completionTokens, 6);
+  assert.match(detail.body.prompt ?? '', /hello there/);
+  assert.equal((await api<AdminError>('/api/requests/nope')).status, 404);
+  assert.equal((await api<AdminError>('/api/requests?status=abc')).status, 400);
+  const csv = await fetch(`${host.url}/api/requests.csv?token=${TOKEN}&status=2xx`);
+  assert.match(csv.headers.get('content-disposition') ?? '', /attachment/);
+  const csvLines = (await csv.text()).trim().split('\r\n');
+  assert.equal(csvLines[0]!.split(',')[0], 'id');
+  assert.ok(csvLines.some((line) => line.startsWith(chatId)));
+  const byDay = await api<LatencyByDayResponse>('/api/requests/latency-by-day');
+  assert.equal(byDay.body.days.length, 1);
+  assert.equal(byDay.body.days[0]!.requests, 2);
+  assert.equal(byDay.body.days[0]!.errors, 1);
+
+  // The dashboard moves: tokens were generated and both requests are counted.
+  let dashboard: DashboardSnapshot | undefined;
+  for (let i = 0; i < 50; i++) {
+    dashboard = (await api<DashboardSnapshot>('/api/dashboard')).body;
+    if (dashboard.requestsTotal === 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(dashboard!.requestsTotal, 2);
+  assert.equal(dashboard!.requestsFailed, 1);
+  assert.ok(dashboard!.tokensGenerated >= 6);
+  assert.ok(dashboard!.history.some((tick) => tick.tokensPerSec > 0) || dashboard!.tokensGenerated > 0);
+  assert.notEqual(dashboard!.ttftMs.p50, null);
+  assert.equal(dashboard!.maxBatchSize, 4);
+  assert.equal(dashboard!.memory.source === 'system' || dashboard!.memory.source === 'nvidia-smi', true);
+  assert.ok(dashboard!.memory.engine.weightsBytes > 0);
+
+  // Live events: the stream starts with the serve status and carries dashboard ticks.
+  const controller = new AbortController();
+  const events = await fetch(`${host.url}/api/events?token=${TOKEN}`, { signal: controller.signal });
+  assert.match(events.headers.get('content-type') ?? '', /text\/event-stream/);
+  const reader = events.body!.getReader();
+  let seen = '';
+  while (!(seen.includes('event: serve') && seen.includes('event: dashboard'))) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
+  controller.abort();
+  assert.match(seen, /event: serve\ndata: \{"state":"ready"/);
+
+  // Reload with new settings, then stop.
+  const reloaded = await api<ServeStatus>('/api/serve/reload', {
+    method: 'POST',
+    body: JSON.stringify({ settings: { model: packageDir, device: 'cpu', port: 0, maxBatchSize: 2, contentLogging: false } }),
+  });
+  assert.equal(reloaded.body.state, 'ready');
+  assert.equal(reloaded.body.config?.batching.maxBatchSize, 2);
+  const stopped = await api<ServeStatus>('/api/serve/stop', { method: 'POST' });
+  assert.equal(stopped.body.state, 'stopped');
+  assert.equal((await api('/api/proxy/v1/models')).status, 503);
+});

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { EngineSnapshot } from '../common/engineApi.js';
+import type { RequestLogEntry } from '../common/requestLog.js';
+import type { MemoryReading } from '../common/adminApi.js';
+import { DASHBOARD_HISTORY_TICKS, DashboardSampler, interTokenLatencyMs, percentiles } from './dashboard.js';
+
+const memory: MemoryReading = { source: 'system', deviceName: 'x', usedBytes: 1, totalBytes: 2, engine: { weightsBytes: 0, kvCacheBytes: 0, otherBytes: 0 } };
+
+function snapshot(tokensGenerated: number, extra: Partial<EngineSnapshot> = {}): EngineSnapshot {
+  return {
+    state: 'ready', model: 'm', device: 'cpu', queueSize: 1, runningSize: 3, kvCacheUsage: 0.25, kvCacheCapacityTokens: 1024,
+    kvCacheBytes: 10, weightsBytes: 20, tokensGenerated, hasGenerated: true,
+    config: { maxBatchSize: 8, maxBatchTotalTokens: 1024, maxPrefillTokens: 256, maxWaitingTokens: 1, maxConcurrentRequests: 8, maxInputTokens: 255, maxTotalTokens: 256, kvCacheBytes: 10 },
+    ...extra,
+  };
+}
+
+function entry(partial: Partial<RequestLogEntry>): RequestLogEntry {
+  return {
+    id: 'r', timeMs: 0, endpoint: '/v1/chat/completions', model: 'm', status: 200, finishReason: 'stop', promptTokens: 5, completionTokens: 11,
+    queueMs: 0, ttftMs: 100, totalMs: 200, tokensPerSec: null, clientIp: null, userAgent: null, error: null, prompt: null, response: null, stream: true,
+    ...partial,
+  };
+}
+
+test('percentiles are nearest-rank and null when empty', () => {
+  assert.deepEqual(percentiles([]), { p50: null, p95: null, p99: null });
+  const values = Array.from({ length: 100 }, (_, i) => 100 - i);
+  assert.deepEqual(percentiles(values), { p50: 50, p95: 95, p99: 99 });
+});
+
+test('inter-token latency spreads generation time over the tokens after the first', () => {
+  assert.equal(interTokenLatencyMs(entry({ ttftMs: 100, totalMs: 200, completionTokens: 11 })), 10);
+  assert.equal(interTokenLatencyMs(entry({ completionTokens: 1 })), null);
+  assert.equal(interTokenLatencyMs(entry({ ttftMs: null })), null);
+});
+
+test('tokens/s comes from the change in tokens generated between ticks', () => {
+  const sampler = new DashboardSampler();
+  const base = { serveState: 'ready' as const, model: 'm', memory, recentRequests: [], requestsTotal: 0, requestsFailed: 0 };
+  assert.equal(sampler.tick({ ...base, timeMs: 1000, engine: snapshot(100) }).tokensPerSec, 0, 'no baseline yet');
+  const second = sampler.tick({ ...base, timeMs: 3000, engine: snapshot(160) });
+  assert.equal(second.tokensPerSec, 30);
+  assert.equal(second.runningRequests, 3);
+  assert.equal(second.queuedRequests, 1);
+  assert.equal(second.batchSize, 3);
+  assert.equal(second.maxBatchSize, 8);
+  assert.equal(second.kvCacheUsage, 0.25);
+  // A restarted server counts from zero again: never a negative rate.
+  assert.equal(sampler.tick({ ...base, timeMs: 4000, engine: snapshot(5) }).tokensPerSec, 0);
+});
+
+test('latency percentiles use only served requests, and history is capped', () => {
+  const sampler = new DashboardSampler();
+  let last;
+  for (let i = 0; i < DASHBOARD_HISTORY_TICKS + 10; i++) {
+    last = sampler.tick({
+      timeMs: i * 1000,
+      serveState: 'ready',
+      model: 'm',
+      engine: snapshot(i * 10),
+      memory,
+      recentRequests: [entry({ ttftMs: 40 }), entry({ ttftMs: 60 }), entry({ status: 400, ttftMs: 1 })],
+      requestsTotal: 3,
+      requestsFailed: 1,
+    });
+  }
+  assert.equal(last!.history.length, DASHBOARD_HISTORY_TICKS);
+  assert.equal(last!.ttftMs.p50, 40);
+  assert.equal(last!.ttftMs.p99, 60);
+  assert.equal(last!.requestsFailed, 1);
+  assert.equal(last!.tokensPerSec, 10);
+});
+
+test('without an engine the dashboard reads zero, not stale numbers', () => {
+  const sampler = new DashboardSampler();
+  const sample = sampler.tick({ timeMs: 0, serveState: 'stopped', model: null, engine: null, memory, recentRequests: [], requestsTotal: 0, requestsFailed: 0 });
+  assert.equal(sample.runningRequests, 0);
+  assert.equal(sample.kvCacheCapacityTokens, 0);
+  assert.equal(sample.ttftMs.p50, null);
+});
