@@ -1,15 +1,13 @@
 // `hearth serve <model-package>`: load a package and serve it over the OpenAI-compatible API.
 // Listens at once (503 while loading), shuts down gracefully on SIGTERM/SIGINT.
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { DeviceChoice } from '../../common/servingConfig.js';
 import type { LoadedEngine } from '../../runtime/index.js';
 import { CliError } from '../cliError.js';
 
-const USAGE = `Usage: hearth serve <model-package> [options]
+const USAGE = `Usage: hearth serve <model-package-or-library-name> [options]
 
-Serves a model package (made by hearth convert or hearth pull) with an OpenAI-compatible API
+Serves a model package (a folder made by hearth convert, or a library name from hearth pull) with an OpenAI-compatible API
 (/v1/chat/completions, /v1/completions, /v1/models), TGI's /generate, /health and /metrics.
 
 Options:
@@ -79,12 +77,14 @@ export async function run(argv: string[]): Promise<number> {
 
   const packageArg = positionals[0] ?? file.model?.package;
   if (!packageArg) throw new CliError(`name the model package to serve.\n\n${USAGE}`, 2);
-  const packageDir = resolve(packageArg);
-  if (!existsSync(packageDir) || !statSync(packageDir).isDirectory() || !existsSync(join(packageDir, 'manifest.json'))) {
-    throw new CliError(
-      `no model package at ${packageDir} (a folder with manifest.json). Make one with \`hearth convert\` or \`hearth pull\`.`,
-      2,
-    );
+  // A package folder, or a library name (`hearth models` lists them; `name:int4` picks a variant).
+  const { resolvePackage, markServing, LibraryError } = await import('../../hub/library.js');
+  let packageDir: string;
+  try {
+    packageDir = resolvePackage(packageArg);
+  } catch (error) {
+    if (error instanceof LibraryError) throw new CliError(error.message, 2);
+    throw error;
   }
   const device = (values.device ?? file.device ?? 'auto') as DeviceChoice;
   if (!DEVICES.includes(device)) throw new CliError(`--device must be one of ${DEVICES.join(', ')}; got '${values.device}'.`, 2);
@@ -139,6 +139,8 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof PortInUseError) throw new CliError(error.message, 1);
     throw error;
   }
+  // `hearth rm` refuses to delete a package while this mark exists.
+  const releaseServingMark = markServing(packageDir);
   loadEngine({
     packageDir,
     device,
@@ -157,6 +159,7 @@ export async function run(argv: string[]): Promise<number> {
     const engine = await enginePromise.catch(() => null);
     await engine?.shutdown(Math.max(0, graceMs - (Date.now() - startedMs)));
     requestLog.close();
+    releaseServingMark();
     log('hearth serve: stopped.');
     return 0;
   };

@@ -1,0 +1,98 @@
+// `hearth serve` as a real process: binds, loads, logs device/KV capacity/URL, serves, writes the
+// request log under HEARTH_HOME, exits 0 on SIGTERM after flushing; a taken port is a clear error.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RequestLog } from '../../engine/store/requestLog.js';
+import { postJson, tinyPackage } from './serverHarness.js';
+
+const hearth = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
+let home: string;
+let packageDir: string;
+const children: ChildProcess[] = [];
+
+before(async () => {
+  packageDir = (await tinyPackage()).packageDir;
+  home = mkdtempSync(join(tmpdir(), 'hearth-serve-cli-'));
+});
+after(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  rmSync(home, { recursive: true, force: true });
+});
+
+function startServe(args: string[]) {
+  const child = spawn(process.execPath, [hearth, 'serve', ...args], {
+    env: { ...process.env, HEARTH_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk) => (stdout += chunk));
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+  const waitForOutput = (pattern: RegExp) =>
+    new Promise<RegExpExecArray>((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(stdout);
+        if (match) return resolve(match);
+        if (child.exitCode !== null) reject(new Error(`hearth serve exited (${child.exitCode}) before printing ${pattern}:\n${stdout}\n${stderr}`));
+        else setTimeout(check, 20);
+      };
+      check();
+    });
+  return { child, exited, waitForOutput, output: () => ({ stdout, stderr }) };
+}
+
+test('serves a package from a config file, logs device/KV/URL, exits 0 on SIGTERM with the log flushed', async () => {
+  const config = join(home, 'tuned.json');
+  writeFileSync(config, JSON.stringify({ version: 1, server: { port: 0 }, batching: { maxBatchSize: 3, maxConcurrentRequests: 5 } }));
+  const serve = startServe([packageDir, '--config', config, '--served-name', 'tiny-cli']);
+  const [, url] = await serve.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  await serve.waitForOutput(/ready — model 'tiny-cli' on cpu.*KV cache \d+ tokens/);
+  assert.equal((await fetch(`${url}/health`)).status, 200);
+  const info = (await (await fetch(`${url}/info`)).json()) as any;
+  assert.equal(info.hearth.batching.maxBatchSize, 3, 'the config file was applied');
+  assert.equal(info.max_concurrent_requests, 5);
+  const { status } = await postJson(`${url}/v1/chat/completions`, { model: 'tiny-cli', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+  assert.equal(status, 200);
+  serve.child.kill('SIGTERM');
+  assert.equal(await serve.exited, 0, serve.output().stderr);
+  assert.match(serve.output().stdout, /stopped/);
+  const log = new RequestLog({ file: join(home, 'hearth.db') });
+  try {
+    const rows = log.list();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.model, 'tiny-cli');
+    assert.equal(rows[0]!.prompt, null, 'content logging is off by default');
+  } finally {
+    log.close();
+  }
+});
+
+test('a port in use is a clear error naming the port', async () => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  const port = (blocker.address() as { port: number }).port;
+  try {
+    const serve = startServe([packageDir, '--port', String(port)]);
+    assert.equal(await serve.exited, 1);
+    assert.match(serve.output().stderr, new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is already in use.*--port`));
+  } finally {
+    blocker.close();
+  }
+});
+
+test('an invalid config file is refused with the field and why', async () => {
+  const config = join(home, 'bad.json');
+  writeFileSync(config, JSON.stringify({ version: 1, batching: { maxBatchSize: -2 }, server: { prot: 1 } }));
+  const serve = startServe([packageDir, '--config', config]);
+  assert.equal(await serve.exited, 2);
+  assert.match(serve.output().stderr, /batching\.maxBatchSize/);
+  assert.match(serve.output().stderr, /prot/);
+});
