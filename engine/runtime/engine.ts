@@ -29,7 +29,7 @@ export interface LoadEngineOptions {
   log?: (line: string) => void;
   /** ORT intra-op spinning. Off by default: idle spinning steals the cores HTTP needs (measured: see scripts/bench-engine.ts). */
   allowSpinning?: boolean;
-  /** Write an ORT profile (per-op times) to the working directory; its path is logged at shutdown. */
+  /** Write an ORT profile (per-op times) to os.tmpdir(); its path is logged at shutdown. */
   enableProfiling?: boolean;
 }
 
@@ -76,6 +76,10 @@ interface ActiveRequest {
   admittedAtMs: number | null;
   firstTokenAtMs: number | null;
   lastTokenAtMs: number | null;
+  /** Decided at accept time (EOS/stop id, length); the done event follows its token's emission. */
+  finishing: FinishReason | null;
+  /** No longer scheduled; row and sampler state released. */
+  retired: boolean;
   done: boolean;
 }
 
@@ -146,7 +150,7 @@ export class HearthEngine implements LoadedEngine {
       // scratch until a request owns it (owners overwrite every position they read).
       await this.runner.step({
         type: 'step', stepId: 0, cacheOps: [], samplerInits: [], releasedIds: [], decode: null,
-        prefills: [{ requestId: '__warmup', row: 0, inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false }],
+        prefills: [{ firstRow: 0, runs: [{ requestId: '__warmup', inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false }] }],
       });
       this.state = 'ready';
       this.log(
@@ -214,6 +218,8 @@ export class HearthEngine implements LoadedEngine {
       admittedAtMs: null,
       firstTokenAtMs: null,
       lastTokenAtMs: null,
+      finishing: null,
+      retired: false,
       done: false,
     });
     this.scheduler.add(request.requestId, numPromptTokens);
@@ -269,9 +275,17 @@ export class HearthEngine implements LoadedEngine {
     this.finish(requestId, 'cancelled');
   }
 
+  /**
+   * One step in flight at a time. Sampled tokens are accepted at once (the next step needs them),
+   * but detokenizing and emitting them happens while the worker runs the next step.
+   */
   private async loop(): Promise<void> {
+    let toEmit: TokenSample[] = [];
     while (!this.stopLoop) {
       if (!this.scheduler.hasWork) {
+        this.emitAll(toEmit);
+        toEmit = [];
+        if (this.scheduler.hasWork || this.stopLoop) continue;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
         });
@@ -280,11 +294,13 @@ export class HearthEngine implements LoadedEngine {
       }
       const stepStarted = performance.now();
       const plan = this.scheduler.schedule();
-      const message = this.buildStep(plan);
+      const stepDone = this.runner!.step(this.buildStep(plan));
+      this.emitAll(toEmit);
+      toEmit = [];
       let stats: { runMs: number; overheadMs: number } = { runMs: 0, overheadMs: 0 };
       let numFailed = 0;
       try {
-        const done = await this.runner!.step(message);
+        const done = await stepDone;
         stats = done;
         const failedIds = new Set<string>();
         for (const failure of done.failures) {
@@ -296,10 +312,12 @@ export class HearthEngine implements LoadedEngine {
         for (const failure of done.failures) for (const id of failure.requestIds) this.finish(id, 'error', failure.error);
         numFailed = failedIds.size;
         const now = Date.now();
-        for (const sample of samples) this.applySample(sample, now);
+        for (const sample of samples) if (this.acceptSample(sample, now)) toEmit.push(sample);
       } catch (error) {
         // The runner thread itself died: nothing can run any more.
         this.scheduler.updateFromOutput(plan, []);
+        this.emitAll(toEmit);
+        toEmit = [];
         this.log(`model runner failed: ${(error as Error).message}`);
         const serialized = serializeError(error);
         for (const id of [...this.active.keys()]) this.finish(id, 'error', serialized);
@@ -331,6 +349,7 @@ export class HearthEngine implements LoadedEngine {
         }
       }
     }
+    this.emitAll(toEmit);
   }
 
   private buildStep(plan: StepPlan): StepMessage {
@@ -362,37 +381,56 @@ export class HearthEngine implements LoadedEngine {
       positions: plan.decode.rows.map((row) => row.startToken),
       requestIds: plan.decode.rows.map((row) => row.requestId),
     };
-    const prefills = plan.prefills.map((run: PlannedRun) => ({
-      requestId: run.requestId,
-      row: run.row,
-      inputIds: this.active.get(run.requestId)!.tokenIds.slice(run.startToken, run.startToken + run.numTokens),
-      startPosition: run.startToken,
-      sample: run.sample,
+    const prefills = plan.prefillGroups.map((group) => ({
+      firstRow: group.firstRow,
+      runs: group.runs.map((run: PlannedRun) => ({
+        requestId: run.requestId,
+        inputIds: this.active.get(run.requestId)!.tokenIds.slice(run.startToken, run.startToken + run.numTokens),
+        startPosition: run.startToken,
+        sample: run.sample,
+      })),
     }));
     return { type: 'step', stepId: plan.stepId, cacheOps: plan.cacheOps, samplerInits, releasedIds, decode, prefills };
   }
 
-  private applySample(sample: TokenSample, now: number): void {
+  /**
+   * Take a sampled token into the request (the next step feeds it). Ends scheduling at once for
+   * EOS/stop ids and length; stop strings are found when the token is emitted. Returns whether
+   * the token is to be emitted.
+   */
+  private acceptSample(sample: TokenSample, now: number): boolean {
     const active = this.active.get(sample.requestId);
-    if (!active || active.done) return; // cancelled while its step ran
-    const { request } = active;
+    if (!active || active.done || active.finishing) return false; // cancelled/stopped while its step ran
     active.tokenIds.push(sample.tokenId);
     active.numGenerated++;
     active.firstTokenAtMs ??= now;
     active.lastTokenAtMs = now;
     this.tokensGenerated++;
     this.hasGenerated = true;
+    if (active.stopIds.has(sample.tokenId)) active.finishing = 'stop';
+    else if (active.numGenerated >= active.request.maxNewTokens || active.tokenIds.length >= this.config.maxTotalTokens) active.finishing = 'length';
+    if (active.finishing) this.retire(sample.requestId);
+    return true;
+  }
 
+  private emitAll(samples: TokenSample[]): void {
+    for (const sample of samples) this.emitSample(sample);
+  }
+
+  private emitSample(sample: TokenSample): void {
+    const active = this.active.get(sample.requestId);
+    if (!active || active.done) return;
+    const { request } = active;
     let text: string;
     let finish: FinishReason | null = null;
-    if (active.stopIds.has(sample.tokenId)) {
-      text = active.detokenizer.flush();
+    if (active.finishing === 'stop') {
+      text = active.detokenizer.flush(); // EOS/stop id: no text of its own; release what was held back
       finish = 'stop';
     } else {
       const step = active.detokenizer.push(sample.tokenId);
       text = step.text;
       if (step.stopped) finish = 'stop';
-      else if (active.numGenerated >= request.maxNewTokens || active.tokenIds.length >= this.config.maxTotalTokens) {
+      else if (active.finishing === 'length') {
         text += active.detokenizer.flush();
         finish = 'length';
       }
@@ -411,13 +449,20 @@ export class HearthEngine implements LoadedEngine {
     if (finish) this.finish(sample.requestId, finish);
   }
 
+  /** Stop scheduling a request and free its row and sampler state (its events may still be pending). */
+  private retire(requestId: string, active = this.active.get(requestId)): void {
+    if (!active || active.retired) return;
+    active.retired = true;
+    this.scheduler.remove(requestId);
+    if (active.samplerSent) this.releasedIds.push(requestId);
+  }
+
   private finish(requestId: string, reason: FinishReason, error?: SerializedError): void {
     const active = this.active.get(requestId);
     if (!active || active.done) return;
     active.done = true;
     this.active.delete(requestId);
-    this.scheduler.remove(requestId);
-    if (active.samplerSent) this.releasedIds.push(requestId);
+    this.retire(requestId, active);
     const now = Date.now();
     const arrival = active.request.arrivalTimeMs;
     const done: DoneEvent = {

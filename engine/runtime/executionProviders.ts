@@ -2,7 +2,8 @@
 // as the fallback, `--device` to force one. The session is created with the EP to prove it
 // works; on failure we fall back to CPU and report why.
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DeviceChoice } from '../common/servingConfig.js';
 import type { DeviceReport, SessionSettings } from './runnerMessages.js';
@@ -66,7 +67,17 @@ export async function createSession(modelPath: string, settings: SessionSettings
     enableCpuMemArena: true,
     enableMemPattern: true,
     enableProfiling: settings.enableProfiling,
-    extra: { session: { intra_op: { allow_spinning: settings.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: '0' } } },
+    ...(settings.enableProfiling ? { profileFilePrefix: join(tmpdir(), `hearth-ort-profile-${process.pid}`) } : {}),
+    // Spinning lets pool threads pick up each of the ~400 small ops of a decode step without an OS
+    // wake-up; force_spinning_stop parks them when a run ends, so an idle engine does not steal
+    // the cores the HTTP server needs.
+    extra: {
+      session: {
+        intra_op: { allow_spinning: settings.allowSpinning ? '1' : '0' },
+        inter_op: { allow_spinning: '0' },
+        force_spinning_stop: '1',
+      },
+    },
   };
   const backends = supportedBackends();
   const fallbackNotes: string[] = [];

@@ -53,10 +53,15 @@ export interface DecodeRun {
 
 export interface PrefillRun {
   requestId: string;
-  row: number;
   inputIds: number[];
   startPosition: number;
   sample: boolean;
+}
+
+/** One session.run over rows firstRow.. (several rows only for first chunks, all past-free). */
+export interface PrefillBatch {
+  firstRow: number;
+  runs: PrefillRun[];
 }
 
 export interface StepMessage {
@@ -68,7 +73,7 @@ export interface StepMessage {
   /** Sampler states to drop (finished/cancelled requests), before running. */
   releasedIds: string[];
   decode: DecodeRun | null;
-  prefills: PrefillRun[];
+  prefills: PrefillBatch[];
 }
 
 export interface ShutdownMessage {

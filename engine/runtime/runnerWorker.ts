@@ -187,13 +187,21 @@ async function step(message: StepMessage): Promise<void> {
       failures.push({ requestIds: realIds, error: serializeError(error) });
     }
   }
-  for (const prefill of message.prefills) {
+  for (const batch of message.prefills) {
     try {
-      const out = await runRows(r, prefill.row, [prefill.inputIds], [prefill.startPosition], [prefill.inputIds.length]);
+      const out = await runRows(
+        r,
+        batch.firstRow,
+        batch.runs.map((run) => run.inputIds),
+        batch.runs.map((run) => run.startPosition),
+        batch.runs.map((run) => run.inputIds.length),
+      );
       runMs += out.runMs;
-      if (prefill.sample) samples.push(sampleRow(r, prefill.requestId, out.logits, 0));
+      batch.runs.forEach((run, row) => {
+        if (run.sample) samples.push(sampleRow(r, run.requestId, out.logits, row));
+      });
     } catch (error) {
-      failures.push({ requestIds: [prefill.requestId], error: serializeError(error) });
+      failures.push({ requestIds: batch.runs.map((run) => run.requestId), error: serializeError(error) });
     }
   }
   post({ type: 'stepDone', stepId: message.stepId, samples, failures, runMs, overheadMs: performance.now() - started - runMs });
@@ -231,7 +239,7 @@ port.on('message', (message: ToRunner) => {
           await step(message);
         } catch (error) {
           // A bug outside any run: fail every request in the step; the engine keeps serving.
-          const ids = [...(message.decode?.requestIds.filter((id): id is string => id !== null) ?? []), ...message.prefills.map((p) => p.requestId)];
+          const ids = [...(message.decode?.requestIds.filter((id): id is string => id !== null) ?? []), ...message.prefills.flatMap((batch) => batch.runs.map((run) => run.requestId))];
           post({ type: 'stepDone', stepId: message.stepId, samples: [], failures: [{ requestIds: ids, error: serializeError(error) }], runMs: 0, overheadMs: 0 });
         }
         return;

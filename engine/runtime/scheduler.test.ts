@@ -134,3 +134,29 @@ test('removal during a step waits for its output', () => {
   plan = scheduler.schedule();
   assert.deepEqual(plan.cacheOps, [{ kind: 'move', fromRow: 1, toRow: 0, numTokens: 5 }], 'moves b with the token the step added');
 });
+
+test('first chunks of consecutive rows run as one padded batch; continued chunks run alone', () => {
+  const scheduler = new Scheduler({ ...config, maxPrefillTokens: 64 }, new KvCacheManager(4096));
+  scheduler.add('a', 10);
+  scheduler.add('b', 12);
+  scheduler.add('c', 60); // gets 42 of its 60 tokens
+  let plan = scheduler.schedule();
+  assert.deepEqual(plan.prefillGroups.map((g) => [g.firstRow, g.runs.map((r) => [r.requestId, r.numTokens])]), [
+    [0, [['a', 10], ['b', 12], ['c', 42]]],
+  ]);
+  scheduler.updateFromOutput(plan, sampledIds(plan));
+  scheduler.add('d', 5);
+  plan = scheduler.schedule();
+  assert.deepEqual(plan.prefillGroups.map((g) => [g.firstRow, g.runs.map((r) => [r.requestId, r.startToken, r.numTokens])]), [
+    [2, [['c', 42, 18]]],
+    [3, [['d', 0, 5]]],
+  ]);
+  // Padding is capped: rows × longest chunk ≤ 2 × maxPrefillTokens.
+  const wide = new Scheduler({ ...config, maxPrefillTokens: 64 }, new KvCacheManager(4096));
+  wide.add('long', 64);
+  wide.add('x', 1);
+  wide.add('y', 1);
+  plan = wide.schedule();
+  assert.deepEqual(plan.prefillGroups.map((g) => g.runs.length), [1]);
+  assert.equal(plan.prefills.length, 1, 'the budget went to the long prompt');
+});

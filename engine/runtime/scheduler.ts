@@ -28,14 +28,25 @@ export interface DecodeBatch {
   rows: Array<PlannedRun | { requestId: null; row: number; startToken: number }>;
 }
 
+export interface PrefillGroup {
+  firstRow: number;
+  /** Rows firstRow, firstRow+1, ... in order. */
+  runs: PlannedRun[];
+}
+
 export interface StepPlan {
   stepId: number;
   /** Apply in order before running. */
   cacheOps: CacheOp[];
   stride: number;
   decode: DecodeBatch | null;
-  /** Each runs as B=1 on its row's view. */
+  /** Prefill chunks, by request. */
   prefills: PlannedRun[];
+  /**
+   * The same chunks grouped into runs: first chunks (nothing cached yet) of consecutive rows run
+   * together as one right-padded batch; a continued chunk (past > 0) runs alone (B=1).
+   */
+  prefillGroups: PrefillGroup[];
   /** Requests preempted while planning this step (requeued for recompute). */
   preemptedIds: string[];
   /** Requests admitted (given a row) in this step. */
@@ -214,6 +225,7 @@ export class Scheduler {
       stride: this.kv.stride,
       decode,
       prefills,
+      prefillGroups: this.groupPrefills(prefills),
       preemptedIds,
       admittedIds,
       numPrefillTokens: prefills.reduce((sum, run) => sum + run.numTokens, 0),
@@ -244,6 +256,26 @@ export class Scheduler {
     const removals = this.removalsAfterStep;
     this.removalsAfterStep = [];
     for (const id of removals) this.remove(id);
+  }
+
+  private groupPrefills(prefills: PlannedRun[]): PrefillGroup[] {
+    const groups: PrefillGroup[] = [];
+    // Padding costs compute: cap a group's padded size (rows × longest chunk).
+    const maxPaddedTokens = 2 * this.config.maxPrefillTokens;
+    for (const run of [...prefills].sort((a, b) => a.row - b.row)) {
+      const last = groups.at(-1);
+      const lastRun = last?.runs.at(-1);
+      const joinable =
+        last !== undefined &&
+        lastRun !== undefined &&
+        run.startToken === 0 &&
+        lastRun.startToken === 0 &&
+        run.row === lastRun.row + 1 &&
+        (last.runs.length + 1) * Math.max(run.numTokens, ...last.runs.map((r) => r.numTokens)) <= maxPaddedTokens;
+      if (joinable) last.runs.push(run);
+      else groups.push({ firstRow: run.row, runs: [run] });
+    }
+    return groups;
   }
 
   private preempt(requestId: string): void {

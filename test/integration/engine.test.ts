@@ -112,7 +112,7 @@ test('cancel frees the row within one step and ends the stream as cancelled', as
         }
       });
     });
-    assert.equal(steps[stepAtCancel + 1]!.runningSize, 1, 'only the other request is left');
+    assert.equal(steps[stepAtCancel + 1]!.runningSize, 1, `only the other request is left: ${JSON.stringify(steps.slice(stepAtCancel - 2).map((s) => [s.stepId, s.runningSize, s.numPrefillTokens, s.numDecodeTokens]))} at ${stepAtCancel}`);
     const kept = await keep;
     assert.equal(kept.done.finishReason, 'length');
     assert.equal(kept.ids.length, 60);

@@ -1,0 +1,139 @@
+// In-process engine benchmark (no HTTP): tokens/s at several concurrencies for one package.
+//
+//   node --import tsx scripts/bench-engine.ts --package DIR
+//   node --import tsx scripts/bench-engine.ts --fixture smollm2-135m --dtype int4      (H1's generated fixture)
+//   options: --concurrency 1,4,16,64  --new-tokens 64  --prompt-tokens 32  --threads N
+//            --spinning  --profile  --max-prefill-tokens N  --json
+//
+// Every stream gets a distinct prompt of --prompt-tokens tokens and generates exactly
+// --new-tokens tokens greedily (EOS ignored). Reported per concurrency: aggregate tokens/s
+// (generated tokens / wall time), per-stream decode tokens/s (after the first token), TTFT and
+// ITL percentiles, mean step time and batch size. Figures are only meaningful on an idle machine.
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import type { GenerationRequest } from '../engine/common/engineApi.js';
+import type { ModelDtype } from '../engine/common/manifest.js';
+import { loadEngine, type StepStats } from '../engine/runtime/index.js';
+
+const { values } = parseArgs({
+  options: {
+    package: { type: 'string' },
+    fixture: { type: 'string' },
+    dtype: { type: 'string', default: 'int4' },
+    arch: { type: 'string', default: 'llama' },
+    concurrency: { type: 'string', default: '1,4,16,64' },
+    'new-tokens': { type: 'string', default: '64' },
+    'prompt-tokens': { type: 'string', default: '32' },
+    threads: { type: 'string', default: '0' },
+    'max-prefill-tokens': { type: 'string' },
+    spinning: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help || (!values.package && !values.fixture)) {
+  console.log('usage: node --import tsx scripts/bench-engine.ts (--package DIR | --fixture smollm2-135m [--dtype int4|fp32|fp16]) [--concurrency 1,4,16,64] [--new-tokens 64] [--prompt-tokens 32] [--threads N] [--spinning] [--profile] [--json]');
+  process.exit(values.help ? 0 : 2);
+}
+
+let packageDir = values.package;
+if (!packageDir) {
+  const { ensureFixturePackage } = await import('../test/fixtures/packages.js');
+  const fixture = await ensureFixturePackage({ arch: values.arch as 'llama', dtype: values.dtype as ModelDtype, shape: values.fixture as 'smollm2-135m' });
+  packageDir = fixture.packageDir;
+}
+
+const newTokens = Number(values['new-tokens']);
+const promptTokens = Number(values['prompt-tokens']);
+const levels = values.concurrency!.split(',').map(Number);
+const engine = await loadEngine({
+  packageDir,
+  cpuThreads: Number(values.threads),
+  allowSpinning: values.spinning,
+  enableProfiling: values.profile,
+  batching: {
+    maxBatchSize: Math.max(...levels),
+    ...(values['max-prefill-tokens'] ? { maxPrefillTokens: Number(values['max-prefill-tokens']) } : {}),
+  },
+  log: (line) => console.error(`[engine] ${line}`),
+});
+const vocabSize = engine.manifest.shape.vocabSize;
+let steps: StepStats[] = [];
+engine.onStep((stats) => steps.push(stats));
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
+let requestSeq = 0;
+
+async function runLevel(concurrency: number) {
+  steps = [];
+  const started = performance.now();
+  const results = await Promise.all(
+    Array.from({ length: concurrency }, async (_, stream) => {
+      const prompt = Array.from({ length: promptTokens }, (_, i) => (17 + stream * 101 + i * 13) % vocabSize);
+      const request: GenerationRequest = {
+        requestId: `bench-${++requestSeq}`,
+        promptTokenIds: prompt,
+        sampling: { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
+        maxNewTokens: newTokens,
+        stopStrings: [],
+        stopTokenIds: [],
+        ignoreEos: true,
+        arrivalTimeMs: Date.now(),
+      };
+      const submitted = performance.now();
+      const tokenTimes: number[] = [];
+      let finishReason = '';
+      for await (const event of engine.submit(request)) {
+        if (event.type === 'token') tokenTimes.push(performance.now());
+        else finishReason = event.finishReason;
+      }
+      return { submitted, tokenTimes, finishReason };
+    }),
+  );
+  const wallMs = performance.now() - started;
+  const generated = results.reduce((sum, r) => sum + r.tokenTimes.length, 0);
+  const errors = results.filter((r) => r.finishReason !== 'length').length;
+  const ttft = results.map((r) => r.tokenTimes[0]! - r.submitted).sort((a, b) => a - b);
+  const itl = results.flatMap((r) => r.tokenTimes.slice(1).map((t, i) => t - r.tokenTimes[i]!)).sort((a, b) => a - b);
+  const decodeRates = results.map((r) => (r.tokenTimes.length - 1) / ((r.tokenTimes.at(-1)! - r.tokenTimes[0]!) / 1000));
+  const decodeSteps = steps.filter((s) => s.numPrefillTokens === 0 && s.numDecodeTokens > 0);
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+  return {
+    concurrency,
+    generatedTokens: generated,
+    errors,
+    wallSeconds: wallMs / 1000,
+    aggregateTokensPerSecond: generated / (wallMs / 1000),
+    perStreamDecodeTokensPerSecond: mean(decodeRates),
+    ttftMs: { p50: percentile(ttft, 50), p95: percentile(ttft, 95) },
+    itlMs: { p50: percentile(itl, 50), p95: percentile(itl, 95), p99: percentile(itl, 99) },
+    steps: steps.length,
+    meanDecodeStepMs: mean(decodeSteps.map((s) => s.stepMs)),
+    meanDecodeRunMs: mean(decodeSteps.map((s) => s.runMs)),
+    meanDecodeOverheadMs: mean(decodeSteps.map((s) => s.overheadMs)),
+    meanBatchSize: mean(steps.map((s) => s.batchSize)),
+  };
+}
+
+// Warm-up at the largest batch shape is not needed; one short single request warms caches.
+await runLevel(1);
+const rows = [];
+for (const level of levels) rows.push(await runLevel(level));
+const snapshot = engine.snapshot();
+await engine.shutdown(0);
+
+if (values.json) console.log(JSON.stringify({ package: packageDir, device: snapshot.device, newTokens, promptTokens, results: rows }, null, 2));
+else {
+  console.log(`package ${packageDir} (${engine.manifest.dtype}), device ${snapshot.device}, threads ${engine.device?.intraOpThreads}, spinning ${values.spinning ? 'on' : 'off'}, prompt ${promptTokens} + ${newTokens} new tokens`);
+  console.log('conc  agg tok/s  stream tok/s  ttft p50/p95 ms   itl p50/p95/p99 ms   step ms (run/overhead)  batch  errors');
+  for (const r of rows) {
+    console.log(
+      `${String(r.concurrency).padStart(4)}  ${r.aggregateTokensPerSecond.toFixed(1).padStart(9)}  ${r.perStreamDecodeTokensPerSecond.toFixed(1).padStart(12)}  ` +
+        `${r.ttftMs.p50.toFixed(0).padStart(6)}/${r.ttftMs.p95.toFixed(0).padEnd(8)}  ${r.itlMs.p50.toFixed(1).padStart(6)}/${r.itlMs.p95.toFixed(1)}/${r.itlMs.p99.toFixed(1)}`.padEnd(70) +
+        `  ${r.meanDecodeStepMs.toFixed(1)} (${r.meanDecodeRunMs.toFixed(1)}/${r.meanDecodeOverheadMs.toFixed(1)})`.padEnd(24) +
+        `${r.meanBatchSize.toFixed(1).padStart(5)}  ${r.errors}`,
+    );
+  }
+}
