@@ -70,6 +70,8 @@ export async function startChat(ctx: RequestContext, body: ChatCompletionBody, i
   const engine = ctx.engine();
   const model = ctx.checkModel(body.model);
   if (body.tools && body.tools.length > 0) throw badRequest('Tool calling is not supported by this server.', 'tools');
+  if (body.functions && body.functions.length > 0) throw badRequest('Function calling is not supported by this server.', 'functions');
+  if (body.logit_bias && Object.keys(body.logit_bias).length > 0) throw badRequest("'logit_bias' is not supported by this server.", 'logit_bias');
   if (body.response_format && body.response_format.type !== 'text') {
     throw badRequest(`response_format '${body.response_format.type}' is not supported; only 'text'.`, 'response_format.type');
   }

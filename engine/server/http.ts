@@ -27,7 +27,8 @@ function bodyTooLarge(numBytes: number, maxBodyBytes: number): ApiError {
     413,
     `The request body is ${numBytes} bytes or more; this server accepts at most ${maxBodyBytes} bytes ` +
       `(server.maxBodyBytes). Send a shorter prompt or raise the limit.`,
-    { code: 'request_too_large' },
+    // The rest of the body is never read, so the connection cannot be reused.
+    { code: 'request_too_large', headers: { Connection: 'close' } },
   );
 }
 

@@ -60,6 +60,8 @@ export const chatCompletionSchema = z.object({
   logprobs: z.boolean().nullish(),
   top_logprobs: intBetween(0, MAX_TOP_LOGPROBS).nullish(),
   tools: z.array(z.unknown()).nullish(),
+  functions: z.array(z.unknown()).nullish(),
+  logit_bias: z.record(z.string(), z.number()).nullish(),
   tool_choice: z.unknown().optional(),
   response_format: z.object({ type: z.string() }).passthrough().nullish(),
   add_generation_prompt: z.boolean().nullish(),

@@ -82,6 +82,7 @@ test('list filters by status class, model, time range and text', () =>
     assert.deepEqual(log.list({ text: '_' }).map((r) => r.id), [], '_ is literal');
     assert.deepEqual(log.list({ limit: 1, offset: 1 }).map((r) => r.id), ['other']);
     assert.equal(log.count({ status: '2xx' }), 1);
+    assert.deepEqual(log.models(), ['big', 'tiny']);
     const row = log.get('bad-1')!;
     assert.equal(row.error, "'temperature' must be ≥ 0");
     assert.equal(row.finishReason, null);

@@ -259,6 +259,13 @@ export class RequestLog {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM request_log ${sql}`).get(params) as { n: number }).n;
   }
 
+  /** Every model name that has rows, sorted (for the UI's model filter). */
+  models(): string[] {
+    this.flush();
+    const rows = this.db.prepare('SELECT DISTINCT model FROM request_log WHERE model IS NOT NULL ORDER BY model').all() as { model: string }[];
+    return rows.map((row) => row.model);
+  }
+
   get(id: string): RequestLogEntry | undefined {
     this.flush();
     const row = this.db.prepare('SELECT * FROM request_log WHERE id = ?').get(id) as Row | undefined;

@@ -368,6 +368,27 @@ describe('cancellation', () => {
   });
 });
 
+describe('cancellation (non-stream)', () => {
+  test('a non-stream client that goes away cancels its request too', async () => {
+    const sinceMs = Date.now();
+    const controller = new AbortController();
+    const pending = fetch(`${h.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'disconnect-nonstream' },
+      body: JSON.stringify({ model: h.model, prompt: 'long', ignore_eos: true, temperature: 0 }),
+      signal: controller.signal,
+    }).catch((error: Error) => error);
+    assert.ok(await waitFor(() => h.engine.snapshot().runningSize === 1), 'admitted');
+    controller.abort();
+    assert.ok((await pending) instanceof Error);
+    assert.ok(await waitFor(() => h.engine.snapshot().runningSize === 0), 'slot freed');
+    let row;
+    assert.ok(await waitFor(() => (row = h.requestLog.list({ sinceMs }).find((r) => r.userAgent === 'disconnect-nonstream')) !== undefined));
+    assert.equal(row!.finishReason, 'cancelled');
+    assert.equal(row!.status, 499);
+  });
+});
+
 describe('request log and metrics', () => {
   test('one row per request, including failed ones', async () => {
     const sinceMs = Date.now();
