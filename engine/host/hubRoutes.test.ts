@@ -1,0 +1,100 @@
+// The Models view's backend against a local fake Hub (test/fixtures/fakeHub.ts) serving a
+// generated checkpoint: search, fit check, pull with progress events, library, serve by library
+// name, delete (refused while served).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AdminError, DeleteModelResponse, FitVerdict, HubSearchResponse, LibraryResponse, PullListResponse, PullStarted, ServeStatus } from '../common/adminApi.js';
+import { startFakeHub, type FakeHub } from '../../test/fixtures/fakeHub.js';
+import { ensureFixtureCheckpoint } from '../../test/fixtures/packages.js';
+import { startHost, type RunningHost } from './host.js';
+
+const TOKEN = 'hub-test-token-0123456789';
+const REPO = 'fixture-org/tiny-llama';
+let hub: FakeHub;
+let host: RunningHost;
+let home: string;
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${host.url}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+before(async () => {
+  const { checkpointDir } = await ensureFixtureCheckpoint({ arch: 'llama' });
+  hub = await startFakeHub({ repos: [{ id: REPO, files: checkpointDir, downloads: 42, likes: 3, tags: ['llama', 'text-generation'], safetensorsParameters: { F32: 140_000 } }] });
+  home = mkdtempSync(join(tmpdir(), 'hearth-host-hub-'));
+  host = await startHost({
+    token: TOKEN,
+    port: 0,
+    rendererDir: null,
+    env: { PATH: process.env.PATH, HEARTH_HOME: home, HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(home, 'hf-cache') },
+    dashboardIntervalMs: 500,
+    log: () => {},
+  });
+});
+
+after(async () => {
+  await host?.close(1000);
+  await hub?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('search, fit, pull, list, serve by name, delete', async () => {
+  const status = await api<{ features: { hub: boolean } }>('/api/status');
+  assert.equal(status.body.features.hub, true);
+
+  const search = await api<HubSearchResponse>('/api/hub/search?q=tiny');
+  assert.equal(search.status, 200);
+  assert.deepEqual(search.body.results.map((result) => result.repo), [REPO]);
+  assert.equal(search.body.results[0]!.architecture, 'llama');
+
+  const fit = await api<FitVerdict>(`/api/hub/fit?repo=${REPO}&dtype=fp32`);
+  assert.equal(fit.status, 200);
+  assert.equal(fit.body.verdict, 'fits');
+  assert.ok((fit.body.weightsBytes ?? 0) > 0);
+  assert.ok((fit.body.downloadBytes ?? 0) > 0);
+
+  assert.equal((await api<AdminError>('/api/hub/pull', { method: 'POST', body: JSON.stringify({ repo: 'not a repo' }) })).status, 400);
+  const started = await api<PullStarted>('/api/hub/pull', { method: 'POST', body: JSON.stringify({ repo: REPO, dtype: 'fp32' }) });
+  assert.equal(started.status, 202);
+  let pull;
+  for (let i = 0; i < 300; i++) {
+    pull = (await api<PullListResponse>('/api/hub/pulls')).body.pulls.find((p) => p.jobId === started.body.jobId);
+    if (pull && (pull.phase === 'done' || pull.phase === 'failed')) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(pull?.phase, 'done', pull?.error);
+  assert.equal(pull?.name, 'tiny-llama');
+
+  const library = await api<LibraryResponse>('/api/library');
+  assert.equal(library.body.models.length, 1);
+  const model = library.body.models[0]!;
+  assert.equal(model.name, 'tiny-llama');
+  assert.equal(model.repo, REPO);
+  assert.deepEqual(model.variants.map((variant) => variant.dtype), ['fp32']);
+  assert.ok(model.totalBytes > 0);
+
+  const served = await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'tiny-llama', device: 'cpu', port: 0 } }) });
+  assert.equal(served.body.state, 'ready', served.body.error ?? '');
+  assert.equal(served.body.manifest?.dtype, 'fp32');
+  const wrongVariant = await api<ServeStatus>('/api/serve/reload', { method: 'POST', body: JSON.stringify({ settings: { model: 'tiny-llama', dtype: 'int4', device: 'cpu', port: 0 } }) });
+  assert.equal(wrongVariant.body.state, 'failed');
+  assert.match(wrongVariant.body.error ?? '', /no ready int4 variant/);
+  await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'tiny-llama', device: 'cpu', port: 0 } }) });
+
+  const refused = await api<AdminError>('/api/library/tiny-llama', { method: 'DELETE' });
+  assert.equal(refused.status, 409);
+  assert.match(refused.body.error.message, /Stop serving it/);
+  await api<ServeStatus>('/api/serve/stop', { method: 'POST' });
+  const removed = await api<DeleteModelResponse>('/api/library/tiny-llama', { method: 'DELETE' });
+  assert.equal(removed.status, 200);
+  assert.ok(removed.body.removed.bytesFreed > 0);
+  assert.equal((await api<LibraryResponse>('/api/library')).body.models.length, 0);
+  assert.equal((await api<AdminError>('/api/library/tiny-llama', { method: 'DELETE' })).status, 404);
+});
