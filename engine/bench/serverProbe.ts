@@ -49,7 +49,8 @@ export function batchingFromInfo(info: unknown): Partial<BatchingConfig> | null 
   if (!info || typeof info !== 'object') return null;
   const record = info as Record<string, unknown>;
   const found: Partial<BatchingConfig> = {};
-  const nested = record.batching ?? (record.config as Record<string, unknown> | undefined)?.batching;
+  // Hearth's /info carries the exact effective settings under `hearth.batching`.
+  const nested = (record.hearth as Record<string, unknown> | undefined)?.batching ?? record.batching;
   if (nested && typeof nested === 'object') {
     for (const key of BATCHING_KEYS) {
       const value = (nested as Record<string, unknown>)[key];
@@ -73,7 +74,9 @@ export async function describeServer(target: ProbeTarget, model?: string): Promi
   const info = await getJson(target, '/info').catch(() => ({ status: 0, body: null }));
   const infoBody = info.status === 200 ? info.body : null;
   const record = (infoBody && typeof infoBody === 'object' ? infoBody : {}) as Record<string, unknown>;
-  const device = typeof record.device === 'string' ? record.device : typeof record.executionProvider === 'string' ? record.executionProvider : null;
+  const hearth = (record.hearth ?? {}) as Record<string, unknown>;
+  const deviceField = hearth.device ?? record.model_device_type ?? record.device;
+  const device = typeof deviceField === 'string' ? deviceField : null;
   return { model: chosen, device, batching: batchingFromInfo(infoBody), info: infoBody };
 }
 

@@ -1,6 +1,86 @@
-// Placeholder until this command lands; replaced by its implementation.
+// `hearth export`: a production bundle for a tuned config (Dockerfile, docker-compose.yml, k8s/,
+// vertex-ai.sh, README.md, sizing.json), with the engine source and, by default, the model.
+import { parseArgs } from 'node:util';
 import { CliError } from '../cliError.js';
+import { ExportError, writeBundle } from '../../export/index.js';
+import { loadSizingInput } from '../../export/cliInput.js';
+import { formatSizing } from './size.js';
 
-export async function run(_argv: string[]): Promise<number> {
-  throw new CliError('`hearth export` is not implemented yet.', 2);
+const HELP = `Usage: hearth export --config tuned.json --out bundle/ [options]
+
+Writes a directory that builds and deploys the same engine with the same settings:
+  Dockerfile (targets gpu, gpu-volume, cpu, cpu-volume), docker-compose.yml, k8s/ (Deployment,
+  Service, HPA on queue depth, PDB, ConfigMap), monitoring/ (prometheus-adapter rule),
+  vertex-ai.sh, README.md, sizing.json, config/tuned.json, app/ (Hearth source), model/.
+
+Options:
+  --config FILE          serving config (from \`hearth tune\`); its model.package is the model
+  --out DIR              bundle directory (created; a previous bundle there is replaced)
+  --target gpu|cpu       default gpu
+  --model-volume         do not copy the model into the image; mount it at /models instead
+  --gpu NAME             GPU for Kubernetes/Vertex (default: the cheapest that fits)
+  --rps N                target requests per second for the replica count (default 1)
+  --throughput TOK_PER_S measured tokens/s per replica (default: the config's tuning record)
+  --gpus FILE            GPU table JSON;  --prices FILE  price table JSON (see \`hearth size\`)
+  --image NAME           image name (default hearth-<model>);  --tag TAG  (default <version>-<target>)
+  --load-seconds N       expected model load time (default: estimated from the weights size)
+  --force                write into a non-empty directory that holds no previous bundle
+`;
+
+function positive(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!(value > 0)) throw new CliError(`--${name} must be a number above 0, got '${text}'.`);
+  return value;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' }, out: { type: 'string' }, target: { type: 'string' }, 'model-volume': { type: 'boolean' },
+      gpu: { type: 'string' }, rps: { type: 'string' }, throughput: { type: 'string' }, gpus: { type: 'string' }, prices: { type: 'string' },
+      image: { type: 'string' }, tag: { type: 'string' }, 'load-seconds': { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.out) throw new CliError('give the bundle directory with --out DIR.');
+  const target = values.target ?? 'gpu';
+  if (target !== 'gpu' && target !== 'cpu') throw new CliError(`--target must be gpu or cpu, got '${target}'.`);
+  let input;
+  try {
+    input = loadSizingInput({ config: values.config, package: positionals[0], gpus: values.gpus, prices: values.prices });
+  } catch (error) {
+    throw new CliError(`${(error as Error).message}.`);
+  }
+  const tokensPerSec = positive('throughput', values.throughput);
+  try {
+    const result = writeBundle({
+      config: input.config,
+      outDir: values.out,
+      target,
+      bakeModel: !values['model-volume'],
+      gpuName: values.gpu,
+      gpus: input.gpus,
+      prices: input.prices,
+      throughput: tokensPerSec !== undefined ? { tokensPerSec } : undefined,
+      targetRequestsPerSec: positive('rps', values.rps),
+      imageName: values.image,
+      imageTag: values.tag,
+      loadSeconds: positive('load-seconds', values['load-seconds']),
+      force: values.force,
+    });
+    result.sizing.notes.unshift(...input.notes);
+    console.log(formatSizing(result.sizing));
+    console.log(`\nwrote ${result.outDir}:\n${result.files.map((file) => `  ${file}`).join('\n')}`);
+    console.log(`\nnext: docker build -t ${result.plan.image} ${result.outDir}   (README.md: run, Kubernetes, Vertex AI)`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ExportError) throw new CliError(`${error.message}.`);
+    throw error;
+  }
 }

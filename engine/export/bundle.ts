@@ -1,0 +1,189 @@
+// Writes a production bundle to a directory: everything needed to build the image and deploy
+// it, with the model package and Hearth's engine source copied in so the directory builds on
+// its own (`docker build bundle/`).
+import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelManifest } from '../common/manifest.js';
+import type { ServingConfig } from '../common/servingConfig.js';
+import { DEFAULT_GPUS, DEFAULT_PRICES, findGpu, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
+import { planBundle, type BundlePlan, type BundleTarget } from './plan.js';
+import { sizeDeployment, type MeasuredThroughput, type SizingResult } from './sizing.js';
+import { renderCompose } from './bundle/compose.js';
+import { renderDockerfile, renderDockerignore } from './bundle/dockerfile.js';
+import { renderK8s, renderPrometheusAdapterValues, renderTunedJson } from './bundle/k8s.js';
+import { renderReadme } from './bundle/readme.js';
+import { renderVertexScript } from './bundle/vertex.js';
+
+export interface ExportOptions {
+  config: ServingConfig;
+  outDir: string;
+  target: BundleTarget;
+  bakeModel: boolean;
+  /** GPU for the Kubernetes/Vertex deployment; default: the cheapest that fits. */
+  gpuName?: string;
+  gpus?: readonly GpuSpec[];
+  prices?: readonly GpuPrice[];
+  throughput?: MeasuredThroughput;
+  targetRequestsPerSec?: number;
+  loadSeconds?: number;
+  imageName?: string;
+  imageTag?: string;
+  /** Replace a non-empty directory that is not a previous bundle. */
+  force?: boolean;
+  /** Root of Hearth's source (package.json, bin/, engine/); default: this checkout. */
+  appSourceDir?: string;
+}
+
+export interface ExportResult {
+  outDir: string;
+  /** Files written, relative to outDir (app/ and model/ summarized as directories). */
+  files: string[];
+  plan: BundlePlan;
+  sizing: SizingResult;
+}
+
+const MARKER = '.hearth-bundle';
+const HEARTH_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export class ExportError extends Error {
+  override readonly name = 'ExportError';
+}
+
+export function readManifest(packageDir: string): ModelManifest {
+  const file = join(packageDir, 'manifest.json');
+  if (!existsSync(file)) {
+    throw new ExportError(`no model package at ${packageDir} (a folder with manifest.json); point the config's model.package at one made by \`hearth convert\` or \`hearth pull\``);
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as ModelManifest;
+}
+
+/** Throughput to plan replicas with: the tuning measurement unless the caller gives one. */
+export function throughputFromConfig(config: ServingConfig): MeasuredThroughput | undefined {
+  if (!config.tuning) return undefined;
+  return { tokensPerSec: config.tuning.throughputTokensPerSec, measuredOn: config.tuning.machine };
+}
+
+export function sizeConfig(options: Pick<ExportOptions, 'config' | 'gpus' | 'prices' | 'throughput' | 'targetRequestsPerSec'>, manifest?: ModelManifest): SizingResult {
+  const model = manifest ?? readManifest(options.config.model.package);
+  return sizeDeployment({
+    model,
+    batching: options.config.batching,
+    gpus: options.gpus ?? DEFAULT_GPUS,
+    prices: options.prices ?? DEFAULT_PRICES,
+    throughput: options.throughput ?? throughputFromConfig(options.config),
+    targetRequestsPerSec: options.targetRequestsPerSec,
+  });
+}
+
+function prepareOutDir(outDir: string, force: boolean): void {
+  if (existsSync(outDir)) {
+    if (!statSync(outDir).isDirectory()) throw new ExportError(`${outDir} exists and is not a directory`);
+    const entries = readdirSync(outDir);
+    if (entries.length > 0 && !entries.includes(MARKER) && !force) {
+      throw new ExportError(`${outDir} is not empty and holds no previous bundle; choose an empty directory or pass --force`);
+    }
+    for (const entry of entries) rmSync(join(outDir, entry), { recursive: true, force: true });
+  }
+  mkdirSync(outDir, { recursive: true });
+}
+
+/** Hard-links files when source and bundle share a filesystem (a multi-GB model costs nothing), else copies. */
+function linkOrCopyTree(from: string, to: string, include: (path: string) => boolean = () => true): void {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from)) {
+    const source = join(from, name);
+    const target = join(to, name);
+    if (!include(source)) continue;
+    if (statSync(source).isDirectory()) {
+      linkOrCopyTree(source, target, include);
+    } else {
+      try {
+        linkSync(source, target);
+      } catch {
+        cpSync(source, target);
+      }
+    }
+  }
+}
+
+export function writeBundle(options: ExportOptions): ExportResult {
+  const outDir = resolve(options.outDir);
+  const manifest = readManifest(options.config.model.package);
+  const gpus = options.gpus ?? DEFAULT_GPUS;
+  const sizing = sizeConfig(options, manifest);
+  let gpu: GpuSpec;
+  try {
+    gpu = findGpu(gpus, options.gpuName ?? sizing.recommended ?? 'L4');
+  } catch (error) {
+    throw new ExportError((error as Error).message);
+  }
+  const sizedRow = sizing.rows.find((row) => row.gpu === gpu.name);
+  if (options.target === 'gpu' && sizedRow && !sizedRow.fits) {
+    throw new ExportError(`the config needs ${(sizing.estimate.totalBytes / 2 ** 30).toFixed(1)} GiB, more than a ${gpu.name} offers; pick a larger GPU (--gpu) or lower maxBatchTotalTokens`);
+  }
+  const plan = planBundle({
+    config: options.config,
+    sizing,
+    target: options.target,
+    bakeModel: options.bakeModel,
+    gpu,
+    imageName: options.imageName,
+    imageTag: options.imageTag,
+    loadSeconds: options.loadSeconds,
+    minReplicas: sizedRow?.replicas ?? 1,
+  });
+
+  prepareOutDir(outDir, options.force ?? false);
+  const files: string[] = [];
+  const write = (path: string, content: string, mode?: number) => {
+    const full = join(outDir, path);
+    mkdirSync(dirname(full), { recursive: true });
+    writeFileSync(full, content);
+    if (mode !== undefined) chmodSync(full, mode);
+    files.push(path);
+  };
+  write(MARKER, `Written by hearth export; the next export into this directory replaces it.\n`);
+  write('Dockerfile', renderDockerfile(plan));
+  write('.dockerignore', renderDockerignore());
+  write('docker-compose.yml', renderCompose(plan));
+  write('config/tuned.json', renderTunedJson(plan));
+  for (const [name, content] of Object.entries(renderK8s(plan))) write(`k8s/${name}`, content);
+  write('monitoring/prometheus-adapter-values.yaml', renderPrometheusAdapterValues());
+  write('vertex-ai.sh', renderVertexScript(plan), 0o755);
+  write('sizing.json', `${JSON.stringify(sizing, null, 2)}\n`);
+  write('README.md', renderReadme(plan));
+
+  const appRoot = options.appSourceDir ?? HEARTH_ROOT;
+  for (const file of ['package.json', 'package-lock.json']) {
+    if (!existsSync(join(appRoot, file))) throw new ExportError(`Hearth's ${file} is missing from ${appRoot}; export from a complete Hearth installation`);
+    cpSync(join(appRoot, file), join(outDir, 'app', file));
+  }
+  const notTests = (path: string) => !/\.test\.ts$/.test(path) && !relative(appRoot, path).split(/[\\/]/).includes('node_modules');
+  linkOrCopyTree(join(appRoot, 'bin'), join(outDir, 'app', 'bin'), notTests);
+  linkOrCopyTree(join(appRoot, 'engine'), join(outDir, 'app', 'engine'), notTests);
+  files.push('app/');
+  if (options.bakeModel) {
+    linkOrCopyTree(resolve(options.config.model.package), join(outDir, 'model'));
+    files.push('model/');
+  }
+  return { outDir, files, plan, sizing };
+}
+
+/** The bundle's YAML files rendered in memory (for previews in the Export view). */
+export function previewBundle(options: Omit<ExportOptions, 'outDir'>): Record<string, string> {
+  const manifest = readManifest(options.config.model.package);
+  const sizing = sizeConfig(options, manifest);
+  const gpu = findGpu(options.gpus ?? DEFAULT_GPUS, options.gpuName ?? sizing.recommended ?? 'L4');
+  const plan = planBundle({ config: options.config, sizing, target: options.target, bakeModel: options.bakeModel, gpu, loadSeconds: options.loadSeconds, minReplicas: sizing.rows.find((row) => row.gpu === gpu.name)?.replicas ?? 1 });
+  const k8s = Object.fromEntries(Object.entries(renderK8s(plan)).map(([name, content]) => [`k8s/${name}`, content]));
+  return {
+    Dockerfile: renderDockerfile(plan),
+    'docker-compose.yml': renderCompose(plan),
+    'config/tuned.json': renderTunedJson(plan),
+    ...k8s,
+    'vertex-ai.sh': renderVertexScript(plan),
+    'README.md': renderReadme(plan),
+    'sizing.json': `${JSON.stringify(sizing, null, 2)}\n`,
+  };
+}

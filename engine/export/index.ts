@@ -1,0 +1,19 @@
+// `hearth size` and `hearth export`: GPU sizing and cost for a serving config, and a production
+// bundle (Dockerfile, docker-compose.yml, k8s/, vertex-ai.sh, README.md) that serves it.
+// Clean functions for the CLI and the desktop host's admin API (Export view):
+//
+//   sizeConfig({ config, gpus?, prices?, throughput?, targetRequestsPerSec? }) → SizingResult
+//     (rows: per GPU fits / maxConcurrency / $ per hour and month / replicas; notes; recommended)
+//   sizeDeployment({ model, batching, gpus, prices, ... }) → same, from a manifest you already have
+//   writeBundle({ config, outDir, target: 'gpu'|'cpu', bakeModel, gpuName?, ... }) → { outDir, files, plan, sizing }
+//   previewBundle({ ...same without outDir }) → { 'Dockerfile': text, 'k8s/deployment.yaml': text, ... }
+//   DEFAULT_GPUS, DEFAULT_PRICES (editable tables; sources in gpuCatalog.ts), parseGpuTable, parsePriceTable
+export * from './gpuCatalog.js';
+export * from './sizing.js';
+export { planBundle, estimateLoadSeconds, dnsLabel, type BundlePlan, type BundleTarget, type BundlePlanInput } from './plan.js';
+export { writeBundle, previewBundle, sizeConfig, readManifest, throughputFromConfig, ExportError, type ExportOptions, type ExportResult } from './bundle.js';
+export { renderDockerfile, BASE_IMAGES, CONTAINER_UID } from './bundle/dockerfile.js';
+export { buildK8sManifests, renderK8s, prometheusAdapterValues, QUEUE_METRIC, type K8sManifests } from './bundle/k8s.js';
+export { composeObject, renderCompose } from './bundle/compose.js';
+export { renderVertexScript } from './bundle/vertex.js';
+export { renderReadme } from './bundle/readme.js';
