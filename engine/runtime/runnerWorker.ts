@@ -82,7 +82,7 @@ async function runRows(
   inputIds: number[][],
   startPositions: number[],
   numTokens: number[],
-): Promise<{ logits: Float32Array; runMs: number }> {
+): Promise<{ logits: Float32Array; logitsWidth: number; runMs: number }> {
   const { graph, stride } = r;
   const numRows = inputIds.length;
   const sequenceLength = Math.max(...inputIds.map((ids) => ids.length));
@@ -142,13 +142,15 @@ async function runRows(
       }
     }
   }
-  return { logits: outputs[graph.outputs.logits]!.data as Float32Array, runMs };
+  const logits = outputs[graph.outputs.logits]!;
+  return { logits: logits.data as Float32Array, logitsWidth: logits.dims[1]!, runMs };
 }
 
-function sampleRow(r: Runner, requestId: string, logits: Float32Array, row: number): TokenSample {
+function sampleRow(r: Runner, requestId: string, out: { logits: Float32Array; logitsWidth: number }, row: number): TokenSample {
   const state = r.samplers.get(requestId);
   if (!state) throw new Error(`runner: no sampler state for ${requestId} (bug)`);
-  const result = sample(logits.subarray(row * r.vocabSize, (row + 1) * r.vocabSize), state, r.scratch);
+  const width = out.logitsWidth;
+  const result = sample(out.logits.subarray(row * width, (row + 1) * width), state, r.scratch);
   state.record(result.tokenId);
   return { requestId, ...result };
 }
@@ -181,7 +183,7 @@ async function step(message: StepMessage): Promise<void> {
       runMs += out.runMs;
       for (let row = 0; row < numRows; row++) {
         const id = requestIds[row];
-        if (id) samples.push(sampleRow(r, id, out.logits, row));
+        if (id) samples.push(sampleRow(r, id, out, row));
       }
     } catch (error) {
       failures.push({ requestIds: realIds, error: serializeError(error) });
@@ -198,7 +200,7 @@ async function step(message: StepMessage): Promise<void> {
       );
       runMs += out.runMs;
       batch.runs.forEach((run, row) => {
-        if (run.sample) samples.push(sampleRow(r, run.requestId, out.logits, row));
+        if (run.sample) samples.push(sampleRow(r, run.requestId, out, row));
       });
     } catch (error) {
       failures.push({ requestIds: batch.runs.map((run) => run.requestId), error: serializeError(error) });
