@@ -6,7 +6,7 @@ export interface BatchingConfig {
   maxBatchTotalTokens: number;
   /** Most prompt tokens prefilled in one step (long prompts are chunked to this). */
   maxPrefillTokens: number;
-  /** Most steps a waiting request may be passed over before prefill takes priority. */
+  /** Most prompt tokens queued (admitted but not yet running) at once; beyond it: 429. (Every step has prefill budget, so no request is passed over.) */
   maxWaitingTokens: number;
   /** Most requests admitted (running + queued); beyond it: 429. */
   maxConcurrentRequests: number;
