@@ -27,6 +27,23 @@ export interface LayerWeights {
 export class WeightSource {
   constructor(private readonly checkpoint: Checkpoint, readonly architecture: Architecture, readonly shape: ModelShape) {}
 
+  /** Every tensor a conversion reads (for progress totals); checkpoints may hold others. */
+  tensorNames(): string[] {
+    const names = ['model.embed_tokens.weight', 'model.norm.weight'];
+    if (!this.shape.tiedEmbeddings) names.push('lm_head.weight');
+    const perLayer = ['input_layernorm.weight', 'post_attention_layernorm.weight', 'self_attn.o_proj.weight', 'mlp.down_proj.weight'];
+    if (this.architecture === 'phi3') perLayer.push('self_attn.qkv_proj.weight', 'mlp.gate_up_proj.weight');
+    else perLayer.push('self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight', 'mlp.gate_proj.weight', 'mlp.up_proj.weight');
+    if (this.architecture === 'qwen3') perLayer.push('self_attn.q_norm.weight', 'self_attn.k_norm.weight');
+    for (let i = 0; i < this.shape.numLayers; i++) {
+      for (const name of perLayer) names.push(`model.layers.${i}.${name}`);
+      for (const bias of ['q_proj.bias', 'k_proj.bias', 'v_proj.bias']) {
+        if (this.checkpoint.has(`model.layers.${i}.self_attn.${bias}`)) names.push(`model.layers.${i}.self_attn.${bias}`);
+      }
+    }
+    return names;
+  }
+
   embedding(): Float32Array {
     return this.checkpoint.read('model.embed_tokens.weight', [this.shape.vocabSize, this.shape.hiddenSize]);
   }

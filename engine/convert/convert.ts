@@ -55,8 +55,10 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      const tensorsTotal = checkpoint.tensorNames.length;
-      const bytesTotal = checkpoint.tensorNames.reduce((sum, name) => sum + checkpoint.info(name).byteLength, 0);
+      const weights = new WeightSource(checkpoint, config.architecture, config.shape);
+      const needed = weights.tensorNames().filter((name) => checkpoint.has(name));
+      const tensorsTotal = needed.length;
+      const bytesTotal = needed.reduce((sum, name) => sum + checkpoint.info(name).byteLength, 0);
       const seen = new Set<string>();
       let bytesDone = 0;
       checkpoint.onRead = (info) => {
@@ -70,7 +72,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
       let weightsBytes: number;
       try {
         const graph = new GraphBuilder(data);
-        await buildDecoderGraph(graph, new WeightSource(checkpoint, config.architecture, config.shape), {
+        await buildDecoderGraph(graph, weights, {
           dtype: options.dtype,
           shape: config.shape,
           ropeScaling: config.ropeScaling,
@@ -132,14 +134,33 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
 /** A hidden sibling of outDir, so the final rename stays on one filesystem. */
 function makeTempDir(outDir: string): string {
   const parent = dirname(outDir);
-  const tempDir = join(parent, `.${basename(outDir)}.partial-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const prefix = `.${basename(outDir)}.partial-`;
+  const tempDir = join(parent, `${prefix}${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     mkdirSync(parent, { recursive: true });
+    removeAbandonedTempDirs(parent, prefix);
     mkdirSync(tempDir);
   } catch (error) {
     throw new ConvertError(`cannot write to ${parent}: ${(error as Error).message}. Choose an --out directory you can write to.`);
   }
   return tempDir;
+}
+
+/** A conversion killed outright (SIGKILL, power loss) cannot clean up; the next one does. */
+function removeAbandonedTempDirs(parent: string, prefix: string): void {
+  for (const name of readdirSync(parent)) {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length).split('-')[0]) : NaN;
+    if (Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid)) rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function isNodeError(error: unknown): error is NodeJS.ErrnoException {

@@ -62,8 +62,8 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel);
 
   // Token embedding (fp16 tables are gathered first and only the gathered rows are cast).
-  const embedding = weights.embedding();
-  const embeddingName = emitter.table('model.embed_tokens.weight', embedding, vocabSize, h);
+  // Not kept: the largest tensor of small models; a tied int4 lm_head re-reads it at the end.
+  const embeddingName = emitter.table('model.embed_tokens.weight', weights.embedding(), vocabSize, h);
   let hidden = g.op('Gather', [embeddingName, inputIds]);
   if (dtype !== 'fp32') hidden = g.op('Cast', [hidden], { attributes: { to: FLOAT } });
 
@@ -148,7 +148,7 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   ]);
   const finalNorm = g.weight('model.norm', 'float32', [h], bytesOf(weights.finalNorm()));
   const normedLast = g.op('SimplifiedLayerNormalization', [lastHidden, finalNorm], { attributes: { axis: -1, epsilon: { float: epsilon } } });
-  emitter.lmHead(normedLast, shape.tiedEmbeddings ? { tiedTo: embeddingName, table: embedding } : { weight: weights.lmHead() }, vocabSize, h, 'logits');
+  emitter.lmHead(normedLast, shape.tiedEmbeddings ? embeddingName : null, () => weights.lmHead(), vocabSize, h, 'logits');
 }
 
 /** Stores weights in the package's dtype and emits the matching MatMul flavour. */
@@ -177,15 +177,15 @@ class WeightEmitter {
     return output;
   }
 
-  lmHead(input: string, source: { tiedTo: string; table: Float32Array } | { weight: Float32Array }, vocabSize: number, h: number, output: string): void {
+  /** `tiedTo`: the embedding table's initializer when embeddings are tied. */
+  lmHead(input: string, tiedTo: string | null, readWeight: () => Float32Array, vocabSize: number, h: number, output: string): void {
     if (this.dtype === 'int4') {
       // Tied or not, int4 quantizes its own lm_head copy (the Gather table stays fp16).
-      const values = 'table' in source ? source.table : source.weight;
-      this.matMulNBits('lm_head', values, vocabSize, h, input, output);
+      this.matMulNBits('lm_head', readWeight(), vocabSize, h, input, output);
       return;
     }
     // Gemm with transB reads the [vocab, hidden] table as stored, so a tied lm_head shares it.
-    let weight = 'tiedTo' in source ? source.tiedTo : this.table('lm_head.weight', source.weight, vocabSize, h);
+    let weight = tiedTo ?? this.table('lm_head.weight', readWeight(), vocabSize, h);
     if (this.dtype === 'fp16') weight = this.g.op('Cast', [weight], { attributes: { to: FLOAT } });
     this.g.op('Gemm', [input, weight], { attributes: { transB: 1 }, output });
   }

@@ -149,6 +149,21 @@ describe('hearth convert: bad input', () => {
     assert.equal(existsSync(outDir), false);
   });
 
+  it('removes temp dirs abandoned by a killed conversion and reports progress to the end', async () => {
+    const { checkpointDir, outParent, outDir } = brokenCase(() => {});
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const abandoned = join(outParent, `.package.partial-${dead}-0badc0de`);
+    mkdirSync(abandoned);
+    writeFileSync(join(abandoned, 'model.onnx.data'), 'half-written');
+    const events: { tensorsDone: number; tensorsTotal: number; bytesDone: number; bytesTotal: number }[] = [];
+    await convertCheckpoint({ checkpointDir, outDir, dtype: 'int4', onProgress: (event) => events.push(event) });
+    assert.deepEqual(readdirSync(outParent), ['package']);
+    const last = events.at(-1)!;
+    assert.equal(last.tensorsDone, last.tensorsTotal);
+    assert.equal(last.bytesDone, last.bytesTotal);
+    assert.equal(last.tensorsTotal, 2 + 1 + 2 * 9); // embed, norm, lm_head + 9 per layer
+  });
+
   it('Ctrl-C during a conversion leaves nothing behind', async () => {
     // Many tiny layers make a conversion long enough (> 1 s) to print progress and be interrupted.
     const { checkpointDir: slowCheckpoint } = await ensureFixtureCheckpoint({ arch: 'llama', numLayers: 600 });

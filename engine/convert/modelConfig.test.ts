@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseModelConfig } from './modelConfig.js';
+
+const llama = {
+  architectures: ['LlamaForCausalLM'], hidden_size: 64, intermediate_size: 128, num_attention_heads: 4, num_key_value_heads: 2,
+  num_hidden_layers: 2, vocab_size: 512, max_position_embeddings: 256, rms_norm_eps: 1e-5, rope_theta: 10000,
+};
+
+describe('parseModelConfig', () => {
+  it('reads the shape and defaults', () => {
+    const config = parseModelConfig(llama);
+    assert.equal(config.architecture, 'llama');
+    assert.equal(config.shape.headDim, 16);
+    assert.equal(config.shape.tiedEmbeddings, false);
+    assert.deepEqual(config.ropeScaling, { type: 'default' });
+    assert.equal(config.slidingWindow, null);
+  });
+
+  it('takes head_dim from the config when given (Qwen3)', () => {
+    const config = parseModelConfig({ ...llama, architectures: ['Qwen3ForCausalLM'], num_attention_heads: 6, head_dim: 32 });
+    assert.equal(config.shape.headDim, 32);
+  });
+
+  it('reads Llama-3 rope scaling', () => {
+    const config = parseModelConfig({ ...llama, rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
+    assert.deepEqual(config.ropeScaling, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 });
+  });
+
+  it('keeps a Mistral sliding window only when it is shorter than the context', () => {
+    assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 64 }).slidingWindow, 64);
+    assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 4096 }).slidingWindow, null);
+  });
+
+  for (const [label, config, message] of [
+    ['rope scaling it cannot reproduce', { ...llama, rope_scaling: { type: 'yarn', factor: 4 } }, /rope_scaling .*yarn/],
+    ['partial rotary embeddings', { ...llama, partial_rotary_factor: 0.5 }, /partial_rotary_factor/],
+    ['KV heads that do not divide the heads', { ...llama, num_key_value_heads: 3 }, /num_key_value_heads \(3\) does not divide num_attention_heads \(4\)/],
+    ['a missing hidden size', { ...llama, hidden_size: undefined }, /'hidden_size' must be a positive integer/],
+    ['per-layer Qwen sliding windows', { ...llama, architectures: ['Qwen2ForCausalLM'], use_sliding_window: true, sliding_window: 32 }, /per-layer sliding windows/],
+    ['another activation', { ...llama, hidden_act: 'gelu' }, /hidden_act 'gelu'/],
+  ] as const) {
+    it(`refuses ${label}`, () => {
+      assert.throws(() => parseModelConfig(config as Record<string, unknown>), message);
+    });
+  }
+});

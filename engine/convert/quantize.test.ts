@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { dequantizeInt4, fromFloat16Bits, INT4_BLOCK_SIZE, quantizeInt4, toFloat16Bits } from './quantize.js';
+
+describe('fp16 conversion', () => {
+  it('round-trips representable values and rounds to nearest even', () => {
+    const values = Float32Array.of(0, -0, 1, -2.5, 65504, 6.103515625e-5, 5.960464477539063e-8, 1 + 2 ** -11, 1 + 3 * 2 ** -11);
+    const back = Array.from(toFloat16Bits(values), fromFloat16Bits);
+    assert.deepEqual(back.slice(0, 7), [0, -0, 1, -2.5, 65504, 6.103515625e-5, 5.960464477539063e-8]);
+    assert.equal(back[7], 1); // halfway: ties to even (down)
+    assert.equal(back[8], 1 + 2 * 2 ** -10); // halfway: ties to even (up)
+  });
+
+  it('overflows to infinity and keeps NaN', () => {
+    const back = Array.from(toFloat16Bits(Float32Array.of(1e6, -1e6, NaN)), fromFloat16Bits);
+    assert.equal(back[0], Infinity);
+    assert.equal(back[1], -Infinity);
+    assert.ok(Number.isNaN(back[2]));
+  });
+});
+
+describe('int4 quantization (MatMulNBits layout)', () => {
+  it('reconstructs every weight within half a quantization step of its block', () => {
+    const numOut = 5;
+    const numIn = 70; // not a multiple of the block: the last block is zero-padded
+    const weights = Float32Array.from({ length: numOut * numIn }, (_, i) => Math.sin(i * 1.7) * (1 + (i % 7)));
+    const q = quantizeInt4(weights, numOut, numIn);
+    assert.equal(q.kBlocks, Math.ceil(numIn / INT4_BLOCK_SIZE));
+    assert.equal(q.codes.length, numOut * q.kBlocks * 16);
+    assert.equal(q.scales.length, numOut * q.kBlocks);
+    assert.equal(q.zeroPoints.length, numOut * Math.ceil(q.kBlocks / 2));
+    const restored = dequantizeInt4(q, numOut, numIn);
+    for (let n = 0; n < numOut; n++) {
+      for (let k = 0; k < numIn; k++) {
+        const scale = q.scales[n * q.kBlocks + Math.floor(k / INT4_BLOCK_SIZE)]!;
+        assert.ok(Math.abs(restored[n * numIn + k]! - weights[n * numIn + k]!) <= scale / 2 + 1e-6, `weight ${n},${k}`);
+      }
+    }
+  });
+
+  it('keeps exact zeros exact and handles constant blocks', () => {
+    const weights = new Float32Array(2 * 32);
+    weights.fill(0.75, 32);
+    weights[3] = -1;
+    const restored = dequantizeInt4(quantizeInt4(weights, 2, 32), 2, 32);
+    assert.equal(restored[0], 0);
+    assert.ok(Math.abs(restored[3]! + 1) < 1e-6);
+    for (let k = 32; k < 64; k++) assert.ok(Math.abs(restored[k]! - 0.75) < 1e-6);
+  });
+});
