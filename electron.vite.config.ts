@@ -1,0 +1,59 @@
+// Builds the desktop app into out/ (`npx electron-vite build`, `npm run build:app`):
+//   out/main/index.js         Electron main (electron/main.ts)
+//   out/main/engineHost.js    the engine host, run in a utilityProcess (engine/host/main.ts)
+//   out/main/runnerWorker.mjs the engine's model-runner worker thread (engine/runtime/runnerWorker.ts),
+//                             at the path engine/runtime/modelRunner.ts asks for (./runnerWorker.mjs
+//                             next to the code that starts it)
+//   out/preload/index.cjs     preload, CommonJS because sandboxed preloads cannot be ES modules
+//   out/renderer/             React UI (renderer/index.html), also what the host serves in web mode
+// The engine host is bundled as a second main-side entry rather than run through tsx inside
+// Electron: no TypeScript compiler in the shipped app, and packages resolve from node_modules as
+// usual. Every package.json dependency stays external (electron-vite's externalizeDeps), so the
+// native ones (better-sqlite3, onnxruntime-node) load from node_modules, unpacked from asar
+// (electron-builder.yml). In a source checkout the host runs unbundled through tsx instead
+// (`hearth serve`, `hearth app --web`): same code, no build.
+import { resolve } from 'node:path';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'electron-vite';
+
+const root = import.meta.dirname;
+// HEARTH_ELECTRON_OUT lets a test build elsewhere without emptying the out/renderer other tests
+// serve; it must stay inside the repo so the bundles still find node_modules.
+const outRoot = process.env.HEARTH_ELECTRON_OUT ? resolve(process.env.HEARTH_ELECTRON_OUT) : resolve(root, 'out');
+
+export default defineConfig({
+  main: {
+    build: {
+      outDir: resolve(outRoot, 'main'),
+      rollupOptions: {
+        input: {
+          index: resolve(root, 'electron/main.ts'),
+          engineHost: resolve(root, 'engine/host/main.ts'),
+          runnerWorker: resolve(root, 'engine/runtime/runnerWorker.ts'),
+        },
+        output: {
+          format: 'es',
+          entryFileNames: (chunk) => (chunk.name === 'runnerWorker' ? '[name].mjs' : '[name].js'),
+        },
+      },
+    },
+  },
+  preload: {
+    build: {
+      outDir: resolve(outRoot, 'preload'),
+      rollupOptions: {
+        input: { index: resolve(root, 'electron/preload.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve(root, 'renderer'),
+    base: './',
+    plugins: [react()],
+    build: {
+      outDir: resolve(outRoot, 'renderer'),
+      rollupOptions: { input: { index: resolve(root, 'renderer/index.html') } },
+    },
+  },
+});

@@ -1,0 +1,85 @@
+// `electron-vite build` without the Electron binary: main, preload and renderer build, and the
+// bundled engine host (what the app runs in its utility process) really starts — here under
+// plain Node through child_process.fork and the same Supervisor the app uses — answers its
+// token-protected admin API, serves the built renderer, and stops on the shutdown message.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Supervisor, type ChildHandle } from '../../electron/supervisor.js';
+import { HOST_ENV } from '../../engine/common/hostProcess.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+test('electron-vite builds main, preload and renderer, and the bundled engine host runs', { timeout: 240_000 }, async () => {
+  // Inside the repo (bundles resolve node_modules by walking up), apart from out/renderer that other suites serve.
+  const outDir = join(root, 'out', `build-test-${process.pid}`);
+  const home = mkdtempSync(join(tmpdir(), 'hearth-build-home-'));
+  try {
+    const build = await run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { ...process.env, HEARTH_ELECTRON_OUT: outDir });
+    assert.equal(build.code, 0, build.output);
+
+    for (const file of ['main/index.js', 'main/engineHost.js', 'main/runnerWorker.mjs', 'preload/index.cjs', 'renderer/index.html']) {
+      assert.ok(existsSync(join(outDir, file)), `${file} built`);
+    }
+    const preload = readFileSync(join(outDir, 'preload/index.cjs'), 'utf8');
+    assert.match(preload, /require\("electron"\)/, 'sandboxed preloads must be CommonJS');
+    assert.doesNotMatch(preload, /^import /m);
+    assert.doesNotMatch(preload, /require\("(node:)?(fs|child_process|path)"\)/, 'the preload uses no Node modules (sandbox)');
+    const main = readFileSync(join(outDir, 'main/index.js'), 'utf8');
+    assert.match(main, /sandbox: true/);
+    assert.match(main, /contextIsolation: true/);
+    assert.match(main, /nodeIntegration: false/);
+    // modelRunner asks for ./runnerWorker.mjs next to itself: it must sit in the engine host bundle, not a chunk.
+    assert.match(readFileSync(join(outDir, 'main/engineHost.js'), 'utf8'), /new URL\("\.\/runnerWorker\.mjs", import\.meta\.url\)/);
+
+    const token = 'build-test-token-0123456789';
+    const spawnHost = (): ChildHandle => {
+      const child = fork(join(outDir, 'main/engineHost.js'), [], {
+        env: { ...process.env, HEARTH_HOME: home, [HOST_ENV.adminToken]: token, [HOST_ENV.adminPort]: '0', [HOST_ENV.rendererDir]: join(outDir, 'renderer') },
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      });
+      child.on('error', () => {});
+      return {
+        pid: child.pid,
+        postMessage: (message) => {
+          if (child.connected) child.send(message);
+        },
+        onMessage: (listener) => child.on('message', listener),
+        onExit: (listener) => child.once('exit', (code) => listener(code)),
+        kill: () => child.kill('SIGKILL'),
+      };
+    };
+    const supervisor = new Supervisor({ spawn: spawnHost, readyTimeoutMs: 60_000, shutdownDeadlineMs: 10_000 });
+    supervisor.start();
+    try {
+      const info = await supervisor.waitReady();
+      assert.equal(info.token, token);
+      assert.match(info.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal((await fetch(`${info.url}/api/status`)).status, 401, 'the admin API wants the token');
+      const status = await fetch(`${info.url}/api/status`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(status.status, 200);
+      const page = await fetch(`${info.url}/`);
+      assert.match(await page.text(), /<div id="root">/, 'the host serves the built renderer (web mode)');
+    } finally {
+      await supervisor.stop();
+    }
+    assert.deepEqual(supervisor.status, { state: 'stopped', exitCode: 0 }, 'the bundled host exits cleanly on the shutdown message');
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
+    rmSync(home, { recursive: true, force: true });
+  }
+});
