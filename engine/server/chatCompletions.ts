@@ -12,8 +12,7 @@ import {
   usageOf,
   type GenerationSpec,
 } from './generation.js';
-import { readJsonBody } from './http.js';
-import { sendJson } from './http.js';
+import { readJsonBody, sendJson } from './http.js';
 import { chatLogprobs } from './logprobs.js';
 import type { ChatTemplateMessage, ServedEngine } from './servedEngine.js';
 import { endSse, sendSse, startSse } from './sse.js';
@@ -106,21 +105,21 @@ export async function startChat(ctx: RequestContext, body: ChatCompletionBody, i
 }
 
 export async function chatJson(ctx: RequestContext, { body, generations, topLogprobs, base, promptTokenIds }: PreparedChat): Promise<object> {
-    const results = await Promise.all(generations.map((generation) => collect(generation)));
-    ctx.response = results.map((result) => result.text).join('\n---\n');
-    const completionTokens = results.reduce((sum, result) => sum + result.done.completionTokens, 0);
-    return {
-      ...base,
-      object: 'chat.completion',
-      choices: results.map((result, index) => ({
-        index,
-        message: { role: 'assistant', content: result.text },
-        logprobs: topLogprobs === undefined ? null : chatLogprobs(result.tokens, topLogprobs),
-        finish_reason: openAiFinishReason(result.done),
-        ...(body.return_token_ids ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: promptTokenIds } : {}),
-      })),
-      usage: usageOf(results[0]!.done.promptTokens, completionTokens),
-    };
+  const results = await Promise.all(generations.map((generation) => collect(generation)));
+  ctx.response = results.map((result) => result.text).join('\n---\n');
+  const completionTokens = results.reduce((sum, result) => sum + result.done.completionTokens, 0);
+  return {
+    ...base,
+    object: 'chat.completion',
+    choices: results.map((result, index) => ({
+      index,
+      message: { role: 'assistant', content: result.text },
+      logprobs: topLogprobs === undefined ? null : chatLogprobs(result.tokens, topLogprobs),
+      finish_reason: openAiFinishReason(result.done),
+      ...(body.return_token_ids ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: promptTokenIds } : {}),
+    })),
+    usage: usageOf(results[0]!.done.promptTokens, completionTokens),
+  };
 }
 
 async function streamChat(ctx: RequestContext, { body, generations, topLogprobs, base }: PreparedChat): Promise<void> {

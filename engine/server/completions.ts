@@ -87,31 +87,31 @@ export async function startCompletion(ctx: RequestContext, body: CompletionBody,
 }
 
 export async function completionJson(ctx: RequestContext, { body, generations, specs, topLogprobs, base }: PreparedCompletion): Promise<object> {
-    const echo = body.echo === true;
-    const results = await Promise.all(generations.map((generation) => collect(generation)));
-    ctx.response = results.map((result) => result.text).join('\n---\n');
-    let promptTokens = 0;
-    let completionTokens = 0;
-    results.forEach((result, index) => {
-      if (specs[index]!.first) promptTokens += result.done.promptTokens;
-      completionTokens += result.done.completionTokens;
-    });
-    return {
-      ...base,
-      choices: results.map((result, index) => {
-        const prefix = echo ? specs[index]!.promptText : '';
-        return {
-          index,
-          text: prefix + result.text,
-          logprobs: topLogprobs === undefined ? null : completionLogprobs(result.tokens, topLogprobs, prefix.length),
-          finish_reason: openAiFinishReason(result.done),
-          ...(body.return_token_ids
-            ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: specs[index]!.spec.promptTokenIds }
-            : {}),
-        };
-      }),
-      usage: usageOf(promptTokens, completionTokens),
-    };
+  const echo = body.echo === true;
+  const results = await Promise.all(generations.map((generation) => collect(generation)));
+  ctx.response = results.map((result) => result.text).join('\n---\n');
+  let promptTokens = 0;
+  let completionTokens = 0;
+  results.forEach((result, index) => {
+    if (specs[index]!.first) promptTokens += result.done.promptTokens;
+    completionTokens += result.done.completionTokens;
+  });
+  return {
+    ...base,
+    choices: results.map((result, index) => {
+      const prefix = echo ? specs[index]!.promptText : '';
+      return {
+        index,
+        text: prefix + result.text,
+        logprobs: topLogprobs === undefined ? null : completionLogprobs(result.tokens, topLogprobs, prefix.length),
+        finish_reason: openAiFinishReason(result.done),
+        ...(body.return_token_ids
+          ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: specs[index]!.spec.promptTokenIds }
+          : {}),
+      };
+    }),
+    usage: usageOf(promptTokens, completionTokens),
+  };
 }
 
 async function streamCompletion(ctx: RequestContext, { body, generations, specs, topLogprobs, base }: PreparedCompletion): Promise<void> {

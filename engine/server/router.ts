@@ -99,7 +99,8 @@ export function createRequestHandler(state: ServerState, routes: Route[], metric
     } finally {
       await closed;
       state.inflight.delete(ctx);
-      if (route.recorded) record(ctx, found !== null && found !== 'wrong-method' ? route.endpoint : 'unmatched');
+      // CORS preflights are browser plumbing, not requests anyone asked to see.
+      if (route.recorded && req.method !== 'OPTIONS') record(ctx, found !== null && found !== 'wrong-method' ? route.endpoint : 'unmatched');
     }
   };
 }
