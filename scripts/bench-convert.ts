@@ -3,10 +3,10 @@
 // runs in its own child process so its peak RSS (getrusage maxrss) is its own; a baseline
 // child that only loads the converter shows the fixed runtime overhead.
 //
-//   node --import tsx scripts/bench-convert.ts [--shape smollm2-135m|tiny] [--dtypes fp32,fp16,int4] [--decode] [--keep]
+//   node --import tsx scripts/bench-convert.ts [--shape smollm2-135m|tiny] [--dtypes fp32,fp16,int4] [--decode] [--threads 2] [--keep]
 //
 // --decode also times the converted graph's single-stream decode step (session.run only,
-// B = 1, S = 1, 2 threads) as a feasibility check for the engine's tokens/s target.
+// B = 1, S = 1, --threads intra-op threads, past of 32..96 tokens) as a feasibility check for the engine's tokens/s target.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,9 +42,9 @@ function dirBytes(dir: string): number {
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
-async function decodeProbe(packageDir: string, manifest: ModelManifest, steps: number): Promise<{ msPerStep: number; tokensPerSecond: number }> {
+async function decodeProbe(packageDir: string, manifest: ModelManifest, steps: number, threads: number): Promise<{ msPerStep: number; tokensPerSecond: number }> {
   const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(join(packageDir, manifest.files.model), { intraOpNumThreads: 2, interOpNumThreads: 1 });
+  const session = await ort.InferenceSession.create(join(packageDir, manifest.files.model), { intraOpNumThreads: threads, interOpNumThreads: 1 });
   const { numLayers, numKvHeads: kvH, headDim: d } = manifest.graph;
   const promptLength = 32;
   // Cache kept as [kvH, length, d] per layer; re-laid out per step (not timed).
@@ -101,6 +101,7 @@ async function main(): Promise<void> {
       dtypes: { type: 'string', default: 'fp32,fp16,int4' },
       decode: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      threads: { type: 'string', default: '2' },
     },
   });
   const { ensureFixtureCheckpoint } = await import('../test/fixtures/packages.js');
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
       const manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as ModelManifest;
       const row = [dtype, result.seconds!.toFixed(1), mb(result.maxRssBytes), (statSync(join(outDir, 'model.onnx')).size / 1024).toFixed(0), mb(manifest.weightsBytes), mb(dirBytes(outDir))];
       if (values.decode) {
-        const probe = await decodeProbe(outDir, manifest, 64);
+        const probe = await decodeProbe(outDir, manifest, 64, Number(values.threads));
         row.push(probe.msPerStep.toFixed(2), probe.tokensPerSecond.toFixed(1));
       }
       rows.push(row);

@@ -1,7 +1,8 @@
 // Converts a Hugging Face safetensors checkpoint into a Hearth model package. The package is
 // assembled in a hidden temporary directory beside the output and renamed into place only when
 // complete, so a failed or interrupted conversion never leaves something that looks like a
-// package.
+// package. Conversion is synchronous file I/O per tensor, yielding to the event loop between
+// layers so progress, cancellation and signal handlers can run.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +32,12 @@ export interface ConvertOptions {
   onProgress?: ProgressListener;
   /** MatMulNBits accuracy_level for int4 (default 4: int8 activations, fastest on CPU). */
   int4AccuracyLevel?: number;
+  /**
+   * Cancels the conversion (checked between layers and before the final rename); the promise
+   * then rejects with the signal's reason and the temporary directory is removed. The CLI
+   * wires Ctrl-C to it.
+   */
+  signal?: AbortSignal;
 }
 
 export async function convertCheckpoint(options: ConvertOptions): Promise<ModelManifest> {
@@ -46,14 +53,8 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
     const { tokenizer, generation } = readTokenizerInfo(checkpointDir, config.eosTokenIds);
     const files = await checkpoint.sourceFiles();
 
+    options.signal?.throwIfAborted();
     const tempDir = makeTempDir(outDir);
-    const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
-    const onSignal = (signal: NodeJS.Signals) => {
-      removeTemp();
-      process.exit(signal === 'SIGINT' ? 130 : 143);
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
     try {
       const weights = new WeightSource(checkpoint, config.architecture, config.shape);
       const needed = weights.tensorNames().filter((name) => checkpoint.has(name));
@@ -78,6 +79,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
           ropeScaling: config.ropeScaling,
           slidingWindow: config.slidingWindow,
           int4AccuracyLevel: options.int4AccuracyLevel ?? 4,
+          signal: options.signal,
         });
         writeFileSync(join(tempDir, PACKAGE_FILES.model), graph.encodeModel(OPSETS, CONVERTER_VERSION));
         weightsBytes = data.totalBytes;
@@ -113,18 +115,16 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
         weightsBytes,
       };
       writeFileSync(join(tempDir, PACKAGE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
+      options.signal?.throwIfAborted();
       if (existsSync(outDir)) rmSync(outDir, { recursive: true }); // empty, checked above
       renameSync(tempDir, outDir);
       return manifest;
     } catch (error) {
-      removeTemp();
+      rmSync(tempDir, { recursive: true, force: true });
       if (isNodeError(error) && (error.code === 'ENOSPC' || error.code === 'EACCES' || error.code === 'EROFS')) {
         throw new ConvertError(`could not write the package to ${outDir}: ${error.message}. Free some space or choose another --out directory.`);
       }
       throw error;
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
   } finally {
     checkpoint.close();

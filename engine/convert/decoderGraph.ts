@@ -19,6 +19,7 @@ export interface DecoderGraphOptions {
   slidingWindow: number | null;
   /** MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (faster), 0 keeps fp32. */
   int4AccuracyLevel: number;
+  signal?: AbortSignal;
 }
 
 export function graphContract(shape: ModelShape): GraphContract {
@@ -78,8 +79,9 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   let residual = hidden;
   let pending: string | null = null; // MLP output not yet added to the residual
   for (let i = 0; i < shape.numLayers; i++) {
-    // Let signal handlers (Ctrl-C cleanup) run between layers.
+    // Let progress listeners and Ctrl-C run between layers.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    options.signal?.throwIfAborted();
     const layer = weights.layer(i);
     const inputNorm = g.weight(`layers.${i}.input_layernorm`, 'float32', [h], bytesOf(layer.inputNorm));
     let normed: string;

@@ -2,9 +2,14 @@
 // rows batched together (different lengths) match each row run alone, through real
 // onnxruntime-node sessions.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import type { ModelManifest } from '../../engine/common/manifest.js';
+import { ensureFixtureCheckpoint } from '../fixtures/packages.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { ensureFixturePackage, type FixturePackageOptions } from '../fixtures/packages.js';
 import { maxRelativeError } from '../fixtures/parity.js';
@@ -113,5 +118,35 @@ describe('hearth convert: llama fp32 package', () => {
     } finally {
       await runner.release();
     }
+  });
+});
+
+describe('hearth convert (CLI)', () => {
+  const hearthBin = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
+
+  it('converts a checkpoint directory and names the package', async () => {
+    const { checkpointDir } = await ensureFixtureCheckpoint({ arch: 'qwen2', storage: 'BF16' });
+    const parent = mkdtempSync(join(tmpdir(), 'hearth-convert-cli-'));
+    try {
+      const outDir = join(parent, 'package');
+      const result = spawnSync(process.execPath, [hearthBin, 'convert', checkpointDir, '--out', outDir, '--dtype', 'int4', '--name', 'tiny-qwen'], { encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /Converted Qwen2ForCausalLM \(2 layers, vocab 512\) to int4/);
+      const manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as ModelManifest;
+      assert.equal(manifest.name, 'tiny-qwen');
+      assert.equal(manifest.dtype, 'int4');
+      assert.equal(manifest.shape.tiedEmbeddings, true);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('explains its options and rejects a bad dtype', () => {
+    const help = spawnSync(process.execPath, [hearthBin, 'convert', '--help'], { encoding: 'utf8' });
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /--dtype <dtype>\s+fp32/);
+    const bad = spawnSync(process.execPath, [hearthBin, 'convert', 'x', '--out', 'y', '--dtype', 'int8'], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--dtype must be one of fp32, fp16, int4/);
   });
 });

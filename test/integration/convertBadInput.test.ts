@@ -149,6 +149,15 @@ describe('hearth convert: bad input', () => {
     assert.equal(existsSync(outDir), false);
   });
 
+  it('a cancelled conversion (AbortSignal) rejects with the reason and leaves nothing behind', async () => {
+    const { checkpointDir, outParent, outDir } = brokenCase(() => {});
+    const controller = new AbortController();
+    const reason = new Error('user cancelled');
+    const conversion = convertCheckpoint({ checkpointDir, outDir, dtype: 'fp32', signal: controller.signal, onProgress: () => controller.abort(reason) });
+    await assert.rejects(conversion, (error) => error === reason);
+    assert.deepEqual(readdirSync(outParent), []);
+  });
+
   it('removes temp dirs abandoned by a killed conversion and reports progress to the end', async () => {
     const { checkpointDir, outParent, outDir } = brokenCase(() => {});
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;
@@ -182,6 +191,7 @@ describe('hearth convert: bad input', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     assert.ok(interrupted, `the conversion finished before it could be interrupted (stderr: ${stderr})`);
     assert.equal(code, 130);
+    assert.match(stderr, /conversion cancelled \(SIGINT\); nothing was written/);
     assert.deepEqual(readdirSync(outParent), []);
   });
 });

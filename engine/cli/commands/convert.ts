@@ -45,8 +45,13 @@ export async function run(argv: string[]): Promise<number> {
   const { formatBytes, terminalProgress } = await import('../../convert/progress.js');
   const progress = terminalProgress();
   const startedMs = Date.now();
+  // Ctrl-C cancels between layers; the converter then removes its temporary directory.
+  const cancel = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => cancel.abort(new CliError(`conversion cancelled (${signal}); nothing was written.`, signal === 'SIGINT' ? 130 : 143));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
-    const manifest = await convertCheckpoint({ checkpointDir: positionals[0]!, outDir: values.out, dtype, name: values.name, onProgress: progress });
+    const manifest = await convertCheckpoint({ checkpointDir: positionals[0]!, outDir: values.out, dtype, name: values.name, onProgress: progress, signal: cancel.signal });
     progress.finish();
     const seconds = ((Date.now() - startedMs) / 1000).toFixed(1);
     console.log(`Converted ${manifest.hfArchitecture} (${manifest.shape.numLayers} layers, vocab ${manifest.shape.vocabSize}) to ${dtype} in ${seconds} s: ${values.out} (weights ${formatBytes(manifest.weightsBytes)}).`);
@@ -55,5 +60,8 @@ export async function run(argv: string[]): Promise<number> {
     progress.finish();
     if (error instanceof ConvertError) throw new CliError(error.message, 1);
     throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
