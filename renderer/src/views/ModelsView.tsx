@@ -4,7 +4,7 @@ import { useState } from 'react';
 import type { FitVerdict, HubModelSummary, LibraryModel } from '../../../engine/common/adminApi.js';
 import { MODEL_DTYPES, type ModelDtype } from '../../../engine/common/manifest.js';
 import { Card, Empty, ErrorBox, Loading, ProgressBar } from '../components/States.js';
-import { formatBytes } from '../components/format.js';
+import { formatBytes, formatCount } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
 import { useHost } from '../hostContext.js';
 import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
@@ -166,7 +166,7 @@ function HubRow({ model }: { model: HubModelSummary }) {
     <tr>
       <td><strong>{model.repo}</strong></td>
       <td>{model.architecture ?? '—'}{!model.supported && <div className="error-text small">{model.unsupportedReason ?? 'not supported'}</div>}</td>
-      <td>{model.numParams ? `${(model.numParams / 1e9).toFixed(2)} B` : '—'}</td>
+      <td>{formatCount(model.numParams)}</td>
       <td>{model.downloads?.toLocaleString() ?? '—'}</td>
       <td>
         <div className="row">

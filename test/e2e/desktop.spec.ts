@@ -1,0 +1,170 @@
+// The desktop UI, driven like a user in Chromium against the real engine host and a generated
+// fixture model: find and download a model, serve it, chat (streamed), watch the dashboard move,
+// find the requests (and an error's message) in the log, benchmark, export. Each test saves a
+// screenshot of its view to docs/screenshots/<view>.png.
+import { expect, test, type Page } from '@playwright/test';
+import { join } from 'node:path';
+
+const SHOTS = join(process.cwd(), 'docs', 'screenshots');
+const env = (name: string) => process.env[name] ?? '';
+
+test.describe.configure({ mode: 'serial' });
+test.skip(() => Boolean(process.env.HEARTH_E2E_SKIP), `SKIP: ${process.env.HEARTH_E2E_SKIP}`);
+
+async function open(page: Page, view: string): Promise<void> {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(`${env('HEARTH_E2E_URL')}/#token=${env('HEARTH_E2E_TOKEN')}`);
+  await page.getByTestId(`nav-${view}`).click();
+  await expect(page.getByTestId(`view-${view}`)).toBeVisible();
+  expect(errors, 'no uncaught errors in the page').toEqual([]);
+}
+
+const shot = (page: Page, view: string) => page.screenshot({ path: join(SHOTS, `${view}.png`), fullPage: true });
+
+/** Calls the served model through the host's proxy (the playground's path), outside the UI. */
+async function chat(maxTokens: number, content: string): Promise<Response> {
+  return fetch(`${env('HEARTH_E2E_URL')}/api/proxy/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'tiny-llama', messages: [{ role: 'user', content }], max_tokens: maxTokens, ignore_eos: true }),
+  });
+}
+
+test('models: search the Hub, check fit, download, and see it in the library', async ({ page }) => {
+  await open(page, 'models');
+  await expect(page.getByTestId('library').getByTestId('empty-state')).toContainText('No models yet');
+  await page.getByLabel('Search the Hub').fill('tiny');
+  await page.getByRole('button', { name: 'Search' }).click();
+  const row = page.getByRole('row', { name: new RegExp(env('HEARTH_E2E_REPO')) });
+  await expect(row).toBeVisible();
+  await row.getByLabel('Variant').selectOption('fp32');
+  await row.getByRole('button', { name: 'Check fit' }).click();
+  await expect(row.locator('.fit')).toContainText('fits');
+  await row.getByRole('button', { name: 'Download' }).click();
+  await expect(page.getByTestId('downloads')).toContainText('done', { timeout: 60_000 });
+  await expect(page.getByTestId('library')).toContainText('tiny-llama');
+  await expect(page.getByTestId('library')).toContainText('fp32');
+  await shot(page, 'models');
+});
+
+test('serve: load the model and get the endpoint and snippets', async ({ page }) => {
+  await open(page, 'serve');
+  await page.getByTestId('serve-model').fill('tiny-llama');
+  await page.getByTestId('serve-port').fill('0');
+  await page.getByTestId('serve-start').click();
+  await expect(page.getByTestId('endpoint-url')).toHaveText(/^http:\/\/127\.0\.0\.1:\d+\/v1$/, { timeout: 30_000 });
+  await expect(page.getByTestId('serve-state')).toHaveText('Serving tiny-llama');
+  await expect(page.getByTestId('snippet')).toContainText('curl http://127.0.0.1:');
+  await page.getByRole('button', { name: 'OpenAI SDK' }).click();
+  await expect(page.getByTestId('snippet')).toContainText("import OpenAI from 'openai'");
+  await shot(page, 'serve');
+});
+
+test('playground: a chat streams in, with timings; an error says what to do', async ({ page }) => {
+  await open(page, 'playground');
+  await page.getByTestId('max-tokens').fill('64');
+  // Record every text the assistant bubble shows while it streams.
+  // (A string, because this runs in the page: the test's tsconfig has no DOM types.)
+  await page.evaluate(`(() => {
+    const seen = [];
+    window.seenTexts = seen;
+    new MutationObserver(() => {
+      const bubbles = document.querySelectorAll('[data-testid=msg-assistant] .bubble-text');
+      const text = bubbles[bubbles.length - 1]?.textContent ?? '';
+      if (text && text !== '…' && seen[seen.length - 1] !== text) seen.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  })()`);
+  await page.getByTestId('chat-input').fill('Hello from Playwright');
+  await page.getByTestId('chat-send').click();
+  await expect(page.getByTestId('msg-timings')).toContainText('TTFT');
+  const seen = (await page.evaluate('window.seenTexts')) as string[];
+  expect(seen.length, 'the reply grew in several steps (streamed), not all at once').toBeGreaterThan(1);
+  expect(seen[seen.length - 1]!.startsWith(seen[0]!)).toBe(true);
+
+  // An impossible request: the server's message shows in the chat.
+  await page.getByTestId('max-tokens').fill('100000');
+  await page.getByTestId('chat-input').fill('This one asks for too many tokens');
+  await page.getByTestId('chat-send').click();
+  await expect(page.getByTestId('chat-error')).toContainText('maximum context length');
+  await page.getByTestId('max-tokens').fill('64');
+  await shot(page, 'playground');
+});
+
+test('dashboard: tokens/s and the request count move under load', async ({ page }) => {
+  await open(page, 'dashboard');
+  const requests = page.getByTestId('dash-requests');
+  await expect(requests).toHaveText(/^\d+$/);
+  const before = Number(await requests.textContent());
+  expect(before).toBeGreaterThanOrEqual(2);
+  await expect(page.getByTestId('memory-source')).toContainText(/nvidia-smi|system RAM/);
+
+  // Keep the model busy for a few seconds so the 1 s samples see tokens being generated.
+  let load = true;
+  const loader = (async () => {
+    let sent = 0;
+    while (load && sent < 40) {
+      await Promise.all([chat(120, `load ${sent}`), chat(120, `load ${sent + 1}`)]).then((responses) => Promise.all(responses.map((r) => r.text())));
+      sent += 2;
+    }
+  })();
+  try {
+    await expect(page.getByTestId('dash-tokens-per-sec')).not.toHaveText('0.0 tok/s', { timeout: 20_000 });
+    await expect.poll(async () => Number(await requests.textContent()), { timeout: 20_000 }).toBeGreaterThan(before);
+    await expect(page.getByTestId('dash-ttft')).not.toContainText('—');
+    await shot(page, 'dashboard');
+  } finally {
+    load = false;
+    await loader;
+  }
+});
+
+test('requests: find the chat in the log and read an error request\'s message', async ({ page }) => {
+  await open(page, 'requests');
+  await expect(page.getByTestId('requests-table')).toBeVisible();
+  // The failed follow-up carried the same chat history, so look among the successful ones.
+  await page.getByTestId('filter-status').selectOption('2xx');
+  await page.getByTestId('filter-text').fill('Hello from Playwright');
+  await expect(page.getByTestId('request-row')).toHaveCount(1);
+  await page.getByTestId('request-row').click();
+  await expect(page.getByTestId('request-prompt')).toContainText('Hello from Playwright');
+  await expect(page.getByTestId('request-detail')).toContainText('200');
+
+  await page.getByTestId('filter-text').fill('');
+  await page.getByTestId('filter-status').selectOption('4xx');
+  await expect(page.getByTestId('request-row')).toHaveCount(1);
+  await page.getByTestId('request-row').click();
+  await expect(page.getByTestId('request-error')).toContainText('maximum context length');
+  const csv = await page.request.get(await page.getByTestId('csv-export').getAttribute('href') ?? '');
+  expect(csv.status()).toBe(200);
+  expect((await csv.text()).split('\r\n')[0]).toMatch(/^id,time_ms,/);
+  await expect(page.getByTestId('latency-by-day')).toContainText(new Date().toISOString().slice(0, 10));
+  await shot(page, 'requests');
+});
+
+test('benchmark: two sweeps, plotted and compared side by side', async ({ page }) => {
+  await open(page, 'benchmark');
+  await expect(page.getByTestId('bench-runs').getByTestId('empty-state')).toBeVisible();
+  for (const label of ['first sweep', 'second sweep']) {
+    await page.getByTestId('bench-levels').fill('1, 2, 4');
+    await page.getByTestId('bench-requests').fill('4');
+    await page.getByPlaceholder(/e\.g\. batch/).fill(label);
+    await page.getByTestId('bench-run').click();
+    await expect(page.getByTestId('bench-run-row').filter({ hasText: label })).toContainText('done', { timeout: 60_000 });
+  }
+  await expect(page.getByTestId('bench-run-detail')).toHaveCount(2);
+  await expect(page.getByTestId('chart-throughput').locator('path')).toHaveCount(2);
+  await shot(page, 'benchmark');
+});
+
+test('export: sizing table and a bundle on disk', async ({ page }) => {
+  const status = (await (await fetch(`${env('HEARTH_E2E_URL')}/api/status`, { headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}` } })).json()) as { features: { export: boolean } };
+  test.skip(!status.features.export, 'SKIP: engine/export is not in this build');
+  await open(page, 'export');
+  await expect(page.getByTestId('sizing-table')).toContainText('T4');
+  await page.getByTestId('export-outdir').fill(join(env('HEARTH_E2E_HOME'), 'bundle'));
+  await page.getByTestId('export-run').click();
+  await expect(page.getByTestId('export-location')).toHaveText(join(env('HEARTH_E2E_HOME'), 'bundle'), { timeout: 30_000 });
+  await expect(page.getByTestId('export-result')).toContainText('Dockerfile');
+  await shot(page, 'export');
+});
