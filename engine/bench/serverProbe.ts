@@ -99,53 +99,70 @@ export function promptOfWords(numWords: number): string {
 }
 
 /**
- * Sends short non-streamed requests (max_tokens 1) and adjusts the number of words until the
- * server counts exactly `promptTokens` (or the closest it can get in 4 tries).
+ * Finds a prompt the server counts as exactly `promptTokens` tokens: short non-streamed requests
+ * (max_tokens 1) read usage.prompt_tokens, and a binary search over the prompt's length in
+ * characters closes in (tokenizers differ: a word is one token for SmolLM2, several for others).
  */
 export async function probePrompt(
   target: ProbeTarget & { endpoint: BenchEndpoint; model: string; promptTokens: number; ignoreEos: boolean },
 ): Promise<ProbeResult> {
   const notes: string[] = [];
   let ignoreEos = target.ignoreEos;
-  let numWords = Math.max(1, target.promptTokens);
-  let best: { words: number; tokens: number | null } = { words: numWords, tokens: null };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const prompt = promptOfWords(numWords);
-    let response: Response;
-    try {
-      response = await fetch(new URL(routeOf(target.endpoint), target.baseUrl), {
-        method: 'POST',
-        headers: headersFor(target.apiKey),
-        body: JSON.stringify(requestBody({ endpoint: target.endpoint, model: target.model, prompt, maxTokens: 1, ignoreEos }, false)),
-        signal: AbortSignal.timeout(target.timeoutMs),
-      });
-    } catch (error) {
-      throw new Error(describeFetchError(error, target.baseUrl));
+  const wanted = target.promptTokens;
+  const text = promptOfWords(Math.max(16, wanted) * 8);
+  const promptOfLength = (chars: number) => text.slice(0, Math.max(1, Math.min(chars, text.length))).trimEnd();
+
+  const count = async (chars: number): Promise<number | null> => {
+    for (;;) {
+      let response: Response;
+      try {
+        response = await fetch(new URL(routeOf(target.endpoint), target.baseUrl), {
+          method: 'POST',
+          headers: headersFor(target.apiKey),
+          body: JSON.stringify(requestBody({ endpoint: target.endpoint, model: target.model, prompt: promptOfLength(chars), maxTokens: 1, ignoreEos }, false)),
+          signal: AbortSignal.timeout(target.timeoutMs),
+        });
+      } catch (error) {
+        throw new Error(describeFetchError(error, target.baseUrl));
+      }
+      const body = await response.text();
+      if (response.status === 400 && ignoreEos && /ignore_eos/i.test(body)) {
+        ignoreEos = false;
+        notes.push('the server refused `ignore_eos`; requests may stop at EOS before max_tokens (see shortCompletions)');
+        continue;
+      }
+      if (!response.ok) throw new Error(`the calibration request failed with HTTP ${response.status}: ${errorMessageOf(body)}`);
+      return (JSON.parse(body) as { usage?: { prompt_tokens?: number } }).usage?.prompt_tokens ?? null;
     }
-    const text = await response.text();
-    if (response.status === 400 && ignoreEos && /ignore_eos/i.test(text)) {
-      ignoreEos = false;
-      notes.push('the server refused `ignore_eos`; requests may stop at EOS before max_tokens (see shortCompletions)');
-      attempt--;
-      continue;
-    }
-    if (!response.ok) throw new Error(`the calibration request failed with HTTP ${response.status}: ${errorMessageOf(text)}`);
-    const usage = (JSON.parse(text) as { usage?: { prompt_tokens?: number } }).usage;
-    const counted = usage?.prompt_tokens ?? null;
-    if (counted === null) {
-      notes.push('the server reports no usage; the prompt length is approximate (one word ≈ one token)');
-      return { prompt, promptTokens: null, ignoreEosHonoured: ignoreEos, notes };
-    }
-    if (best.tokens === null || Math.abs(counted - target.promptTokens) < Math.abs(best.tokens - target.promptTokens)) {
-      best = { words: numWords, tokens: counted };
-    }
-    if (counted === target.promptTokens) break;
-    const next = Math.max(1, numWords + (target.promptTokens - counted));
-    if (next === numWords) break;
-    numWords = next;
+  };
+
+  let best: { chars: number; tokens: number } | null = null;
+  const consider = (chars: number, tokens: number) => {
+    if (!best || Math.abs(tokens - wanted) < Math.abs(best.tokens - wanted)) best = { chars, tokens };
+  };
+  let high = promptOfWords(wanted).length;
+  let highTokens = await count(high);
+  if (highTokens === null) {
+    notes.push('the server reports no usage; the prompt length is approximate (one word ≈ one token)');
+    return { prompt: promptOfLength(high), promptTokens: null, ignoreEosHonoured: ignoreEos, notes };
   }
-  if (best.tokens !== target.promptTokens) {
-    notes.push(`the prompt is ${best.tokens} tokens (asked for ${target.promptTokens}; the template or tokenizer made it impossible to hit exactly)`);
+  consider(high, highTokens);
+  while (highTokens < wanted && high < text.length) {
+    high = Math.min(text.length, high * 2);
+    highTokens = (await count(high))!;
+    consider(high, highTokens);
   }
-  return { prompt: promptOfWords(best.words), promptTokens: best.tokens, ignoreEosHonoured: ignoreEos, notes };
+  let low = 0;
+  while (best!.tokens !== wanted && high - low > 1) {
+    const mid = Math.floor((low + high) / 2);
+    const tokens = (await count(mid))!;
+    consider(mid, tokens);
+    if (tokens < wanted) low = mid;
+    else high = mid;
+  }
+  const found = best!;
+  if (found.tokens !== wanted) {
+    notes.push(`the prompt is ${found.tokens} tokens (asked for ${wanted}; the chat template or tokenizer made it impossible to hit exactly)`);
+  }
+  return { prompt: promptOfLength(found.chars), promptTokens: found.tokens, ignoreEosHonoured: ignoreEos, notes };
 }
