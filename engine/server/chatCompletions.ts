@@ -51,7 +51,8 @@ export function chatPromptIds(engine: ServedEngine, messages: ChatTemplateMessag
 export async function chatCompletions(ctx: RequestContext): Promise<void> {
   const body = parseBody(chatCompletionSchema, await readJsonBody(ctx.req, ctx.state.maxBodyBytes));
   ctx.stream = body.stream === true;
-  const prepared = await startChat(ctx, body, '');
+  const prepared = submitChat(ctx, body, '');
+  await RunningGeneration.allReady(ctx, prepared.generations);
   if (ctx.stream) await streamChat(ctx, prepared);
   else sendJson(ctx.res, 200, await chatJson(ctx, prepared));
 }
@@ -64,8 +65,11 @@ interface PreparedChat {
   base: { id: string; created: number; model: string; system_fingerprint: null };
 }
 
-/** Validates, renders the template and admits all n choices (so a 429 on choice 2 is still a clean 429). */
-export async function startChat(ctx: RequestContext, body: ChatCompletionBody, idSuffix: string): Promise<PreparedChat> {
+/**
+ * Validates, renders the template and submits all n choices (a 429 on choice 2 cancels choice 1,
+ * and nothing has been sent yet). Await `RunningGeneration.allReady` before answering.
+ */
+export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuffix: string): PreparedChat {
   const engine = ctx.engine();
   const model = ctx.checkModel(body.model);
   if (body.tools && body.tools.length > 0) throw badRequest('Tool calling is not supported by this server.', 'tools');
@@ -92,15 +96,10 @@ export async function startChat(ctx: RequestContext, body: ChatCompletionBody, i
     ignoreEos: body.ignore_eos ?? false,
     topLogprobs,
   });
-  const generations: RunningGeneration[] = [];
-  try {
-    for (let i = 0; i < n; i++) {
-      generations.push(await RunningGeneration.start(ctx, spec(i), `${idSuffix}${n > 1 ? `-${i}` : ''}`, i === 0));
-    }
-  } catch (error) {
-    ctx.cancelAll();
-    throw error;
-  }
+  const generations = RunningGeneration.submitAll(
+    ctx,
+    Array.from({ length: n }, (_, i) => ({ spec: spec(i), suffix: `${idSuffix}${n > 1 ? `-${i}` : ''}`, countPrompt: i === 0 })),
+  );
   return { body, generations, topLogprobs, promptTokenIds: ids, base: { id: ctx.id, created: unixSeconds(ctx.arrivalMs), model, system_fingerprint: null } };
 }
 

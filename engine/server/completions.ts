@@ -27,7 +27,8 @@ function prompts(body: CompletionBody): (string | number[])[] {
 export async function completions(ctx: RequestContext): Promise<void> {
   const body = parseBody(completionSchema, await readJsonBody(ctx.req, ctx.state.maxBodyBytes));
   ctx.stream = body.stream === true;
-  const prepared = await startCompletion(ctx, body, '');
+  const prepared = submitCompletion(ctx, body, '');
+  await RunningGeneration.allReady(ctx, prepared.generations);
   if (ctx.stream) await streamCompletion(ctx, prepared);
   else sendJson(ctx.res, 200, await completionJson(ctx, prepared));
 }
@@ -40,7 +41,8 @@ interface PreparedCompletion {
   base: { id: string; object: 'text_completion'; created: number; model: string; system_fingerprint: null };
 }
 
-export async function startCompletion(ctx: RequestContext, body: CompletionBody, idSuffix: string): Promise<PreparedCompletion> {
+/** Validates and submits every prompt × n; await `RunningGeneration.allReady` before answering. */
+export function submitCompletion(ctx: RequestContext, body: CompletionBody, idSuffix: string): PreparedCompletion {
   const engine = ctx.engine();
   const model = ctx.checkModel(body.model);
   if (body.suffix) throw badRequest("'suffix' (fill-in-the-middle) is not supported.", 'suffix');
@@ -73,15 +75,10 @@ export async function startCompletion(ctx: RequestContext, body: CompletionBody,
       });
     }
   }
-  const generations: RunningGeneration[] = [];
-  try {
-    for (const [index, { spec, first }] of specs.entries()) {
-      generations.push(await RunningGeneration.start(ctx, spec, `${idSuffix}${specs.length > 1 ? `-${index}` : ''}`, first));
-    }
-  } catch (error) {
-    ctx.cancelAll();
-    throw error;
-  }
+  const generations = RunningGeneration.submitAll(
+    ctx,
+    specs.map(({ spec, first }, index) => ({ spec, suffix: `${idSuffix}${specs.length > 1 ? `-${index}` : ''}`, countPrompt: first })),
+  );
   const base = { id: ctx.id, object: 'text_completion' as const, created: unixSeconds(ctx.arrivalMs), model, system_fingerprint: null };
   return { body, generations, specs, topLogprobs, base };
 }

@@ -1,6 +1,6 @@
 // Shared by every generation route: API sampling fields → SamplingParams, the context-length
 // checks, and running one submitted request (admission errors → HTTP status, client gone → cancel).
-import type { DoneEvent, EngineEvent, GenerationRequest, SamplingParams, TokenEvent } from '../common/engineApi.js';
+import type { DoneEvent, EngineEvent, GenerationRequest, RequestHandle, SamplingParams, TokenEvent } from '../common/engineApi.js';
 import type { GenerationDefaults } from '../common/manifest.js';
 import type { RequestContext } from './context.js';
 import { ApiError, badRequest, toApiError } from './errors.js';
@@ -72,39 +72,81 @@ export function resolveMaxNewTokens(
 
 export type GenerationSpec = Omit<GenerationRequest, 'requestId' | 'arrivalTimeMs'>;
 
-/** One submitted request, with its first event already received (so admission errors surface before any header). */
+/**
+ * One submitted request. `submit` is synchronous (admission errors throw at once); `ready()`
+ * waits for the first event, so errors the engine reports asynchronously still surface before
+ * any header is sent. Submit every choice of a request first, then await them together, so
+ * they are prefilled in the same steps.
+ */
 export class RunningGeneration {
+  private first: IteratorResult<EngineEvent> | null = null;
+  private isReady = false;
+  private readonly iterator: AsyncIterator<EngineEvent>;
+  private readonly onFinish: () => void;
+
   private constructor(
     private readonly ctx: RequestContext,
-    private readonly iterator: AsyncIterator<EngineEvent>,
-    private first: IteratorResult<EngineEvent> | null,
+    handle: RequestHandle,
     private readonly countPrompt: boolean,
-    private readonly onFinish: () => void,
-  ) {}
+  ) {
+    ctx.track(handle);
+    this.iterator = handle[Symbol.asyncIterator]();
+    this.onFinish = () => ctx.untrack(handle);
+  }
 
-  static async start(ctx: RequestContext, spec: GenerationSpec, suffix: string, countPrompt = true): Promise<RunningGeneration> {
+  static submit(ctx: RequestContext, spec: GenerationSpec, suffix: string, countPrompt = true): RunningGeneration {
     const engine = ctx.engine();
-    let handle;
+    let handle: RequestHandle;
     try {
       handle = engine.submit({ ...spec, requestId: `${ctx.id}${suffix}`, arrivalTimeMs: ctx.arrivalMs });
     } catch (error) {
       throw toApiError(error);
     }
-    ctx.track(handle);
-    const iterator = handle[Symbol.asyncIterator]();
+    return new RunningGeneration(ctx, handle, countPrompt);
+  }
+
+  /** Resolves once the first event arrived; throws the ApiError to answer with if the request failed. */
+  async ready(): Promise<void> {
+    if (this.isReady) return;
+    this.isReady = true;
     let first: IteratorResult<EngineEvent>;
     try {
-      first = await iterator.next();
+      first = await this.iterator.next();
     } catch (error) {
-      ctx.untrack(handle);
+      this.onFinish();
       throw toApiError(error);
     }
+    this.first = first;
     if (!first.done && first.value.type === 'done' && first.value.finishReason === 'error') {
-      ctx.untrack(handle);
-      ctx.noteDone(first.value, { countPrompt, decodeMs: null });
+      this.onFinish();
+      this.ctx.noteDone(first.value, { countPrompt: this.countPrompt, decodeMs: null });
       throw new ApiError(500, `Generation failed: ${first.value.error?.message ?? 'unknown engine error'}.`, { code: 'generation_failed' });
     }
-    return new RunningGeneration(ctx, iterator, first, countPrompt, () => ctx.untrack(handle));
+  }
+
+  /**
+   * Submits every item (synchronously: all choices of a request reach the same scheduler step),
+   * then waits for all first events. On any failure the request's other generations are cancelled.
+   */
+  static submitAll(
+    ctx: RequestContext,
+    items: readonly { spec: GenerationSpec; suffix: string; countPrompt: boolean }[],
+  ): RunningGeneration[] {
+    try {
+      return items.map((item) => RunningGeneration.submit(ctx, item.spec, item.suffix, item.countPrompt));
+    } catch (error) {
+      ctx.cancelAll();
+      throw error;
+    }
+  }
+
+  static async allReady(ctx: RequestContext, generations: readonly RunningGeneration[]): Promise<void> {
+    try {
+      await Promise.all(generations.map((generation) => generation.ready()));
+    } catch (error) {
+      ctx.cancelAll();
+      throw error;
+    }
   }
 
   /** Token events, then exactly one done event. Records metrics and log fields. */
@@ -114,6 +156,7 @@ export class RunningGeneration {
     let lastTokenAtMs: number | null = null;
     try {
       while (true) {
+        if (!this.isReady) await this.ready();
         const next = this.first ?? (await this.iterator.next());
         this.first = null;
         if (next.done) throw new Error('the engine ended a request without a done event (bug in the engine)');

@@ -45,7 +45,7 @@ async function startTgi(ctx: RequestContext, body: TgiBody, withLogprobs: boolea
   const maxNewTokens = resolveMaxNewTokens(engine, ids.length, parameters.max_new_tokens ?? undefined, 'parameters.max_new_tokens');
   // TGI samples only when asked to (do_sample) or when a sampling knob is set; otherwise greedy.
   const sampling = parameters.do_sample === true || parameters.temperature != null || parameters.top_p != null || parameters.top_k != null;
-  const generation = await RunningGeneration.start(ctx, {
+  const [generation] = RunningGeneration.submitAll(ctx, [{ suffix: '', countPrompt: true, spec: {
     promptTokenIds: ids,
     sampling: samplingParams(
       {
@@ -63,8 +63,9 @@ async function startTgi(ctx: RequestContext, body: TgiBody, withLogprobs: boolea
     stopTokenIds: [],
     ignoreEos: false,
     topLogprobs: withLogprobs ? (parameters.top_n_tokens ?? 0) : undefined,
-  }, '');
-  return { engine, generation, parameters, numInputTokens: ids.length };
+  } }]);
+  await RunningGeneration.allReady(ctx, [generation!]);
+  return { engine, generation: generation!, parameters, numInputTokens: ids.length };
 }
 
 function tgiFinishReason(done: DoneEvent, lastToken: TokenEvent | undefined, eosTokenIds: readonly number[]): string {

@@ -4,8 +4,9 @@
 // `parameters` supplies defaults for every instance; each prediction is the OpenAI response object.
 import { z } from 'zod';
 import type { RequestContext } from './context.js';
-import { chatJson, startChat } from './chatCompletions.js';
-import { completionJson, startCompletion } from './completions.js';
+import { chatJson, submitChat } from './chatCompletions.js';
+import { completionJson, submitCompletion } from './completions.js';
+import { RunningGeneration } from './generation.js';
 import { badRequest } from './errors.js';
 import { readJsonBody, sendJson } from './http.js';
 import { chatCompletionSchema, completionSchema, parseBody } from './validation.js';
@@ -42,19 +43,21 @@ export async function predict(ctx: RequestContext): Promise<void> {
     }
     throw badRequest(`instances[${i}] needs 'messages' (chat) or 'prompt' (completion).`, `instances[${i}]`);
   });
+  // Every instance is submitted before any is awaited, so they share the engine's steps.
   const started = [];
   try {
     for (const [i, item] of parsed.entries()) {
       started.push(
         item.kind === 'chat'
-          ? { kind: 'chat' as const, prepared: await startChat(ctx, item.body, `-i${i}`) }
-          : { kind: 'completion' as const, prepared: await startCompletion(ctx, item.body, `-i${i}`) },
+          ? { kind: 'chat' as const, prepared: submitChat(ctx, item.body, `-i${i}`) }
+          : { kind: 'completion' as const, prepared: submitCompletion(ctx, item.body, `-i${i}`) },
       );
     }
   } catch (error) {
     ctx.cancelAll();
     throw error;
   }
+  await RunningGeneration.allReady(ctx, started.flatMap((item) => item.prepared.generations));
   const predictions = await Promise.all(
     started.map((item) => (item.kind === 'chat' ? chatJson(ctx, item.prepared) : completionJson(ctx, item.prepared))),
   );
