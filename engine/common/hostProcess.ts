@@ -67,3 +67,12 @@ export function deserializeError(serialized: SerializedError): Error {
   if (serialized.stack) error.stack = serialized.stack;
   return error;
 }
+
+/**
+ * Where `npm run rebuild:electron` (scripts/rebuild-electron-native.mjs) puts better-sqlite3 built
+ * for Electron, relative to the app root, '/'-separated. Main passes it as HEARTH_SQLITE_BINDING
+ * in a source checkout; packaged apps have node_modules rebuilt for Electron instead.
+ */
+export function electronSqliteBindingRelativePath(electronVersion: string): string {
+  return `node_modules/.hearth-electron/better-sqlite3-electron-${electronVersion}/better_sqlite3.node`;
+}
