@@ -205,11 +205,19 @@ class WeightEmitter {
   }
 }
 
+/** [rows, cols] -> [cols, rows], in tiles so both sides stay in cache. */
 function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) {
-    const rowOffset = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = values[rowOffset + c]!;
+  const tile = 32;
+  for (let r0 = 0; r0 < rows; r0 += tile) {
+    const rEnd = Math.min(r0 + tile, rows);
+    for (let c0 = 0; c0 < cols; c0 += tile) {
+      const cEnd = Math.min(c0 + tile, cols);
+      for (let r = r0; r < rEnd; r++) {
+        const rowOffset = r * cols;
+        for (let c = c0; c < cEnd; c++) out[c * rows + r] = values[rowOffset + c]!;
+      }
+    }
   }
   return out;
 }

@@ -84,12 +84,8 @@ export function dequantizeInt4(weight: Int4Weight, numOut: number, numIn: number
 /** float32 -> IEEE half (round to nearest even), as raw uint16 bits. */
 export function toFloat16Bits(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
-  const f32 = new Float32Array(1);
-  const u32 = new Uint32Array(f32.buffer);
-  for (let i = 0; i < values.length; i++) {
-    f32[0] = values[i]!;
-    out[i] = halfFromBits(u32[0]!);
-  }
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) out[i] = halfFromBits(bits[i]!);
   return out;
 }
 
