@@ -39,7 +39,7 @@ export const DISK_HEADROOM_BYTES = 64 * 1024 * 1024;
 export async function assertDiskSpace(needs: SpaceNeed[], freeBytes?: (dir: string) => number | Promise<number>): Promise<void> {
   const groups = new Map<number | string, SpaceNeed[]>();
   for (const need of needs.filter((n) => n.bytes > 0)) {
-    const key = freeBytes ? need.dir : deviceOf(need.dir);
+    const key = deviceOf(need.dir);
     groups.set(key, [...(groups.get(key) ?? []), need]);
   }
   for (const group of groups.values()) {

@@ -37,7 +37,12 @@ export function resolvePackage(nameOrPath: string, env: NodeJS.ProcessEnv = proc
   const db = openDb(databasePath(env));
   try {
     const registry = new ModelRegistry(db, { dataDir: dataDir(env) });
-    const found = registry.readyVariant(nameOrPath);
+    let found;
+    try {
+      found = registry.readyVariant(nameOrPath);
+    } catch (error) {
+      throw new LibraryError((error as Error).message);
+    }
     if (!found) {
       const model = registry.get(nameOrPath.split(':')[0]!);
       if (!model) throw notInLibrary(nameOrPath);

@@ -87,7 +87,7 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
   const snapshotDir = cache.snapshotDir(commit);
 
   let receivedBytes = 0;
-  const download = async (file: RemoteFile, onProgress?: (done: number) => void) => {
+  const download = async (file: RemoteFile, onProgress?: (done: number) => void, quiet = false) => {
     const result = await downloadToCache({
       settings,
       cache,
@@ -99,7 +99,7 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
       retryBaseDelayMs: options.retryBaseDelayMs,
       onProgress,
       onRetry: (info) => emit({ type: 'retry', path: file.path, attempt: info.attempt, delayMs: info.delayMs, reason: info.reason }),
-      onVerify: () => emit({ type: 'verifying', path: file.path }),
+      onVerify: quiet ? undefined : () => emit({ type: 'verifying', path: file.path }),
     });
     receivedBytes += result.receivedBytes;
     return result;
@@ -119,7 +119,8 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
   const metadataSources = new Map<string, 'downloaded' | 'hf-cache'>();
   for (const file of metadata) {
     const cached = await fromCache(file);
-    if (!cached) await download(file);
+    // Quiet: these few KB come before 'resolved', which opens the event stream.
+    if (!cached) await download(file, undefined, true);
     metadataSources.set(file.path, cached ? 'hf-cache' : 'downloaded');
   }
   const config = JSON.parse(readFileSync(join(snapshotDir, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -129,11 +130,14 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
   const files = [...metadata, ...weights];
 
   const summaries: PullFileSummary[] = files.map((file) => {
+    const metadataSource = metadataSources.get(file.path);
+    if (metadataSource) return { path: file.path, bytes: file.bytes, cached: metadataSource === 'hf-cache', partialBytes: 0 };
     const cached = cache.cachedFile(commit, file.path, file.bytes) !== undefined || cache.cachedBlob(etagOf(file), file.bytes) !== undefined;
     return { path: file.path, bytes: file.bytes, cached, partialBytes: cached ? 0 : cache.incompleteBytes(etagOf(file)) };
   });
   const totalBytes = files.reduce((sum, file) => sum + file.bytes, 0);
-  const bytesToDownload = summaries.reduce((sum, file) => sum + (file.cached ? 0 : file.bytes - file.partialBytes), 0);
+  // Metadata is already fetched at this point; what is left is the weights.
+  const bytesToDownload = summaries.reduce((sum, file) => sum + (file.cached || metadataSources.has(file.path) ? 0 : file.bytes - file.partialBytes), 0);
   emit({ type: 'resolved', repo, revision, commit, name, files: summaries, totalBytes, bytesToDownload });
 
   // Before any large download: does it fit in memory, and on disk?

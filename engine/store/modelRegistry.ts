@@ -16,7 +16,7 @@
 // escape that folder (separators, '..', absolute paths, control characters).
 import { existsSync, rmSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import type { ModelDtype } from '../common/manifest.js';
+import { MODEL_DTYPES, type ModelDtype } from '../common/manifest.js';
 import { dataDir } from './dataDir.js';
 import { migrate, type Db } from './db.js';
 
@@ -265,8 +265,11 @@ export class ModelRegistry {
    * recently converted ready variant.
    */
   readyVariant(nameWithDtype: string): { model: ModelRecord; variant: ModelVariant } | undefined {
-    const [name, dtype] = nameWithDtype.split(':') as [string, string | undefined];
+    const [name, dtype, ...rest] = nameWithDtype.split(':') as [string, string | undefined];
     assertSafeModelName(name);
+    if (rest.length || (dtype !== undefined && !MODEL_DTYPES.includes(dtype as ModelDtype))) {
+      throw new ModelNameError(`'${nameWithDtype}' is not a valid model name: use <name> or <name>:<dtype> with dtype ${MODEL_DTYPES.join(', ')}.`);
+    }
     const model = this.get(name);
     if (!model) return undefined;
     const ready = model.variants.filter((variant) => variant.status === 'ready' && (!dtype || variant.dtype === dtype));
