@@ -78,9 +78,14 @@ export class RequestContext {
     });
   }
 
+  /** The name the API reports and accepts: the server's option, else the engine's served name. */
+  servedName(): string {
+    return this.state.servedName ?? this.engine().snapshot().model;
+  }
+
   /** Served model name; a request naming another model gets 404. */
   checkModel(requested: string | null | undefined): string {
-    const servedName = this.state.servedName ?? this.engine().manifest.name;
+    const servedName = this.servedName();
     this.model = requested ?? servedName;
     if (requested !== undefined && requested !== null && requested !== servedName) {
       throw new ApiError(404, `The model '${requested}' does not exist on this server; it serves '${servedName}' (see GET /v1/models).`, {

@@ -11,5 +11,5 @@ export async function health(ctx: RequestContext): Promise<void> {
   const snapshot = engine.snapshot();
   if (snapshot.state !== 'ready') return sendJson(ctx.res, 503, { status: snapshot.state });
   if (!snapshot.hasGenerated) return sendJson(ctx.res, 503, { status: 'warming_up' });
-  sendJson(ctx.res, 200, { status: 'ok', model: ctx.state.servedName ?? engine.manifest.name, device: snapshot.device });
+  sendJson(ctx.res, 200, { status: 'ok', model: ctx.servedName(), device: snapshot.device });
 }

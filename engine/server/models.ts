@@ -6,7 +6,7 @@ import { unixSeconds } from './generation.js';
 
 function modelCard(ctx: RequestContext) {
   const engine = ctx.engine();
-  const id = ctx.state.servedName ?? engine.manifest.name;
+  const id = ctx.servedName();
   return {
     id,
     object: 'model',

@@ -38,7 +38,7 @@ type TgiBody = z.infer<typeof tgiSchema>;
 
 async function startTgi(ctx: RequestContext, body: TgiBody, withLogprobs: boolean) {
   const engine = ctx.engine();
-  ctx.model = ctx.state.servedName ?? engine.manifest.name;
+  ctx.model = ctx.servedName();
   const parameters = body.parameters ?? {};
   const ids = engine.tokenizer.encode(body.inputs);
   ctx.prompt = body.inputs;
@@ -150,7 +150,7 @@ export async function info(ctx: RequestContext): Promise<void> {
   const config = engine.config;
   const snapshot = engine.snapshot();
   sendJson(ctx.res, 200, {
-    model_id: ctx.state.servedName ?? engine.manifest.name,
+    model_id: ctx.servedName(),
     model_sha: engine.manifest.source.revision ?? null,
     model_dtype: engine.manifest.dtype,
     model_device_type: snapshot.device,
