@@ -5,6 +5,7 @@
 import { BrowserWindow, Menu, app, dialog, ipcMain, net, protocol, screen, session, shell, type IpcMainInvokeEvent, type MenuItemConstructorOptions } from 'electron';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HostStatus } from '../engine/common/desktopApi.js';
@@ -47,7 +48,14 @@ const supervisor = new Supervisor({
 });
 
 supervisor.on('status', (status: HostStatus) => {
-  if (status.state === 'ready') preferredPort = Number(new URL(status.url).port);
+  if (status.state === 'ready') {
+    const port = Number(new URL(status.url).port);
+    // The page's CSP names the port it was served with; if the host had to bind another one, reload
+    // so the CSP and the renderer's base URL follow it.
+    const moved = port !== preferredPort;
+    preferredPort = port;
+    if (moved && window) window.webContents.reload();
+  }
   // A host that died before ready may have failed to bind the remembered port: let the next one pick any.
   if (status.state === 'restarting' && status.error) preferredPort = 0;
   if (status.state === 'restarting') console.error(`hearth: ${status.message}${status.error ? `: ${status.error.message}` : ''}`);
@@ -58,9 +66,23 @@ supervisor.on('message', (message) => {
 });
 
 function currentCsp(): string {
-  const hostOrigin = supervisor.status.state === 'ready' ? originOf(supervisor.status.url) : null;
-  // Before the host is ready the UI cannot call it anyway; afterwards the port is fixed (see preferredPort).
-  return buildContentSecurityPolicy({ hostOrigin: hostOrigin ?? 'http://127.0.0.1:*', devServerOrigin: devServerUrl ? (originOf(devServerUrl) ?? undefined) : undefined });
+  // The port is chosen before the host starts (freeLoopbackPort), so even a page loaded while the
+  // host is still starting names exactly the origin it will answer on.
+  const hostOrigin = preferredPort !== 0 ? `http://127.0.0.1:${preferredPort}` : 'http://127.0.0.1:*';
+  return buildContentSecurityPolicy({ hostOrigin, devServerOrigin: devServerUrl ? (originOf(devServerUrl) ?? undefined) : undefined });
+}
+
+/** A port nobody listens on now; the host binds it a moment later (if it is taken by then, the host picks any and the window reloads). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(0));
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function serveRenderer(): void {
@@ -212,11 +234,12 @@ if (!app.requestSingleInstanceLock()) {
     quitting = true;
     void supervisor.stop().finally(() => app.quit());
   });
-  void app.whenReady().then(() => {
+  void app.whenReady().then(async () => {
     session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
     serveRenderer();
     registerIpc();
     buildMenu();
+    preferredPort = await freeLoopbackPort();
     supervisor.start();
     createWindow();
   });
