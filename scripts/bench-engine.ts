@@ -68,6 +68,7 @@ let requestSeq = 0;
 
 async function runLevel(concurrency: number) {
   steps = [];
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const results = await Promise.all(
     Array.from({ length: concurrency }, async (_, stream) => {
@@ -93,6 +94,8 @@ async function runLevel(concurrency: number) {
     }),
   );
   const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const generated = results.reduce((sum, r) => sum + r.tokenTimes.length, 0);
   const errors = results.filter((r) => r.finishReason !== 'length').length;
   const ttft = results.map((r) => r.tokenTimes[0]! - r.submitted).sort((a, b) => a - b);
@@ -106,6 +109,9 @@ async function runLevel(concurrency: number) {
     errors,
     wallSeconds: wallMs / 1000,
     aggregateTokensPerSecond: generated / (wallMs / 1000),
+    /** CPU seconds (all threads of this process) per generated token: robust to other load, unlike wall time. */
+    cpuMsPerToken: (cpuSeconds * 1000) / generated,
+    cpuUtilisation: cpuSeconds / (wallMs / 1000),
     perStreamDecodeTokensPerSecond: mean(decodeRates),
     ttftMs: { p50: percentile(ttft, 50), p95: percentile(ttft, 95) },
     itlMs: { p50: percentile(itl, 50), p95: percentile(itl, 95), p99: percentile(itl, 99) },
@@ -113,6 +119,13 @@ async function runLevel(concurrency: number) {
     meanDecodeStepMs: mean(decodeSteps.map((s) => s.stepMs)),
     meanDecodeRunMs: mean(decodeSteps.map((s) => s.runMs)),
     meanDecodeOverheadMs: mean(decodeSteps.map((s) => s.overheadMs)),
+    overheadBreakdownMs: {
+      cacheOps: mean(decodeSteps.map((s) => s.cacheOpsMs)),
+      scatter: mean(decodeSteps.map((s) => s.scatterMs)),
+      sample: mean(decodeSteps.map((s) => s.sampleMs)),
+      maxCacheOps: Math.max(0, ...steps.map((s) => s.cacheOpsMs)),
+    },
+    meanMainThreadGapMs: mean(decodeSteps.map((s) => s.stepMs - s.runMs - s.overheadMs)),
     meanBatchSize: mean(steps.map((s) => s.batchSize)),
   };
 }
@@ -135,5 +148,8 @@ else {
         `  ${r.meanDecodeStepMs.toFixed(1)} (${r.meanDecodeRunMs.toFixed(1)}/${r.meanDecodeOverheadMs.toFixed(1)})`.padEnd(24) +
         `${r.meanBatchSize.toFixed(1).padStart(5)}  ${r.errors}`,
     );
+    const o = r.overheadBreakdownMs;
+    console.log(`      cpu ${r.cpuMsPerToken.toFixed(2)} ms/token (process used ${r.cpuUtilisation.toFixed(2)} cores while this level ran)`);
+    console.log(`      overhead: cache ops ${o.cacheOps.toFixed(1)} (max ${o.maxCacheOps.toFixed(1)}), scatter ${o.scatter.toFixed(1)}, sample ${o.sample.toFixed(1)}, main-thread/messaging ${r.meanMainThreadGapMs.toFixed(1)} ms/step`);
   }
 }

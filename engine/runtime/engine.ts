@@ -45,6 +45,10 @@ export interface StepStats {
   stepMs: number;
   runMs: number;
   overheadMs: number;
+  /** Parts of overheadMs: applying cache ops (restride/moves), scattering new K/V, sampling. */
+  cacheOpsMs: number;
+  scatterMs: number;
+  sampleMs: number;
   queueSize: number;
   runningSize: number;
   kvCacheUsage: number;
@@ -297,7 +301,11 @@ export class HearthEngine implements LoadedEngine {
       const stepDone = this.runner!.step(this.buildStep(plan));
       this.emitAll(toEmit);
       toEmit = [];
-      let stats: { runMs: number; overheadMs: number } = { runMs: 0, overheadMs: 0 };
+      let stats: { runMs: number; overheadMs: number; phases: { cacheOpsMs: number; scatterMs: number; sampleMs: number } } = {
+        runMs: 0,
+        overheadMs: 0,
+        phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 },
+      };
       let numFailed = 0;
       try {
         const done = await stepDone;
@@ -334,6 +342,7 @@ export class HearthEngine implements LoadedEngine {
         stepMs: performance.now() - stepStarted,
         runMs: stats.runMs,
         overheadMs: stats.overheadMs,
+        ...stats.phases,
         queueSize: this.scheduler.numWaiting,
         runningSize: this.scheduler.numRunning,
         kvCacheUsage: this.kv.usage,

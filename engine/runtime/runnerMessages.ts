@@ -114,6 +114,7 @@ export interface StepDoneMessage {
   runMs: number;
   /** Cache ops + input building + scatter + sampling. */
   overheadMs: number;
+  phases: { cacheOpsMs: number; scatterMs: number; sampleMs: number };
 }
 
 export interface LogMessage {

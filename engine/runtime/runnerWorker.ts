@@ -33,6 +33,9 @@ interface Runner {
 
 let runner: Runner | null = null;
 
+/** Where a step's time goes outside session.run (reported with each step; see bench-engine). */
+const phases = { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 };
+
 function layerNames(template: string, numLayers: number): string[] {
   return Array.from({ length: numLayers }, (_, layer) => template.replace('{layer}', String(layer)));
 }
@@ -121,27 +124,30 @@ async function runRows(
   const started = performance.now();
   const outputs = await r.session.run(feeds);
   const runMs = performance.now() - started;
-  // Scatter new K/V ([B, S, kvH, D]) into rows laid out [row, kvH, stride, D].
+  const scatterStarted = performance.now();
+  // Scatter new K/V ([B, S, kvH, D]) into rows laid out [row, kvH, stride, D]. Plain index
+  // loops: a decode step at B=64 copies ~12k head vectors, and a subarray per copy costs more
+  // than the copy.
   const { numKvHeads, headDim } = graph;
   for (let layer = 0; layer < graph.numLayers; layer++) {
-    for (const [output, cache] of [
-      [outputs[r.names.newKey[layer]!]!, r.keys[layer]!],
-      [outputs[r.names.newValue[layer]!]!, r.values[layer]!],
-    ] as const) {
-      const data = output.data as Float32Array;
-      for (let row = 0; row < numRows; row++) {
-        const count = numTokens[row]!;
-        for (let s = 0; s < count; s++) {
-          const position = startPositions[row]! + s;
-          for (let head = 0; head < numKvHeads; head++) {
-            const from = ((row * sequenceLength + s) * numKvHeads + head) * headDim;
-            const to = (((firstRow + row) * numKvHeads + head) * stride + position) * headDim;
-            cache.set(data.subarray(from, from + headDim), to);
-          }
+    scatter(outputs[r.names.newKey[layer]!]!.data as Float32Array, r.keys[layer]!);
+    scatter(outputs[r.names.newValue[layer]!]!.data as Float32Array, r.values[layer]!);
+  }
+  function scatter(data: Float32Array, cache: Float32Array): void {
+    for (let row = 0; row < numRows; row++) {
+      const count = numTokens[row]!;
+      const startPosition = startPositions[row]!;
+      for (let s = 0; s < count; s++) {
+        for (let head = 0; head < numKvHeads; head++) {
+          let from = ((row * sequenceLength + s) * numKvHeads + head) * headDim;
+          let to = (((firstRow + row) * numKvHeads + head) * stride + startPosition + s) * headDim;
+          const end = from + headDim;
+          while (from < end) cache[to++] = data[from++]!;
         }
       }
     }
   }
+  phases.scatterMs += performance.now() - scatterStarted;
   const logits = outputs[graph.outputs.logits]!;
   return { logits: logits.data as Float32Array, logitsWidth: logits.dims[1]!, runMs };
 }
@@ -150,7 +156,9 @@ function sampleRow(r: Runner, requestId: string, out: { logits: Float32Array; lo
   const state = r.samplers.get(requestId);
   if (!state) throw new Error(`runner: no sampler state for ${requestId} (bug)`);
   const width = out.logitsWidth;
+  const sampleStarted = performance.now();
   const result = sample(out.logits.subarray(row * width, (row + 1) * width), state, r.scratch);
+  phases.sampleMs += performance.now() - sampleStarted;
   state.record(result.tokenId);
   return { requestId, ...result };
 }
@@ -159,6 +167,7 @@ async function step(message: StepMessage): Promise<void> {
   const r = runner;
   if (!r) throw new Error('runner: step before init (bug)');
   const started = performance.now();
+  phases.cacheOpsMs = phases.scatterMs = phases.sampleMs = 0;
   for (const op of message.cacheOps) {
     for (let layer = 0; layer < r.graph.numLayers; layer++) {
       applyCacheOp(r.keys[layer]!, op, r.graph.numKvHeads, r.graph.headDim, r.stride);
@@ -166,6 +175,7 @@ async function step(message: StepMessage): Promise<void> {
     }
     if (op.kind === 'restride') r.stride = op.toStride;
   }
+  phases.cacheOpsMs = performance.now() - started;
   for (const id of message.releasedIds) r.samplers.delete(id);
   for (const init of message.samplerInits) {
     if (!r.samplers.has(init.requestId)) {
@@ -206,7 +216,7 @@ async function step(message: StepMessage): Promise<void> {
       failures.push({ requestIds: batch.runs.map((run) => run.requestId), error: serializeError(error) });
     }
   }
-  post({ type: 'stepDone', stepId: message.stepId, samples, failures, runMs, overheadMs: performance.now() - started - runMs });
+  post({ type: 'stepDone', stepId: message.stepId, samples, failures, runMs, overheadMs: performance.now() - started - runMs, phases: { ...phases } });
 }
 
 async function shutdown(): Promise<void> {
@@ -242,7 +252,7 @@ port.on('message', (message: ToRunner) => {
         } catch (error) {
           // A bug outside any run: fail every request in the step; the engine keeps serving.
           const ids = [...(message.decode?.requestIds.filter((id): id is string => id !== null) ?? []), ...message.prefills.flatMap((batch) => batch.runs.map((run) => run.requestId))];
-          post({ type: 'stepDone', stepId: message.stepId, samples: [], failures: [{ requestIds: ids, error: serializeError(error) }], runMs: 0, overheadMs: 0 });
+          post({ type: 'stepDone', stepId: message.stepId, samples: [], failures: [{ requestIds: ids, error: serializeError(error) }], runMs: 0, overheadMs: 0, phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 } });
         }
         return;
       case 'shutdown':
