@@ -7,14 +7,20 @@ import { basename } from 'node:path';
 import { ConvertError } from './convertError.js';
 import { fromFloat16Bits } from './quantize.js';
 
+/** Storage dtypes the converter can read as weights. */
 export type StorageDtype = 'F32' | 'F16' | 'BF16';
-const bytesPerElement: Record<StorageDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+const CONVERTIBLE: readonly string[] = ['F32', 'F16', 'BF16'];
+/** Every dtype the safetensors format defines; others make the file invalid. */
+const bytesPerElement: Record<string, number> = {
+  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
+};
 /** Headers above this are not plausible for a checkpoint and would only exhaust memory. */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export interface TensorInfo {
   name: string;
-  dtype: StorageDtype;
+  /** A safetensors dtype; only StorageDtype tensors can be read as float32. */
+  dtype: string;
   shape: number[];
   /** Absolute byte offset in the file. */
   offset: number;
@@ -63,7 +69,10 @@ export class SafetensorsFile {
   /** Reads one tensor as float32 (F16 and BF16 widen exactly). */
   readFloat32(name: string): Float32Array {
     const { dtype } = this.info(name);
-    return decodeToFloat32(this.readBytes(name), dtype);
+    if (!CONVERTIBLE.includes(dtype)) {
+      throw new ConvertError(`tensor '${name}' in ${basename(this.path)} is stored as ${dtype}; hearth converts F32, F16 and BF16 weights. Use an unquantized revision of the model.`);
+    }
+    return decodeToFloat32(this.readBytes(name), dtype as StorageDtype);
   }
 
   close(): void {
@@ -115,7 +124,7 @@ function parseHeader(path: string, fd: number): Map<string, TensorInfo> {
     if (name === '__metadata__') continue;
     const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof dtype !== 'string' || !(dtype in bytesPerElement)) {
-      throw corrupt(`tensor '${name}' has dtype ${JSON.stringify(dtype)}; supported storage dtypes are F32, F16 and BF16`);
+      throw corrupt(`tensor '${name}' has unknown dtype ${JSON.stringify(dtype)}`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw corrupt(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
@@ -124,11 +133,11 @@ function parseHeader(path: string, fd: number): Map<string, TensorInfo> {
     const [begin, end] = offsets as [number, number];
     if (end < begin || end > dataBytes) throw corrupt(`tensor '${name}' has data_offsets [${begin}, ${end}] outside the ${dataBytes} data bytes`);
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-    const expected = elements * bytesPerElement[dtype as StorageDtype];
+    const expected = elements * bytesPerElement[dtype]!;
     if (end - begin !== expected) {
       throw corrupt(`tensor '${name}' has shape [${(shape as number[]).join(', ')}] (${expected} bytes as ${dtype}) but ${end - begin} data bytes`);
     }
-    tensors.set(name, { name, dtype: dtype as StorageDtype, shape: shape as number[], offset: dataStart + begin, byteLength: end - begin });
+    tensors.set(name, { name, dtype, shape: shape as number[], offset: dataStart + begin, byteLength: end - begin });
   }
   const sorted = [...tensors.values()].sort((a, b) => a.offset - b.offset);
   for (let i = 1; i < sorted.length; i++) {

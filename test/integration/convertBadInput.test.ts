@@ -99,7 +99,13 @@ describe('hearth convert: bad input', () => {
   it('rejects an unknown dtype', async () => {
     await assertFailsCleanly((dir) => writeRawSafetensors(join(dir, 'model.safetensors'), {
       a: { dtype: 'Q3', shape: [4], data_offsets: [0, 4] },
-    }, 4), /dtype "Q3"; supported storage dtypes are F32, F16 and BF16/);
+    }, 4), /unknown dtype "Q3"/);
+  });
+
+  it('names a weight stored in a dtype it cannot convert (FP8)', async () => {
+    await assertFailsCleanly((dir) => writeRawSafetensors(join(dir, 'model.safetensors'), {
+      'model.embed_tokens.weight': { dtype: 'F8_E4M3', shape: [512, 64], data_offsets: [0, 512 * 64] },
+    }, 512 * 64), /'model\.embed_tokens\.weight' .* is stored as F8_E4M3; hearth converts F32, F16 and BF16 weights/);
   });
 
   it('rejects a shape that does not match the data size', async () => {
