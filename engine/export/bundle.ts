@@ -5,6 +5,7 @@ import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFi
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelManifest } from '../common/manifest.js';
+import { RUNTIME_OVERHEAD_BYTES } from '../common/memoryEstimate.js';
 import type { ServingConfig } from '../common/servingConfig.js';
 import { DEFAULT_GPUS, DEFAULT_PRICES, findGpu, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
 import { planBundle, type BundlePlan, type BundleTarget } from './plan.js';
@@ -64,7 +65,11 @@ export function throughputFromConfig(config: ServingConfig): MeasuredThroughput 
   return { tokensPerSec: config.tuning.throughputTokensPerSec, measuredOn: config.tuning.machine };
 }
 
-export function sizeConfig(options: Pick<ExportOptions, 'config' | 'gpus' | 'prices' | 'throughput' | 'targetRequestsPerSec'>, manifest?: ModelManifest): SizingResult {
+/**
+ * Sizing for a config. `target: 'cpu'` sizes with the CPU runtime's overhead (no CUDA context):
+ * that is the figure the engine's measured memory on this machine is compared with.
+ */
+export function sizeConfig(options: Pick<ExportOptions, 'config' | 'gpus' | 'prices' | 'throughput' | 'targetRequestsPerSec'> & { target?: BundleTarget }, manifest?: ModelManifest): SizingResult {
   const model = manifest ?? readManifest(options.config.model.package);
   return sizeDeployment({
     model,
@@ -73,6 +78,7 @@ export function sizeConfig(options: Pick<ExportOptions, 'config' | 'gpus' | 'pri
     prices: options.prices ?? DEFAULT_PRICES,
     throughput: options.throughput ?? throughputFromConfig(options.config),
     targetRequestsPerSec: options.targetRequestsPerSec,
+    gpuRuntimeOverheadBytes: options.target === 'cpu' ? RUNTIME_OVERHEAD_BYTES : undefined,
   });
 }
 

@@ -1,0 +1,80 @@
+// The GPU sizing math against what the engine actually uses. Sizing reuses the engine's own
+// estimator (engine/common/memoryEstimate.ts) and the engine's own batching resolver, so the KV
+// figures must agree exactly; the total must agree with the resident memory a fresh process
+// gains when it loads the package and fills its batch (SmolLM2-135M-shaped, 4 layers, int4).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ensureFixturePackage } from '../fixtures/packages.js';
+import { sizeConfig, sizeDeployment, DEFAULT_GPUS, DEFAULT_PRICES, HOURS_PER_MONTH, replicasFor, kvCacheTokensOf } from '../../engine/export/index.js';
+import { completeServingConfig } from '../../engine/export/configInput.js';
+import { loadEngine } from '../../engine/runtime/index.js';
+
+const child = fileURLToPath(new URL('./exportSizingChild.ts', import.meta.url));
+
+test('sizing uses the engine\'s KV figures exactly (tiny fixture, fp32 and int4)', async () => {
+  for (const dtype of ['fp32', 'int4'] as const) {
+    const { packageDir, manifest } = await ensureFixturePackage({ shape: 'tiny', dtype });
+    const batching = { maxBatchSize: 8, maxBatchTotalTokens: 1024, kvCacheBytes: 256 * 1024, maxPrefillTokens: 64 };
+    const { config } = completeServingConfig({ batching }, manifest, packageDir);
+    const engine = await loadEngine({ packageDir, device: 'cpu', cpuThreads: 1, batching });
+    try {
+      const sizing = sizeConfig({ config, target: 'cpu' }, manifest);
+      const snapshot = engine.snapshot();
+      assert.equal(sizing.kvBytesPerToken, engine.config.kvCacheBytesPerToken, `${dtype}: bytes per token`);
+      assert.equal(sizing.kvCacheTokens, engine.config.kvCacheCapacityTokens, `${dtype}: KV capacity in tokens`);
+      assert.equal(sizing.estimate.kvCacheBytes, snapshot.kvCacheBytes, `${dtype}: KV bytes`);
+      assert.equal(sizing.estimate.packageBytes, snapshot.weightsBytes, `${dtype}: weights as stored`);
+      assert.deepEqual(config.batching, Object.fromEntries(Object.keys(config.batching).map((key) => [key, engine.config[key as keyof typeof engine.config]])), 'the completed config is what the engine resolves');
+    } finally {
+      await engine.shutdown(1000);
+    }
+  }
+});
+
+test('the estimate matches the resident memory the engine gains on a SmolLM2-shaped int4 fixture', async () => {
+  const { packageDir, manifest } = await ensureFixturePackage({ shape: 'smollm2-135m', numLayers: 4, dtype: 'int4' });
+  const batching = { maxBatchSize: 8, maxBatchTotalTokens: 8192, maxTotalTokens: 1024, maxPrefillTokens: 256, kvCacheBytes: 8 * 2 ** 20 };
+  const output = execFileSync(process.execPath, ['--import', 'tsx', '--expose-gc', child, packageDir, JSON.stringify(batching)], { encoding: 'utf8', timeout: 120_000 });
+  const measured = JSON.parse(output.trim().split('\n').at(-1)!) as { rssBeforeBytes: number; rssAfterBytes: number; peakRssBytes: number; snapshot: { kvCacheBytes: number } };
+  const { config } = completeServingConfig({ batching }, manifest, packageDir);
+  const sizing = sizeConfig({ config, target: 'cpu' }, manifest);
+  const measuredBytes = measured.peakRssBytes - measured.rssBeforeBytes;
+  const ratio = sizing.estimate.totalBytes / measuredBytes;
+  console.log(`sizing estimate ${(sizing.estimate.totalBytes / 2 ** 20).toFixed(1)} MiB vs measured RSS gain ${(measuredBytes / 2 ** 20).toFixed(1)} MiB (ratio ${ratio.toFixed(2)})`);
+  assert.equal(sizing.estimate.kvCacheBytes, measured.snapshot.kvCacheBytes);
+  // memoryEstimate's fixed runtime overhead (48 MiB) leaves out the engine's worker-thread isolate
+  // and the 49k-token tokenizer, so on a model this small the estimate runs ~25 % under; the bound
+  // is what the shared estimator achieves today (reported to its owner), not a target.
+  assert.ok(ratio > 0.7 && ratio < 1.3, `estimate ${sizing.estimate.totalBytes} B vs measured ${measuredBytes} B (ratio ${ratio.toFixed(2)})`);
+});
+
+test('fits, max concurrency, monthly cost and replicas follow from the estimate and the tables', async () => {
+  const { manifest } = await ensureFixturePackage({ shape: 'tiny' });
+  // A SmolLM2-135M-shaped model (fp32, 8k context) on the default GPU table.
+  const model = { ...manifest, name: 'smollm2', dtype: 'fp32' as const, weightsBytes: 538_090_408, shape: { ...manifest.shape, vocabSize: 49152, hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, contextLength: 8192, tiedEmbeddings: true } };
+  const batching = { maxBatchSize: 64, maxBatchTotalTokens: 64 * 8192, maxPrefillTokens: 256, maxWaitingTokens: 65536, maxConcurrentRequests: 128, maxInputTokens: 8191, maxTotalTokens: 8192, kvCacheBytes: 0 };
+  const sizing = sizeDeployment({ model, batching, gpus: DEFAULT_GPUS, prices: DEFAULT_PRICES, throughput: { tokensPerSec: 512, tokensPerRequest: 256 }, targetRequestsPerSec: 10 });
+  const perToken = 2 * 30 * 3 * 64 * 4;
+  assert.equal(sizing.kvBytesPerToken, perToken);
+  assert.equal(sizing.kvCacheTokens, kvCacheTokensOf(batching, perToken));
+  assert.equal(sizing.estimate.kvCacheBytes, 64 * 8192 * perToken, '64 sequences × 8k context × 46 KB = 24 GB of KV');
+  const row = (name: string) => sizing.rows.find((r) => r.gpu === name)!;
+  assert.equal(row('T4').fits, false);
+  assert.equal(row('L4').fits, false);
+  assert.equal(row('A100-40GB').fits, true);
+  assert.equal(sizing.recommended, 'A100-40GB');
+  // Max concurrency: more memory → more full-context sequences; each fits, one more would not.
+  assert.ok(row('T4').maxConcurrency > 0 && row('T4').maxConcurrency < row('L4').maxConcurrency && row('L4').maxConcurrency < row('A100-80GB').maxConcurrency);
+  for (const r of sizing.rows) {
+    assert.equal(r.usdPerMonth, r.usdPerHour! * HOURS_PER_MONTH);
+    if (r.fits) assert.equal(r.replicas, replicasFor(10, 512 / 256));
+  }
+  assert.equal(replicasFor(10, 2), Math.ceil(10 / 1.6));
+  assert.equal(replicasFor(0.1, 2), 1, 'at least one replica');
+  // An edited price table changes the cost, not the fit.
+  const cheaper = sizeDeployment({ model, batching, gpus: DEFAULT_GPUS, prices: [{ gpu: 'A100-40GB', usdPerHour: 1 }], throughput: { tokensPerSec: 512 } });
+  assert.equal(cheaper.rows.find((r) => r.gpu === 'A100-40GB')!.usdPerMonth, HOURS_PER_MONTH);
+  assert.equal(cheaper.rows.find((r) => r.gpu === 'T4')!.usdPerHour, null);
+});
