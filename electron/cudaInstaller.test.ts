@@ -15,6 +15,7 @@ const base: CudaPlanInput = {
   env: { PATH: '/usr/bin', npm_config_onnxruntime_node_install: 'skip' },
   platform: 'linux',
   arch: 'x64',
+  packaged: false,
 };
 
 test("runs onnxruntime-node's installer for cuda12, overriding the repo's .npmrc skip", () => {
@@ -33,6 +34,11 @@ test('other platforms get a reason, not a failing download', () => {
     const plan = planCudaInstall({ ...base, platform, arch });
     assert.ok('problem' in plan && plan.problem.includes(`${platform}/${arch}`));
   }
+});
+
+test('a packaged app points to the source-checkout route instead of failing half-way', () => {
+  const plan = planCudaInstall({ ...base, packaged: true });
+  assert.ok('problem' in plan && plan.problem.includes('npm run gpu:cuda'));
 });
 
 test('the installed onnxruntime-node has the installer the plan points at', () => {

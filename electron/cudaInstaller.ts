@@ -1,8 +1,9 @@
 // Adds onnxruntime-node's CUDA 12 execution provider for Linux/NVIDIA users by running the
 // package's own installer (`node node_modules/onnxruntime-node/script/install.js
 // --onnxruntime-node-install=cuda12`). It downloads the provider libraries from NuGet into
-// onnxruntime-node/bin/napi-v6/linux/x64/, so that folder must be writable (a source checkout, or
-// an unpacked install you own; not an AppImage, whose files are read-only).
+// onnxruntime-node/bin/napi-v6/linux/x64/, so it works in a source checkout (`npm start`), not in a
+// packaged app: there the package sits in app.asar.unpacked (read-only in an AppImage, root-owned
+// in a .deb) and the installer's own dependencies stay inside app.asar, out of its reach.
 // Used by the app's menu/IPC and by `npm run gpu:cuda` (scripts/install-cuda-provider.ts).
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
@@ -27,6 +28,8 @@ export interface CudaPlanInput {
   env: NodeJS.ProcessEnv;
   platform: NodeJS.Platform;
   arch: string;
+  /** Running from a packaged app (app.isPackaged). */
+  packaged: boolean;
 }
 
 /** The command to run, or why it cannot run here (a message a user can act on). */
@@ -36,6 +39,13 @@ export function planCudaInstall(input: CudaPlanInput): CudaInstallPlan | { probl
       problem:
         `The CUDA provider installer is for Linux x64 with an NVIDIA GPU; this is ${input.platform}/${input.arch}. ` +
         (input.platform === 'win32' ? 'On Windows, onnxruntime-node already ships DirectML and CUDA support.' : 'Hearth uses the CPU (or CoreML on macOS) here.'),
+    };
+  }
+  if (input.packaged) {
+    return {
+      problem:
+        'The packaged app cannot add the CUDA provider in place (its files are read-only). Run Hearth from a source checkout: ' +
+        '`npm run setup && npm run gpu:cuda && npm start` (see docs/desktop.md, "CUDA provider").',
     };
   }
   const env: NodeJS.ProcessEnv = { ...input.env, ONNXRUNTIME_NODE_INSTALL: 'cuda12' };
@@ -52,7 +62,7 @@ export function planCudaInstall(input: CudaPlanInput): CudaInstallPlan | { probl
   };
 }
 
-/** onnxruntime-node's folder; in a packaged app the unpacked copy next to app.asar (see electron-builder.yml asarUnpack). */
+/** onnxruntime-node's folder (in a packaged app, the unpacked copy next to app.asar). */
 export function findOrtPackageDir(): string {
   const require = createRequire(import.meta.url);
   const entry = require.resolve('onnxruntime-node'); // .../onnxruntime-node/dist/index.js

@@ -59,7 +59,7 @@ supervisor.on('status', (status: HostStatus) => {
   // A host that died before ready may have failed to bind the remembered port: let the next one pick any.
   if (status.state === 'restarting' && status.error) preferredPort = 0;
   if (status.state === 'restarting') console.error(`hearth: ${status.message}${status.error ? `: ${status.error.message}` : ''}`);
-  window?.webContents.send('host:status', status);
+  if (window && !window.isDestroyed()) window.webContents.send('host:status', status);
 });
 supervisor.on('message', (message) => {
   if (message.type === 'log') console.log(`[engine] ${message.message}`);
@@ -144,6 +144,7 @@ async function installCudaProvider() {
     env: process.env,
     platform: process.platform,
     arch: process.arch,
+    packaged: app.isPackaged,
   });
   if ('problem' in plan) return { ok: false, exitCode: null, log: '', message: plan.problem };
   return runCudaInstall(plan, (chunk) => process.stdout.write(`[cuda install] ${chunk}`));

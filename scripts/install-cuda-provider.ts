@@ -10,6 +10,7 @@ const plan = planCudaInstall({
   env: process.env,
   platform: process.platform,
   arch: process.arch,
+  packaged: false,
 });
 if ('problem' in plan) {
   console.error(plan.problem);
