@@ -2,12 +2,17 @@
 // engine and OpenAI server on the generated tiny fixture package, real HTTP clients.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {
   AdminError,
   AdminStatus,
+  BenchRun,
+  BenchRunListResponse,
+  ExportBundleResponse,
+  ExportDefaults,
+  SizingResponse,
   DashboardSnapshot,
   LatencyByDayResponse,
   RequestListResponse,
@@ -177,6 +182,49 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   }
   controller.abort();
   assert.match(seen, /event: serve\ndata: \{"state":"ready"/);
+
+  // Benchmark a tiny sweep against the served model; the run is stored and readable.
+  const bench = await api<{ runId: string }>('/api/bench/runs', {
+    method: 'POST',
+    body: JSON.stringify({ concurrencyLevels: [1, 2], promptTokens: 8, outputTokens: 4, requestsPerLevel: 2, label: 'api test' }),
+  });
+  assert.equal(bench.status, 202);
+  let run: BenchRun | undefined;
+  for (let i = 0; i < 200; i++) {
+    run = (await api<BenchRun>(`/api/bench/runs/${bench.body.runId}`)).body;
+    if (run.state !== 'running') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(run?.state, 'done', run?.error ?? '');
+  assert.deepEqual(run!.levels.map((level) => level.concurrency), [1, 2]);
+  assert.ok(run!.levels.every((level) => level.throughputTokensPerSec > 0 && level.errors === 0));
+  const runs = await api<BenchRunListResponse>('/api/bench/runs');
+  assert.deepEqual(runs.body.runs.map((entry) => [entry.runId, entry.label, entry.state]), [[bench.body.runId, 'api test', 'done']]);
+  assert.equal((await api<AdminError>('/api/bench/runs', { method: 'POST', body: JSON.stringify({ concurrencyLevels: [0], promptTokens: 8, outputTokens: 4, requestsPerLevel: 1 }) })).status, 400);
+
+  // Export: defaults carry the served config; sizing per GPU; a bundle on disk.
+  const defaults = await api<ExportDefaults>('/api/export/defaults');
+  assert.equal(defaults.body.config?.model.package, packageDir);
+  assert.ok(defaults.body.gpus.some((gpu) => gpu.name === 'T4'));
+  const sizing = await api<SizingResponse>('/api/export/sizing', {
+    method: 'POST',
+    body: JSON.stringify({ config: defaults.body.config, gpus: [{ name: 'Tiny', memoryBytes: 1024 }, ...defaults.body.gpus], prices: defaults.body.prices, targetRequestsPerSec: 5 }),
+  });
+  assert.equal(sizing.status, 200);
+  const byGpu = new Map(sizing.body.rows.map((row) => [row.gpu, row]));
+  assert.equal(byGpu.get('Tiny')?.fits, false);
+  assert.equal(byGpu.get('T4')?.fits, true);
+  assert.ok((byGpu.get('T4')?.replicas ?? 0) >= 1, 'replicas planned from the stored benchmark');
+  assert.ok((byGpu.get('T4')?.usdPerMonth ?? 0) > 0);
+  const outDir = join(home, 'bundle');
+  const bundle = await api<ExportBundleResponse>('/api/export/bundle', { method: 'POST', body: JSON.stringify({ config: defaults.body.config, outDir, target: 'cpu', bakeModel: false }) });
+  assert.equal(bundle.status, 200);
+  assert.equal(bundle.body.outDir, outDir);
+  assert.ok(bundle.body.files.includes('Dockerfile'));
+  assert.ok(existsSync(join(outDir, 'Dockerfile')));
+  const occupied = await api<AdminError>('/api/export/bundle', { method: 'POST', body: JSON.stringify({ config: defaults.body.config, outDir: rendererDir, target: 'cpu', bakeModel: false }) });
+  assert.equal(occupied.status, 400);
+  assert.match(occupied.body.error.message, /pick another output folder/);
 
   // Reload with new settings, then stop.
   const reloaded = await api<ServeStatus>('/api/serve/reload', {

@@ -1,7 +1,13 @@
-// GPU sizing and bundle export for the Export view. Wired to engine/export once it lands in
-// this build; until then the Export view says export is unavailable.
+// GPU sizing and bundle export for the Export view, over engine/export. Throughput for the
+// replica count comes from the request (the view), the config's tuning record, or the latest
+// benchmark run, in that order; the notes say which.
+import { join } from 'node:path';
+import type { ExportBundleResponse, ExportDefaults, SizingRequest, SizingResponse } from '../common/adminApi.js';
 import type { ServingConfig } from '../common/servingConfig.js';
+import { getRun } from '../bench/index.js';
+import { DEFAULT_GPUS, DEFAULT_PRICES, ExportError, dnsLabel, sizeConfig, throughputFromConfig, writeBundle, type MeasuredThroughput } from '../export/index.js';
 import type { Db } from '../store/db.js';
+import { badRequest } from './httpUtil.js';
 import type { ExportService } from './services.js';
 
 export interface ExportServiceOptions {
@@ -10,6 +16,82 @@ export interface ExportServiceOptions {
   db: Db;
 }
 
-export async function exportService(_options: ExportServiceOptions): Promise<ExportService | undefined> {
-  return undefined;
+/** The best level of the latest stored benchmark run, as one replica's throughput. */
+function latestBenchThroughput(db: Db): MeasuredThroughput | undefined {
+  try {
+    const run = getRun(db, 'latest');
+    const best = [...run.levels].sort((a, b) => b.throughputTokensPerSec - a.throughputTokensPerSec)[0];
+    if (!best || best.requestsPerSec <= 0) return undefined;
+    return { requestsPerSec: best.requestsPerSec, measuredOn: `${run.machine} (benchmark '${run.label}', concurrency ${best.concurrency})` };
+  } catch {
+    return undefined;
+  }
+}
+
+function userError(error: unknown): never {
+  if (error instanceof ExportError) {
+    const message = /not empty/.test(error.message)
+      ? `${error.message.replace(/ or pass --force$/, '')}: pick another output folder.`
+      : `${error.message}.`;
+    throw badRequest(message.charAt(0).toUpperCase() + message.slice(1));
+  }
+  throw error;
+}
+
+export async function exportService(options: ExportServiceOptions): Promise<ExportService> {
+  const throughputFor = (request: { config: ServingConfig; measuredRequestsPerSec?: number }): MeasuredThroughput | undefined =>
+    request.measuredRequestsPerSec ? { requestsPerSec: request.measuredRequestsPerSec } : (throughputFromConfig(request.config) ?? latestBenchThroughput(options.db));
+  const service: ExportService = {
+    async defaults(): Promise<ExportDefaults> {
+      const config = options.currentConfig();
+      const name = config ? dnsLabel(config.model.servedName ?? config.model.package.split(/[\\/]/).filter(Boolean).pop() ?? 'model') : 'model';
+      return {
+        gpus: DEFAULT_GPUS.map((gpu) => ({ name: gpu.name, memoryBytes: gpu.memoryBytes })),
+        prices: DEFAULT_PRICES.map((price) => ({ ...price })),
+        config,
+        outDir: join(options.dataDir, 'bundles', name),
+      };
+    },
+    async sizing(request: SizingRequest): Promise<SizingResponse> {
+      try {
+        const result = sizeConfig({ config: request.config, gpus: request.gpus, prices: request.prices, throughput: throughputFor(request), targetRequestsPerSec: request.targetRequestsPerSec });
+        return {
+          rows: result.rows.map((row) => ({
+            gpu: row.gpu,
+            memoryBytes: row.memoryBytes,
+            weightsBytes: row.weightsBytes,
+            kvCacheBytes: row.kvCacheBytes,
+            overheadBytes: row.overheadBytes,
+            requiredBytes: row.requiredBytes,
+            fits: row.fits,
+            maxConcurrency: row.maxConcurrency,
+            usdPerHour: row.usdPerHour,
+            usdPerMonth: row.deploymentUsdPerMonth ?? row.usdPerMonth,
+            replicas: row.replicas,
+          })),
+          notes: [...(result.recommended ? [`Recommended: ${result.recommended} (the cheapest that fits at the target rate).`] : []), ...result.notes],
+        };
+      } catch (error) {
+        return userError(error);
+      }
+    },
+    async bundle(request): Promise<ExportBundleResponse> {
+      const defaults = await service.defaults();
+      try {
+        const result = writeBundle({
+          config: request.config,
+          outDir: request.outDir?.trim() || defaults.outDir,
+          target: request.target,
+          bakeModel: request.bakeModel,
+          gpus: request.gpus,
+          prices: request.prices,
+          throughput: throughputFor(request),
+        });
+        return { outDir: result.outDir, files: result.files };
+      } catch (error) {
+        return userError(error);
+      }
+    },
+  };
+  return service;
 }

@@ -139,6 +139,9 @@ test('requests: find the chat in the log and read an error request\'s message', 
   expect(csv.status()).toBe(200);
   expect((await csv.text()).split('\r\n')[0]).toMatch(/^id,time_ms,/);
   await expect(page.getByTestId('latency-by-day')).toContainText(new Date().toISOString().slice(0, 10));
+  // The whole log in the picture, with the failed request's detail still open.
+  await page.getByTestId('filter-status').selectOption('');
+  await expect(page.getByTestId('request-row').first()).toBeVisible();
   await shot(page, 'requests');
 });
 

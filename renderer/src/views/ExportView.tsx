@@ -119,12 +119,12 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
         </Card>
         <Card title="GPUs and prices (editable)" testId="export-gpus">
           <table className="table compact editable">
-            <thead><tr><th>GPU</th><th>Memory (GB)</th><th>$/hour</th><th /></tr></thead>
+            <thead><tr><th>GPU</th><th>Memory (GiB)</th><th>$/hour</th><th /></tr></thead>
             <tbody>
               {rows.map((row, index) => (
                 <tr key={index}>
                   <td><input value={row.name} onChange={(event) => setRow(index, { name: event.target.value })} aria-label="GPU name" /></td>
-                  <td><input type="number" min={1} step={1} value={row.memoryGb} onChange={(event) => setRow(index, { memoryGb: Number(event.target.value) })} aria-label="GPU memory GB" /></td>
+                  <td><input type="number" min={1} step={1} value={row.memoryGb} onChange={(event) => setRow(index, { memoryGb: Number(event.target.value) })} aria-label="GPU memory GiB" /></td>
                   <td><input type="number" min={0} step={0.01} value={row.usdPerHour ?? ''} onChange={(event) => setRow(index, { usdPerHour: event.target.value === '' ? null : Number(event.target.value) })} aria-label="Price per hour" /></td>
                   <td><button type="button" className="chip-x" onClick={() => setRows((all) => all.filter((_, i) => i !== index))} aria-label="Remove GPU">×</button></td>
                 </tr>

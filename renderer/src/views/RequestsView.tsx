@@ -40,7 +40,9 @@ export function RequestsView(_props: ViewProps) {
   }, [status, model, range, text]);
 
   const list = useAsync(() => client.requests({ ...filter, limit: PAGE_SIZE, offset: page * PAGE_SIZE }), [client, filter, page, requestsVersion]);
-  const byDay = useAsync(() => client.latencyByDay(filter), [client, filter, requestsVersion]);
+  // Drift is read across all served traffic of a model: the status and text filters would hide it.
+  const dayFilter = useMemo<RequestLogFilter>(() => ({ model: filter.model, sinceMs: filter.sinceMs }), [filter.model, filter.sinceMs]);
+  const byDay = useAsync(() => client.latencyByDay(dayFilter), [client, dayFilter, requestsVersion]);
 
   return (
     <div className="view" data-testid="view-requests">
@@ -115,7 +117,8 @@ export function RequestsView(_props: ViewProps) {
           <Empty title="No days to show yet." />
         ) : (
           <>
-            <LineChart
+            {byDay.data!.days.length < 2 && <div className="muted small">One day of traffic so far: the chart appears from the second day.</div>}
+            {byDay.data!.days.length >= 2 && <LineChart
               series={[
                 { name: 'p50 total', color: '#4f7cff', points: byDay.data!.days.map((day, i) => ({ x: i, y: day.p50TotalMs ?? 0 })) },
                 { name: 'p95 total', color: '#e5534b', points: byDay.data!.days.map((day, i) => ({ x: i, y: day.p95TotalMs ?? 0 })) },
@@ -126,7 +129,7 @@ export function RequestsView(_props: ViewProps) {
               formatX={(x) => byDay.data!.days[x]?.day.slice(5) ?? ''}
               yLabel="ms"
               height={180}
-            />
+            />}
             <table className="table compact">
               <thead><tr><th>Day (UTC)</th><th>Requests</th><th>Errors</th><th>p50 total</th><th>p95 total</th><th>p50 TTFT</th><th>p95 TTFT</th></tr></thead>
               <tbody>
