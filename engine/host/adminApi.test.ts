@@ -67,6 +67,18 @@ test('every /api route needs the admin token; the UI shell does not', async () =
   assert.equal((await api<string>('/..%2f..%2fetc%2fpasswd.txt', {}, null)).status, 404, 'no reads outside the renderer folder');
 });
 
+test('the Electron renderer (app://hearth) may call cross-origin; other origins get no CORS headers', async () => {
+  const preflight = await fetch(`${host.url}/api/status`, { method: 'OPTIONS', headers: { origin: 'app://hearth', 'access-control-request-headers': 'authorization' } });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('access-control-allow-origin'), 'app://hearth');
+  assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
+  const allowed = await fetch(`${host.url}/api/status`, { headers: { origin: 'app://hearth', authorization: `Bearer ${TOKEN}` } });
+  assert.equal(allowed.headers.get('access-control-allow-origin'), 'app://hearth');
+  const other = await fetch(`${host.url}/api/status`, { headers: { origin: 'https://evil.example', authorization: `Bearer ${TOKEN}` } });
+  assert.equal(other.headers.get('access-control-allow-origin'), null);
+  assert.equal((await fetch(`${host.url}/api/status`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } })).status, 401);
+});
+
 test('status reports the data dir and which parts exist', async () => {
   const { status, body } = await api<AdminStatus>('/api/status');
   assert.equal(status, 200);

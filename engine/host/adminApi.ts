@@ -34,8 +34,16 @@ import type { OptionalServices } from './services.js';
 import { serveStatic } from './staticFiles.js';
 import { validateServeSettings } from './serveSettings.js';
 
+/**
+ * Origins of UIs that call the admin API cross-origin: the Electron renderer is served from
+ * app://hearth (electron/main.ts). A page served by the host itself is same-origin and needs none.
+ */
+export const DEFAULT_UI_ORIGINS: readonly string[] = ['app://hearth'];
+
 export interface AdminApiContext extends OptionalServices {
   token: string;
+  /** Origins allowed to call the admin API cross-origin (CORS); the token is still required. */
+  allowedOrigins?: readonly string[];
   /** Built renderer to serve at `/`; null = API only. */
   rendererDir: string | null;
   dataDir: string;
@@ -313,6 +321,21 @@ export function createAdminServer(ctx: AdminApiContext): Server {
 
 async function handle(ctx: AdminApiContext, routes: Route[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   res.setHeader('x-content-type-options', 'nosniff');
+  const origin = req.headers.origin;
+  if (typeof origin === 'string' && (ctx.allowedOrigins ?? DEFAULT_UI_ORIGINS).includes(origin)) {
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      // Preflight: browsers send it without the Authorization header, so it is answered before the token check.
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, POST, DELETE',
+        'access-control-allow-headers': 'authorization, content-type',
+        'access-control-max-age': '600',
+      });
+      res.end();
+      return;
+    }
+  }
   if (!url.pathname.startsWith('/api/')) {
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', 'Only GET is served outside /api.');
     if (url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });

@@ -25,6 +25,8 @@ export interface HostOptions {
   port: number;
   /** Built renderer to serve at `/`; null = API only. */
   rendererDir: string | null;
+  /** Origins allowed to call the admin API cross-origin; default DEFAULT_UI_ORIGINS (Electron's app://hearth). */
+  allowedOrigins?: readonly string[];
   env?: NodeJS.ProcessEnv;
   /** better-sqlite3 binary for Electron's ABI. */
   sqliteBinding?: string;
@@ -62,6 +64,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const ctx: AdminApiContext = {
     token: options.token,
     rendererDir: options.rendererDir,
+    allowedOrigins: options.allowedOrigins,
     dataDir: home,
     modelsDir: registry.modelsDir,
     startedAtMs: Date.now(),

@@ -13,6 +13,8 @@ export interface ParsedHostOptions {
   tokenGenerated: boolean;
   rendererDir: string | null;
   sqliteBinding?: string;
+  /** Extra origins allowed to call the admin API (HEARTH_ADMIN_ORIGINS, comma-separated), e.g. Vite's dev server. */
+  extraOrigins: string[];
   help: boolean;
 }
 
@@ -73,6 +75,7 @@ export function parseHostOptions(argv: string[], env: NodeJS.ProcessEnv, repoRoo
     tokenGenerated: givenToken === undefined,
     rendererDir,
     sqliteBinding: env[HOST_ENV.sqliteBinding] || undefined,
+    extraOrigins: (env.HEARTH_ADMIN_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
     help: values.help ?? false,
   };
 }

@@ -9,6 +9,7 @@ import {
   serializeError,
   type HostToParentMessage,
 } from '../common/hostProcess.js';
+import { DEFAULT_UI_ORIGINS } from './adminApi.js';
 import { startHost, type RunningHost } from './host.js';
 import { HOST_USAGE, HostOptionsError, parseHostOptions } from './hostOptions.js';
 
@@ -54,6 +55,7 @@ async function main(): Promise<void> {
       token: options.token,
       port: options.port,
       rendererDir: options.rendererDir,
+      allowedOrigins: [...DEFAULT_UI_ORIGINS, ...options.extraOrigins],
       sqliteBinding: options.sqliteBinding,
       log: (line) => {
         console.error(line);

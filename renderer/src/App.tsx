@@ -3,7 +3,7 @@
 import { useEffect, useState } from 'react';
 import type { AdminStatus } from '../../engine/common/adminApi.js';
 import { AdminClient } from './api/client.js';
-import { resolveHostInfo } from './api/hostInfo.js';
+import { desktopApi, resolveHostInfo } from './api/hostInfo.js';
 import { ErrorBox, Loading } from './components/States.js';
 import { HostProvider, useHost } from './hostContext.js';
 import { BenchmarkView } from './views/BenchmarkView.js';
@@ -47,6 +47,15 @@ export function App() {
       cancelled = true;
     };
   }, [attempt]);
+  // In Electron a restarted engine host may listen on a new port: reconnect when it comes back elsewhere.
+  const currentUrl = connection !== null && 'client' in connection ? connection.client.host.url : null;
+  useEffect(
+    () =>
+      desktopApi()?.onHostStatus((status) => {
+        if (status.state === 'ready' && currentUrl !== null && status.url.replace(/\/$/, '') !== currentUrl) setAttempt((value) => value + 1);
+      }),
+    [currentUrl],
+  );
 
   if (connection === null) return <div className="boot"><Loading what="the engine host" /></div>;
   if ('error' in connection) {
