@@ -12,6 +12,18 @@ export interface LinearWeight {
   numIn: number;
 }
 
+/** A 2-D weight [rows, cols] read a range of rows at a time. */
+export interface RowReader {
+  rows: number;
+  cols: number;
+  read(rowStart: number, rowEnd: number): Float32Array;
+}
+
+/** A whole in-memory [numOut, numIn] matrix seen as a RowReader. */
+export function rowsOf(weight: Float32Array, numOut: number, numIn: number): RowReader {
+  return { rows: numOut, cols: numIn, read: (start, end) => weight.subarray(start * numIn, end * numIn) };
+}
+
 export interface LayerWeights {
   inputNorm: Float32Array;
   postAttentionNorm: Float32Array;
@@ -44,17 +56,22 @@ export class WeightSource {
     return names;
   }
 
-  embedding(): Float32Array {
-    return this.checkpoint.read('model.embed_tokens.weight', [this.shape.vocabSize, this.shape.hiddenSize]);
+  /** The [vocab, hidden] embedding table, read in row ranges (it is the largest tensor of small models). */
+  embedding(): RowReader {
+    return this.rows('model.embed_tokens.weight');
   }
 
   finalNorm(): Float32Array {
     return this.checkpoint.read('model.norm.weight', [this.shape.hiddenSize]);
   }
 
-  lmHead(): Float32Array {
-    const name = this.shape.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    return this.checkpoint.read(name, [this.shape.vocabSize, this.shape.hiddenSize]);
+  lmHead(): RowReader {
+    return this.rows(this.shape.tiedEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+  }
+
+  private rows(name: string): RowReader {
+    const shape = [this.shape.vocabSize, this.shape.hiddenSize];
+    return { rows: shape[0]!, cols: shape[1]!, read: (start, end) => this.checkpoint.read(name, shape, { start, end }) };
   }
 
   layer(index: number): LayerWeights {

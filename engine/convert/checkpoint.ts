@@ -11,8 +11,8 @@ export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_confi
 const OPTIONAL_FILES = ['generation_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
 
 export class Checkpoint {
-  /** Called after each tensor read (progress reporting). */
-  onRead: ((info: TensorInfo) => void) | null = null;
+  /** Called after each read (progress reporting) with the tensor and the bytes just read. */
+  onRead: ((info: TensorInfo, bytesRead: number) => void) | null = null;
 
   private constructor(
     readonly dir: string,
@@ -61,15 +61,17 @@ export class Checkpoint {
     return this.shardOf(name).info(name);
   }
 
-  /** Reads one tensor as float32, checking its shape. */
-  read(name: string, expectedShape: number[]): Float32Array {
+  /** Reads one tensor as float32, checking its shape; `rows` limits a 2-D read to a row range. */
+  read(name: string, expectedShape: number[], rows?: { start: number; end: number }): Float32Array {
     const shard = this.shardOf(name);
-    const { shape } = shard.info(name);
+    const info = shard.info(name);
+    const { shape } = info;
     if (shape.length !== expectedShape.length || shape.some((d, i) => d !== expectedShape[i])) {
       throw new ConvertError(`tensor '${name}' has shape [${shape.join(', ')}] but config.json implies [${expectedShape.join(', ')}]; the checkpoint and its config.json do not match.`);
     }
-    const values = shard.readFloat32(name);
-    this.onRead?.(shard.info(name));
+    const values = shard.readFloat32(name, rows);
+    const rowCount = rows ? rows.end - rows.start : shape[0] ?? 1;
+    this.onRead?.(info, shape.length === 0 || shape[0] === 0 ? info.byteLength : (info.byteLength / shape[0]!) * rowCount);
     return values;
   }
 

@@ -38,6 +38,8 @@ export interface ConvertOptions {
    * wires Ctrl-C to it.
    */
   signal?: AbortSignal;
+  /** Row-chunk size for streaming large tables (tests only; default 16 MiB). */
+  rowChunkBytes?: number;
 }
 
 export async function convertCheckpoint(options: ConvertOptions): Promise<ModelManifest> {
@@ -60,13 +62,19 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
       const needed = weights.tensorNames().filter((name) => checkpoint.has(name));
       const tensorsTotal = needed.length;
       const bytesTotal = needed.reduce((sum, name) => sum + checkpoint.info(name).byteLength, 0);
-      const seen = new Set<string>();
+      // Tensors may be read in row chunks, and a tied int4 lm_head re-reads the embedding:
+      // count each tensor's bytes once.
+      const bytesByTensor = new Map<string, number>();
+      let tensorsDone = 0;
       let bytesDone = 0;
-      checkpoint.onRead = (info) => {
-        if (seen.has(info.name)) return;
-        seen.add(info.name);
-        bytesDone += info.byteLength;
-        options.onProgress?.({ tensorsDone: seen.size, tensorsTotal, bytesDone, bytesTotal });
+      checkpoint.onRead = (info, bytesRead) => {
+        const before = bytesByTensor.get(info.name) ?? 0;
+        const after = Math.min(info.byteLength, before + bytesRead);
+        if (before === info.byteLength) return;
+        bytesByTensor.set(info.name, after);
+        bytesDone += after - before;
+        if (after === info.byteLength) tensorsDone++;
+        options.onProgress?.({ tensorsDone, tensorsTotal, bytesDone, bytesTotal });
       };
 
       const data = new ExternalDataWriter(join(tempDir, PACKAGE_FILES.modelData), PACKAGE_FILES.modelData);
@@ -80,6 +88,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
           slidingWindow: config.slidingWindow,
           int4AccuracyLevel: options.int4AccuracyLevel ?? 4,
           signal: options.signal,
+          rowChunkBytes: options.rowChunkBytes,
         });
         writeFileSync(join(tempDir, PACKAGE_FILES.model), graph.encodeModel(OPSETS, CONVERTER_VERSION));
         weightsBytes = data.totalBytes;

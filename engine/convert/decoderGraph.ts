@@ -1,7 +1,7 @@
 // Builds the `hearth-decoder-gqa-v1` decoder graph (contract: ./README.md). Weights stream
 // from the checkpoint one layer at a time into model.onnx.data.
 import type { GraphContract, ModelDtype, ModelShape } from '../common/manifest.js';
-import type { LinearWeight, WeightSource } from './architectures.js';
+import { rowsOf, type LinearWeight, type RowReader, type WeightSource } from './architectures.js';
 import { GRAPH_DESCRIPTION } from './graphContract.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
 import { INT4_BLOCK_SIZE, quantizeInt4, toFloat16Bits } from './quantize.js';
@@ -20,6 +20,8 @@ export interface DecoderGraphOptions {
   /** MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (faster), 0 keeps fp32. */
   int4AccuracyLevel: number;
   signal?: AbortSignal;
+  /** Bytes of float32 rows per chunk when streaming large tables (default 16 MiB; tests use tiny chunks). */
+  rowChunkBytes?: number;
 }
 
 export function graphContract(shape: ModelShape): GraphContract {
@@ -60,11 +62,11 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   }
   g.output('logits', 'float32', ['batch', vocabSize]);
 
-  const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel);
+  const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel, options.rowChunkBytes ?? DEFAULT_ROW_CHUNK_BYTES);
 
   // Token embedding (fp16 tables are gathered first and only the gathered rows are cast).
-  // Not kept: the largest tensor of small models; a tied int4 lm_head re-reads it at the end.
-  const embeddingName = emitter.table('model.embed_tokens.weight', weights.embedding(), vocabSize, h);
+  // Streamed in row chunks; a tied int4 lm_head re-reads it at the end.
+  const embeddingName = emitter.table('model.embed_tokens.weight', weights.embedding());
   let hidden = g.op('Gather', [embeddingName, inputIds]);
   if (dtype !== 'fp32') hidden = g.op('Cast', [hidden], { attributes: { to: FLOAT } });
 
@@ -150,24 +152,26 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   ]);
   const finalNorm = g.weight('model.norm', 'float32', [h], bytesOf(weights.finalNorm()));
   const normedLast = g.op('SimplifiedLayerNormalization', [lastHidden, finalNorm], { attributes: { axis: -1, epsilon: { float: epsilon } } });
-  emitter.lmHead(normedLast, shape.tiedEmbeddings ? embeddingName : null, () => weights.lmHead(), vocabSize, h, 'logits');
+  emitter.lmHead(normedLast, shape.tiedEmbeddings ? embeddingName : null, weights.lmHead(), 'logits');
 }
 
 /** Stores weights in the package's dtype and emits the matching MatMul flavour. */
 class WeightEmitter {
-  constructor(private readonly g: GraphBuilder, private readonly dtype: ModelDtype, private readonly accuracyLevel: number) {}
+  constructor(private readonly g: GraphBuilder, private readonly dtype: ModelDtype, private readonly accuracyLevel: number, private readonly chunkBytes: number) {}
 
   /** An embedding-style table [rows, cols] for Gather: fp32, or fp16 for fp16/int4 packages. */
-  table(name: string, values: Float32Array, rows: number, cols: number): string {
-    if (this.dtype === 'fp32') return this.g.weight(name, 'float32', [rows, cols], bytesOf(values));
-    return this.g.weight(name, 'float16', [rows, cols], bytesOf(toFloat16Bits(values)));
+  table(name: string, reader: RowReader): string {
+    const type = this.dtype === 'fp32' ? 'float32' : 'float16';
+    return this.g.streamedWeight(name, type, [reader.rows, reader.cols], (write) => {
+      forEachRowChunk(reader, this.chunkBytes, (chunk) => write(bytesOf(type === 'float32' ? chunk : toFloat16Bits(chunk))));
+    });
   }
 
   linear(name: string, linear: LinearWeight, input: string): string {
     const { numOut, numIn } = linear;
     let output: string;
     if (this.dtype === 'int4') {
-      output = this.matMulNBits(name, linear.weight, numOut, numIn, input);
+      output = this.matMulNBits(name, rowsOf(linear.weight, numOut, numIn), input);
     } else {
       const transposed = transpose(linear.weight, numOut, numIn);
       const weight = this.dtype === 'fp32'
@@ -180,24 +184,36 @@ class WeightEmitter {
   }
 
   /** `tiedTo`: the embedding table's initializer when embeddings are tied. */
-  lmHead(input: string, tiedTo: string | null, readWeight: () => Float32Array, vocabSize: number, h: number, output: string): void {
+  lmHead(input: string, tiedTo: string | null, reader: RowReader, output: string): void {
     if (this.dtype === 'int4') {
       // Tied or not, int4 quantizes its own lm_head copy (the Gather table stays fp16).
-      this.matMulNBits('lm_head', readWeight(), vocabSize, h, input, output);
+      this.matMulNBits('lm_head', reader, input, output);
       return;
     }
     // Gemm with transB reads the [vocab, hidden] table as stored, so a tied lm_head shares it.
-    let weight = tiedTo ?? this.table('lm_head.weight', readWeight(), vocabSize, h);
+    let weight = tiedTo ?? this.table('lm_head.weight', reader);
     if (this.dtype === 'fp16') weight = this.g.op('Cast', [weight], { attributes: { to: FLOAT } });
     this.g.op('Gemm', [input, weight], { attributes: { transB: 1 }, output });
   }
 
-  private matMulNBits(name: string, weight: Float32Array, numOut: number, numIn: number, input: string, output?: string): string {
-    const q = quantizeInt4(weight, numOut, numIn);
-    const codes = this.g.weight(`${name}.q4`, 'uint8', [numOut, q.kBlocks, INT4_BLOCK_SIZE / 2], q.codes);
-    const scales = this.g.weight(`${name}.scales`, 'float32', [numOut * q.kBlocks], bytesOf(q.scales));
-    const zeroPoints = this.g.weight(`${name}.zero_points`, 'uint8', [q.zeroPoints.length], q.zeroPoints);
-    return this.g.op('MatMulNBits', [input, codes, scales, zeroPoints], {
+  /** Quantizes rows (output features) chunk by chunk; codes stream to disk, scales and zero points are small. */
+  private matMulNBits(name: string, reader: RowReader, input: string, output?: string): string {
+    const { rows: numOut, cols: numIn } = reader;
+    const kBlocks = Math.ceil(numIn / INT4_BLOCK_SIZE);
+    const zpBytesPerRow = Math.ceil(kBlocks / 2);
+    const scales = new Float32Array(numOut * kBlocks);
+    const zeroPointBytes = new Uint8Array(numOut * zpBytesPerRow);
+    const codes = this.g.streamedWeight(`${name}.q4`, 'uint8', [numOut, kBlocks, INT4_BLOCK_SIZE / 2], (write) => {
+      forEachRowChunk(reader, this.chunkBytes, (chunk, rowStart, rowEnd) => {
+        const q = quantizeInt4(chunk, rowEnd - rowStart, numIn);
+        scales.set(q.scales, rowStart * kBlocks);
+        zeroPointBytes.set(q.zeroPoints, rowStart * zpBytesPerRow);
+        write(q.codes);
+      });
+    });
+    const scalesName = this.g.weight(`${name}.scales`, 'float32', [numOut * kBlocks], bytesOf(scales));
+    const zeroPoints = this.g.weight(`${name}.zero_points`, 'uint8', [zeroPointBytes.length], zeroPointBytes);
+    return this.g.op('MatMulNBits', [input, codes, scalesName, zeroPoints], {
       domain: MS,
       attributes: { K: numIn, N: numOut, bits: 4, block_size: INT4_BLOCK_SIZE, accuracy_level: this.accuracyLevel },
       ...(output ? { output } : {}),
@@ -205,7 +221,17 @@ class WeightEmitter {
   }
 }
 
-/** [rows, cols] -> [cols, rows], in tiles so both sides stay in cache. */
+/** About 16 MiB of float32 per chunk keeps peak memory flat whatever the vocabulary size. */
+const DEFAULT_ROW_CHUNK_BYTES = 16 * 1024 * 1024;
+
+function forEachRowChunk(reader: RowReader, chunkBytes: number, visit: (chunk: Float32Array, rowStart: number, rowEnd: number) => void): void {
+  const rowsPerChunk = Math.max(1, Math.floor(chunkBytes / (reader.cols * 4)));
+  for (let start = 0; start < reader.rows; start += rowsPerChunk) {
+    const end = Math.min(reader.rows, start + rowsPerChunk);
+    visit(reader.read(start, end), start, end);
+  }
+}
+
 function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(values.length);
   const tile = 32;

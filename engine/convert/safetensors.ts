@@ -52,27 +52,31 @@ export class SafetensorsFile {
     return info;
   }
 
-  /** Reads one tensor's raw bytes. */
-  readBytes(name: string): Uint8Array {
+  /** Reads one tensor's raw bytes, or `byteLength` bytes from `byteStart` within it. */
+  readBytes(name: string, byteStart = 0, byteLength?: number): Uint8Array {
     const info = this.info(name);
+    const length = byteLength ?? info.byteLength - byteStart;
+    if (byteStart < 0 || length < 0 || byteStart + length > info.byteLength) throw new Error(`bug: read of ${name} outside the tensor`);
     if (this.fd === null) throw new Error(`bug: ${this.path} read after close`);
-    const bytes = new Uint8Array(info.byteLength);
+    const bytes = new Uint8Array(length);
     let done = 0;
-    while (done < bytes.byteLength) {
-      const read = readSync(this.fd, bytes, done, bytes.byteLength - done, info.offset + done);
+    while (done < length) {
+      const read = readSync(this.fd, bytes, done, length - done, info.offset + byteStart + done);
       if (read === 0) throw new ConvertError(`${basename(this.path)} ended while reading '${name}': the file is truncated; download it again.`);
       done += read;
     }
     return bytes;
   }
 
-  /** Reads one tensor as float32 (F16 and BF16 widen exactly). */
-  readFloat32(name: string): Float32Array {
-    const { dtype } = this.info(name);
+  /** Reads one tensor as float32 (F16 and BF16 widen exactly); optionally only rows [rowStart, rowEnd) of a 2-D tensor. */
+  readFloat32(name: string, rows?: { start: number; end: number }): Float32Array {
+    const { dtype, shape } = this.info(name);
     if (!CONVERTIBLE.includes(dtype)) {
       throw new ConvertError(`tensor '${name}' in ${basename(this.path)} is stored as ${dtype}; hearth converts F32, F16 and BF16 weights. Use an unquantized revision of the model.`);
     }
-    return decodeToFloat32(this.readBytes(name), dtype as StorageDtype);
+    if (!rows) return decodeToFloat32(this.readBytes(name), dtype as StorageDtype);
+    const rowBytes = (shape.slice(1).reduce((a, b) => a * b, 1)) * bytesPerElement[dtype]!;
+    return decodeToFloat32(this.readBytes(name, rows.start * rowBytes, (rows.end - rows.start) * rowBytes), dtype as StorageDtype);
   }
 
   close(): void {

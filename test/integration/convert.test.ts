@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { ModelManifest } from '../../engine/common/manifest.js';
+import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { ensureFixtureCheckpoint } from '../fixtures/packages.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { ensureFixturePackage, type FixturePackageOptions } from '../fixtures/packages.js';
@@ -148,5 +149,23 @@ describe('hearth convert (CLI)', () => {
     const bad = spawnSync(process.execPath, [hearthBin, 'convert', 'x', '--out', 'y', '--dtype', 'int8'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--dtype must be one of fp32, fp16, int4/);
+  });
+});
+
+describe('hearth convert: streaming', () => {
+  it('streams tables in row chunks without changing a byte of the package weights', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'hearth-convert-chunks-'));
+    try {
+      for (const dtype of ['fp32', 'fp16', 'int4'] as const) {
+        const { packageDir, checkpointDir } = await ensureFixturePackage({ arch: 'qwen2', dtype });
+        const chunked = join(parent, dtype);
+        // 1000 bytes = 3 rows of 64 floats per chunk: many chunks, a ragged last one.
+        await convertCheckpoint({ checkpointDir, outDir: chunked, dtype, rowChunkBytes: 1000 });
+        assert.ok(readFileSync(join(chunked, 'model.onnx.data')).equals(readFileSync(join(packageDir, 'model.onnx.data'))), `${dtype} weights differ`);
+        assert.ok(readFileSync(join(chunked, 'model.onnx')).equals(readFileSync(join(packageDir, 'model.onnx'))), `${dtype} graph differs`);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });

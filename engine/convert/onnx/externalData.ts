@@ -18,15 +18,28 @@ export class ExternalDataWriter {
   }
 
   append(bytes: Uint8Array): ExternalLocation {
+    const tensor = this.begin();
+    tensor.write(bytes);
+    return tensor.end();
+  }
+
+  /** Starts a tensor written in chunks (no other tensor may be appended until `end`). */
+  begin(): { write(bytes: Uint8Array): void; end(): ExternalLocation } {
     const offset = Math.ceil(this.bytesWritten / ALIGNMENT_BYTES) * ALIGNMENT_BYTES;
     let position = offset;
-    let written = 0;
-    while (written < bytes.byteLength) {
-      written += writeSync(this.fd, bytes, written, bytes.byteLength - written, position + written);
-    }
-    position += bytes.byteLength;
-    this.bytesWritten = position;
-    return { offset, length: bytes.byteLength };
+    return {
+      write: (bytes) => {
+        let written = 0;
+        while (written < bytes.byteLength) {
+          written += writeSync(this.fd, bytes, written, bytes.byteLength - written, position + written);
+        }
+        position += bytes.byteLength;
+      },
+      end: () => {
+        this.bytesWritten = position;
+        return { offset, length: position - offset };
+      },
+    };
   }
 
   get totalBytes(): number {

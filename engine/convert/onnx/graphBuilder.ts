@@ -83,8 +83,19 @@ export class GraphBuilder {
 
   /** A weight stored in model.onnx.data (or inline when the builder has no external file). */
   weight(name: string, type: ElementType, dims: number[], bytes: Uint8Array): string {
-    if (!this.data) return this.constant(name, type, dims, bytes);
-    const { offset, length } = this.data.append(bytes);
+    return this.streamedWeight(name, type, dims, (write) => write(bytes));
+  }
+
+  /** A weight whose bytes are produced in chunks by `produce` (never whole in memory). */
+  streamedWeight(name: string, type: ElementType, dims: number[], produce: (write: (bytes: Uint8Array) => void) => void): string {
+    if (!this.data) {
+      const chunks: Uint8Array[] = [];
+      produce((bytes) => chunks.push(bytes.slice()));
+      return this.constant(name, type, dims, Buffer.concat(chunks));
+    }
+    const tensor = this.data.begin();
+    produce((bytes) => tensor.write(bytes));
+    const { offset, length } = tensor.end();
     this.initializers.push({
       name,
       dataType: elementTypeCodes[type],
