@@ -51,9 +51,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const db: Db = openDb(databasePath(env), { nativeBinding: options.sqliteBinding });
   const requestLog = new RequestLog({ db });
   const registry = new ModelRegistry(db, { dataDir: home });
-  const library = libraryService(registry);
+  const library = libraryService(registry, env);
   const events = new EventHub();
-  const serve = new ServeController(options.serveBackend ?? realServeBackend({ requestLog, library, log }));
+  const serve = new ServeController(options.serveBackend ?? realServeBackend({ requestLog, library, log, env }));
   const dashboard = new DashboardSampler();
   const memory = new MemoryProbe();
 

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LibraryModel, LibraryVariant } from '../common/adminApi.js';
 import type { ModelDtype } from '../common/manifest.js';
+import { servingProcesses } from '../hub/index.js';
 import { readManifest } from '../runtime/index.js';
 import type { ModelRegistry } from '../store/modelRegistry.js';
 import { HttpError, badRequest, notFound } from './httpUtil.js';
@@ -20,7 +21,7 @@ export function folderBytes(dir: string): number {
   return total;
 }
 
-export function libraryService(registry: ModelRegistry): LibraryService {
+export function libraryService(registry: ModelRegistry, env: NodeJS.ProcessEnv = process.env): LibraryService {
   return {
     async list(): Promise<LibraryModel[]> {
       return registry.list().flatMap((model) => {
@@ -48,6 +49,10 @@ export function libraryService(registry: ModelRegistry): LibraryService {
       const readyVariants = model.variants.filter((variant) => variant.status === 'ready');
       if (dtype !== null && (readyVariants.length > 1 || readyVariants[0]?.dtype !== dtype)) {
         throw new HttpError(501, 'not_supported', `Deleting one variant of a model is not supported yet; delete the whole model '${name}' (all its variants).`);
+      }
+      const others = servingProcesses(join(registry.modelsDir, name), env).filter((mark) => mark.pid !== process.pid);
+      if (others.length > 0) {
+        throw new HttpError(409, 'conflict', `'${name}' is being served by another Hearth process (pid ${others.map((mark) => mark.pid).join(', ')}). Stop that server first, then delete it.`);
       }
       const bytesFreed = folderBytes(join(registry.modelsDir, name));
       registry.remove(name);

@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ServeSettings } from '../common/adminApi.js';
 import type { BatchingConfig } from '../common/batching.js';
+import { markServing } from '../hub/index.js';
 import { loadEngine } from '../runtime/index.js';
 import { createServer } from '../server/index.js';
 import type { RequestLog } from '../store/requestLog.js';
@@ -16,6 +17,8 @@ export interface ServeBackendOptions {
   requestLog: RequestLog;
   library?: LibraryService;
   log?: (line: string) => void;
+  /** For the serving mark (`hearth rm` refuses a model a process serves). */
+  env?: NodeJS.ProcessEnv;
 }
 
 function isPackageDir(path: string): boolean {
@@ -76,6 +79,7 @@ export function realServeBackend(options: ServeBackendOptions): ServeBackend {
         throw new Error(`The model could not be loaded: ${(error as Error).message}`);
       }
       const engine = await enginePromise;
+      const unmark = markServing(packageDir, options.env ?? process.env);
       const { kvCacheCapacityTokens: _capacity, kvCacheBytesPerToken: _perToken, ...batching } = engine.config;
       const config = servingConfigFromSettings(settings, packageDir, batching satisfies BatchingConfig);
       return {
@@ -85,8 +89,12 @@ export function realServeBackend(options: ServeBackendOptions): ServeBackend {
         servedName: settings.servedName ?? engine.manifest.name,
         config,
         async close(deadlineMs: number) {
-          await server.close(deadlineMs);
-          await engine.shutdown(deadlineMs);
+          try {
+            await server.close(deadlineMs);
+            await engine.shutdown(deadlineMs);
+          } finally {
+            unmark();
+          }
         },
       };
     },

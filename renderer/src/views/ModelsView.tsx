@@ -85,7 +85,6 @@ function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; 
                 {model.variants.map((variant) => (
                   <span key={variant.dtype} className="chip" title={variant.packageDir}>
                     {variant.dtype} · {formatBytes(variant.bytesOnDisk)} · {variant.contextLength} ctx
-                    <button type="button" className="chip-x" aria-label={`Delete ${variant.dtype}`} onClick={() => remove(model.name, variant.dtype)}>×</button>
                   </span>
                 ))}
               </td>
