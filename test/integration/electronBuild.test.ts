@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runInNewContext } from 'node:vm';
+import type { HearthDesktopApi, HostStatus } from '../../engine/common/desktopApi.js';
 import { Supervisor, type ChildHandle } from '../../electron/supervisor.js';
 import { HOST_ENV } from '../../engine/common/hostProcess.js';
 
@@ -43,6 +45,7 @@ test('electron-vite builds main, preload and renderer, and the bundled engine ho
     assert.match(main, /sandbox: true/);
     assert.match(main, /contextIsolation: true/);
     assert.match(main, /nodeIntegration: false/);
+    await checkPreloadInSandbox(preload);
     // modelRunner asks for ./runnerWorker.mjs next to itself: it must sit in the engine host bundle, not a chunk.
     assert.match(readFileSync(join(outDir, 'main/engineHost.js'), 'utf8'), /new URL\("\.\/runnerWorker\.mjs", import\.meta\.url\)/);
 
@@ -83,3 +86,56 @@ test('electron-vite builds main, preload and renderer, and the bundled engine ho
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+/**
+ * Runs the built preload the way a sandboxed renderer does: a bare context whose require() knows
+ * only Electron's sandbox modules. Electron's contextBridge and ipcRenderer are stand-ins that
+ * record what the preload exposes and answer invokes like electron/main.ts does.
+ */
+async function checkPreloadInSandbox(source: string): Promise<void> {
+  const exposed: Record<string, unknown> = {};
+  const invoked: Array<{ channel: string; args: unknown[] }> = [];
+  const listeners = new Map<string, (event: unknown, payload: unknown) => void>();
+  const replies: Record<string, unknown> = {
+    'host:get-info': { ok: true, value: { url: 'http://127.0.0.1:5555', token: 't' } },
+    'host:get-status': { ok: true, value: { state: 'starting', attempt: 1 } },
+    'shell:open-external': { ok: false, error: { name: 'RefusedLink', message: 'Only http(s) links open outside Hearth', stack: 'RefusedLink: Only http(s)\n    at main' } },
+  };
+  const electron = {
+    contextBridge: { exposeInMainWorld: (key: string, api: unknown) => (exposed[key] = api) },
+    ipcRenderer: {
+      invoke: async (channel: string, ...args: unknown[]) => {
+        invoked.push({ channel, args });
+        return replies[channel];
+      },
+      on: (channel: string, listener: (event: unknown, payload: unknown) => void) => listeners.set(channel, listener),
+      off: (channel: string) => listeners.delete(channel),
+    },
+  };
+  const sandboxRequire = (name: string): unknown => {
+    if (name === 'electron') return electron;
+    throw new Error(`module not found in the preload sandbox: ${name}`);
+  };
+  const module = { exports: {} };
+  runInNewContext(source, { require: sandboxRequire, module, exports: module.exports, process: { platform: 'linux' }, console }, { filename: 'preload/index.cjs' });
+
+  assert.deepEqual(Object.keys(exposed), ['hearthDesktop']);
+  const api = exposed.hearthDesktop as HearthDesktopApi;
+  assert.deepEqual(await api.getHostInfo(), { url: 'http://127.0.0.1:5555', token: 't' });
+  const statuses: HostStatus[] = [];
+  const unsubscribe = api.onHostStatus((status) => statuses.push(status));
+  listeners.get('host:status')!({}, { state: 'ready', url: 'http://127.0.0.1:5555' });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(statuses.map((status) => status.state).sort(), ['ready', 'starting'], 'pushed status and the current one');
+  unsubscribe();
+  assert.equal(listeners.has('host:status'), false);
+  // An error from main comes back as a real Error with its name and stack.
+  const refused = await api.openExternal('file:///etc/passwd').then(() => null, (error: Error) => error);
+  assert.equal(Object.prototype.toString.call(refused), '[object Error]', 'a real Error (of the preload realm)');
+  assert.equal(refused?.name, 'RefusedLink');
+  assert.match(refused?.stack ?? '', /at main/);
+  assert.deepEqual(
+    invoked.map((call) => call.channel),
+    ['host:get-info', 'host:get-status', 'shell:open-external'],
+  );
+}
