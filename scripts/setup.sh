@@ -36,4 +36,10 @@ if ! npm ci --no-audit --no-fund; then
     exit 1
   fi
 fi
+# The desktop app's engine host needs better-sqlite3 built for Electron's ABI, in a side folder so
+# Node keeps its own (docs/desktop.md). Only where the Electron binary was installed.
+if [[ "${1:-}" != "--ci" ]] && node -e "require('fs').accessSync(require('electron'))" 2>/dev/null; then
+  echo "== building better-sqlite3 for Electron"
+  node scripts/rebuild-electron-native.mjs || echo "warning: better-sqlite3 for Electron not built; \`npm start\` opens the web UI until \`npm run rebuild:electron\` succeeds" >&2
+fi
 echo "== setup done"
