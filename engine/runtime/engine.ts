@@ -150,12 +150,14 @@ export class HearthEngine implements LoadedEngine {
         this.log,
       );
       this.device = this.runner.device;
+      if (this.state === 'stopping') return; // shut down while loading: shutdown() closes the runner
       // Warm-up: the first run allocates; do it before the first client waits on it. Row 0 is
       // scratch until a request owns it (owners overwrite every position they read).
       await this.runner.step({
         type: 'step', stepId: 0, cacheOps: [], samplerInits: [], releasedIds: [], decode: null,
         prefills: [{ firstRow: 0, runs: [{ requestId: '__warmup', inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false }] }],
       });
+      if ((this.state as EngineSnapshot['state']) === 'stopping') return;
       this.state = 'ready';
       this.log(
         `engine ready in ${Math.round(performance.now() - started)} ms: ${this.manifest.name} (${this.manifest.dtype}) on ${this.device.executionProvider}, ` +
@@ -163,7 +165,7 @@ export class HearthEngine implements LoadedEngine {
       );
       this.loopDone = this.loop();
     } catch (error) {
-      this.state = 'failed';
+      if (this.state !== 'stopping') this.state = 'failed';
       this.loadError = error as Error;
       this.log(`engine failed to load: ${(error as Error).message}`);
       throw error;
@@ -254,8 +256,7 @@ export class HearthEngine implements LoadedEngine {
     const wasReady = this.state === 'ready';
     this.state = 'stopping';
     const deadline = deadlineMs > 1e12 ? deadlineMs : Date.now() + deadlineMs;
-    // Queued requests never started: cancel them now; running ones may finish until the deadline.
-    for (const [id, active] of this.active) if (active.admittedAtMs === null) this.finish(id, 'cancelled');
+    // Nothing new is accepted; everything in flight (running or queued) may finish until the deadline.
     if (wasReady) {
       while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
     }

@@ -96,3 +96,12 @@ test('NotReadyError while loading; shutdown cancels unfinished work at the deadl
   assert.equal(engine.snapshot().state, 'stopping');
   assert.throws(() => engine.submit(request([1, 2], 3)), NotReadyError);
 });
+
+test('shutdown while loading stops cleanly and never turns ready', async () => {
+  const fixture = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
+  const engine = startEngine({ packageDir: fixture.packageDir });
+  await engine.shutdown(1000);
+  await engine.ready;
+  assert.equal(engine.snapshot().state, 'stopping');
+  assert.throws(() => engine.submit(request([1, 2], 3)), NotReadyError);
+});
