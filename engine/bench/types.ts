@@ -66,7 +66,10 @@ export interface RequestSample {
   /** To the first chunk that carries generated text. null when none arrived. */
   ttftMs: number | null;
   e2eMs: number;
-  /** Gaps between consecutive text chunks. */
+  /**
+   * Gaps between consecutive text chunks as the client receives them. Events that arrive in one
+   * network read share a timestamp (a gap of 0), as they would for a real client.
+   */
   itlMs: number[];
   promptTokens: number | null;
   /** From usage when the server reports it, else the number of text chunks. */

@@ -2,12 +2,14 @@
 // into a complete ServingConfig for sizing and export. Batching is resolved by the engine's own
 // resolver (engine/runtime/config.ts), so the numbers are the ones `hearth serve` would use —
 // except the KV budget: a file that leaves kvCacheBytes to be derived from this machine's free
-// memory is sized for the full context in every batch slot, and that budget is pinned in the
-// bundle so the container does not depend on its host's free memory.
+// memory is sized for its batch token budget (maxBatchTotalTokens) when it gives one, else for the
+// full context in every batch slot; that budget is pinned in the bundle so the container does
+// not depend on its host's free memory.
 import { resolve } from 'node:path';
 import type { ServingConfig } from '../common/servingConfig.js';
 import type { ModelManifest } from '../common/manifest.js';
-import { resolveBatchingConfig } from '../runtime/config.js';
+import { kvBytesPerToken, resolveBatchingConfig } from '../runtime/config.js';
+import { STRIDE_STEP_TOKENS } from '../runtime/kvCache.js';
 import { pickBatching, tunedServingConfig } from '../tune/tunedConfig.js';
 import type { PartialServingConfig } from '../server/servingConfigFile.js';
 
@@ -18,11 +20,15 @@ export interface CompletedConfig {
 
 export function completeServingConfig(partial: PartialServingConfig, manifest: ModelManifest, packageDir: string): CompletedConfig {
   const notes: string[] = [];
-  const given = partial.batching ?? {};
+  let given = partial.batching ?? {};
   const derive = !given.kvCacheBytes;
-  const resolved = resolveBatchingConfig(given, manifest, { freeBytes: derive ? Number.MAX_SAFE_INTEGER : 0 });
+  if (derive && given.maxBatchTotalTokens) {
+    // The batch token budget is the KV the config asks for (what `hearth tune` pins too).
+    given = { ...given, kvCacheBytes: Math.ceil(given.maxBatchTotalTokens / STRIDE_STEP_TOKENS) * STRIDE_STEP_TOKENS * kvBytesPerToken(manifest) };
+  }
+  const resolved = resolveBatchingConfig(given, manifest, { freeBytes: Number.MAX_SAFE_INTEGER });
   if (derive) {
-    notes.push(`kvCacheBytes was not set: sized for ${resolved.maxBatchSize} sequences × ${resolved.maxTotalTokens} tokens (${resolved.kvCacheCapacityTokens} tokens), pinned in the bundle`);
+    notes.push(`kvCacheBytes was not set: sized for ${resolved.kvCacheCapacityTokens} tokens (${given.maxBatchTotalTokens ? 'maxBatchTotalTokens' : `${resolved.maxBatchSize} sequences × ${resolved.maxTotalTokens} tokens`}) and pinned in the bundle`);
   }
   const base = tunedServingConfig({
     packageDir: resolve(packageDir),

@@ -9,6 +9,7 @@ import { runBenchmark } from '../bench/sweep.js';
 import { describeMachine } from '../bench/sweep.js';
 import { DEFAULT_BENCH_SETTINGS, type BenchEndpoint, type BenchRun, type LevelResult } from '../bench/types.js';
 import { loadEngine, readManifest, resolveBatchingConfig } from '../runtime/index.js';
+import { STRIDE_STEP_TOKENS } from '../runtime/kvCache.js';
 import { createServer } from '../server/index.js';
 import { batchSizeCandidates, describeCandidate, prefillCandidates, type CandidateLimits, type TuneCandidate } from './candidates.js';
 import { bestMeetingLevel, describeObjective, judgeLevel, pickBest, type LevelVerdict, type TuneObjective } from './objective.js';
@@ -55,8 +56,18 @@ export interface TuneResult {
   summary: string;
 }
 
-async function runTrial(options: TuneOptions, candidate: TuneCandidate, bench: { concurrencyLevels: number[]; promptTokens: number; maxTokens: number; requestsPerLevel?: number; endpoint: BenchEndpoint }): Promise<TuneTrial> {
-  const batching = { ...options.base?.batching, ...candidate };
+/**
+ * The KV budget of a candidate: exactly its batch token budget (rounded to the cache's stride
+ * step), unless the base config pins one. Deriving it from this machine's free memory instead
+ * would make the tuned config size itself to the desktop, not to the deployment.
+ */
+export function candidateKvCacheBytes(candidate: TuneCandidate, bytesPerToken: number, pinnedBytes?: number): number {
+  if (pinnedBytes) return pinnedBytes;
+  return Math.ceil(candidate.maxBatchTotalTokens / STRIDE_STEP_TOKENS) * STRIDE_STEP_TOKENS * bytesPerToken;
+}
+
+async function runTrial(options: TuneOptions, candidate: TuneCandidate, bench: { concurrencyLevels: number[]; promptTokens: number; maxTokens: number; requestsPerLevel?: number; endpoint: BenchEndpoint }, bytesPerToken: number): Promise<TuneTrial> {
+  const batching = { ...options.base?.batching, ...candidate, kvCacheBytes: candidateKvCacheBytes(candidate, bytesPerToken, options.base?.batching?.kvCacheBytes) };
   const trial: TuneTrial = { candidate, effective: null, run: null, verdicts: [], bestLevel: null, error: null };
   let engine;
   try {
@@ -114,7 +125,7 @@ export async function autoTune(options: TuneOptions): Promise<TuneResult> {
   const attempt = async (candidate: TuneCandidate) => {
     if (options.signal?.aborted) throw new Error('auto-tune was cancelled');
     log(`trial ${trials.length + 1}: ${describeCandidate(candidate)}`);
-    const trial = await runTrial({ ...options, packageDir }, candidate, bench);
+    const trial = await runTrial({ ...options, packageDir }, candidate, bench, baseline.kvCacheBytesPerToken);
     trials.push(trial);
     options.onTrial?.(trial, trials.length - 1);
     return trial;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { autoTune, judgeLevel, type TuneResult } from '../../engine/tune/index.js';
+import { autoTune, candidateKvCacheBytes, judgeLevel, type TuneResult } from '../../engine/tune/index.js';
 import { writeBundle } from '../../engine/export/index.js';
 import { parseServingConfig } from '../../engine/server/servingConfigFile.js';
 
@@ -17,6 +17,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
 let packageDir: string;
 let tuned: TuneResult;
+let bytesPerToken: number;
 
 // Small and quick: two candidates, one load level, a handful of short requests.
 const bench = { concurrencyLevels: [4], promptTokens: 16, maxTokens: 8, requestsPerLevel: 8 };
@@ -27,7 +28,10 @@ const candidates = [
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hearth-tune-'));
-  ({ packageDir } = await ensureFixturePackage({ shape: 'tiny' }));
+  const fixture = await ensureFixturePackage({ shape: 'tiny' });
+  packageDir = fixture.packageDir;
+  const { numLayers, numKvHeads, headDim } = fixture.manifest.graph;
+  bytesPerToken = 2 * numLayers * numKvHeads * headDim * (fixture.manifest.graph.kvDtype === 'float16' ? 2 : 4);
   tuned = await autoTune({ packageDir, objective: { ttftP95Ms: 60_000, itlP95Ms: 60_000 }, candidates, ...bench, base: { device: 'cpu', cpuThreads: 1 } });
 });
 
@@ -45,6 +49,8 @@ test('auto-tune measures every candidate on the real engine and picks the fastes
     assert.equal(trial.effective!.maxBatchSize, candidates[i]!.maxBatchSize);
     assert.equal(trial.effective!.maxPrefillTokens, candidates[i]!.maxPrefillTokens);
     assert.deepEqual(trial.run!.server.batching, trial.effective);
+    // The KV budget is the candidate's token budget, not a share of this machine's free memory.
+    assert.equal(trial.effective!.kvCacheBytes, candidateKvCacheBytes(candidates[i]!, bytesPerToken));
   }
   assert.ok(tuned.best && tuned.config, tuned.summary);
   const bestLevel = tuned.best.bestLevel!;
