@@ -123,7 +123,7 @@ function openInBrowser(url: string): void {
 }
 
 async function runWeb(reason: string, port: number, open: boolean): Promise<number> {
-  console.log(`hearth app: web mode — ${reason}.`);
+  console.log(`hearth app: web mode — ${reason.replace(/\.$/, '')}.`);
   const rendererDir = join(repoRoot, 'out', 'renderer');
   if (isBuildStale([join(rendererDir, 'index.html')], ['renderer', 'engine/common'].map((dir) => join(repoRoot, dir)))) {
     runNode([join(repoRoot, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'], 'building the web UI (vite build)');
