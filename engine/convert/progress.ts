@@ -17,7 +17,8 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
     const nowMs = Date.now();
     if (!stream.isTTY && nowMs - startedMs < 1000) return;
     const done = event.tensorsDone === event.tensorsTotal;
-    if (!done && nowMs - lastPrintMs < 200) return;
+    // A terminal line is rewritten in place; a log gets a line every 2 s at most.
+    if (!done && nowMs - lastPrintMs < (stream.isTTY ? 200 : 2000)) return;
     lastPrintMs = nowMs;
     printed = true;
     const line = `converting: tensor ${event.tensorsDone} of ${event.tensorsTotal}, ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)}`;
