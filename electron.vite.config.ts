@@ -24,6 +24,9 @@ const outRoot = process.env.HEARTH_ELECTRON_OUT ? resolve(process.env.HEARTH_ELE
 export default defineConfig({
   main: {
     build: {
+      // Every package.json dependency stays an import from node_modules; above all the native
+      // better-sqlite3 and onnxruntime-node, which cannot be bundled (the build test checks).
+      externalizeDeps: true,
       outDir: resolve(outRoot, 'main'),
       rollupOptions: {
         input: {

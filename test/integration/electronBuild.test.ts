@@ -46,6 +46,9 @@ test('electron-vite builds main, preload and renderer, and the bundled engine ho
     assert.match(main, /contextIsolation: true/);
     assert.match(main, /nodeIntegration: false/);
     await checkPreloadInSandbox(preload);
+    const host = readFileSync(join(outDir, 'main/engineHost.js'), 'utf8');
+    assert.match(host, /^import Database from "better-sqlite3";$/m, 'better-sqlite3 stays external (native)');
+    assert.match(host, /^import .*"onnxruntime-node";$/m, 'onnxruntime-node stays external (native)');
     // modelRunner asks for ./runnerWorker.mjs next to itself: it must sit in the engine host bundle, not a chunk.
     assert.match(readFileSync(join(outDir, 'main/engineHost.js'), 'utf8'), /new URL\("\.\/runnerWorker\.mjs", import\.meta\.url\)/);
 
