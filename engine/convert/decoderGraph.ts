@@ -64,8 +64,8 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
 
   const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel, options.rowChunkBytes ?? DEFAULT_ROW_CHUNK_BYTES);
 
-  // Token embedding (fp16 tables are gathered first and only the gathered rows are cast).
-  // Streamed in row chunks; a tied int4 lm_head re-reads it at the end.
+  // Token embedding, streamed in row chunks (a tied int4 lm_head re-reads it at the end).
+  // fp16 tables are gathered first and only the gathered rows are cast.
   const embeddingName = emitter.table('model.embed_tokens.weight', weights.embedding());
   let hidden = g.op('Gather', [embeddingName, inputIds]);
   if (dtype !== 'fp32') hidden = g.op('Cast', [hidden], { attributes: { to: FLOAT } });
