@@ -67,6 +67,8 @@ export interface WeightsBreakdown {
   storedBytes: number;
   /** Bytes of weights in memory once loaded (differs from storedBytes for fp16; see top of file). */
   loadedBytes: number;
+  /** Part of loadedBytes read as stored (not produced by a folded cast); WEIGHTS_OVERHEAD_FRACTION applies to it. */
+  loadedAsStoredBytes: number;
   /** Parameters in the checkpoint (tied embeddings counted once). */
   numParams: number;
 }
@@ -164,6 +166,7 @@ export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4
     storedBytes = Math.ceil(storedBytes / PACKAGE_ALIGNMENT_BYTES) * PACKAGE_ALIGNMENT_BYTES + tensor.bytes;
   }
   const loadedBytes = tensors.reduce((total, t) => total + t.loadedBytes, 0);
+  const loadedAsStoredBytes = tensors.filter((t) => t.loadedBytes === t.bytes).reduce((total, t) => total + t.bytes, 0);
 
   const { vocabSize, hiddenSize, numLayers, numHeads, numKvHeads, headDim, intermediateSize } = shape;
   const qDim = numHeads * headDim;
@@ -179,6 +182,7 @@ export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4
     otherBytes: sum('other'),
     storedBytes,
     loadedBytes,
+    loadedAsStoredBytes,
     numParams,
   };
 }
@@ -193,15 +197,37 @@ export function kvDtypeFor(_dtype: ModelDtype): KvDtype {
   return 'float32';
 }
 
-/**
- * Fixed memory of a loaded engine beyond weights and KV cache: the onnxruntime native library,
- * session state and arena, the tokenizer. Measured on CPU with onnxruntime-node 1.30
- * (test/integration/hubFitCheck.test.ts keeps this honest).
- */
-export const RUNTIME_OVERHEAD_BYTES = 48 * 1024 * 1024;
+// Runtime terms, measured on CPU with onnxruntime-node 1.30 (RSS gained by a process that loads
+// the engine and fills its KV cache; test/integration/hubFitCheck.test.ts re-measures and holds the
+// total to ±15 %). Tiny fixtures pin the fixed part; SmolLM2-135M-shaped ones the parts that scale.
 
-/** Fraction of the weights the runtime keeps beside them (prepacked copies, transient buffers). */
-export const WEIGHTS_OVERHEAD_FRACTION = 0.05;
+/**
+ * Fixed memory of a loaded engine beyond the model: the onnxruntime native library and session,
+ * the runner worker thread's V8 isolate, the tokenizer, the engine's own buffers.
+ */
+export const RUNTIME_OVERHEAD_BYTES = 93 * 1024 * 1024;
+
+/**
+ * Memory beside the weights, per byte of weights loaded as stored (everything except fp16 linears,
+ * whose casts are folded into new fp32 tensors): onnxruntime copies those tensors out of
+ * model.onnx.data, and part of the file's pages stay resident too (measured ≈ 20 %).
+ */
+export const WEIGHTS_OVERHEAD_FRACTION = 0.2;
+
+/**
+ * Attention workspace per byte of KV cache: GroupQueryAttention writes a `present` copy of the
+ * past K/V each step, and onnxruntime's arena keeps the high-water mark. Measured ≈ one cache's worth.
+ */
+export const KV_WORKSPACE_FRACTION = 1.0;
+
+/**
+ * Each step's new K/V outputs are copied into JavaScript arrays that live until garbage collection;
+ * measured ≈ 3.5 prefill chunks' worth are alive at the peak.
+ */
+export const PREFILL_OUTPUTS_IN_FLIGHT = 3.5;
+
+/** The engine's default most prompt tokens prefilled per step (engine/runtime/config.ts DEFAULTS). */
+export const DEFAULT_MAX_PREFILL_TOKENS = 256;
 
 export interface EstimateInput {
   shape: EstimateShape;
@@ -212,7 +238,7 @@ export interface EstimateInput {
   numSequences: number;
   /** Defaults to kvDtypeFor(dtype). */
   kvDtype?: KvDtype;
-  /** Most prompt tokens prefilled in one step (activations scale with it). Default 512. */
+  /** Most prompt tokens prefilled in one step (activations scale with it). Default DEFAULT_MAX_PREFILL_TOKENS. */
   maxPrefillTokens?: number;
   int4Layout?: Int4Layout;
   /** Override the fixed runtime overhead (e.g. a GPU provider's workspace). */
@@ -233,8 +259,12 @@ export interface MemoryEstimate {
   packageBytes: number;
   kvBytesPerToken: number;
   kvCacheBytes: number;
-  /** Peak activations of one step (prefill chunk through the widest layer, plus logits). */
+  /**
+   * Working memory that comes and goes with steps: the attention workspace (scales with the KV
+   * cache), step outputs awaiting garbage collection, and the activations of the largest step.
+   */
   activationBytes: number;
+  /** Fixed runtime overhead plus the part that scales with the weights. */
   overheadBytes: number;
   totalBytes: number;
 }
@@ -247,8 +277,13 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const weightsTotal = input.knownWeightsBytes !== undefined ? Math.round((input.knownWeightsBytes * weights.loadedBytes) / weights.storedBytes) : weights.loadedBytes;
   const perToken = kvBytesPerToken(input.shape, kvDtype);
   const kvCacheBytes = perToken * input.contextTokens * input.numSequences;
-  const activationBytes = activationBytesFor(input.shape, input.maxPrefillTokens ?? 512, input.numSequences);
-  const overheadBytes = (input.runtimeOverheadBytes ?? RUNTIME_OVERHEAD_BYTES) + Math.round(weightsTotal * WEIGHTS_OVERHEAD_FRACTION);
+  const maxPrefillTokens = input.maxPrefillTokens ?? DEFAULT_MAX_PREFILL_TOKENS;
+  const activationBytes =
+    Math.round(kvCacheBytes * KV_WORKSPACE_FRACTION) +
+    Math.round(perToken * maxPrefillTokens * PREFILL_OUTPUTS_IN_FLIGHT) +
+    activationBytesFor(input.shape, maxPrefillTokens, input.numSequences);
+  const asStoredBytes = weights.loadedAsStoredBytes * (weightsTotal / weights.loadedBytes);
+  const overheadBytes = (input.runtimeOverheadBytes ?? RUNTIME_OVERHEAD_BYTES) + Math.round(asStoredBytes * WEIGHTS_OVERHEAD_FRACTION);
   return {
     dtype: input.dtype,
     kvDtype,

@@ -1,0 +1,52 @@
+// Fit-check calibration: runs the real engine on fixture packages in fresh processes and prints the
+// estimate (engine/common/memoryEstimate.ts) beside the measured peak RSS gain, per setting.
+// Slow (full SmolLM2-135M shape, three dtypes): run it on a quiet machine.
+//
+//   node --import tsx scripts/fit-check-memory.ts            full matrix
+//   node --import tsx scripts/fit-check-memory.ts --quick    tiny + 6-layer SmolLM2 only
+//   ... --json                                               one JSON object per line
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ModelDtype } from '../engine/common/manifest.js';
+import { estimateMemory, modelShapeFromHfConfig } from '../engine/common/memoryEstimate.js';
+import { ensureFixturePackage, type FixturePackageOptions } from '../test/fixtures/packages.js';
+
+const child = fileURLToPath(new URL('../test/fixtures/engineMemoryChild.ts', import.meta.url));
+const quick = process.argv.includes('--quick');
+const json = process.argv.includes('--json');
+const MiB = 2 ** 20;
+
+type Case = [FixturePackageOptions, ModelDtype, number, number];
+const cases: Case[] = [
+  [{}, 'fp32', 256, 4],
+  [{}, 'int4', 256, 4],
+  [{ shape: 'smollm2-135m', numLayers: 6 }, 'int4', 256, 1],
+  [{ shape: 'smollm2-135m', numLayers: 6 }, 'int4', 512, 2],
+  [{ shape: 'smollm2-135m', numLayers: 6 }, 'fp16', 256, 4],
+  [{ shape: 'smollm2-135m', numLayers: 6 }, 'fp32', 256, 4],
+];
+if (!quick) {
+  for (const dtype of ['int4', 'fp16', 'fp32'] as const) {
+    for (const [context, sequences] of [[256, 1], [256, 4], [512, 2], [1024, 2]] as const) cases.push([{ shape: 'smollm2-135m' }, dtype, context, sequences]);
+  }
+}
+
+if (!json) console.log('fixture                      dtype  seqs×ctx    estimate   measured   ratio');
+for (const [fixture, dtype, contextTokens, numSequences] of cases) {
+  const { packageDir, checkpointDir } = await ensureFixturePackage({ ...fixture, dtype });
+  const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+  const estimate = estimateMemory({ shape, dtype, contextTokens, numSequences });
+  const output = execFileSync(process.execPath, ['--import', 'tsx', child, packageDir, String(contextTokens), String(numSequences)], { encoding: 'utf8', timeout: 900_000 });
+  const measured = JSON.parse(output.trim().split('\n').at(-1)!);
+  const measuredBytes = measured.peakRssBytes - measured.baselineRssBytes;
+  const name = `${fixture.shape ?? 'tiny'}${fixture.numLayers ? `/${fixture.numLayers}L` : ''}`;
+  if (json) {
+    console.log(JSON.stringify({ fixture: name, dtype, contextTokens, numSequences, estimate, measured }));
+  } else {
+    console.log(
+      `${name.padEnd(28)} ${dtype.padEnd(6)} ${`${numSequences}×${contextTokens}`.padEnd(10)} ${(estimate.totalBytes / MiB).toFixed(1).padStart(8)}M ${(measuredBytes / MiB).toFixed(1).padStart(8)}M   ${(estimate.totalBytes / measuredBytes).toFixed(3)}`,
+    );
+  }
+}
