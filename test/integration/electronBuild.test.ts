@@ -1,7 +1,8 @@
 // `electron-vite build` without the Electron binary: main, preload and renderer build, and the
 // bundled engine host (what the app runs in its utility process) really starts — here under
 // plain Node through child_process.fork and the same Supervisor the app uses — answers its
-// token-protected admin API, serves the built renderer, and stops on the shutdown message.
+// token-protected admin API, serves the built renderer, generates with a fixture model through
+// the bundled runner worker, and stops on the shutdown message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, spawn } from 'node:child_process';
@@ -12,7 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import type { HearthDesktopApi, HostStatus } from '../../engine/common/desktopApi.js';
 import { Supervisor, type ChildHandle } from '../../electron/supervisor.js';
+import type { ServeStatus } from '../../engine/common/adminApi.js';
 import { HOST_ENV } from '../../engine/common/hostProcess.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -26,7 +29,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
   });
 }
 
-test('electron-vite builds main, preload and renderer, and the bundled engine host runs', { timeout: 240_000 }, async () => {
+test('electron-vite builds main, preload and renderer; the bundled engine host starts, serves a model and stops', { timeout: 240_000 }, async () => {
   // Inside the repo (bundles resolve node_modules by walking up), apart from out/renderer that other suites serve.
   const outDir = join(root, 'out', `build-test-${process.pid}`);
   const home = mkdtempSync(join(tmpdir(), 'hearth-build-home-'));
@@ -80,6 +83,24 @@ test('electron-vite builds main, preload and renderer, and the bundled engine ho
       assert.equal(status.status, 200);
       const page = await fetch(`${info.url}/`);
       assert.match(await page.text(), /<div id="root">/, 'the host serves the built renderer (web mode)');
+
+      // Serving a model runs the bundled runner worker (out/main/runnerWorker.mjs) next to the bundled host.
+      const { packageDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', shape: 'tiny' });
+      const started = await fetch(`${info.url}/api/serve/start`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ settings: { model: packageDir, device: 'cpu', port: 0, maxBatchSize: 2, contextLength: 0, kvCacheBytes: 0, corsOrigins: [], contentLogging: false } }),
+      });
+      const serve = (await started.json()) as ServeStatus;
+      assert.equal(serve.state, 'ready', serve.error ?? '');
+      const chat = await fetch(`${serve.baseUrl}/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: serve.servedName, messages: [{ role: 'user', content: 'hello' }], max_tokens: 3 }),
+      });
+      assert.equal(chat.status, 200);
+      const completion = (await chat.json()) as { usage: { completion_tokens: number } };
+      assert.ok(completion.usage.completion_tokens > 0, 'the bundled engine generated tokens');
     } finally {
       await supervisor.stop();
     }
