@@ -141,7 +141,7 @@ export function sizeDeployment(input: SizingInput): SizingResult {
   const affordable = rows.filter((row) => row.fits && row.usdPerMonth !== null);
   affordable.sort((a, b) => (a.deploymentUsdPerMonth ?? a.usdPerMonth!) - (b.deploymentUsdPerMonth ?? b.usdPerMonth!));
   const notes = [
-    `memory = weights ${formatBytes(estimate.weightsBytes)} + KV cache ${formatBytes(estimate.kvCacheBytes)} (${kvTokens} tokens × ${perToken} B) + activations ${formatBytes(estimate.activationBytes)} + overhead ${formatBytes(estimate.overheadBytes)} (runtime ${formatBytes(overheadGpu)} + ${Math.round(((estimate.overheadBytes - overheadGpu) / Math.max(1, estimate.weightsBytes)) * 100)}% of weights)`,
+    `memory = weights ${formatBytes(estimate.weightsBytes)} + KV cache ${formatBytes(estimate.kvCacheBytes)} (${kvTokens} tokens × ${perToken} B) + working memory ${formatBytes(estimate.activationBytes)} (activations, attention workspace) + overhead ${formatBytes(estimate.overheadBytes)} (includes ${formatBytes(overheadGpu)} of runtime: ${overheadGpu === RUNTIME_OVERHEAD_BYTES ? 'CPU' : 'CUDA context and workspaces'})`,
     `a GPU fits when that total is within ${Math.round(utilization * 100)}% of its memory; max concurrency counts sequences at the full ${batching.maxTotalTokens}-token context`,
     `the estimator is engine/common/memoryEstimate.ts (the same one \`hearth fit\` uses, tested against the engine's measured memory on CPU); the GPU overhead is an assumption — check nvidia-smi on the target`,
   ];

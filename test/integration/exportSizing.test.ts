@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { sizeConfig, sizeDeployment, DEFAULT_GPUS, DEFAULT_PRICES, HOURS_PER_MONTH, replicasFor, kvCacheTokensOf } from '../../engine/export/index.js';
+import { sizeConfig, sizeDeployment, DEFAULT_GPUS, DEFAULT_PRICES, HOURS_PER_MONTH, GPU_MEMORY_UTILIZATION, GPU_RUNTIME_OVERHEAD_BYTES, replicasFor, kvCacheTokensOf } from '../../engine/export/index.js';
+import { estimateMemory } from '../../engine/common/memoryEstimate.js';
 import { completeServingConfig } from '../../engine/export/configInput.js';
 import { loadEngine } from '../../engine/runtime/index.js';
 
@@ -33,7 +34,7 @@ test('sizing uses the engine\'s KV figures exactly (tiny fixture, fp32 and int4)
   }
 });
 
-test('the estimate matches the resident memory the engine gains on a SmolLM2-shaped int4 fixture', async () => {
+test('the estimate matches the resident memory the engine gains on a SmolLM2-shaped int4 fixture', { timeout: 300_000 }, async () => {
   const { packageDir, manifest } = await ensureFixturePackage({ shape: 'smollm2-135m', numLayers: 4, dtype: 'int4' });
   const batching = { maxBatchSize: 8, maxBatchTotalTokens: 8192, maxTotalTokens: 1024, maxPrefillTokens: 256, kvCacheBytes: 8 * 2 ** 20 };
   const output = execFileSync(process.execPath, ['--import', 'tsx', '--expose-gc', child, packageDir, JSON.stringify(batching)], { encoding: 'utf8', timeout: 120_000 });
@@ -44,10 +45,9 @@ test('the estimate matches the resident memory the engine gains on a SmolLM2-sha
   const ratio = sizing.estimate.totalBytes / measuredBytes;
   console.log(`sizing estimate ${(sizing.estimate.totalBytes / 2 ** 20).toFixed(1)} MiB vs measured RSS gain ${(measuredBytes / 2 ** 20).toFixed(1)} MiB (ratio ${ratio.toFixed(2)})`);
   assert.equal(sizing.estimate.kvCacheBytes, measured.snapshot.kvCacheBytes);
-  // memoryEstimate's fixed runtime overhead (48 MiB) leaves out the engine's worker-thread isolate
-  // and the 49k-token tokenizer, so on a model this small the estimate runs ~25 % under; the bound
-  // is what the shared estimator achieves today (reported to its owner), not a target.
-  assert.ok(ratio > 0.7 && ratio < 1.3, `estimate ${sizing.estimate.totalBytes} B vs measured ${measuredBytes} B (ratio ${ratio.toFixed(2)})`);
+  // The shared estimator holds itself to ±15 % (its own test); sizing adds nothing on CPU, so the
+  // bound here is looser only to stay robust on a machine shared with other test processes.
+  assert.ok(ratio > 0.75 && ratio < 1.25, `estimate ${sizing.estimate.totalBytes} B vs measured ${measuredBytes} B (ratio ${ratio.toFixed(2)})`);
 });
 
 test('fits, max concurrency, monthly cost and replicas follow from the estimate and the tables', async () => {
@@ -61,12 +61,19 @@ test('fits, max concurrency, monthly cost and replicas follow from the estimate 
   assert.equal(sizing.kvCacheTokens, kvCacheTokensOf(batching, perToken));
   assert.equal(sizing.estimate.kvCacheBytes, 64 * 8192 * perToken, '64 sequences × 8k context × 46 KB = 24 GB of KV');
   const row = (name: string) => sizing.rows.find((r) => r.gpu === name)!;
+  // Fit is the estimate against 92 % of each GPU's memory; the KV cache alone (24 GB) rules out a T4.
+  for (const r of sizing.rows) assert.equal(r.fits, sizing.estimate.totalBytes <= Math.floor(r.memoryBytes * GPU_MEMORY_UTILIZATION), r.gpu);
   assert.equal(row('T4').fits, false);
-  assert.equal(row('L4').fits, false);
-  assert.equal(row('A100-40GB').fits, true);
-  assert.equal(sizing.recommended, 'A100-40GB');
-  // Max concurrency: more memory → more full-context sequences; each fits, one more would not.
-  assert.ok(row('T4').maxConcurrency > 0 && row('T4').maxConcurrency < row('L4').maxConcurrency && row('L4').maxConcurrency < row('A100-80GB').maxConcurrency);
+  const fitting = sizing.rows.filter((r) => r.fits).sort((a, b) => a.deploymentUsdPerMonth! - b.deploymentUsdPerMonth!);
+  assert.equal(sizing.recommended, fitting[0]?.gpu ?? null, 'the cheapest deployment that fits');
+  // Max concurrency: the most full-context sequences whose estimate fits — one more would not.
+  const estimateFor = (numSequences: number) => estimateMemory({ shape: model.shape, dtype: model.dtype, contextTokens: 8192, numSequences, maxPrefillTokens: 256, runtimeOverheadBytes: GPU_RUNTIME_OVERHEAD_BYTES, knownWeightsBytes: model.weightsBytes }).totalBytes;
+  for (const r of sizing.rows) {
+    const usable = Math.floor(r.memoryBytes * GPU_MEMORY_UTILIZATION);
+    assert.ok(r.maxConcurrency > 0, `${r.gpu} holds at least one sequence`);
+    assert.ok(estimateFor(r.maxConcurrency) <= usable && estimateFor(r.maxConcurrency + 1) > usable, r.gpu);
+  }
+  assert.ok(row('T4').maxConcurrency < row('L4').maxConcurrency && row('L4').maxConcurrency < row('A100-80GB').maxConcurrency);
   for (const r of sizing.rows) {
     assert.equal(r.usdPerMonth, r.usdPerHour! * HOURS_PER_MONTH);
     if (r.fits) assert.equal(r.replicas, replicasFor(10, 512 / 256));
