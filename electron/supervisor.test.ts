@@ -200,3 +200,15 @@ test('stop during the backoff wait cancels the restart', { timeout: 15_000 }, as
   assert.deepEqual(statuses.at(-1), { state: 'stopped', exitCode: null });
   assert.equal(spawned.length, 1, 'no restart after stop');
 });
+
+test('a stopped supervisor starts again (the app menu\'s Restart Engine)', { timeout: 15_000 }, async () => {
+  const { supervisor, spawned } = harness('normal');
+  supervisor.start();
+  await supervisor.waitReady();
+  await supervisor.stop();
+  supervisor.start();
+  const info = await supervisor.waitReady();
+  assert.equal(await get(`${info.url}/ping`), `pong ${spawned[1]}`);
+  await supervisor.stop();
+  assert.ok(spawned.every((pid) => !isAlive(pid)));
+});
