@@ -43,4 +43,6 @@ test('the native modules are unpacked from asar and rebuilt for Electron', () =>
   assert.ok(config.asarUnpack.includes('**/*.node'));
   assert.equal(config.npmRebuild, true, 'better-sqlite3 must be rebuilt for Electron at packaging time');
   for (const built of ['out/main/**', 'out/preload/**', 'out/renderer/**']) assert.ok(config.files.includes(built), built);
+  // Export (engine/export/bundle.ts) copies these from the app root into production bundles.
+  for (const source of ['package.json', 'package-lock.json', 'bin/**', 'engine/**']) assert.ok(config.files.includes(source), source);
 });
