@@ -108,6 +108,12 @@ test('a headless server started from the exported tuned.json serves with exactly
   assert.match(metrics, new RegExp(`^hearth_kv_cache_bytes ${exported.batching.kvCacheBytes}$`, 'm'));
   assert.match(metrics, /^hearth_queue_size 0$/m, 'the HPA metric is served');
 
+  // The exported config turns on Vertex AI's contract, as vertex-ai.sh's routes expect.
+  const predict = await fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ instances: [{ prompt: 'hello', max_tokens: 2 }, { messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }] }) });
+  assert.equal(predict.status, 200);
+  const predictions = ((await predict.json()) as { predictions: unknown[] }).predictions;
+  assert.equal(predictions.length, 2);
+
   const exitCode = new Promise<number | null>((resolve) => child.on('exit', resolve));
   child.kill('SIGTERM');
   assert.equal(await exitCode, 0, 'graceful shutdown');
