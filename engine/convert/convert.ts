@@ -125,11 +125,15 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
       };
       writeFileSync(join(tempDir, PACKAGE_FILES.manifest), `${JSON.stringify(manifest, null, 2)}\n`);
       options.signal?.throwIfAborted();
-      if (existsSync(outDir)) rmSync(outDir, { recursive: true }); // empty, checked above
+      // rename(2) replaces an empty directory and fails on a non-empty one, so a package that
+      // appeared meanwhile is never clobbered.
       renameSync(tempDir, outDir);
       return manifest;
     } catch (error) {
       rmSync(tempDir, { recursive: true, force: true });
+      if (isNodeError(error) && (error.code === 'ENOTEMPTY' || error.code === 'EEXIST') && error.syscall === 'rename') {
+        throw new ConvertError(`${outDir} appeared while converting (another conversion to the same place?); it was left untouched. Remove it or choose another --out directory.`);
+      }
       if (isNodeError(error) && (error.code === 'ENOSPC' || error.code === 'EACCES' || error.code === 'EROFS')) {
         throw new ConvertError(`could not write the package to ${outDir}: ${error.message}. Free some space or choose another --out directory.`);
       }

@@ -146,6 +146,29 @@ describe('hearth convert: bad input', () => {
     assert.equal(readFileSync(join(outDir, 'precious.txt'), 'utf8'), 'keep me');
   });
 
+  it('fills an existing empty output directory', async () => {
+    const { checkpointDir, outDir } = brokenCase(() => {});
+    mkdirSync(outDir);
+    await convertCheckpoint({ checkpointDir, outDir, dtype: 'fp16' });
+    assert.ok(existsSync(join(outDir, 'manifest.json')));
+  });
+
+  it('two conversions racing to the same output: one wins, the other fails cleanly', async () => {
+    const { checkpointDir, outParent, outDir } = brokenCase(() => {});
+    const results = await Promise.allSettled([
+      convertCheckpoint({ checkpointDir, outDir, dtype: 'fp32' }),
+      convertCheckpoint({ checkpointDir, outDir, dtype: 'int4' }),
+    ]);
+    const fulfilled = results.filter((result) => result.status === 'fulfilled');
+    const rejected = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    assert.equal(fulfilled.length, 1);
+    assert.equal(rejected.length, 1);
+    assert.match(String(rejected[0]!.reason.message), /appeared while converting|already exists/);
+    assert.deepEqual(readdirSync(outParent), ['package']);
+    const manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as { dtype: string };
+    assert.equal(manifest.dtype, (fulfilled[0] as PromiseFulfilledResult<{ dtype: string }>).value.dtype);
+  });
+
   it('the CLI prints the error without a stack trace and exits 1', () => {
     const { checkpointDir, outDir } = brokenCase((dir) => unlinkSync(join(dir, 'tokenizer_config.json')));
     const result = spawnSync(process.execPath, [hearthBin, 'convert', checkpointDir, '--out', outDir, '--dtype', 'fp16'], { encoding: 'utf8' });
