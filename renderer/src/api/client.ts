@@ -31,6 +31,7 @@ import type {
 import { ADMIN_EVENT_TYPES, ADMIN_PROXY_PREFIX } from '../../../engine/common/adminApi.js';
 import type { HostInfo } from '../../../engine/common/desktopApi.js';
 import type { ModelDtype } from '../../../engine/common/manifest.js';
+import { filterQuery } from './query.js';
 
 /** An admin API error, with the host's message (what happened, what to do). */
 export class AdminRequestError extends Error {
@@ -42,13 +43,6 @@ export class AdminRequestError extends Error {
     super(message);
     this.name = 'AdminRequestError';
   }
-}
-
-export function filterQuery(filter: RequestLogFilter): string {
-  const query = new URLSearchParams();
-  for (const [key, value] of Object.entries(filter)) if (value !== undefined && value !== '') query.set(key, String(value));
-  const text = query.toString();
-  return text ? `?${text}` : '';
 }
 
 export class AdminClient {
@@ -124,7 +118,7 @@ export class AdminClient {
     const source = new EventSource(`${this.host.url}/api/events?token=${encodeURIComponent(this.host.token)}`);
     for (const type of ADMIN_EVENT_TYPES) {
       const handler = handlers[type] as ((data: unknown) => void) | undefined;
-      if (handler) source.addEventListener(type, (event) => handler(JSON.parse((event as MessageEvent<string>).data)));
+      if (handler) source.addEventListener(type, (event) => handler(JSON.parse((event as unknown as { data: string }).data)));
     }
     source.onopen = () => handlers.onConnection?.(true);
     source.onerror = () => handlers.onConnection?.(false);

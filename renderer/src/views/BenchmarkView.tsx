@@ -7,14 +7,10 @@ import { Card, Empty, ErrorBox, Loading, ProgressBar } from '../components/State
 import { formatMs, formatRate, formatTime } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
 import { useHost } from '../hostContext.js';
+import { parseLevels } from './benchLevels.js';
 import type { ViewProps } from './viewProps.js';
 
 const RUN_COLORS = ['#4f7cff', '#e5534b'];
-
-export function parseLevels(text: string): number[] | null {
-  const levels = text.split(/[\s,]+/).filter(Boolean).map(Number);
-  return levels.length > 0 && levels.every((level) => Number.isInteger(level) && level >= 1) ? [...new Set(levels)].sort((a, b) => a - b) : null;
-}
 
 export function BenchmarkView({ go }: ViewProps) {
   const { client, serve, status, bench } = useHost();
