@@ -104,9 +104,13 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
     receivedBytes += result.receivedBytes;
     return result;
   };
-  /** A file already complete in the HF cache (ours or another tool's), verified, or undefined. */
+  /**
+   * A file already complete in the HF cache (ours or another tool's). Verified like a download:
+   * a cached file with the wrong hash is not used (it is fetched again).
+   */
   const fromCache = async (file: RemoteFile): Promise<boolean> => {
-    if (cache.cachedFile(commit, file.path, file.bytes)) return true;
+    const snapshotFile = cache.cachedFile(commit, file.path, file.bytes);
+    if (snapshotFile && (await hashFile(snapshotFile, file)) === etagOf(file)) return true;
     const blob = cache.cachedBlob(etagOf(file), file.bytes);
     if (!blob) return false;
     if ((await hashFile(blob, file)) !== etagOf(file)) return false; // a damaged blob: download again

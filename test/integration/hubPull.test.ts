@@ -244,6 +244,25 @@ describe('pull from the Hub', () => {
     assert.ok(options.events.filter((e) => e.type === 'file-done').every((e) => e.type === 'file-done' && e.source === 'hf-cache'));
   });
 
+  test('a damaged file in the HF cache is not used: only it is downloaded again', async () => {
+    const options = setup();
+    const { commit, files } = hub.repo(REPO);
+    const repoDir = join(options.cacheDir, 'models--fixture-org--tiny-llama');
+    mkdirSync(join(repoDir, 'blobs'), { recursive: true });
+    mkdirSync(join(repoDir, 'snapshots', commit), { recursive: true });
+    for (const file of files.values()) {
+      const etag = file.sha256 ?? file.gitOid;
+      const content = Buffer.from(file.content);
+      if (file.path === SHARD_1) content[10] = content[10]! ^ 0xff; // same size, wrong bytes
+      writeFileSync(join(repoDir, 'blobs', etag), content);
+      symlinkSync(`../../blobs/${etag}`, join(repoDir, 'snapshots', commit, file.path));
+    }
+    hub.requests.length = 0;
+    await pullModel(options);
+    assert.deepEqual(hub.fileDownloads().filter((r) => r.kind === 'lfs').map((r) => r.file), [SHARD_1]);
+    assert.deepEqual(readFileSync(join(repoDir, 'snapshots', commit, SHARD_1)), files.get(SHARD_1)!.content);
+  });
+
   test('reuses a blob that is cached under another snapshot (only the link is new)', async () => {
     const options = setup();
     const { files } = hub.repo(REPO);
