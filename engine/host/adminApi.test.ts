@@ -95,6 +95,10 @@ test('bad serve settings and unknown models get messages that say what to do', a
   const unknown = await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'no-such-model', device: 'cpu', port: 0 } }) });
   assert.equal(unknown.body.state, 'failed');
   assert.match(unknown.body.error ?? '', /no ready 'no-such-model'|library has no/i);
+  const taken = Number(new URL(host.url).port);
+  const portInUse = await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: packageDir, device: 'cpu', port: taken } }) });
+  assert.equal(portInUse.body.state, 'failed');
+  assert.match(portInUse.body.error ?? '', new RegExp(`Port ${taken} .*already in use.*Pick another port`));
   const proxy = await api<AdminError>('/api/proxy/v1/models');
   assert.equal(proxy.status, 503);
   assert.match(proxy.body.error.message, /Start one on the Serve tab/);

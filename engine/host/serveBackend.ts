@@ -6,7 +6,7 @@ import type { ServeSettings } from '../common/adminApi.js';
 import type { BatchingConfig } from '../common/batching.js';
 import { markServing } from '../hub/index.js';
 import { loadEngine } from '../runtime/index.js';
-import { createServer } from '../server/index.js';
+import { PortInUseError, createServer } from '../server/index.js';
 import type { RequestLog } from '../store/requestLog.js';
 import { badRequest, notFound } from './httpUtil.js';
 import type { RunningServer, ServeBackend } from './serveController.js';
@@ -70,6 +70,9 @@ export function realServeBackend(options: ServeBackendOptions): ServeBackend {
         });
       } catch (error) {
         enginePromise.then((engine) => engine.shutdown(0), () => {});
+        if (error instanceof PortInUseError) {
+          throw new Error(`Port ${error.port} on ${error.host} is already in use (another server is running there?). Pick another port in the settings, or 0 for any free port.`);
+        }
         throw error;
       }
       try {
