@@ -44,3 +44,12 @@ export function prefillCandidates(winner: TuneCandidate, limits: CandidateLimits
 export function describeCandidate(candidate: TuneCandidate): string {
   return `maxBatchSize=${candidate.maxBatchSize} maxBatchTotalTokens=${candidate.maxBatchTotalTokens} maxPrefillTokens=${candidate.maxPrefillTokens}`;
 }
+
+/**
+ * Phase 3: the winner with half its batch token budget (never below one full-length sequence).
+ * Equal throughput with half the KV cache means a smaller, cheaper GPU in the sizing.
+ */
+export function budgetCandidates(winner: TuneCandidate, limits: CandidateLimits): TuneCandidate[] {
+  const half = Math.max(limits.maxTotalTokens, roundUp(winner.maxBatchTotalTokens / 2, 64));
+  return half < winner.maxBatchTotalTokens ? [{ ...winner, maxBatchTotalTokens: half }] : [];
+}

@@ -10,5 +10,5 @@
 // the bench sweep against it (streamed /v1/completions), and shuts both down.
 export { autoTune, candidateKvCacheBytes, type TuneOptions, type TuneResult, type TuneTrial } from './tuner.js';
 export { judgeLevel, bestMeetingLevel, pickBest, describeObjective, type TuneObjective, type LevelVerdict } from './objective.js';
-export { batchSizeCandidates, prefillCandidates, candidateFor, describeCandidate, DEFAULT_BATCH_SIZES, DEFAULT_PREFILL_TOKENS, type TuneCandidate } from './candidates.js';
+export { batchSizeCandidates, prefillCandidates, budgetCandidates, candidateFor, describeCandidate, DEFAULT_BATCH_SIZES, DEFAULT_PREFILL_TOKENS, type TuneCandidate } from './candidates.js';
 export { tunedServingConfig, pickBatching, type BaseServingConfig } from './tunedConfig.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { summarizeLevel } from '../bench/summarize.js';
 import type { RequestSample } from '../bench/types.js';
 import { bestMeetingLevel, judgeLevel, pickBest } from './objective.js';
-import { batchSizeCandidates, candidateFor, prefillCandidates } from './candidates.js';
+import { batchSizeCandidates, budgetCandidates, candidateFor, prefillCandidates } from './candidates.js';
 
 function level(concurrency: number, ttftMs: number, itlMs: number, wallMs: number, errors = 0) {
   const samples: RequestSample[] = Array.from({ length: concurrency }, (_, i) => ({
@@ -34,6 +34,8 @@ test('the winner has the highest throughput; near-ties (≤ 2 %) go to the lower
   const almost = level(16, 200, 20, 1010); // 158.4 tok/s, within 2 %, lower TTFT
   assert.equal(pickBest([{ item: 'fast', level: fast }, { item: 'almost', level: almost }])!.item, 'almost');
   assert.equal(pickBest([{ item: 'none', level: null }]), null);
+  // A tie preference (e.g. the smaller KV budget) beats the TTFT tie-break.
+  assert.equal(pickBest([{ item: 'fast', level: fast }, { item: 'almost', level: almost }], (a, b) => (a === 'fast' ? -1 : b === 'fast' ? 1 : 0))!.item, 'fast');
 });
 
 test('candidates hold their batch of benchmark requests and at least one full-length sequence', () => {
@@ -43,4 +45,6 @@ test('candidates hold their batch of benchmark requests and at least one full-le
   assert.deepEqual(batchSizeCandidates(limits, 16).map((c) => c.maxBatchSize), [4, 16], 'batch sizes above the highest load collapse onto it');
   const winner = candidateFor(16, 256, limits);
   assert.deepEqual(prefillCandidates(winner, limits).map((c) => [c.maxBatchSize, c.maxPrefillTokens]), [[16, 128], [16, 512]]);
+  assert.deepEqual(budgetCandidates(candidateFor(64, 256, limits), limits), [{ maxBatchSize: 64, maxPrefillTokens: 256, maxBatchTotalTokens: 6144 }]);
+  assert.deepEqual(budgetCandidates(candidateFor(4, 256, limits), limits), [], 'no budget below one full-length sequence');
 });

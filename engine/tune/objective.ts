@@ -47,10 +47,11 @@ export interface Scored<T> {
 }
 
 /**
- * The winner: highest throughput at a level that meets the objective; ties (within 2 %, run-to-run
- * noise) go to the lower TTFT p95 at that level, then to the earlier (smaller) candidate.
+ * The winner: highest throughput at a level that meets the objective. Ties (within 2 %, run-to-run
+ * noise) go to `preferOnTie` when it expresses a preference (e.g. the smaller KV budget), else to
+ * the lower TTFT p95 at that level, else to the earlier candidate.
  */
-export function pickBest<T>(scored: readonly Scored<T>[]): Scored<T> | null {
+export function pickBest<T>(scored: readonly Scored<T>[], preferOnTie?: (a: T, b: T) => number): Scored<T> | null {
   let best: Scored<T> | null = null;
   for (const entry of scored) {
     if (!entry.level) continue;
@@ -61,7 +62,9 @@ export function pickBest<T>(scored: readonly Scored<T>[]): Scored<T> | null {
     const a = entry.level.throughputTokensPerSec;
     const b = best.level!.throughputTokensPerSec;
     const close = Math.abs(a - b) <= 0.02 * Math.max(a, b);
-    if (close ? (entry.level.ttftMs.p95 ?? Infinity) < (best.level!.ttftMs.p95 ?? Infinity) : a > b) best = entry;
+    const preference = close && preferOnTie ? preferOnTie(entry.item, best.item) : 0;
+    const better = !close ? a > b : preference !== 0 ? preference < 0 : (entry.level.ttftMs.p95 ?? Infinity) < (best.level!.ttftMs.p95 ?? Infinity);
+    if (better) best = entry;
   }
   return best;
 }

@@ -11,7 +11,7 @@ import { DEFAULT_BENCH_SETTINGS, type BenchEndpoint, type BenchRun, type LevelRe
 import { loadEngine, readManifest, resolveBatchingConfig } from '../runtime/index.js';
 import { STRIDE_STEP_TOKENS } from '../runtime/kvCache.js';
 import { createServer } from '../server/index.js';
-import { batchSizeCandidates, describeCandidate, prefillCandidates, type CandidateLimits, type TuneCandidate } from './candidates.js';
+import { batchSizeCandidates, budgetCandidates, describeCandidate, prefillCandidates, type CandidateLimits, type TuneCandidate } from './candidates.js';
 import { bestMeetingLevel, describeObjective, judgeLevel, pickBest, type LevelVerdict, type TuneObjective } from './objective.js';
 import { pickBatching, tunedServingConfig, type BaseServingConfig } from './tunedConfig.js';
 import type { BatchingConfig } from '../common/batching.js';
@@ -110,6 +110,10 @@ async function runTrial(options: TuneOptions, candidate: TuneCandidate, bench: {
   return trial;
 }
 
+const scoredTrials = (trials: TuneTrial[]) => trials.map((trial) => ({ item: trial, level: trial.bestLevel }));
+/** On a throughput tie, the smaller KV budget wins: same speed, cheaper GPU. */
+const smallerBudgetFirst = (a: TuneTrial, b: TuneTrial) => a.candidate.maxBatchTotalTokens - b.candidate.maxBatchTotalTokens;
+
 export async function autoTune(options: TuneOptions): Promise<TuneResult> {
   const packageDir = resolve(options.packageDir);
   const manifest = readManifest(packageDir);
@@ -136,13 +140,15 @@ export async function autoTune(options: TuneOptions): Promise<TuneResult> {
   } else {
     const maxConcurrency = Math.max(...concurrencyLevels);
     for (const candidate of batchSizeCandidates(limits, maxConcurrency, options.batchSizes, options.prefillTokens?.[Math.floor((options.prefillTokens.length - 1) / 2)])) await attempt(candidate);
-    const phase1 = pickBest(trials.map((trial) => ({ item: trial, level: trial.bestLevel })));
+    const phase1 = pickBest(scoredTrials(trials), smallerBudgetFirst);
     if (phase1) {
       for (const candidate of prefillCandidates(phase1.item.candidate, limits, options.prefillTokens)) await attempt(candidate);
+      const phase2 = pickBest(scoredTrials(trials), smallerBudgetFirst)!;
+      for (const candidate of budgetCandidates(phase2.item.candidate, limits)) await attempt(candidate);
     }
   }
 
-  const winner = pickBest(trials.map((trial) => ({ item: trial, level: trial.bestLevel })));
+  const winner = pickBest(scoredTrials(trials), smallerBudgetFirst);
   const objectiveText = describeObjective(options.objective);
   if (!winner || !winner.item.effective || !winner.level) {
     const closest = trials

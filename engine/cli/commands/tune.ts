@@ -31,7 +31,8 @@ Options:
   --prompt-tokens N      (default 128)    --max-tokens N   output tokens (default 64)
   --requests N           requests per level (default max(2 × concurrency, 8))
   --batch-sizes LIST     phase 1 candidates (default 4,16,64)
-  --prefill LIST         prefill chunks; phase 1 uses the middle one, phase 2 the rest (default 128,256,512)
+  --prefill LIST         prefill chunks; phase 1 uses the middle one, phase 2 the rest (default 128,256,512);
+                         phase 3 tries the winner with half its batch token budget
   --json                 print the full result (every trial and level) as JSON
   --no-save              do not store the trials' benchmark runs in the database
 `;
