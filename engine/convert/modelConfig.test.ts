@@ -27,6 +27,15 @@ describe('parseModelConfig', () => {
     assert.deepEqual(config.ropeScaling, { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 });
   });
 
+  it('reads transformers 5 rope_parameters (theta and scaling)', () => {
+    const config = parseModelConfig({ ...llama, rope_theta: undefined, rope_parameters: { rope_type: 'llama3', rope_theta: 500000, factor: 32, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 } });
+    assert.equal(config.shape.ropeTheta, 500000);
+    assert.equal(config.ropeScaling.type, 'llama3');
+    const plain = parseModelConfig({ ...llama, rope_theta: undefined, rope_parameters: { rope_type: 'default', rope_theta: 100000 } });
+    assert.equal(plain.shape.ropeTheta, 100000);
+    assert.deepEqual(plain.ropeScaling, { type: 'default' });
+  });
+
   it('keeps a Mistral sliding window only when it is shorter than the context', () => {
     assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 64 }).slidingWindow, 64);
     assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 4096 }).slidingWindow, null);

@@ -75,7 +75,7 @@ export function parseModelConfig(config: Json): ModelConfig {
     intermediateSize: int('intermediate_size'),
     contextLength: int('max_position_embeddings', 2048),
     rmsNormEps: num('rms_norm_eps', 1e-6),
-    ropeTheta: num('rope_theta', 10000),
+    ropeTheta: ropeTheta(config),
     // Refined by the checkpoint reader: a checkpoint without lm_head.weight is tied too.
     tiedEmbeddings: config.tie_word_embeddings === true,
   };
@@ -92,11 +92,19 @@ export function parseModelConfig(config: Json): ModelConfig {
     architecture,
     hfArchitecture,
     shape,
-    ropeScaling: parseRopeScaling(config.rope_scaling),
+    ropeScaling: parseRopeScaling(config.rope_scaling ?? config.rope_parameters),
     slidingWindow,
     bosTokenId: typeof config.bos_token_id === 'number' ? config.bos_token_id : null,
     eosTokenIds: Array.isArray(eos) ? eos.filter((id): id is number => typeof id === 'number') : typeof eos === 'number' ? [eos] : [],
   };
+}
+
+/** transformers ≥ 5 moves rope_theta into `rope_parameters`; older configs keep it top-level. */
+function ropeTheta(config: Json): number {
+  const nested = (config.rope_parameters as Json | undefined)?.rope_theta;
+  const theta = config.rope_theta ?? nested ?? 10000;
+  if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0) throw new ConvertError(`config.json: 'rope_theta' must be a positive number (found ${JSON.stringify(theta)}).`);
+  return theta;
 }
 
 function parseRopeScaling(value: unknown): RopeScaling {
