@@ -39,9 +39,10 @@ export class DashboardSampler {
   private history: DashboardSnapshot['history'] = [];
   private latest: DashboardSnapshot | null = null;
 
-  /** Forget the tokens/s baseline (a new server starts counting from zero). */
+  /** A new server: forget the tokens/s baseline (it counts from zero) and the old server's history. */
   reset(): void {
     this.previous = null;
+    this.history = [];
   }
 
   current(): DashboardSnapshot | null {

@@ -114,6 +114,17 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
           ) : (
             <div className="muted small">Settings of the served model (not auto-tuned; run <code>hearth tune</code> to tune against a latency objective).</div>
           )}
+          <label className="inline">
+            Load a tuned.json (from <code>hearth tune</code>)
+            <input
+              type="file"
+              accept=".json,application/json"
+              onChange={(event) => {
+                const file = event.target.files?.[0];
+                if (file) void file.text().then(setConfigText);
+              }}
+            />
+          </label>
           <textarea className="code" rows={16} value={configText} onChange={(event) => setConfigText(event.target.value)} spellCheck={false} aria-label="Serving config JSON" />
           {configError && <ErrorBox error={new Error(configError)} />}
         </Card>
