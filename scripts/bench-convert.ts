@@ -25,12 +25,14 @@ async function child(argv: string[]): Promise<void> {
     return;
   }
   const startedMs = performance.now();
+  const cpuBefore = process.cpuUsage();
   await convertCheckpoint({ checkpointDir: checkpointDir!, outDir: outDir!, dtype: dtype as ModelDtype });
   const seconds = (performance.now() - startedMs) / 1000;
-  console.log(JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+  const cpu = process.cpuUsage(cpuBefore);
+  console.log(JSON.stringify({ seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
 }
 
-function runChild(args: string[]): { seconds?: number; maxRssBytes: number } {
+function runChild(args: string[]): { seconds?: number; cpuSeconds?: number; maxRssBytes: number } {
   const result = spawnSync(process.execPath, ['--import', 'tsx', self, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   if (result.status !== 0) throw new Error(`child ${args.join(' ')} failed with ${result.status}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!);
@@ -118,7 +120,7 @@ async function main(): Promise<void> {
       const outDir = join(workDir, dtype);
       const result = runChild(['--child', dtype, checkpointDir, outDir]);
       const manifest = JSON.parse(readFileSync(join(outDir, 'manifest.json'), 'utf8')) as ModelManifest;
-      const row = [dtype, result.seconds!.toFixed(1), mb(result.maxRssBytes), (statSync(join(outDir, 'model.onnx')).size / 1024).toFixed(0), mb(manifest.weightsBytes), mb(dirBytes(outDir))];
+      const row = [dtype, result.seconds!.toFixed(1), result.cpuSeconds!.toFixed(1), mb(result.maxRssBytes), (statSync(join(outDir, 'model.onnx')).size / 1024).toFixed(0), mb(manifest.weightsBytes), mb(dirBytes(outDir))];
       if (values.decode) {
         const probe = await decodeProbe(outDir, manifest, 64, Number(values.threads));
         row.push(probe.msPerStep.toFixed(2), probe.tokensPerSecond.toFixed(1));
@@ -132,7 +134,8 @@ async function main(): Promise<void> {
   }
   console.log(`\nCheckpoint: ${checkpointDir} (${mb(checkpointBytes)} MiB, BF16)`);
   console.log(`Baseline child (node + tsx + converter modules) peak RSS: ${mb(baseline.maxRssBytes)} MiB`);
-  const header = ['dtype', 'time s', 'peak RSS MiB', 'model.onnx KiB', 'weights MiB', 'package MiB', ...(values.decode ? ['decode ms/step', 'decode tok/s'] : [])];
+  console.log(`Load average while running: ${(await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' ')} (wall time is inflated when the machine is busy; cpu s is this process's user+system time)`);
+  const header = ['dtype', 'wall s', 'cpu s', 'peak RSS MiB', 'model.onnx KiB', 'weights MiB', 'package MiB', ...(values.decode ? ['decode ms/step', 'decode tok/s'] : [])];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
   console.log(line(header));
