@@ -173,3 +173,25 @@ test('chat template renders with the package special tokens; tokenizer round-tri
     assert.ok(prompt.includes('hi'));
   }
 });
+
+test('streamed text is exactly the decode of the generated ids (no split UTF-8), and stop strings cut it', async () => {
+  const prompt = engine.tokenizer.encode('Hello there', { addSpecialTokens: false });
+  // Hot sampling from a random model produces arbitrary byte tokens: multi-byte characters split
+  // across tokens (and invalid sequences) are common. Any piece emitted early would show up as
+  // U+FFFD here while the full decode has the real character.
+  for (const seed of [1, 2, 3, 4]) {
+    const result = await collect(engine, request(prompt, 40, { sampling: { ...GREEDY, temperature: 1.5, seed } }));
+    assert.equal(result.text, engine.tokenizer.decode(result.ids), `seed ${seed}`);
+  }
+  const greedy = await collect(engine, request(prompt, 30));
+  const full = greedy.text;
+  let start = 5;
+  while (start + 3 <= full.length && /\uFFFD/.test(full.slice(start, start + 3))) start++;
+  assert.ok(start + 3 <= full.length, 'the greedy text is long enough to pick a stop string from');
+  const stop = full.slice(start, start + 3);
+  const expected = full.slice(0, full.indexOf(stop));
+  const stopped = await collect(engine, request(prompt, 30, { stopStrings: [stop] }));
+  assert.equal(stopped.done.finishReason, 'stop');
+  assert.equal(stopped.text, expected);
+  assert.ok(!stopped.text.includes(stop));
+});
