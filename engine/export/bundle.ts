@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { ModelManifest } from '../common/manifest.js';
 import { RUNTIME_OVERHEAD_BYTES } from '../common/memoryEstimate.js';
 import type { ServingConfig } from '../common/servingConfig.js';
+import { resolvePackage } from '../hub/library.js';
 import { DEFAULT_GPUS, DEFAULT_PRICES, findGpu, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
 import { planBundle, type BundlePlan, type BundleTarget } from './plan.js';
 import { sizeDeployment, type MeasuredThroughput, type SizingResult } from './sizing.js';
@@ -51,7 +52,17 @@ export class ExportError extends Error {
   override readonly name = 'ExportError';
 }
 
-export function readManifest(packageDir: string): ModelManifest {
+/** The package folder of a config's model.package: a package path or a library name (`hearth models`). */
+export function packageDirOf(packageOrName: string): string {
+  try {
+    return resolvePackage(packageOrName);
+  } catch (error) {
+    throw new ExportError((error as Error).message.replace(/\.$/, ''));
+  }
+}
+
+export function readManifest(packageOrName: string): ModelManifest {
+  const packageDir = packageDirOf(packageOrName);
   const file = join(packageDir, 'manifest.json');
   if (!existsSync(file)) {
     throw new ExportError(`no model package at ${packageDir} (a folder with manifest.json); point the config's model.package at one made by \`hearth convert\` or \`hearth pull\``);
@@ -170,7 +181,7 @@ export function writeBundle(options: ExportOptions): ExportResult {
   linkOrCopyTree(join(appRoot, 'engine'), join(outDir, 'app', 'engine'), notTests);
   files.push('app/');
   if (options.bakeModel) {
-    linkOrCopyTree(resolve(options.config.model.package), join(outDir, 'model'));
+    linkOrCopyTree(packageDirOf(options.config.model.package), join(outDir, 'model'));
     files.push('model/');
   }
   return { outDir, files, plan, sizing };

@@ -1,12 +1,11 @@
 // Shared by `hearth size` and `hearth export`: read the serving config (or a bare package), the
 // editable GPU and price tables, and the measured throughput from flags.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { ServingConfig } from '../common/servingConfig.js';
 import { loadServingConfigFile, type PartialServingConfig } from '../server/servingConfigFile.js';
 import { completeServingConfig } from './configInput.js';
 import { DEFAULT_GPUS, DEFAULT_PRICES, parseGpuTable, parsePriceTable, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
-import { readManifest } from './bundle.js';
+import { packageDirOf, readManifest } from './bundle.js';
 import type { ModelManifest } from '../common/manifest.js';
 
 export interface SizingFlags {
@@ -36,11 +35,8 @@ export function loadSizingInput(flags: SizingFlags): LoadedInput {
   let partial: PartialServingConfig = {};
   if (flags.config) partial = loadServingConfigFile(flags.config);
   const packageArg = flags.package ?? partial.model?.package;
-  if (!packageArg) throw new Error('give --config tuned.json (from `hearth tune`) or a model package directory');
-  const packageDir = resolve(packageArg);
-  if (!existsSync(join(packageDir, 'manifest.json')) || !statSync(packageDir).isDirectory()) {
-    throw new Error(`no model package at ${packageDir} (a folder with manifest.json)`);
-  }
+  if (!packageArg) throw new Error('give --config tuned.json (from `hearth tune`), a model package directory or a library name');
+  const packageDir = packageDirOf(packageArg);
   const manifest = readManifest(packageDir);
   const { config, notes } = completeServingConfig(partial, manifest, packageDir);
   return {

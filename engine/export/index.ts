@@ -11,7 +11,7 @@
 export * from './gpuCatalog.js';
 export * from './sizing.js';
 export { planBundle, estimateLoadSeconds, dnsLabel, type BundlePlan, type BundleTarget, type BundlePlanInput } from './plan.js';
-export { writeBundle, previewBundle, sizeConfig, readManifest, throughputFromConfig, ExportError, type ExportOptions, type ExportResult } from './bundle.js';
+export { writeBundle, previewBundle, sizeConfig, readManifest, packageDirOf, throughputFromConfig, ExportError, type ExportOptions, type ExportResult } from './bundle.js';
 export { renderDockerfile, BASE_IMAGES, CONTAINER_UID } from './bundle/dockerfile.js';
 export { buildK8sManifests, renderK8s, prometheusAdapterValues, QUEUE_METRIC, type K8sManifests } from './bundle/k8s.js';
 export { composeObject, renderCompose } from './bundle/compose.js';

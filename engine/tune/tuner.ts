@@ -3,7 +3,7 @@
 // at a load where the latency objective holds. Two phases: batch sizes first, then the prefill
 // chunk at the winning batch size (unless the caller gives the candidates).
 import { freemem } from 'node:os';
-import { resolve } from 'node:path';
+import { resolvePackage } from '../hub/library.js';
 import type { ServingConfig } from '../common/servingConfig.js';
 import { runBenchmark } from '../bench/sweep.js';
 import { describeMachine } from '../bench/sweep.js';
@@ -115,7 +115,8 @@ const scoredTrials = (trials: TuneTrial[]) => trials.map((trial) => ({ item: tri
 const smallerBudgetFirst = (a: TuneTrial, b: TuneTrial) => a.candidate.maxBatchTotalTokens - b.candidate.maxBatchTotalTokens;
 
 export async function autoTune(options: TuneOptions): Promise<TuneResult> {
-  const packageDir = resolve(options.packageDir);
+  // A package folder or a library name, as `hearth serve` accepts.
+  const packageDir = resolvePackage(options.packageDir);
   const manifest = readManifest(packageDir);
   const promptTokens = options.promptTokens ?? DEFAULT_BENCH_SETTINGS.promptTokens;
   const maxTokens = options.maxTokens ?? DEFAULT_BENCH_SETTINGS.maxTokens;
