@@ -3,8 +3,8 @@
 // is partial, verifying everything), convert to a package in the library, and record each step in
 // the model registry. Progress goes out as typed PullEvents (engine/common/pullEvents.ts) for the
 // terminal bar and the GUI alike.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { ModelDtype, ModelManifest } from '../common/manifest.js';
 import { weightsBytes, modelShapeFromHfConfig } from '../common/memoryEstimate.js';
 import type { PullEvent, PullFileSummary } from '../common/pullEvents.js';
@@ -16,7 +16,7 @@ import { downloadToCache, etagOf, hashFile, type RemoteFile } from './download.j
 import { checkFit, detectMemory, type DetectedMemory } from './fitCheck.js';
 import { HfCacheRepo } from './hfCache.js';
 import { HubError, hubSettings, type HubOptions, type HubSettings } from './hubSettings.js';
-import { assertConvertible, metadataFiles, parseRepoRef, resolveRepo, SAFETENSORS_INDEX, weightFiles } from './repoFiles.js';
+import { assertConvertible, metadataFiles, parseRepoRef, resolveRepo, SAFETENSORS_INDEX, weightFiles, type RepoSnapshot } from './repoFiles.js';
 
 export interface PullOptions {
   /** `org/name` or `org/name@revision`. */
@@ -80,7 +80,17 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
   const settings = hubSettings(options.hub);
   const cache = new HfCacheRepo(settings.cacheDir, repo);
 
-  const snapshot = await resolveRepo(settings, repo, revision);
+  const offline = ['1', 'true', 'yes'].includes((options.hub?.env ?? process.env).HF_HUB_OFFLINE?.toLowerCase() ?? '');
+  let snapshot;
+  try {
+    if (offline) throw new HubError(`HF_HUB_OFFLINE is set: not contacting ${settings.endpoint}.`, 'unreachable');
+    snapshot = await resolveRepo(settings, repo, revision);
+  } catch (error) {
+    // Offline or unreachable: a complete snapshot in the HF cache is enough (as in huggingface_hub).
+    const cached = error instanceof HubError && error.kind === 'unreachable' ? cachedSnapshot(cache, repo, revision) : undefined;
+    if (!cached) throw error;
+    snapshot = cached;
+  }
   const { commit } = snapshot;
   assertConvertible(snapshot.files);
   cache.writeRef(revision, commit);
@@ -208,6 +218,33 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
   registry.markReady(name, options.dtype, manifest.weightsBytes);
   emit({ type: 'done', name, dtype: options.dtype, packageDir, weightsBytes: manifest.weightsBytes, reusedPackage: false });
   return { name, repo, commit, snapshotDir, packageDir, manifest, receivedBytes };
+}
+
+/**
+ * The snapshot a ref points to in the HF cache, listed from the cache itself: each entry links to
+ * blobs/<etag>, and the etag (sha256 or git sha1) is what the file is verified against.
+ */
+function cachedSnapshot(cache: HfCacheRepo, repo: string, revision: string): RepoSnapshot | undefined {
+  const commit = cache.readRef(revision);
+  if (!commit) return undefined;
+  const dir = cache.snapshotDir(commit);
+  if (!existsSync(join(dir, 'config.json'))) return undefined;
+  const files: RemoteFile[] = [];
+  const walk = (sub: string) => {
+    for (const entry of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const path = sub ? `${sub}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        walk(path);
+        continue;
+      }
+      const full = join(dir, path);
+      const etag = basename(lstatSync(full).isSymbolicLink() ? readlinkSync(full) : '');
+      if (!/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(etag)) continue; // a copy, not a link: cannot verify it
+      files.push({ path, bytes: statSync(full).size, sha256: etag.length === 64 ? etag : undefined, gitOid: etag.length === 40 ? etag : '' });
+    }
+  };
+  walk('');
+  return { repo, revision, commit, gated: false, files };
 }
 
 interface DownloadAllContext {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadFileToCacheDir, scanCacheDir } from '@huggingface/hub';
 import type { PullEvent } from '../../engine/common/pullEvents.js';
-import { pullModel, pullModelEvents, resolvePackage, type PullOptions } from '../../engine/hub/index.js';
+import { pullModel, pullModelEvents, resolvePackage, searchModels, type PullOptions } from '../../engine/hub/index.js';
 import { openDb } from '../../engine/store/db.js';
 import { ModelRegistry } from '../../engine/store/modelRegistry.js';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub.js';
@@ -293,6 +293,24 @@ describe('pull from the Hub', () => {
     assert.equal(hub.fileDownloads().length, 0);
   });
 
+  test('offline (HF_HUB_OFFLINE, or the Hub unreachable): a complete cached snapshot is used with no network traffic at all', async () => {
+    const first = setup();
+    await pullModel(first);
+    const offline = setup();
+    offline.hub = { endpoint: hub.url, cacheDir: first.cacheDir, env: { HF_HUB_OFFLINE: '1' } };
+    hub.requests.length = 0;
+    const result = await pullModel(offline);
+    assert.equal(hub.requests.length, 0, 'not a single request');
+    assert.equal(result.commit, hub.repo(REPO).commit);
+    assert.ok(existsSync(join(result.packageDir, 'manifest.json')));
+
+    const unreachable = setup();
+    unreachable.hub = { endpoint: 'http://127.0.0.1:9', cacheDir: first.cacheDir, env: {} }; // discard port: connection refused
+    assert.ok(existsSync(join((await pullModel(unreachable)).packageDir, 'manifest.json')));
+    // Nothing cached for the revision: the unreachable Hub is reported as such.
+    await assert.rejects(pullModel({ ...unreachable, ref: `${REPO}@v9` }), /could not reach http:\/\/127\.0\.0\.1:9/);
+  });
+
   test('HF_ENDPOINT is honoured when no endpoint is given', async () => {
     const options = setup();
     options.hub = { cacheDir: options.cacheDir, env: { HF_ENDPOINT: `${hub.url}/` } };
@@ -316,6 +334,31 @@ describe('pull from the Hub', () => {
     const options = setup({ memory: tiny });
     await assert.rejects(pullModel(options), /Does not fit: needs .* 1\.0 MiB available.*Pass --force/);
     await pullModel({ ...options, force: true });
+  });
+
+  test('search results are shaped for the UI: size, license, gated flag, last update, downloads, likes', async () => {
+    const hubOptions = { endpoint: hub.url, env: {} };
+    const byLikes = await searchModels({ query: 'tiny', sort: 'likes', hub: hubOptions });
+    assert.deepEqual(byLikes.map((m) => m.id), [GATED, REPO]);
+    assert.deepEqual(byLikes[0], {
+      id: GATED,
+      author: 'gated-org',
+      gated: 'manual',
+      private: false,
+      license: 'llama3.1',
+      downloads: 90,
+      likes: 30,
+      lastModified: '2025-05-01T00:00:00.000Z',
+      libraryName: 'transformers',
+      pipelineTag: 'text-generation',
+      numParams: 1_000_000,
+      sizeBytes: 2_000_000, // BF16
+      tags: ['safetensors', 'llama', 'text-generation', 'license:llama3.1'],
+    });
+    assert.deepEqual((await searchModels({ sort: 'downloads', hub: hubOptions })).map((m) => m.id), [REPO, GATED]);
+    assert.deepEqual((await searchModels({ sort: 'recent', hub: hubOptions })).map((m) => m.id), [GATED, REPO]);
+    assert.deepEqual(await searchModels({ library: 'onnx', hub: hubOptions }), []);
+    assert.equal((await searchModels({ query: 'gated', hub: hubOptions })).length, 1);
   });
 
   test('the event iterator yields the same events and the result', async () => {
