@@ -64,3 +64,33 @@ describe('hearth convert: architectures (fp32 parity with the reference)', () =>
     });
   }
 });
+
+describe('hearth convert: architectures (batched rows of different lengths == each row alone)', () => {
+  const prompts = [[5, 17, 300, 42, 7, 99, 256], [8, 9, 10], [400, 401, 2, 77, 1]];
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const) {
+    it(arch, async () => {
+      const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch, dtype: 'fp32' });
+      const batched = await DecoderRunner.open(packageDir, manifest);
+      const alone = await DecoderRunner.open(packageDir, manifest);
+      try {
+        const references = prompts.map(() => new ReferenceSession(checkpointDir));
+        let next = prompts;
+        for (let step = 0; step < 3; step++) {
+          const batchLogits = await batched.step(next.map((tokenIds, rowId) => ({ rowId, tokenIds })));
+          const nextTokens: number[][] = [];
+          for (const [row, tokens] of next.entries()) {
+            const [single] = await alone.step([{ rowId: row, tokenIds: tokens }]);
+            assert.ok(maxRelativeError(single!, batchLogits[row]!) <= 1e-5, `step ${step} row ${row}: batched differs from alone`);
+            const expected = references[row]!.feed(tokens);
+            assert.ok(maxRelativeError(expected, batchLogits[row]!) <= FP32_TOLERANCE, `step ${step} row ${row} vs reference`);
+            nextTokens.push([argmax(expected)]);
+          }
+          next = nextTokens;
+        }
+      } finally {
+        await batched.release();
+        await alone.release();
+      }
+    });
+  }
+});

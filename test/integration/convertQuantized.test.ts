@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import type { Architecture } from '../../engine/common/manifest.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
@@ -53,7 +54,7 @@ async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number
   }
 }
 
-async function teacherForcedLogits(dtype: 'fp32' | 'fp16' | 'int4', arch: 'llama' | 'qwen2'): Promise<Float32Array[]> {
+async function teacherForcedLogits(dtype: 'fp32' | 'fp16' | 'int4', arch: Architecture): Promise<Float32Array[]> {
   const { packageDir, manifest } = await ensureFixturePackage({ arch, dtype });
   const runner = await DecoderRunner.open(packageDir, manifest);
   try {
@@ -84,7 +85,7 @@ describe('hearth convert: fp16 and int4 packages', () => {
     await graphVsRoundedReference('int4', 1e-1);
   });
 
-  for (const arch of ['llama', 'qwen2'] as const) {
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const) {
     it(`${arch}: fp16 and int4 stay within their tolerances of the fp32 package`, async () => {
       const fp32 = await teacherForcedLogits('fp32', arch);
       const fp16 = compare(fp32, await teacherForcedLogits('fp16', arch));
