@@ -212,6 +212,12 @@ test('README explains build, run, scale and shows the sizing table', () => {
   }
   for (const row of gpuBaked.sizing.rows) assert.ok(readme.includes(`| ${row.gpu} |`), `README sizing lacks ${row.gpu}`);
   assert.match(readme, /seriesQuery: 'hearth_queue_size/);
+  // The adapter rule the README shows is the one shipped as Helm values.
+  const adapter = parse(readFileSync(join(gpuBaked.outDir, 'monitoring/prometheus-adapter-values.yaml'), 'utf8'));
+  const rule = adapter.rules.custom[0];
+  assert.equal(rule.name.as, 'hearth_queue_size');
+  assert.deepEqual(rule.resources.overrides.pod, { resource: 'pod' });
+  assert.match(rule.metricsQuery, /<<\.Series>>\{<<\.LabelMatchers>>\}/);
 });
 
 test('exporting refuses a foreign non-empty directory but replaces a previous bundle', () => {
