@@ -31,7 +31,7 @@ function niceMax(value: number): number {
   return 10 * magnitude;
 }
 
-export function LineChart({ series, height = 220, xLabel, yLabel, formatX = String, formatY = (y) => String(Math.round(y * 10) / 10), xTicksAtData, logX, testId }: Props) {
+export function LineChart({ series, height = 220, xLabel, yLabel, formatX = String, formatY = (y) => String(Number(y.toPrecision(3))), xTicksAtData, logX, testId }: Props) {
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) {
     return (
