@@ -1,6 +1,7 @@
 // Fit-check calibration: runs the real engine on fixture packages in fresh processes and prints the
 // estimate (engine/common/memoryEstimate.ts) beside the measured peak RSS gain, per setting.
-// Slow (full SmolLM2-135M shape, three dtypes): run it on a quiet machine.
+// Slow (full SmolLM2-135M shape, three dtypes): run it on a quiet machine. Prompts are half the
+// context, so contexts of 512+ make every prefill step a full 256-token chunk (a busy server).
 //
 //   node --import tsx scripts/fit-check-memory.ts            full matrix
 //   node --import tsx scripts/fit-check-memory.ts --quick    tiny + 6-layer SmolLM2 only
@@ -22,14 +23,13 @@ type Case = [FixturePackageOptions, ModelDtype, number, number];
 const cases: Case[] = [
   [{}, 'fp32', 256, 4],
   [{}, 'int4', 256, 4],
-  [{ shape: 'smollm2-135m', numLayers: 6 }, 'int4', 256, 1],
   [{ shape: 'smollm2-135m', numLayers: 6 }, 'int4', 512, 2],
-  [{ shape: 'smollm2-135m', numLayers: 6 }, 'fp16', 256, 4],
-  [{ shape: 'smollm2-135m', numLayers: 6 }, 'fp32', 256, 4],
+  [{ shape: 'smollm2-135m', numLayers: 6 }, 'fp16', 512, 2],
+  [{ shape: 'smollm2-135m', numLayers: 6 }, 'fp32', 512, 1],
 ];
 if (!quick) {
   for (const dtype of ['int4', 'fp16', 'fp32'] as const) {
-    for (const [context, sequences] of [[256, 1], [256, 4], [512, 2], [1024, 2]] as const) cases.push([{ shape: 'smollm2-135m' }, dtype, context, sequences]);
+    for (const [context, sequences] of [[512, 1], [512, 4], [1024, 2], [2048, 1]] as const) cases.push([{ shape: 'smollm2-135m' }, dtype, context, sequences]);
   }
 }
 

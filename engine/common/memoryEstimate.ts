@@ -67,7 +67,7 @@ export interface WeightsBreakdown {
   storedBytes: number;
   /** Bytes of weights in memory once loaded (differs from storedBytes for fp16; see top of file). */
   loadedBytes: number;
-  /** Part of loadedBytes read as stored (not produced by a folded cast); WEIGHTS_OVERHEAD_FRACTION applies to it. */
+  /** Part of loadedBytes read as stored (not produced by a folded cast or a prepacked copy). */
   loadedAsStoredBytes: number;
   /** Parameters in the checkpoint (tied embeddings counted once). */
   numParams: number;
@@ -151,6 +151,9 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   } else if (dtype === 'fp16') {
     // Tied fp16: Gemm reads Cast(embedding table); the folded cast is an fp32 copy in memory.
     tensors.push({ name: 'lm_head (folded cast)', bytes: 0, loadedBytes: embeddingElements * 4, part: 'lmHead' });
+  } else {
+    // Tied fp32: Gemm prepacks its B operand; the table stays for Gather, so the packed copy is extra.
+    tensors.push({ name: 'lm_head (prepacked Gemm copy)', bytes: 0, loadedBytes: embeddingElements * 4, part: 'lmHead' });
   }
   return tensors;
 }
@@ -197,34 +200,30 @@ export function kvDtypeFor(_dtype: ModelDtype): KvDtype {
   return 'float32';
 }
 
-// Runtime terms, measured on CPU with onnxruntime-node 1.30 (RSS gained by a process that loads
-// the engine and fills its KV cache; test/integration/hubFitCheck.test.ts re-measures and holds the
-// total to ±15 %). Tiny fixtures pin the fixed part; SmolLM2-135M-shaped ones the parts that scale.
+// Runtime terms, measured on CPU with onnxruntime-node 1.30: the peak RSS a fresh process gains
+// when it loads the engine and fills its KV cache, over tiny and SmolLM2-135M-shaped fixtures (6
+// and 30 layers, fp32/fp16/int4, 1–4 sequences × 256–1024 tokens), fitted by least squares
+// (scripts/fit-check-memory.ts prints the matrix; test/integration/hubFitCheck.test.ts holds a
+// subset to ±15 %). GPU execution providers differ: callers pass their own runtimeOverheadBytes.
 
 /**
  * Fixed memory of a loaded engine beyond the model: the onnxruntime native library and session,
  * the runner worker thread's V8 isolate, the tokenizer, the engine's own buffers.
  */
-export const RUNTIME_OVERHEAD_BYTES = 93 * 1024 * 1024;
+export const RUNTIME_OVERHEAD_BYTES = 90 * 1024 * 1024;
 
 /**
- * Memory beside the weights, per byte of weights loaded as stored (everything except fp16 linears,
- * whose casts are folded into new fp32 tensors): onnxruntime copies those tensors out of
- * model.onnx.data, and part of the file's pages stay resident too (measured ≈ 20 %).
+ * Vocabulary-sized buffers beside the weights (the embedding table's pages of model.onnx.data that
+ * stay mapped, the logits projection's workspace), in bytes per vocab × hidden element.
  */
-export const WEIGHTS_OVERHEAD_FRACTION = 0.2;
+export const VOCAB_BUFFER_BYTES_PER_ELEMENT = 2;
 
 /**
- * Attention workspace per byte of KV cache: GroupQueryAttention writes a `present` copy of the
- * past K/V each step, and onnxruntime's arena keeps the high-water mark. Measured ≈ one cache's worth.
+ * Attention workspace per byte of KV cache: GroupQueryAttention writes a `present` copy of the past
+ * K/V each step and onnxruntime's arena keeps the high-water mark, and each step's new K/V are
+ * copied into JavaScript arrays that live until garbage collection. Measured ≈ 0.9 cache's worth.
  */
-export const KV_WORKSPACE_FRACTION = 1.0;
-
-/**
- * Each step's new K/V outputs are copied into JavaScript arrays that live until garbage collection;
- * measured ≈ 3.5 prefill chunks' worth are alive at the peak.
- */
-export const PREFILL_OUTPUTS_IN_FLIGHT = 3.5;
+export const KV_WORKSPACE_FRACTION = 0.9;
 
 /** The engine's default most prompt tokens prefilled per step (engine/runtime/config.ts DEFAULTS). */
 export const DEFAULT_MAX_PREFILL_TOKENS = 256;
@@ -264,7 +263,7 @@ export interface MemoryEstimate {
    * cache), step outputs awaiting garbage collection, and the activations of the largest step.
    */
   activationBytes: number;
-  /** Fixed runtime overhead plus the part that scales with the weights. */
+  /** Fixed runtime overhead plus vocabulary-sized buffers. */
   overheadBytes: number;
   totalBytes: number;
 }
@@ -278,12 +277,9 @@ export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const perToken = kvBytesPerToken(input.shape, kvDtype);
   const kvCacheBytes = perToken * input.contextTokens * input.numSequences;
   const maxPrefillTokens = input.maxPrefillTokens ?? DEFAULT_MAX_PREFILL_TOKENS;
-  const activationBytes =
-    Math.round(kvCacheBytes * KV_WORKSPACE_FRACTION) +
-    Math.round(perToken * maxPrefillTokens * PREFILL_OUTPUTS_IN_FLIGHT) +
-    activationBytesFor(input.shape, maxPrefillTokens, input.numSequences);
-  const asStoredBytes = weights.loadedAsStoredBytes * (weightsTotal / weights.loadedBytes);
-  const overheadBytes = (input.runtimeOverheadBytes ?? RUNTIME_OVERHEAD_BYTES) + Math.round(asStoredBytes * WEIGHTS_OVERHEAD_FRACTION);
+  const activationBytes = Math.round(kvCacheBytes * KV_WORKSPACE_FRACTION) + activationBytesFor(input.shape, maxPrefillTokens, input.numSequences);
+  const vocabBufferBytes = input.shape.vocabSize * input.shape.hiddenSize * VOCAB_BUFFER_BYTES_PER_ELEMENT;
+  const overheadBytes = (input.runtimeOverheadBytes ?? RUNTIME_OVERHEAD_BYTES) + vocabBufferBytes;
   return {
     dtype: input.dtype,
     kvDtype,
