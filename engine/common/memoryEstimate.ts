@@ -216,7 +216,7 @@ export const RUNTIME_OVERHEAD_BYTES = 90 * 1024 * 1024;
  * Vocabulary-sized buffers beside the weights (the embedding table's pages of model.onnx.data that
  * stay mapped, the logits projection's workspace), in bytes per vocab × hidden element.
  */
-export const VOCAB_BUFFER_BYTES_PER_ELEMENT = 2;
+export const VOCAB_BUFFER_BYTES_PER_ELEMENT = 1;
 
 /**
  * Attention workspace per byte of KV cache: GroupQueryAttention writes a `present` copy of the past
