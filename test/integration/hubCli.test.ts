@@ -2,8 +2,11 @@
 // endpoint from HF_ENDPOINT, the token from HF_TOKEN, the library in HEARTH_HOME.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openDb } from '../../engine/store/db.js';
+import { ModelRegistry } from '../../engine/store/modelRegistry.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,6 +82,37 @@ describe('hearth pull / models / rm / search / fit', () => {
     assert.equal(removed.code, 0, removed.stderr);
     assert.ok(!existsSync(packageDir));
     assert.match((await hearth(['models'])).stdout, /The library is empty/);
+  });
+
+  test('a pull killed mid-download shows as interrupted, and the next pull resumes with Range', async () => {
+    const file = hub.repo('fixture-org/tiny-chat').files.get('model.safetensors')!;
+    const kept = 150_000;
+    hub.stallNext('model.safetensors', kept);
+    const env = { PATH: process.env.PATH, HOME: home, HEARTH_HOME: home, HF_HOME: join(home, 'hf-kill'), HF_ENDPOINT: hub.url };
+    const child = spawn(process.execPath, [join(root, 'bin/hearth.mjs'), 'pull', 'fixture-org/tiny-chat', '--name', 'killed'], { cwd: root, env, stdio: 'ignore' });
+    const partial = join(home, 'hf-kill', 'hub', 'models--fixture-org--tiny-chat', 'blobs', `${file.sha256}.incomplete`);
+    for (let i = 0; i < 600 && !(existsSync(partial) && statSync(partial).size >= kept); i++) await sleep(50);
+    assert.equal(statSync(partial).size, kept, 'the child wrote the bytes it received');
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+
+    // At the next start the registry sees a download whose process is gone.
+    const db = openDb(join(home, 'hearth.db'));
+    try {
+      const record = new ModelRegistry(db, { dataDir: home }).get('killed')!;
+      assert.equal(record.status, 'interrupted');
+      assert.match(record.error!, /Pull again to resume/);
+    } finally {
+      db.close();
+    }
+    hub.requests.length = 0;
+    const again = await hearth(['pull', 'fixture-org/tiny-chat', '--name', 'killed'], { HF_HOME: join(home, 'hf-kill') });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`model\\.safetensors: resuming at 146\\.5 KiB`));
+    const transfers = hub.requests.filter((r) => r.kind === 'lfs' && r.file === 'model.safetensors');
+    assert.deepEqual(transfers.map((r) => [r.range, r.bodyBytes]), [[`bytes=${kept}-`, file.bytes - kept]]);
+    assert.equal((await hearth(['rm', 'killed'])).code, 0);
   });
 
   test('rm and pull reject names that would escape the data directory', async () => {
