@@ -3,7 +3,7 @@
 // failures with exponential backoff, and verifies the bytes against the LFS sha256 (or the git blob
 // sha1 for small non-LFS files) before the file is moved into place. A mismatch deletes the file.
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, truncate, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,6 +56,47 @@ export function resolveUrl(endpoint: string, repo: string, commit: string, path:
 }
 
 export async function downloadToCache(options: DownloadOptions): Promise<DownloadResult> {
+  const release = lockBlob(options.cache, etagOf(options.file), options.file.path);
+  try {
+    return await downloadLocked(options);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Two Hearth processes (the app and a terminal) must not append to the same partial file. The lock
+ * is a file created exclusively, holding the owner's pid; a lock whose process is gone is taken over.
+ */
+function lockBlob(cache: HfCacheRepo, etag: string, path: string): () => void {
+  const lock = `${cache.incompletePath(etag)}.hearth-lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(lock, 'utf8'));
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new HubError(`${path} is being downloaded by another Hearth process (pid ${owner}). Wait for it to finish, then try again.`, 'unreachable');
+      }
+      rmSync(lock, { force: true }); // left by a process that died
+    }
+  }
+  throw new HubError(`Could not lock ${lock} for downloading ${path}; remove that file if no other Hearth is running.`, 'unreachable');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function downloadLocked(options: DownloadOptions): Promise<DownloadResult> {
   const { cache, file } = options;
   const etag = etagOf(file);
   const incomplete = cache.incompletePath(etag);

@@ -181,7 +181,8 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
   try {
     await downloadAll(weights, metadata, { metadataSources, fromCache, download, emit, partialBytes: (file) => cache.incompleteBytes(etagOf(file)), totalBytes, intervalMs: options.progressIntervalMs ?? 100 });
   } catch (error) {
-    registry.markFailed(name, (error as Error).message);
+    const message = options.signal?.aborted ? 'Stopped before the download finished. Pull again to resume from the bytes on disk.' : (error as Error).message;
+    registry.markFailed(name, message);
     throw error;
   }
 
