@@ -4,30 +4,12 @@
 // The full 30-layer SmolLM2-135M matrix is scripts/fit-check-memory.ts (slower; run it by hand).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ModelDtype } from '../../engine/common/manifest.js';
 import { estimateMemory, formatBytes, modelShapeFromHfConfig, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { ensureFixturePackage, type FixturePackageOptions } from '../fixtures/packages.js';
-
-const child = fileURLToPath(new URL('../fixtures/engineMemoryChild.ts', import.meta.url));
-
-export interface MeasuredMemory {
-  baselineRssBytes: number;
-  peakRssBytes: number;
-  snapshot: { weightsBytes: number; kvCacheBytes: number; kvCacheCapacityTokens: number };
-}
-
-export function measureEngineMemory(packageDir: string, contextTokens: number, numSequences: number): Promise<MeasuredMemory> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', child, packageDir, String(contextTokens), String(numSequences)], { timeout: 300_000 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`${error.message}\n${stderr}`));
-      resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as MeasuredMemory);
-    });
-  });
-}
+import { measureEngineMemory } from '../fixtures/engineMemory.js';
 
 test('weights estimate from config.json equals the bytes the converter writes, for every architecture and dtype', async () => {
   for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const) {
