@@ -6,11 +6,11 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { webUiUrl } from '../../common/desktopApi.js';
 import { HOST_SHUTDOWN_DEADLINE_MS, electronSqliteBindingRelativePath } from '../../common/hostProcess.js';
 import { generateToken } from '../../host/auth.js';
 import { startHost } from '../../host/host.js';
+import { intInRange, parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
 const USAGE = `Usage: hearth app [options]
@@ -149,21 +149,10 @@ async function runWeb(reason: string, port: number, open: boolean): Promise<numb
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { web: { type: 'boolean' }, port: { type: 'string' }, 'no-open': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    }));
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 2);
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const port = Number(values.port ?? '0');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be a whole number from 0 to 65535; got '${values.port}'.`, 2);
+  const parsed = parseCommandArgs(argv, { web: { type: 'boolean' }, port: { type: 'string' }, 'no-open': { type: 'boolean' } }, USAGE, { allowPositionals: false });
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const port = intInRange('port', values.port, 0, 65535) ?? 0;
   const electron = values.web ? { reason: 'not looked for' } : findElectron(repoRoot);
   const electronSqliteReady = 'path' in electron && existsSync(join(repoRoot, ...electronSqliteBindingRelativePath(electronVersion()).split('/')));
   const mode = chooseAppMode({ forceWeb: values.web ?? false, electron, electronSqliteReady });

@@ -1,7 +1,7 @@
 // `hearth bench`: concurrency sweep against a running server; prints a table and JSON and stores
 // the run in the data directory's database so runs can be compared (`--compare A B`).
-import { parseArgs } from 'node:util';
 import { writeFileSync } from 'node:fs';
+import { parseCommandArgs, positiveInt, positiveIntList } from '../args.js';
 import { CliError } from '../cliError.js';
 import { openDb } from '../../store/db.js';
 import { databasePath } from '../../store/dataDir.js';
@@ -42,30 +42,24 @@ Options:
   --show RUN             print a stored run
 `;
 
-function positiveInt(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new CliError(`--${name} must be a positive integer, got '${text}'.`);
-  return value;
-}
+// bench's own checks have always exited 1 (serve and the hub commands use 2, a usage error); kept.
+const BAD_VALUE = { exitCode: 1 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommandArgs(
+    argv,
+    {
       url: { type: 'string' }, model: { type: 'string' }, 'api-key': { type: 'string' }, endpoint: { type: 'string' },
       concurrency: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'max-tokens': { type: 'string' },
       requests: { type: 'string' }, sequential: { type: 'boolean' }, 'with-sequential': { type: 'boolean' },
       'no-ignore-eos': { type: 'boolean' }, warmup: { type: 'string' }, 'timeout-ms': { type: 'string' },
       label: { type: 'string' }, json: { type: 'string' }, 'no-save': { type: 'boolean' }, db: { type: 'string' },
-      compare: { type: 'boolean' }, list: { type: 'boolean' }, show: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      compare: { type: 'boolean' }, list: { type: 'boolean' }, show: { type: 'string' },
     },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+    HELP,
+  );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   const dbFile = values.db ?? databasePath();
   const withDb = <T>(use: (db: ReturnType<typeof openDb>) => T): T => {
     const db = openDb(dbFile, { readonly: false }); // better-sqlite3 rejects readonly: undefined
@@ -113,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   const endpoint = values.endpoint ?? 'completions';
   if (endpoint !== 'completions' && endpoint !== 'chat') throw new CliError(`--endpoint must be completions or chat, got '${endpoint}'.`);
   const concurrencyLevels = values.concurrency
-    ? values.concurrency.split(',').map((part) => positiveInt('concurrency', part.trim(), 1))
+    ? positiveIntList('concurrency', values.concurrency, BAD_VALUE)
     : DEFAULT_BENCH_SETTINGS.concurrencyLevels;
   if (values.sequential && values['with-sequential']) throw new CliError('give either --sequential or --with-sequential, not both.');
   const modes: BenchMode[] = values.sequential ? ['sequential'] : values['with-sequential'] ? ['batched', 'sequential'] : ['batched'];
@@ -124,13 +118,13 @@ export async function run(argv: string[]): Promise<number> {
     apiKey: values['api-key'] ?? process.env.HEARTH_API_KEY,
     endpoint,
     concurrencyLevels,
-    promptTokens: positiveInt('prompt-tokens', values['prompt-tokens'], DEFAULT_BENCH_SETTINGS.promptTokens),
-    maxTokens: positiveInt('max-tokens', values['max-tokens'], DEFAULT_BENCH_SETTINGS.maxTokens),
-    requestsPerLevel: values.requests === undefined ? undefined : positiveInt('requests', values.requests, 1),
+    promptTokens: positiveInt('prompt-tokens', values['prompt-tokens'], BAD_VALUE) ?? DEFAULT_BENCH_SETTINGS.promptTokens,
+    maxTokens: positiveInt('max-tokens', values['max-tokens'], BAD_VALUE) ?? DEFAULT_BENCH_SETTINGS.maxTokens,
+    requestsPerLevel: positiveInt('requests', values.requests, BAD_VALUE),
     ignoreEos: !values['no-ignore-eos'],
     modes,
     warmupRequests: values.warmup === undefined ? DEFAULT_BENCH_SETTINGS.warmupRequests : Number(values.warmup),
-    requestTimeoutMs: positiveInt('timeout-ms', values['timeout-ms'], DEFAULT_BENCH_SETTINGS.requestTimeoutMs),
+    requestTimeoutMs: positiveInt('timeout-ms', values['timeout-ms'], BAD_VALUE) ?? DEFAULT_BENCH_SETTINGS.requestTimeoutMs,
     label: values.label,
   };
   const jsonOnly = values.json === '-';

@@ -1,6 +1,6 @@
 // `hearth convert <hf-dir> --out <dir> --dtype fp32|fp16|int4 [--name N]`
-import { parseArgs } from 'node:util';
 import { MODEL_DTYPES, type ModelDtype } from '../../common/manifest.js';
+import { parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
 const HELP = `Usage: hearth convert <checkpoint-dir> --out <dir> [--dtype fp32|fp16|int4] [--name NAME]
@@ -15,26 +15,9 @@ Options:
   -h, --help       Show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        dtype: { type: 'string', default: 'int4' },
-        name: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
-  }
+  const parsed = parseCommandArgs(argv, { out: { type: 'string', short: 'o' }, dtype: { type: 'string', default: 'int4' }, name: { type: 'string' } }, HELP);
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new CliError(`expected exactly one checkpoint directory.\n\n${HELP}`, 2);
   if (!values.out) throw new CliError(`--out <dir> is required.\n\n${HELP}`, 2);
   const dtype = values.dtype as ModelDtype;

@@ -1,10 +1,9 @@
 // `hearth export`: a production bundle for a tuned config (Dockerfile, docker-compose.yml, k8s/,
 // vertex-ai.sh, README.md, sizing.json), with the engine source and, by default, the model.
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, positiveNumber } from '../args.js';
 import { CliError } from '../cliError.js';
 import { ExportError, writeBundle } from '../../export/index.js';
-import { loadSizingInput } from '../../export/cliInput.js';
-import { formatSizing } from './size.js';
+import { formatSizing, loadSizingInputOrFail } from './size.js';
 
 const HELP = `Usage: hearth export --config tuned.json --out bundle/ [options]
 
@@ -27,37 +26,26 @@ Options:
   --force                write into a non-empty directory that holds no previous bundle
 `;
 
-function positive(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!(value > 0)) throw new CliError(`--${name} must be a number above 0, got '${text}'.`);
-  return value;
-}
+// export's own checks have always exited 1 (serve and the hub commands use 2, a usage error); kept.
+const BAD_VALUE = { exitCode: 1 } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommandArgs(
+    argv,
+    {
       config: { type: 'string' }, out: { type: 'string' }, target: { type: 'string' }, 'model-volume': { type: 'boolean' },
       gpu: { type: 'string' }, rps: { type: 'string' }, throughput: { type: 'string' }, gpus: { type: 'string' }, prices: { type: 'string' },
-      image: { type: 'string' }, tag: { type: 'string' }, 'load-seconds': { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      image: { type: 'string' }, tag: { type: 'string' }, 'load-seconds': { type: 'string' }, force: { type: 'boolean' },
     },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+    HELP,
+  );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   if (!values.out) throw new CliError('give the bundle directory with --out DIR.');
   const target = values.target ?? 'gpu';
   if (target !== 'gpu' && target !== 'cpu') throw new CliError(`--target must be gpu or cpu, got '${target}'.`);
-  let input;
-  try {
-    input = loadSizingInput({ config: values.config, package: positionals[0], gpus: values.gpus, prices: values.prices });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}.`);
-  }
-  const tokensPerSec = positive('throughput', values.throughput);
+  const input = loadSizingInputOrFail({ config: values.config, package: positionals[0], gpus: values.gpus, prices: values.prices });
+  const tokensPerSec = positiveNumber('throughput', values.throughput, BAD_VALUE);
   try {
     const result = writeBundle({
       config: input.config,
@@ -68,10 +56,10 @@ export async function run(argv: string[]): Promise<number> {
       gpus: input.gpus,
       prices: input.prices,
       throughput: tokensPerSec !== undefined ? { tokensPerSec } : undefined,
-      targetRequestsPerSec: positive('rps', values.rps),
+      targetRequestsPerSec: positiveNumber('rps', values.rps, BAD_VALUE),
       imageName: values.image,
       imageTag: values.tag,
-      loadSeconds: positive('load-seconds', values['load-seconds']),
+      loadSeconds: positiveNumber('load-seconds', values['load-seconds'], BAD_VALUE),
       force: values.force,
     });
     result.sizing.notes.unshift(...input.notes);

@@ -1,7 +1,7 @@
 // `hearth fit <org/name>[@revision]`: will this model fit this machine, before downloading it.
-import { parseArgs } from 'node:util';
 import { MODEL_DTYPES, type ModelDtype } from '../../common/manifest.js';
 import { formatBytes } from '../../common/memoryEstimate.js';
+import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError } from '../cliError.js';
 import { toCliError } from './pull.js';
 
@@ -21,40 +21,25 @@ Options:
   -h, --help         Show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        dtype: { type: 'string', default: 'int4' },
-        context: { type: 'string' },
-        slots: { type: 'string' },
-        device: { type: 'string', default: 'auto' },
-        endpoint: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      dtype: { type: 'string', default: 'int4' },
+      context: { type: 'string' },
+      slots: { type: 'string' },
+      device: { type: 'string', default: 'auto' },
+      endpoint: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new CliError(`expected one Hub model id.\n\n${HELP}`, 2);
   const dtype = values.dtype as ModelDtype;
   if (!MODEL_DTYPES.includes(dtype)) throw new CliError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got '${values.dtype}').`, 2);
-  const positive = (flag: string, value: string | undefined) => {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new CliError(`--${flag} must be a positive integer (got '${value}').`, 2);
-    return n;
-  };
-  const contextTokens = positive('context', values.context);
-  const numSequences = positive('slots', values.slots);
+  const contextTokens = positiveInt('context', values.context);
+  const numSequences = positiveInt('slots', values.slots);
   if (!['auto', 'cpu', 'gpu'].includes(values.device!)) throw new CliError(`--device must be auto, cpu or gpu (got '${values.device}').`, 2);
 
   const { hubSettings } = await import('../../hub/hubSettings.js');

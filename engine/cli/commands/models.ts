@@ -1,7 +1,6 @@
 // `hearth models`: the local library (pulled and converted models) and their state.
-import { parseArgs } from 'node:util';
 import { formatBytes } from '../../common/memoryEstimate.js';
-import { CliError } from '../cliError.js';
+import { parseCommandArgs } from '../args.js';
 import { printTable } from './search.js';
 
 const HELP = `Usage: hearth models [--json]
@@ -10,16 +9,9 @@ Lists the models in the library (HEARTH_HOME): name, status, converted variants,
 A download or conversion that was interrupted shows as 'interrupted': run hearth pull again to resume.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } }));
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
-  }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = parseCommandArgs(argv, { json: { type: 'boolean', default: false } }, HELP, { allowPositionals: false });
+  if (!parsed) return 0;
+  const { values } = parsed;
   const { openModelRegistry } = await import('../../store/modelRegistry.js');
   const { registry, close } = await openModelRegistry();
   try {

@@ -1,9 +1,9 @@
 // `hearth pull <org/name>[@revision] [--dtype int4]`: download (resumable, verified, HF-cache
 // aware) and convert a Hub model into the library, with a progress bar on stderr.
-import { parseArgs } from 'node:util';
 import { MODEL_DTYPES, type ModelDtype } from '../../common/manifest.js';
 import { formatBytes } from '../../common/memoryEstimate.js';
 import type { PullEvent } from '../../common/pullEvents.js';
+import { parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
 const HELP = `Usage: hearth pull <org/name>[@revision] [--dtype fp32|fp16|int4] [--name NAME] [--force]
@@ -24,27 +24,13 @@ Environment: HF_TOKEN (gated/private repos), HF_ENDPOINT (mirrors), HF_HOME / HF
 Then: hearth serve <name>`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        dtype: { type: 'string', default: 'int4' },
-        name: { type: 'string' },
-        force: { type: 'boolean', default: false },
-        endpoint: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    { dtype: { type: 'string', default: 'int4' }, name: { type: 'string' }, force: { type: 'boolean', default: false }, endpoint: { type: 'string' } },
+    HELP,
+  );
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new CliError(`expected one Hub model id, e.g. HuggingFaceTB/SmolLM2-135M-Instruct.\n\n${HELP}`, 2);
   const dtype = values.dtype as ModelDtype;
   if (!MODEL_DTYPES.includes(dtype)) throw new CliError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got '${values.dtype}').`, 2);

@@ -3,7 +3,7 @@
 // pull is still working on it. The HF-cache download is shared with other tools and kept unless
 // --delete-download is given.
 import { rmSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
 const HELP = `Usage: hearth rm <name> [--delete-download]
@@ -15,17 +15,9 @@ Options:
   -h, --help          Show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { 'delete-download': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
-  }
+  const parsed = parseCommandArgs(argv, { 'delete-download': { type: 'boolean', default: false } }, HELP);
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new CliError(`expected one model name (hearth models lists them).\n\n${HELP}`, 2);
   const name = positionals[0]!;
   const { openModelRegistry, assertSafeModelName } = await import('../../store/modelRegistry.js');

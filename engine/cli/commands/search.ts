@@ -1,6 +1,6 @@
 // `hearth search [query]`: text-generation models on the Hub, with size, license and access.
-import { parseArgs } from 'node:util';
 import { formatBytes } from '../../common/memoryEstimate.js';
+import { parseCommandArgs, positiveInt } from '../args.js';
 import { CliError } from '../cliError.js';
 import { toCliError } from './pull.js';
 
@@ -16,32 +16,22 @@ Options:
   -h, --help         Show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        sort: { type: 'string', default: 'downloads' },
-        library: { type: 'string' },
-        limit: { type: 'string', default: '20' },
-        json: { type: 'boolean', default: false },
-        endpoint: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${HELP}`, 2);
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      sort: { type: 'string', default: 'downloads' },
+      library: { type: 'string' },
+      limit: { type: 'string', default: '20' },
+      json: { type: 'boolean', default: false },
+      endpoint: { type: 'string' },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
   if (!['downloads', 'likes', 'recent'].includes(values.sort!)) throw new CliError(`--sort must be downloads, likes or recent (got '${values.sort}').`, 2);
   if (values.library && !['safetensors', 'onnx'].includes(values.library)) throw new CliError(`--library must be safetensors or onnx (got '${values.library}').`, 2);
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new CliError(`--limit must be a positive integer (got '${values.limit}').`, 2);
+  const limit = positiveInt('limit', values.limit);
 
   const { searchModels } = await import('../../hub/search.js');
   let results;

@@ -1,8 +1,8 @@
 // `hearth serve <model-package>`: load a package and serve it over the OpenAI-compatible API.
 // Listens at once (503 while loading), shuts down gracefully on SIGTERM/SIGINT.
-import { parseArgs } from 'node:util';
 import type { DeviceChoice } from '../../common/servingConfig.js';
 import type { LoadedEngine } from '../../runtime/index.js';
+import { intInRange, parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
 const USAGE = `Usage: hearth serve <model-package-or-library-name> [options]
@@ -26,44 +26,26 @@ Options:
 
 const DEVICES: readonly DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 
-function intOption(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new CliError(`--${name} must be a whole number from ${min} to ${max}; got '${value}'.`, 2);
-  }
-  return parsed;
-}
-
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'api-key': { type: 'string' },
-        config: { type: 'string' },
-        device: { type: 'string' },
-        'served-name': { type: 'string' },
-        'cpu-threads': { type: 'string' },
-        'cors-origin': { type: 'string', multiple: true },
-        vertex: { type: 'boolean' },
-        'log-content': { type: 'boolean' },
-        'shutdown-grace-ms': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    throw new CliError(`${(error as Error).message}\n\n${USAGE}`, 2);
-  }
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'api-key': { type: 'string' },
+      config: { type: 'string' },
+      device: { type: 'string' },
+      'served-name': { type: 'string' },
+      'cpu-threads': { type: 'string' },
+      'cors-origin': { type: 'string', multiple: true },
+      vertex: { type: 'boolean' },
+      'log-content': { type: 'boolean' },
+      'shutdown-grace-ms': { type: 'string' },
+    },
+    USAGE,
+  );
+  if (!parsed) return 0;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length > 1) throw new CliError(`expected one model package, got ${positionals.length}.\n\n${USAGE}`, 2);
 
   const { loadServingConfigFile, ServingConfigError } = await import('../../server/servingConfigFile.js');
@@ -90,12 +72,12 @@ export async function run(argv: string[]): Promise<number> {
   if (!DEVICES.includes(device)) throw new CliError(`--device must be one of ${DEVICES.join(', ')}; got '${values.device}'.`, 2);
   const vertex = values.vertex ?? file.server?.vertex ?? false;
   // Vertex AI tells the container which port to serve on; an explicit --port still wins.
-  const vertexPort = vertex && process.env.AIP_HTTP_PORT ? intOption(process.env.AIP_HTTP_PORT, 'port (AIP_HTTP_PORT)', 1, 65535) : undefined;
-  const port = intOption(values.port, 'port', 0, 65535) ?? vertexPort ?? file.server?.port ?? 8000;
+  const vertexPort = vertex && process.env.AIP_HTTP_PORT ? intInRange('port (AIP_HTTP_PORT)', process.env.AIP_HTTP_PORT, 1, 65535) : undefined;
+  const port = intInRange('port', values.port, 0, 65535) ?? vertexPort ?? file.server?.port ?? 8000;
   const host = values.host ?? file.server?.host ?? '127.0.0.1';
   const apiKey = values['api-key'] ?? file.server?.apiKey ?? process.env.HEARTH_API_KEY ?? null;
-  const cpuThreads = intOption(values['cpu-threads'], 'cpu-threads', 0, 1024) ?? file.cpuThreads;
-  const graceMs = intOption(values['shutdown-grace-ms'], 'shutdown-grace-ms', 0, 3_600_000) ?? 10_000;
+  const cpuThreads = intInRange('cpu-threads', values['cpu-threads'], 0, 1024) ?? file.cpuThreads;
+  const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 
   const [{ createServer, PortInUseError }, { loadEngine }, { RequestLog }] = await Promise.all([

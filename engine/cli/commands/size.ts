@@ -1,11 +1,11 @@
 // `hearth size`: which GPUs hold a serving config, at what concurrency, for how much a month,
 // and how many replicas a target request rate needs.
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, positiveNumber } from '../args.js';
 import { CliError } from '../cliError.js';
 import { formatBytes } from '../../common/memoryEstimate.js';
 import { renderTable } from '../../bench/format.js';
 import { DEFAULT_GPUS, DEFAULT_PRICES, sizeConfig, type SizingResult } from '../../export/index.js';
-import { loadSizingInput } from '../../export/cliInput.js';
+import { loadSizingInput, type LoadedInput, type SizingFlags } from '../../export/cliInput.js';
 
 const HELP = `Usage: hearth size --config tuned.json [options]
        hearth size <model-package> [options]
@@ -40,38 +40,36 @@ export function formatSizing(sizing: SizingResult): string {
   ].join('\n');
 }
 
-function positive(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!(value > 0)) throw new CliError(`--${name} must be a number above 0, got '${text}'.`);
-  return value;
-}
-
-export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' }, rps: { type: 'string' }, throughput: { type: 'string' }, 'tokens-per-request': { type: 'string' },
-      gpus: { type: 'string' }, prices: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  let input;
+/** loadSizingInput, its errors (unreadable config, no model package) shown as CliErrors; export uses it too. */
+export function loadSizingInputOrFail(flags: SizingFlags): LoadedInput {
   try {
-    input = loadSizingInput({ config: values.config, package: positionals[0], gpus: values.gpus, prices: values.prices });
+    return loadSizingInput(flags);
   } catch (error) {
     throw new CliError(`${(error as Error).message}.`);
   }
-  const tokensPerSec = positive('throughput', values.throughput);
-  const tokensPerRequest = positive('tokens-per-request', values['tokens-per-request']);
+}
+
+// size's own checks have always exited 1 (serve and the hub commands use 2, a usage error); kept.
+const BAD_VALUE = { exitCode: 1 } as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseCommandArgs(
+    argv,
+    {
+      config: { type: 'string' }, rps: { type: 'string' }, throughput: { type: 'string' }, 'tokens-per-request': { type: 'string' },
+      gpus: { type: 'string' }, prices: { type: 'string' }, json: { type: 'boolean' },
+    },
+    HELP,
+  );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  const input = loadSizingInputOrFail({ config: values.config, package: positionals[0], gpus: values.gpus, prices: values.prices });
+  const tokensPerSec = positiveNumber('throughput', values.throughput, BAD_VALUE);
+  const tokensPerRequest = positiveNumber('tokens-per-request', values['tokens-per-request'], BAD_VALUE);
   const throughput = tokensPerSec !== undefined
     ? { tokensPerSec, tokensPerRequest }
     : input.config.tuning ? { tokensPerSec: input.config.tuning.throughputTokensPerSec, tokensPerRequest, measuredOn: input.config.tuning.machine } : undefined;
-  const sizing = sizeConfig({ config: input.config, gpus: input.gpus ?? DEFAULT_GPUS, prices: input.prices ?? DEFAULT_PRICES, throughput, targetRequestsPerSec: positive('rps', values.rps) }, input.manifest);
+  const sizing = sizeConfig({ config: input.config, gpus: input.gpus ?? DEFAULT_GPUS, prices: input.prices ?? DEFAULT_PRICES, throughput, targetRequestsPerSec: positiveNumber('rps', values.rps, BAD_VALUE) }, input.manifest);
   sizing.notes.unshift(...input.notes);
   console.log(values.json ? JSON.stringify(sizing, null, 2) : formatSizing(sizing));
   return 0;

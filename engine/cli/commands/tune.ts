@@ -1,7 +1,7 @@
 // `hearth tune <package>`: search batching settings on the real engine against a latency
 // objective and write the winner as a serving config (tuned.json) with the measurements.
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommandArgs, positiveIntList, positiveNumber } from '../args.js';
 import { CliError } from '../cliError.js';
 import { openDb } from '../../store/db.js';
 import { databasePath } from '../../store/dataDir.js';
@@ -37,38 +37,23 @@ Options:
   --no-save              do not store the trials' benchmark runs in the database
 `;
 
-function numberList(name: string, text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const values = text.split(',').map((part) => Number(part.trim()));
-  if (values.length === 0 || values.some((value) => !Number.isInteger(value) || value < 1)) {
-    throw new CliError(`--${name} must be comma-separated positive integers, got '${text}'.`);
-  }
-  return values;
-}
-
-function bound(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!(value > 0)) throw new CliError(`--${name} must be a number of milliseconds above 0, got '${text}'.`);
-  return value;
-}
+// tune's own checks have always exited 1 (serve and the hub commands use 2, a usage error); kept.
+const BAD_VALUE = { exitCode: 1 } as const;
+const MILLISECONDS = { ...BAD_VALUE, unit: 'milliseconds' } as const;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const parsed = parseCommandArgs(
+    argv,
+    {
       'ttft-p95': { type: 'string' }, 'itl-p95': { type: 'string' }, 'e2e-p95': { type: 'string' },
       out: { type: 'string' }, config: { type: 'string' }, device: { type: 'string' }, 'cpu-threads': { type: 'string' },
       concurrency: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'max-tokens': { type: 'string' }, requests: { type: 'string' },
       'batch-sizes': { type: 'string' }, prefill: { type: 'string' }, json: { type: 'boolean' }, 'no-save': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+    HELP,
+  );
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
   let base: BaseServingConfig = {};
   if (values.config) {
     const { loadServingConfigFile } = await import('../../server/servingConfigFile.js');
@@ -81,16 +66,16 @@ export async function run(argv: string[]): Promise<number> {
   const packageDir = positionals[0] ?? base.model?.package;
   if (!packageDir) throw new CliError('name the model package to tune: `hearth tune <model-package> --ttft-p95 500`.');
   const objective: TuneObjective = {};
-  const ttft = bound('ttft-p95', values['ttft-p95']);
-  const itl = bound('itl-p95', values['itl-p95']);
-  const e2e = bound('e2e-p95', values['e2e-p95']);
+  const ttft = positiveNumber('ttft-p95', values['ttft-p95'], MILLISECONDS);
+  const itl = positiveNumber('itl-p95', values['itl-p95'], MILLISECONDS);
+  const e2e = positiveNumber('e2e-p95', values['e2e-p95'], MILLISECONDS);
   if (ttft !== undefined) objective.ttftP95Ms = ttft;
   if (itl !== undefined) objective.itlP95Ms = itl;
   if (e2e !== undefined) objective.e2eP95Ms = e2e;
   if (Object.keys(objective).length === 0) throw new CliError('give a latency objective: --ttft-p95 MS and/or --itl-p95 MS (or --e2e-p95 MS).');
   if (values.device) base = { ...base, device: values.device as DeviceChoice };
   if (values['cpu-threads']) base = { ...base, cpuThreads: Number(values['cpu-threads']) };
-  const single = (name: string, text: string | undefined) => numberList(name, text)?.[0];
+  const single = (name: string, text: string | undefined) => positiveIntList(name, text, BAD_VALUE)?.[0];
 
   console.log(`hearth tune: ${describeObjective(objective)}; each candidate loads the model and runs a sweep.`);
   const controller = new AbortController();
@@ -102,9 +87,9 @@ export async function run(argv: string[]): Promise<number> {
       packageDir,
       objective,
       base,
-      batchSizes: numberList('batch-sizes', values['batch-sizes']),
-      prefillTokens: numberList('prefill', values.prefill),
-      concurrencyLevels: numberList('concurrency', values.concurrency),
+      batchSizes: positiveIntList('batch-sizes', values['batch-sizes'], BAD_VALUE),
+      prefillTokens: positiveIntList('prefill', values.prefill, BAD_VALUE),
+      concurrencyLevels: positiveIntList('concurrency', values.concurrency, BAD_VALUE),
       promptTokens: single('prompt-tokens', values['prompt-tokens']),
       maxTokens: single('max-tokens', values['max-tokens']),
       requestsPerLevel: single('requests', values.requests),
