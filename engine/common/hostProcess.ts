@@ -54,19 +54,7 @@ export function isParentToHostMessage(value: unknown): value is ParentToHostMess
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'shutdown';
 }
 
-/** Serializes an error so it can cross a process boundary. */
-export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
-  return { name: 'Error', message: String(error) };
-}
-
-/** Re-raises a serialized error as a real Error on this side, keeping the remote stack. */
-export function deserializeError(serialized: SerializedError): Error {
-  const error = new Error(serialized.message);
-  error.name = serialized.name;
-  if (serialized.stack) error.stack = serialized.stack;
-  return error;
-}
+export { serializeError, deserializeError } from './serializedError.js';
 
 /**
  * Where `npm run rebuild:electron` (scripts/rebuild-electron-native.mjs) puts better-sqlite3 built

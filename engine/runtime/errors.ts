@@ -34,15 +34,4 @@ export class EngineConfigError extends Error {
   }
 }
 
-export function serializeError(error: unknown): SerializedError {
-  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
-  return { name: 'Error', message: String(error) };
-}
-
-/** Re-raise an error that crossed a thread boundary as a real Error. */
-export function deserializeError(serialized: SerializedError): Error {
-  const error = new Error(serialized.message);
-  error.name = serialized.name;
-  if (serialized.stack) error.stack = serialized.stack;
-  return error;
-}
+export { serializeError, deserializeError } from '../common/serializedError.js';
