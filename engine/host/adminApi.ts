@@ -134,11 +134,13 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
   add('DELETE', '/api/library/:name', async ({ params, url }): Promise<DeleteModelResponse> => {
     if (!ctx.library) missing('store/modelRegistry', 'The model library');
     const name = params.name!;
+    const dtype = parseDtype(url.searchParams.get('dtype'));
     const served = ctx.serve.current();
-    if (served.state === 'ready' && served.settings?.model === name) {
+    // One variant: the library refuses it only if that variant's package is the one served.
+    if (dtype === null && served.state === 'ready' && served.settings?.model === name) {
       throw new HttpError(409, 'conflict', `'${name}' is being served. Stop serving it on the Serve tab, then delete it.`);
     }
-    return { removed: await ctx.library.remove(name, parseDtype(url.searchParams.get('dtype'))) };
+    return { removed: await ctx.library.remove(name, dtype) };
   });
 
   // Hub

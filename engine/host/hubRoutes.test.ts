@@ -3,7 +3,7 @@
 // name, delete (refused while served).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdminError, DeleteModelResponse, FitVerdict, HubSearchResponse, LibraryResponse, PullListResponse, PullStarted, ServeStatus } from '../common/adminApi.js';
@@ -88,9 +88,36 @@ test('search, fit, pull, list, serve by name, delete', async () => {
   assert.match(wrongVariant.body.error ?? '', /no ready int4 variant/);
   await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'tiny-llama', device: 'cpu', port: 0 } }) });
 
+  // A second variant of the same model (converted while fp32 is served), for the per-variant delete below.
+  const second = await api<PullStarted>('/api/hub/pull', { method: 'POST', body: JSON.stringify({ repo: REPO, dtype: 'int4' }) });
+  assert.equal(second.status, 202);
+  for (let i = 0; i < 300; i++) {
+    pull = (await api<PullListResponse>('/api/hub/pulls')).body.pulls.find((p) => p.jobId === second.body.jobId);
+    if (pull && (pull.phase === 'done' || pull.phase === 'failed')) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(pull?.phase, 'done', pull?.error);
+  const twoVariants = (await api<LibraryResponse>('/api/library')).body.models[0]!;
+  assert.deepEqual(twoVariants.variants.map((variant) => variant.dtype).sort(), ['fp32', 'int4']);
+  const int4Dir = twoVariants.variants.find((variant) => variant.dtype === 'int4')!.packageDir;
+
   const refused = await api<AdminError>('/api/library/tiny-llama', { method: 'DELETE' });
   assert.equal(refused.status, 409);
   assert.match(refused.body.error.message, /Stop serving it/);
+
+  // One variant: the served one (fp32) is refused; the other goes while fp32 keeps serving.
+  const servedVariant = await api<AdminError>('/api/library/tiny-llama?dtype=fp32', { method: 'DELETE' });
+  assert.equal(servedVariant.status, 409);
+  assert.match(servedVariant.body.error.message, /fp32 variant of 'tiny-llama' is being served \(pid \d+\)/);
+  assert.equal((await api<AdminError>('/api/library/tiny-llama?dtype=fp16', { method: 'DELETE' })).status, 404);
+  assert.equal((await api<AdminError>('/api/library/tiny-llama?dtype=int8', { method: 'DELETE' })).status, 400);
+  const removedVariant = await api<DeleteModelResponse>('/api/library/tiny-llama?dtype=int4', { method: 'DELETE' });
+  assert.equal(removedVariant.status, 200, JSON.stringify(removedVariant.body));
+  assert.deepEqual([removedVariant.body.removed.name, removedVariant.body.removed.dtype], ['tiny-llama', 'int4']);
+  assert.ok(removedVariant.body.removed.bytesFreed > 0);
+  assert.ok(!existsSync(int4Dir), 'the int4 package folder is gone');
+  assert.deepEqual((await api<LibraryResponse>('/api/library')).body.models[0]!.variants.map((variant) => variant.dtype), ['fp32']);
+  assert.equal((await api<ServeStatus>('/api/serve')).body.state, 'ready', 'still serving fp32');
   await api<ServeStatus>('/api/serve/stop', { method: 'POST' });
   const removed = await api<DeleteModelResponse>('/api/library/tiny-llama', { method: 'DELETE' });
   assert.equal(removed.status, 200);

@@ -6,7 +6,7 @@ import type { LibraryModel, LibraryVariant } from '../common/adminApi.js';
 import type { ModelDtype } from '../common/manifest.js';
 import { servingProcesses } from '../hub/index.js';
 import { readManifest } from '../runtime/index.js';
-import type { ModelRegistry } from '../store/modelRegistry.js';
+import { ModelInUseError, type ModelRegistry } from '../store/modelRegistry.js';
 import { HttpError, badRequest, notFound } from './httpUtil.js';
 import type { LibraryService } from './services.js';
 
@@ -46,9 +46,18 @@ export function libraryService(registry: ModelRegistry, env: NodeJS.ProcessEnv =
     async remove(name: string, dtype: ModelDtype | null) {
       const model = registry.get(name);
       if (!model) throw notFound(`No model '${name}' in the library; refresh the list.`);
-      const readyVariants = model.variants.filter((variant) => variant.status === 'ready');
-      if (dtype !== null && (readyVariants.length > 1 || readyVariants[0]?.dtype !== dtype)) {
-        throw new HttpError(501, 'not_supported', `Deleting one variant of a model is not supported yet; delete the whole model '${name}' (all its variants).`);
+      if (dtype !== null) {
+        const variant = model.variants.find((candidate) => candidate.dtype === dtype);
+        if (!variant) throw notFound(`'${name}' has no ${dtype} variant; refresh the list.`);
+        const bytesFreed = folderBytes(variant.path);
+        try {
+          // Any process serving it refuses, this one included (the host marks what it serves).
+          registry.removeVariant(name, dtype, (dir) => servingProcesses(dir, env).map((mark) => mark.pid));
+        } catch (error) {
+          if (error instanceof ModelInUseError) throw new HttpError(409, 'conflict', error.message);
+          throw error;
+        }
+        return { name, dtype, bytesFreed };
       }
       const others = servingProcesses(join(registry.modelsDir, name), env).filter((mark) => mark.pid !== process.pid);
       if (others.length > 0) {

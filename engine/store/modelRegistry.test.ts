@@ -125,6 +125,54 @@ test('remove deletes the model folder and rows, and nothing outside the models f
   db.close();
 });
 
+test('removeVariant deletes one package and its row, refuses a served variant, and keeps the model after the last', () => {
+  const dataDir = freshDataDir();
+  const { db, registry } = open(dataDir);
+  registry.beginDownload({ name: 'm', ...download });
+  for (const dtype of ['int4', 'fp16'] as const) {
+    const packageDir = registry.packageDir('m', dtype);
+    mkdirSync(packageDir, { recursive: true });
+    writeFileSync(join(packageDir, 'manifest.json'), '{}');
+    registry.beginConversion('m', dtype, packageDir);
+    registry.markReady('m', dtype, 1);
+  }
+  const fp16Dir = registry.packageDir('m', 'fp16');
+  const int4Dir = registry.packageDir('m', 'int4');
+
+  // Served: refused, nothing touched. The callback sees the variant's own folder.
+  const asked: string[] = [];
+  assert.throws(
+    () => registry.removeVariant('m', 'fp16', (dir) => (asked.push(dir), dir === fp16Dir ? [4242] : [])),
+    (error: Error) => error.name === 'ModelInUseError' && /fp16 variant of 'm' is being served \(pid 4242\)/.test(error.message),
+  );
+  assert.ok(asked.length > 0 && asked.every((dir) => dir === fp16Dir), asked.join());
+  assert.ok(existsSync(join(fp16Dir, 'manifest.json')));
+  assert.equal(registry.get('m')!.variants.length, 2);
+
+  // Another variant being served does not block this one.
+  assert.equal(registry.removeVariant('m', 'fp16', (dir) => (dir === int4Dir ? [4242] : []))!.dtype, 'fp16');
+  assert.ok(!existsSync(fp16Dir));
+  assert.ok(existsSync(join(int4Dir, 'manifest.json')));
+  assert.deepEqual(registry.get('m')!.variants.map((variant) => variant.dtype), ['int4']);
+  assert.equal(registry.get('m')!.status, 'ready');
+  assert.equal(registry.readyVariant('m:fp16'), undefined);
+  assert.equal(registry.removeVariant('m', 'fp16'), undefined, 'already gone');
+  assert.equal(registry.removeVariant('nope', 'fp16'), undefined);
+
+  // The last variant: the model row (its downloaded files) stays, no longer claiming to be ready.
+  registry.removeVariant('m', 'int4');
+  assert.ok(!existsSync(int4Dir));
+  const model = registry.get('m')!;
+  assert.deepEqual(model.variants, []);
+  assert.deepEqual(model.files, download.files);
+  assert.equal(model.snapshotDir, download.snapshotDir);
+  assert.equal(model.status, 'failed');
+  assert.match(model.error!, /No converted variant left.*Pull org\/Tiny-Model again/);
+  assert.equal(registry.readyVariant('m'), undefined);
+  assert.throws(() => registry.removeVariant('../x', 'int4'), /is not a valid model name/);
+  db.close();
+});
+
 test('a name taken by another repo, or a pull running in another process, is refused', () => {
   const { db, registry } = open(freshDataDir());
   registry.beginDownload({ name: 'm', ...download });

@@ -98,6 +98,14 @@ export function assertSafeModelName(name: string): void {
   }
 }
 
+/** A variant cannot be deleted now: a server uses it, or a conversion is writing it. */
+export class ModelInUseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelInUseError';
+  }
+}
+
 export class ModelNameError extends Error {
   constructor(message: string) {
     super(message);
@@ -286,6 +294,41 @@ export class ModelRegistry {
     if (dir.startsWith(this.modelsDir + sep) && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     this.db.prepare('DELETE FROM models WHERE name = ?').run(name);
     return model;
+  }
+
+  /**
+   * Deletes one converted variant: its package folder and its row. The model row and its
+   * downloaded checkpoint files stay, so a later pull converts the dtype again without
+   * re-downloading. `servingPids(packageDir)` lists the processes serving that folder (the
+   * serving marks of engine/hub/library.ts, which this layer cannot import); any refuses it.
+   */
+  removeVariant(name: string, dtype: ModelDtype, servingPids: (packageDir: string) => readonly number[] = () => []): ModelVariant | undefined {
+    assertSafeModelName(name);
+    const model = this.get(name);
+    const variant = model?.variants.find((candidate) => candidate.dtype === dtype);
+    if (!model || !variant) return undefined;
+    const dir = this.packageDir(name, dtype);
+    const pids = [...new Set([dir, resolve(variant.path)].flatMap((path) => servingPids(path)))];
+    if (pids.length > 0) {
+      throw new ModelInUseError(
+        `The ${dtype} variant of '${name}' is being served (pid ${pids.join(', ')}). Stop that server (the Serve tab, or that \`hearth serve\`) first, then delete the variant.`,
+      );
+    }
+    if (variant.status === 'converting' && model.pid !== null && this.isProcessAlive(model.pid)) {
+      throw new ModelInUseError(`The ${dtype} variant of '${name}' is being converted (pid ${model.pid}). Wait for the conversion to finish, then delete it.`);
+    }
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM model_variants WHERE model_name = ? AND dtype = ?').run(name, dtype);
+      const hasReady = this.db.prepare(`SELECT 1 FROM model_variants WHERE model_name = ? AND status = 'ready'`).get(name);
+      if (!hasReady && model.status === 'ready') {
+        // 'ready' promises a usable variant; with none left, say how to get one back.
+        this.db
+          .prepare(`UPDATE models SET status = 'failed', error = ?, updated_at = ? WHERE name = ?`)
+          .run(`No converted variant left (the last one was deleted). Pull ${model.repo} again to convert one from the files already downloaded.`, new Date().toISOString(), name);
+      }
+    })();
+    return variant;
   }
 
   private toRecord(row: ModelRow): ModelRecord {

@@ -85,6 +85,10 @@ function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; 
                 {model.variants.map((variant) => (
                   <span key={variant.dtype} className="chip" title={variant.packageDir}>
                     {variant.dtype} · {formatBytes(variant.bytesOnDisk)} · {variant.contextLength} ctx
+                    {/* The last variant goes with the model (the Delete button), so it has no × of its own. */}
+                    {model.variants.length > 1 && (
+                      <button type="button" className="chip-x" aria-label={`Delete ${variant.dtype}`} title={`Delete the ${variant.dtype} variant only`} onClick={() => remove(model.name, variant.dtype)}>×</button>
+                    )}
                   </span>
                 ))}
               </td>
