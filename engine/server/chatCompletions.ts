@@ -1,6 +1,6 @@
 // POST /v1/chat/completions: messages → the package's chat template → tokens → engine.
 import type { RequestContext } from './context.js';
-import { ApiError, badRequest } from './errors.js';
+import { ApiError, badRequest, generationFailed } from './errors.js';
 import {
   RunningGeneration,
   collect,
@@ -144,7 +144,7 @@ async function streamChat(ctx: RequestContext, { body, generations, topLogprobs,
             ...(body.return_token_ids ? { token_ids: [event.tokenId] } : {}),
           }]));
         } else if (event.finishReason === 'error') {
-          failure = new ApiError(500, `Generation failed: ${event.error?.message ?? 'unknown engine error'}.`, { code: 'generation_failed' });
+          failure = generationFailed(event.error?.message);
         } else if (event.finishReason !== 'cancelled') {
           promptTokens = event.promptTokens;
           completionTokens += event.completionTokens;

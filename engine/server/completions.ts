@@ -1,6 +1,6 @@
 // POST /v1/completions: one or several raw prompts (text or token ids), n choices each.
 import type { RequestContext } from './context.js';
-import { ApiError, badRequest } from './errors.js';
+import { ApiError, badRequest, generationFailed } from './errors.js';
 import {
   RunningGeneration,
   collect,
@@ -135,7 +135,7 @@ async function streamCompletion(ctx: RequestContext, { body, generations, specs,
           offset += event.text.length;
           await sendSse(ctx.res, chunk({ index, text: event.text, logprobs, finish_reason: null, ...(body.return_token_ids ? { token_ids: [event.tokenId] } : {}) }));
         } else if (event.finishReason === 'error') {
-          failure = new ApiError(500, `Generation failed: ${event.error?.message ?? 'unknown engine error'}.`, { code: 'generation_failed' });
+          failure = generationFailed(event.error?.message);
         } else if (event.finishReason !== 'cancelled') {
           if (specs[index]!.first) promptTokens += event.promptTokens;
           completionTokens += event.completionTokens;

@@ -46,6 +46,20 @@ export class ApiError extends Error {
 export const badRequest = (message: string, param: string | null = null, code: string | null = null) =>
   new ApiError(400, message, { param, code });
 
+/**
+ * The engine step that ran this request failed (e.g. an ONNX run error): an internal fault, 500.
+ * The engine fails only the requests in that step and keeps serving, so the message says so.
+ */
+export function generationFailed(engineMessage: string | undefined): ApiError {
+  const detail = (engineMessage ?? 'unknown engine error').replace(/\.$/, '');
+  return new ApiError(
+    500,
+    `Generation failed: ${detail}. Only this request failed; the server keeps serving, so retry it ` +
+      `(a fault that repeats for the same prompt is a bug in Hearth or in the model package).`,
+    { code: 'generation_failed' },
+  );
+}
+
 /** Any thrown value → the ApiError to answer with. Unknown errors are internal faults (500). */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;

@@ -3,7 +3,7 @@
 import type { DoneEvent, EngineEvent, GenerationRequest, RequestHandle, SamplingParams, TokenEvent } from '../common/engineApi.js';
 import type { GenerationDefaults } from '../common/manifest.js';
 import type { RequestContext } from './context.js';
-import { ApiError, badRequest, toApiError } from './errors.js';
+import { ApiError, badRequest, generationFailed, toApiError } from './errors.js';
 import type { ServedEngine } from './servedEngine.js';
 
 export interface SamplingFields {
@@ -120,7 +120,7 @@ export class RunningGeneration {
     if (!first.done && first.value.type === 'done' && first.value.finishReason === 'error') {
       this.onFinish();
       this.ctx.noteDone(first.value, { countPrompt: this.countPrompt, decodeMs: null });
-      throw new ApiError(500, `Generation failed: ${first.value.error?.message ?? 'unknown engine error'}.`, { code: 'generation_failed' });
+      throw generationFailed(first.value.error?.message);
     }
   }
 
@@ -196,7 +196,7 @@ export async function collect(generation: RunningGeneration): Promise<CollectedG
       text += event.text;
     } else {
       if (event.finishReason === 'error') {
-        throw new ApiError(500, `Generation failed: ${event.error?.message ?? 'unknown engine error'}.`, { code: 'generation_failed' });
+        throw generationFailed(event.error?.message);
       }
       return { text, tokens, done: event };
     }

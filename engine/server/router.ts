@@ -114,18 +114,28 @@ async function answerError(ctx: RequestContext, route: Pick<Route, 'errorShape'>
   ctx.cancelAll();
   const res = ctx.res;
   if (res.destroyed || res.writableEnded) return;
-  const body = route.errorShape === 'tgi' ? { error: apiError.message, error_type: tgiErrorType(apiError.status) } : apiError.toBody();
+  const tgi = route.errorShape === 'tgi';
+  const status = tgi ? tgiStatus(apiError) : apiError.status;
+  const body = tgi ? { error: apiError.message, error_type: tgiErrorType(status) } : apiError.toBody();
   if (!res.headersSent) {
-    sendJson(res, apiError.status, body, apiError.headers);
+    sendJson(res, status, body, apiError.headers);
     return;
   }
   // Headers (200) already went out with the stream: report the failure in-band and end it.
-  ctx.statusOverride = apiError.status;
+  ctx.statusOverride = status;
   await sendSse(res, body);
   endSse(res, route.errorShape === 'openai');
 }
 
-/** `metricsEndpoint` is the route's label, never the raw path (unbounded label values would bloat /metrics). */
+/**
+ * TGI answers a request it cannot validate with 422 (Unprocessable Entity), not 400, and clients
+ * written against TGI check for it. A body that is not JSON at all stays 400, as TGI's JSON
+ * extractor answers a syntax error; every other status (401, 413, 429, 503, 500) is shared.
+ */
+function tgiStatus(apiError: ApiError): number {
+  return apiError.status === 400 && apiError.code !== 'invalid_json' ? 422 : apiError.status;
+}
+
 /** TGI's error_type vocabulary. */
 function tgiErrorType(status: number): string {
   if (status === 429) return 'overloaded';
@@ -134,6 +144,7 @@ function tgiErrorType(status: number): string {
   return 'validation';
 }
 
+/** `metricsEndpoint` is the route's label, never the raw path (unbounded label values would bloat /metrics). */
 function record(ctx: RequestContext, metricsEndpoint: string): void {
   const { state } = ctx;
   const status = ctx.statusOverride ?? (ctx.clientGone ? 499 : ctx.res.statusCode);

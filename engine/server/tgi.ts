@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { HEARTH_VERSION } from '../common/version.js';
 import type { DoneEvent, TokenEvent } from '../common/engineApi.js';
 import type { RequestContext } from './context.js';
+import { generationFailed } from './errors.js';
 import { RunningGeneration, collect, resolveMaxNewTokens, samplingParams, stopStrings } from './generation.js';
 import { readJsonBody, sendJson } from './http.js';
 import { sendSse, endSse, startSse } from './sse.js';
@@ -136,9 +137,9 @@ export async function generateStream(ctx: RequestContext): Promise<void> {
       };
       if (held) await sendSse(ctx.res, event(held, details));
     } else if (next.finishReason === 'error') {
-      ctx.statusOverride = 500;
-      ctx.error = next.error?.message ?? 'generation failed';
-      await sendSse(ctx.res, { error: `Generation failed: ${ctx.error}`, error_type: 'generation' });
+      const failure = generationFailed(next.error?.message);
+      ctx.failMidStream(failure);
+      await sendSse(ctx.res, { error: failure.message, error_type: 'generation' });
     }
   }
   ctx.response = text;

@@ -305,10 +305,20 @@ describe('generation', () => {
     const events = await readSse(stream);
     assert.equal(events.at(-1).generated_text, json.generated_text, 'greedy stream == greedy non-stream');
     assert.ok(events.slice(0, -1).every((e) => e.generated_text === null));
+    // TGI answers validation errors with 422 (the OpenAI routes keep 400), in its own shape.
     const bad = await postJson(`${h.url}/generate`, { inputs: 'x', parameters: { temperature: 0 } });
-    assert.equal(bad.status, 400);
+    assert.equal(bad.status, 422);
     assert.match(bad.json.error, /temperature/);
     assert.equal(bad.json.error_type, 'validation');
+    const badStream = await postJson(`${h.url}/generate_stream`, { parameters: { max_new_tokens: 2 } });
+    assert.equal(badStream.status, 422);
+    assert.match(badStream.json.error, /inputs/);
+    assert.equal(badStream.json.error_type, 'validation');
+    const tooLong = await postJson(`${h.url}/generate`, { inputs: 'x', parameters: { max_new_tokens: h.engine.config.maxTotalTokens } });
+    assert.equal(tooLong.status, 422, 'context-length errors are validation errors in TGI');
+    const notJson = await fetch(`${h.url}/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{oops' });
+    assert.equal(notJson.status, 400, 'a body that is not JSON stays 400, as in TGI');
+    assert.equal(((await notJson.json()) as any).error_type, 'validation');
     const info = (await (await fetch(`${h.url}/info`)).json()) as any;
     assert.deepEqual(info.hearth.batching, JSON.parse(JSON.stringify(h.engine.config)), 'the exact effective batching settings');
     assert.equal(info.max_batch_total_tokens, h.engine.config.maxBatchTotalTokens);
