@@ -255,8 +255,14 @@ export interface DashboardSnapshot {
   requestsFailed: number;
   runningRequests: number;
   queuedRequests: number;
-  /** Current decode batch size (= running sequences) and the configured maximum. */
+  /**
+   * The engine's batch: rows per model step (decoding sequences + prefill chunks), over the steps
+   * run since the previous tick — the mean (0 when no step ran), the largest, and how many steps.
+   * Not `runningRequests`: admitted requests can wait out a step. `maxBatchSize` is the configured cap.
+   */
   batchSize: number;
+  peakBatchSize: number;
+  stepsInWindow: number;
   maxBatchSize: number;
   /** Over the recent window (`windowMs`) of finished requests. */
   ttftMs: LatencyPercentiles;

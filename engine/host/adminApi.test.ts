@@ -199,6 +199,56 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   controller.abort();
   assert.match(seen, /event: serve\ndata: \{"state":"ready"/);
 
+  // Concurrent load: the dashboard's batch size is the engine's rows per step, so several
+  // requests decoding together read above 1 (and never above the configured 4). Every tick is
+  // read from the event stream, so a busy window between two polls is not missed.
+  const loadEvents = new AbortController();
+  const tickStream = await fetch(`${host.url}/api/events?token=${TOKEN}`, { signal: loadEvents.signal });
+  const ticks: DashboardSnapshot[] = [];
+  const collecting = (async () => {
+    const tickReader = tickStream.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for (;;) {
+        const { value, done } = await tickReader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (frame.startsWith('event: dashboard\ndata: ')) ticks.push(JSON.parse(frame.slice('event: dashboard\ndata: '.length)) as DashboardSnapshot);
+        }
+      }
+    } catch {
+      // aborted below
+    }
+  })();
+  const answers = await Promise.all(
+    Array.from({ length: 4 }, async (_, i) => {
+      const answer = await api<{ usage: { completion_tokens: number } }>('/api/proxy/v1/chat/completions', {
+        method: 'POST',
+        body: JSON.stringify({ model: started.body.servedName, messages: [{ role: 'user', content: `count to ${i + 3}` }], max_tokens: 96, ignore_eos: true }),
+      });
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      return answer.body.usage.completion_tokens;
+    }),
+  );
+  assert.deepEqual(answers, [96, 96, 96, 96]);
+  // Two more ticks, so the window holding the load's last steps has been published.
+  const ticksAtEnd = ticks.length;
+  for (let i = 0; i < 50 && ticks.length < ticksAtEnd + 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  loadEvents.abort();
+  await collecting;
+  const busy = ticks.filter((tick) => tick.stepsInWindow > 0);
+  assert.ok(busy.length > 0, 'the engine steps reached the dashboard');
+  const peak = Math.max(...busy.map((tick) => tick.peakBatchSize));
+  const bestMean = Math.max(...busy.map((tick) => tick.batchSize));
+  assert.ok(peak > 1 && peak <= 4, `peak rows per step ${peak} (expected 2..4 with 4 concurrent requests, max batch 4)`);
+  assert.ok(bestMean > 1 && bestMean <= peak, `mean rows per step ${bestMean}`);
+  const quiet = ticks.at(-1)!;
+  assert.deepEqual([quiet.stepsInWindow, quiet.batchSize, quiet.runningRequests], [0, 0, 0], 'an idle window reads zero');
+
   // Benchmark a tiny sweep against the served model; the run is stored and readable.
   const bench = await api<{ runId: string }>('/api/bench/runs', {
     method: 'POST',

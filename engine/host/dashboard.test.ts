@@ -44,11 +44,35 @@ test('tokens/s comes from the change in tokens generated between ticks', () => {
   assert.equal(second.tokensPerSec, 30);
   assert.equal(second.runningRequests, 3);
   assert.equal(second.queuedRequests, 1);
-  assert.equal(second.batchSize, 3);
+  assert.equal(second.batchSize, 0, 'no engine step recorded: not the running count (3)');
   assert.equal(second.maxBatchSize, 8);
   assert.equal(second.kvCacheUsage, 0.25);
   // A restarted server counts from zero again: never a negative rate.
   assert.equal(sampler.tick({ ...base, timeMs: 4000, engine: snapshot(5) }).tokensPerSec, 0);
+});
+
+test('batch size is rows per engine step over the steps since the previous tick', () => {
+  const sampler = new DashboardSampler();
+  const base = { serveState: 'ready' as const, model: 'm', memory, recentRequests: [], requestsTotal: 0, requestsFailed: 0, engine: snapshot(0) };
+  for (const rows of [1, 4, 4, 3]) sampler.recordStep(rows);
+  const first = sampler.tick({ ...base, timeMs: 1000 });
+  assert.deepEqual([first.batchSize, first.peakBatchSize, first.stepsInWindow], [3, 4, 4]);
+  assert.equal(first.runningRequests, 3, 'running stays the engine snapshot');
+  // Each tick starts a new window: an idle second reads zero, not the last busy one.
+  const idle = sampler.tick({ ...base, timeMs: 2000 });
+  assert.deepEqual([idle.batchSize, idle.peakBatchSize, idle.stepsInWindow], [0, 0, 0]);
+  sampler.recordStep(2);
+  sampler.recordStep(1);
+  const third = sampler.tick({ ...base, timeMs: 3000 });
+  assert.deepEqual([third.batchSize, third.peakBatchSize, third.stepsInWindow], [1.5, 2, 2]);
+  // A new server forgets steps recorded for the old one.
+  sampler.recordStep(8);
+  sampler.reset();
+  assert.equal(sampler.tick({ ...base, timeMs: 4000 }).peakBatchSize, 0);
+  // Without an engine there is no batch, whatever was recorded.
+  sampler.recordStep(5);
+  const stopped = sampler.tick({ ...base, timeMs: 5000, serveState: 'stopped', engine: null });
+  assert.deepEqual([stopped.batchSize, stopped.peakBatchSize, stopped.stepsInWindow], [0, 0, 0]);
 });
 
 test('latency percentiles use only served requests, and history is capped', () => {

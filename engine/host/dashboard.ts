@@ -34,8 +34,16 @@ export function interTokenLatencyMs(entry: RequestLogEntry): number | null {
   return Math.max(0, entry.totalMs - entry.ttftMs) / (entry.completionTokens - 1);
 }
 
+/** Rows-per-step figures of the steps between two ticks. */
+export interface StepWindow {
+  meanBatchSize: number;
+  peakBatchSize: number;
+  steps: number;
+}
+
 export class DashboardSampler {
   private previous: { timeMs: number; tokensGenerated: number } | null = null;
+  private steps = { count: 0, rows: 0, peak: 0 };
   private history: DashboardSnapshot['history'] = [];
   private latest: DashboardSnapshot | null = null;
 
@@ -43,6 +51,21 @@ export class DashboardSampler {
   reset(): void {
     this.previous = null;
     this.history = [];
+    this.steps = { count: 0, rows: 0, peak: 0 };
+  }
+
+  /** One engine step ran `batchSize` rows. Called from the engine loop, so it only adds. */
+  recordStep(batchSize: number): void {
+    this.steps.count += 1;
+    this.steps.rows += batchSize;
+    this.steps.peak = Math.max(this.steps.peak, batchSize);
+  }
+
+  /** The steps recorded since the last call, and starts a new window. */
+  private takeStepWindow(): StepWindow {
+    const { count, rows, peak } = this.steps;
+    this.steps = { count: 0, rows: 0, peak: 0 };
+    return { meanBatchSize: count === 0 ? 0 : rows / count, peakBatchSize: peak, steps: count };
   }
 
   current(): DashboardSnapshot | null {
@@ -65,6 +88,7 @@ export class DashboardSampler {
       const itl = interTokenLatencyMs(entry);
       return itl === null ? [] : [itl];
     });
+    const stepWindow = this.takeStepWindow();
     const running = engine?.runningSize ?? 0;
     const queued = engine?.queueSize ?? 0;
     this.history.push({ timeMs: inputs.timeMs, tokensPerSec, runningRequests: running, queuedRequests: queued });
@@ -81,7 +105,9 @@ export class DashboardSampler {
       requestsFailed: inputs.requestsFailed,
       runningRequests: running,
       queuedRequests: queued,
-      batchSize: running,
+      batchSize: engine ? stepWindow.meanBatchSize : 0,
+      peakBatchSize: engine ? stepWindow.peakBatchSize : 0,
+      stepsInWindow: engine ? stepWindow.steps : 0,
       maxBatchSize: engine?.config.maxBatchSize ?? 0,
       ttftMs: percentiles(ttfts),
       itlMs: percentiles(itls),

@@ -78,8 +78,12 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     exporter: await exportService({ dataDir: home, currentConfig: () => serve.current().config, db }),
   };
 
+  // The engine's steps feed the dashboard's batch size (rows per step) while a server is ready.
+  let stopStepFeed: (() => void) | null = null;
   serve.onChange((status) => {
     if (status.state === 'ready' || status.state === 'stopped') dashboard.reset();
+    stopStepFeed?.();
+    stopStepFeed = status.state === 'ready' ? (serve.server()?.onStep?.((step) => dashboard.recordStep(step.batchSize)) ?? null) : null;
     events.publish('serve', status);
   });
 

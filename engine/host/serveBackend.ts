@@ -91,6 +91,7 @@ export function realServeBackend(options: ServeBackendOptions): ServeBackend {
         manifest: engine.manifest,
         servedName: settings.servedName ?? engine.manifest.name,
         config,
+        onStep: (listener) => engine.onStep(listener),
         async close(deadlineMs: number) {
           try {
             await server.close(deadlineMs);

@@ -18,6 +18,8 @@ export interface RunningServer {
   config: ServingConfig;
   /** Stops accepting requests, drains within deadlineMs, frees the model. */
   close(deadlineMs: number): Promise<void>;
+  /** Calls `listener` after every engine step (the dashboard's rows per step); returns the unsubscribe. */
+  onStep?(listener: (step: { batchSize: number }) => void): () => void;
 }
 
 export interface ServeBackend {

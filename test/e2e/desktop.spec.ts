@@ -112,6 +112,8 @@ test('dashboard: tokens/s and the request count move under load', async ({ page 
     await expect(page.getByTestId('dash-tokens-per-sec')).not.toHaveText('0.0 tok/s', { timeout: 20_000 });
     await expect.poll(async () => Number(await requests.textContent()), { timeout: 20_000 }).toBeGreaterThan(before);
     await expect(page.getByTestId('dash-ttft')).not.toContainText('—');
+    // Two chats at a time: some step runs both rows together (the engine's batch, not the running count).
+    await expect(page.getByTestId('dash-batch-peak')).toHaveText(/^[2-9]$/, { timeout: 20_000 });
     await shot(page, 'dashboard');
   } finally {
     load = false;

@@ -28,7 +28,19 @@ export function DashboardView({ go }: ViewProps) {
         <Stat label="Failed" value={dashboard.requestsFailed} testId="dash-failed" />
         <Stat label="Running" value={dashboard.runningRequests} testId="dash-running" />
         <Stat label="Queued" value={dashboard.queuedRequests} testId="dash-queued" />
-        <Stat label="Batch size" value={`${dashboard.batchSize} / ${dashboard.maxBatchSize || '—'}`} />
+        <Stat
+          label="Batch size (rows per step)"
+          testId="dash-batch-size"
+          hint="Rows the engine ran per model step (decoding sequences + prefill chunks) over the last second: mean, then the peak and the configured maximum"
+          value={
+            <>
+              {dashboard.batchSize.toFixed(1)}{' '}
+              <span className="muted small">
+                peak <span data-testid="dash-batch-peak">{dashboard.peakBatchSize}</span> / max {dashboard.maxBatchSize || '—'}
+              </span>
+            </>
+          }
+        />
         <Stat label="Tokens generated" value={dashboard.tokensGenerated.toLocaleString()} testId="dash-tokens-total" />
       </div>
       <div className="grid-2">
