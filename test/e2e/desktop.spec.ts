@@ -63,7 +63,9 @@ test('serve: load the model and get the endpoint and snippets', async ({ page })
 
 test('playground: a chat streams in, with timings; an error says what to do', async ({ page }) => {
   await open(page, 'playground');
-  await page.getByTestId('max-tokens').fill('64');
+  // Long enough that the stream spans many network reads even on a quiet machine (64 tokens of
+  // the tiny model can arrive in one read, and then nothing visibly streams).
+  await page.getByTestId('max-tokens').fill('160');
   // Record every text the assistant bubble shows while it streams.
   // (A string, because this runs in the page: the test's tsconfig has no DOM types.)
   await page.evaluate(`(() => {
@@ -82,13 +84,16 @@ test('playground: a chat streams in, with timings; an error says what to do', as
   expect(seen.length, 'the reply grew in several steps (streamed), not all at once').toBeGreaterThan(1);
   expect(seen[seen.length - 1]!.startsWith(seen[0]!)).toBe(true);
 
-  // An impossible request: the server's message shows in the chat.
+  await shot(page, 'playground');
+
+  // An impossible request on a fresh conversation (the long reply above would make the history
+  // itself too long, a different error): the server's message shows in the chat.
+  await page.getByRole('button', { name: 'Clear' }).click();
   await page.getByTestId('max-tokens').fill('100000');
   await page.getByTestId('chat-input').fill('This one asks for too many tokens');
   await page.getByTestId('chat-send').click();
   await expect(page.getByTestId('chat-error')).toContainText('maximum context length');
   await page.getByTestId('max-tokens').fill('64');
-  await shot(page, 'playground');
 });
 
 test('dashboard: tokens/s and the request count move under load', async ({ page }) => {
@@ -124,7 +129,6 @@ test('dashboard: tokens/s and the request count move under load', async ({ page 
 test('requests: find the chat in the log and read an error request\'s message', async ({ page }) => {
   await open(page, 'requests');
   await expect(page.getByTestId('requests-table')).toBeVisible();
-  // The failed follow-up carried the same chat history, so look among the successful ones.
   await page.getByTestId('filter-status').selectOption('2xx');
   await page.getByTestId('filter-text').fill('Hello from Playwright');
   await expect(page.getByTestId('request-row')).toHaveCount(1);
