@@ -2,23 +2,14 @@
 // previous one ends, until `numRequests` have been sent. In sequential mode the clients share a
 // one-request-wide line, so the server sees requests strictly one after another.
 import { performance } from 'node:perf_hooks';
-import { streamRequest } from './streamRequest.js';
+import { streamRequest, type StreamRequestOptions } from './streamRequest.js';
 import { summarizeLevel } from './summarize.js';
-import type { BenchEndpoint, BenchMode, LevelResult, RequestSample } from './types.js';
+import type { BenchMode, LevelResult, RequestSample } from './types.js';
 
-export interface LevelOptions {
-  baseUrl: string;
-  apiKey?: string;
-  endpoint: BenchEndpoint;
-  model: string;
-  prompt: string;
-  maxTokens: number;
-  ignoreEos: boolean;
-  timeoutMs: number;
+export interface LevelOptions extends Omit<StreamRequestOptions, 'scheduledAtMs'> {
   mode: BenchMode;
   concurrency: number;
   numRequests: number;
-  signal?: AbortSignal;
 }
 
 /** FIFO gate letting at most `width` holders in at once. */

@@ -12,31 +12,12 @@ import type { ModelManifest } from '../../engine/common/manifest.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { ensureFixtureCheckpoint } from '../fixtures/packages.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
-import { ensureFixturePackage, type FixturePackageOptions } from '../fixtures/packages.js';
-import { maxRelativeError } from '../fixtures/parity.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
+import { assertFp32Parity, FP32_TOLERANCE, maxRelativeError } from '../fixtures/parity.js';
 import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
 
-const FP32_TOLERANCE = 1e-4;
 const PROMPT = [5, 17, 300, 42, 7, 99, 256, 3, 411];
 const DECODE_STEPS = 5;
-
-async function assertPromptAndDecodeParity(options: FixturePackageOptions, prompt = PROMPT): Promise<void> {
-  const { packageDir, checkpointDir, manifest } = await ensureFixturePackage(options);
-  const runner = await DecoderRunner.open(packageDir, manifest);
-  try {
-    const reference = new ReferenceSession(checkpointDir);
-    let tokens = prompt;
-    for (let step = 0; step <= DECODE_STEPS; step++) {
-      const [logits] = await runner.step([{ rowId: 0, tokenIds: tokens }]);
-      const expected = reference.feed(tokens);
-      const error = maxRelativeError(expected, logits!);
-      assert.ok(error <= FP32_TOLERANCE, `step ${step}: relative logit error ${error.toExponential(2)} > ${FP32_TOLERANCE}`);
-      tokens = [argmax(expected)];
-    }
-  } finally {
-    await runner.release();
-  }
-}
 
 describe('hearth convert: llama fp32 package', () => {
   it('writes a complete package with a manifest describing it', async () => {
@@ -64,7 +45,7 @@ describe('hearth convert: llama fp32 package', () => {
   });
 
   it('matches the float64 reference for a prompt and several decode steps', async () => {
-    await assertPromptAndDecodeParity({ arch: 'llama' });
+    await assertFp32Parity({ arch: 'llama' }, PROMPT, DECODE_STEPS);
   });
 
   it('batches first prompts of different lengths (right-padded, past empty) exactly like each row alone', async () => {

@@ -3,29 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
-import { ensureFixturePackage, type FixturePackageOptions } from '../fixtures/packages.js';
-import { maxRelativeError } from '../fixtures/parity.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
+import { assertFp32Parity, FP32_TOLERANCE, maxRelativeError } from '../fixtures/parity.js';
 import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
 
-const FP32_TOLERANCE = 1e-4;
-
-async function assertParity(options: FixturePackageOptions, prompt: number[], decodeSteps: number): Promise<void> {
-  const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ ...options, dtype: 'fp32' });
-  const runner = await DecoderRunner.open(packageDir, manifest);
-  try {
-    const reference = new ReferenceSession(checkpointDir);
-    let tokens = prompt;
-    for (let step = 0; step <= decodeSteps; step++) {
-      const [logits] = await runner.step([{ rowId: 0, tokenIds: tokens }]);
-      const expected = reference.feed(tokens);
-      const error = maxRelativeError(expected, logits!);
-      assert.ok(error <= FP32_TOLERANCE, `step ${step}: relative logit error ${error.toExponential(2)} > ${FP32_TOLERANCE}`);
-      tokens = [argmax(expected)];
-    }
-  } finally {
-    await runner.release();
-  }
-}
 
 const PROMPT = [5, 17, 300, 42, 7, 99, 256, 3, 411];
 const LONG_PROMPT = Array.from({ length: 70 }, (_, i) => ((i * 131 + 7) % 500) + 3);
@@ -33,34 +14,34 @@ const LONG_PROMPT = Array.from({ length: 70 }, (_, i) => ((i * 131 + 7) % 500) +
 describe('hearth convert: architectures (fp32 parity with the reference)', () => {
   for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const) {
     it(`${arch}`, async () => {
-      await assertParity({ arch }, PROMPT, 5);
+      await assertFp32Parity({ arch }, PROMPT, 5);
     });
   }
 
   it('llama with Llama-3 rope_scaling, past the original context', async () => {
     const { manifest } = await ensureFixturePackage({ arch: 'llama', ropeScaling: 'llama3' });
     assert.equal(manifest.architecture, 'llama');
-    await assertParity({ arch: 'llama', ropeScaling: 'llama3' }, LONG_PROMPT, 4);
+    await assertFp32Parity({ arch: 'llama', ropeScaling: 'llama3' }, LONG_PROMPT, 4);
   });
 
   it('llama with linear rope_scaling', async () => {
-    await assertParity({ arch: 'llama', ropeScaling: 'linear' }, LONG_PROMPT, 2);
+    await assertFp32Parity({ arch: 'llama', ropeScaling: 'linear' }, LONG_PROMPT, 2);
   });
 
   it('mistral with a sliding window shorter than the prompt', async () => {
-    await assertParity({ arch: 'mistral', slidingWindow: 16 }, LONG_PROMPT.slice(0, 30), 6);
+    await assertFp32Parity({ arch: 'mistral', slidingWindow: 16 }, LONG_PROMPT.slice(0, 30), 6);
   });
 
   it('sharded checkpoint (model.safetensors.index.json)', async () => {
     const { manifest } = await ensureFixturePackage({ arch: 'qwen3', sharded: true });
     const weightFiles = manifest.source.files.map((file) => file.name).filter((name) => name.includes('safetensors'));
     assert.deepEqual(weightFiles, ['model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
-    await assertParity({ arch: 'qwen3', sharded: true }, PROMPT, 2);
+    await assertFp32Parity({ arch: 'qwen3', sharded: true }, PROMPT, 2);
   });
 
   for (const storage of ['F16', 'BF16'] as const) {
     it(`${storage} storage`, async () => {
-      await assertParity({ arch: 'qwen2', storage }, PROMPT, 2);
+      await assertFp32Parity({ arch: 'qwen2', storage }, PROMPT, 2);
     });
   }
 });
