@@ -404,6 +404,7 @@ export interface SizingRow {
   weightsBytes: number;
   /** KV cache for context × concurrent sequences. */
   kvCacheBytes: number;
+  /** Activations + runtime overhead. */
   overheadBytes: number;
   requiredBytes: number;
   fits: boolean;

@@ -6,6 +6,7 @@ import type { BatchingConfig } from '../common/batching.js';
 import type { ModelManifest } from '../common/manifest.js';
 import { estimateMemory, kvBytesPerToken, kvDtypeFor, RUNTIME_OVERHEAD_BYTES, formatBytes, type MemoryEstimate } from '../common/memoryEstimate.js';
 import { HOURS_PER_MONTH, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
+import type { SizingRow as SizingRowSummary } from '../common/adminApi.js';
 
 /**
  * Device memory the CUDA execution provider takes beyond weights, KV and activations: the CUDA
@@ -43,23 +44,10 @@ export interface SizingInput {
   memoryUtilization?: number;
 }
 
-export interface SizingRow {
-  gpu: string;
-  memoryBytes: number;
+/** One GPU's row: the admin API's row (what the Export view shows) plus what the CLI and bundle use. */
+export interface SizingRow extends SizingRowSummary {
   /** Device memory we plan to use (memoryBytes × utilization). */
   usableBytes: number;
-  weightsBytes: number;
-  /** KV cache the config asks for (its batch total tokens × bytes per token). */
-  kvCacheBytes: number;
-  /** Activations + runtime overhead. */
-  overheadBytes: number;
-  requiredBytes: number;
-  fits: boolean;
-  /** Most concurrent sequences at full context (maxTotalTokens) that fit (0 when the weights do not). */
-  maxConcurrency: number;
-  usdPerHour: number | null;
-  usdPerMonth: number | null;
-  replicas: number | null;
   /** usdPerMonth × replicas. */
   deploymentUsdPerMonth: number | null;
 }
