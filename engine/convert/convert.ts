@@ -38,6 +38,11 @@ export interface ConvertOptions {
    * wires Ctrl-C to it.
    */
   signal?: AbortSignal;
+  /**
+   * Awaited between layers, just before the cancellation check: lets a caller hold a conversion
+   * at a known point (the CLI's test hook, so an interrupt test never races the converter).
+   */
+  beforeLayer?: (layerIndex: number) => Promise<void> | void;
   /** Row-chunk size for streaming large tables (tests only; default 16 MiB). */
   rowChunkBytes?: number;
 }
@@ -88,6 +93,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
           slidingWindow: config.slidingWindow,
           int4AccuracyLevel: options.int4AccuracyLevel ?? 4,
           signal: options.signal,
+          beforeLayer: options.beforeLayer,
           rowChunkBytes: options.rowChunkBytes,
         });
         writeFileSync(join(tempDir, PACKAGE_FILES.model), graph.encodeModel(OPSETS, CONVERTER_VERSION));

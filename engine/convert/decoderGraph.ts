@@ -20,6 +20,8 @@ export interface DecoderGraphOptions {
   /** MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (faster), 0 keeps fp32. */
   int4AccuracyLevel: number;
   signal?: AbortSignal;
+  /** Awaited between layers, before the cancellation check (see ConvertOptions.beforeLayer). */
+  beforeLayer?: (layerIndex: number) => Promise<void> | void;
   /** Bytes of float32 rows per chunk when streaming large tables (default 16 MiB; tests use tiny chunks). */
   rowChunkBytes?: number;
 }
@@ -83,6 +85,7 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   for (let i = 0; i < shape.numLayers; i++) {
     // Let progress listeners and Ctrl-C run between layers.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    await options.beforeLayer?.(i);
     options.signal?.throwIfAborted();
     const layer = weights.layer(i);
     const inputNorm = g.weight(`layers.${i}.input_layernorm`, 'float32', [h], bytesOf(layer.inputNorm));

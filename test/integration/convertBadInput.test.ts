@@ -203,22 +203,26 @@ describe('hearth convert: bad input', () => {
   });
 
   it('Ctrl-C during a conversion leaves nothing behind', async () => {
-    // Many tiny layers make a conversion long enough (> 1 s) to print progress and be interrupted.
-    const { checkpointDir: slowCheckpoint } = await ensureFixtureCheckpoint({ arch: 'llama', numLayers: 600 });
+    // The CLI's test hook holds the conversion before layer 1 (its temporary directory already
+    // written) until it is cancelled, so the interrupt lands mid-conversion on any machine.
     const outParent = mkdtempSync(join(scratch, 'sigint-'));
     const outDir = join(outParent, 'package');
-    const child = spawn(process.execPath, [hearthBin, 'convert', slowCheckpoint, '--out', outDir, '--dtype', 'int4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [hearthBin, 'convert', goodCheckpoint, '--out', outDir, '--dtype', 'int4'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HEARTH_TEST_HOLD_CONVERSION_AT_LAYER: '1' },
+    });
     let stderr = '';
-    let interrupted = false;
+    let partialWhileHeld: string[] = [];
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
-      if (!interrupted && /converting: tensor \d+ of \d+/.test(stderr)) {
-        interrupted = true;
+      if (partialWhileHeld.length === 0 && /conversion held before layer 1/.test(stderr)) {
+        partialWhileHeld = readdirSync(outParent);
         child.kill('SIGINT');
       }
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.ok(interrupted, `the conversion finished before it could be interrupted (stderr: ${stderr})`);
+    assert.equal(partialWhileHeld.length, 1, `the conversion was interrupted while it had its temporary directory (stderr: ${stderr})`);
+    assert.match(partialWhileHeld[0]!, /^\.package\.partial-/);
     assert.equal(code, 130);
     assert.match(stderr, /conversion cancelled \(SIGINT\); nothing was written/);
     assert.deepEqual(readdirSync(outParent), []);

@@ -34,7 +34,10 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const manifest = await convertCheckpoint({ checkpointDir: positionals[0]!, outDir: values.out, dtype, name: values.name, onProgress: progress, signal: cancel.signal });
+    const manifest = await convertCheckpoint({
+      checkpointDir: positionals[0]!, outDir: values.out, dtype, name: values.name, onProgress: progress, signal: cancel.signal,
+      beforeLayer: holdForTests(cancel.signal),
+    });
     progress.finish();
     const seconds = ((Date.now() - startedMs) / 1000).toFixed(1);
     console.log(`Converted ${manifest.hfArchitecture} (${manifest.shape.numLayers} layers, vocab ${manifest.shape.vocabSize}) to ${dtype} in ${seconds} s: ${values.out} (weights ${formatBytes(manifest.weightsBytes)}).`);
@@ -47,4 +50,24 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/**
+ * Test hook: HEARTH_TEST_HOLD_CONVERSION_AT_LAYER=N holds the conversion before layer N (its
+ * temporary directory already written) until it is cancelled, and says so on stderr, so a test
+ * can interrupt it at a known point instead of racing the converter's speed.
+ */
+function holdForTests(signal: AbortSignal): ((layerIndex: number) => Promise<void>) | undefined {
+  const raw = process.env.HEARTH_TEST_HOLD_CONVERSION_AT_LAYER;
+  if (raw === undefined || raw === '') return undefined;
+  const holdAt = Number(raw);
+  return async (layerIndex) => {
+    if (layerIndex !== holdAt) return;
+    process.stderr.write(`conversion held before layer ${layerIndex} (HEARTH_TEST_HOLD_CONVERSION_AT_LAYER)\n`);
+    if (signal.aborted) return;
+    // A signal listener alone does not keep Node's event loop alive; this timer does.
+    const keepAlive = setInterval(() => {}, 60_000);
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    clearInterval(keepAlive);
+  };
 }
