@@ -2,6 +2,7 @@
 // Runtime-free: the renderer reads EngineSnapshot too.
 // Handlers validate, call `engine.submit`, and consume the request's events; they never touch
 // the model, the scheduler or the KV cache.
+import type { AcceleratorSnapshot } from './accelerator.js';
 import type { BatchingConfig } from './batching.js';
 
 export type { BatchingConfig };
@@ -105,6 +106,8 @@ export interface EngineSnapshot {
   /** Has the engine produced at least one token since load (health gate). */
   hasGenerated: boolean;
   config: BatchingConfig;
+  /** The device, where the KV cache lives and what crossed to it; null while loading. */
+  accelerator: AcceleratorSnapshot | null;
 }
 
 export interface Engine {

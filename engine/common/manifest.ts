@@ -29,14 +29,16 @@ export interface ModelShape {
 }
 
 /**
- * I/O contract of the decoder graph (`kind: 'hearth-decoder-gqa-v1'`). Tensor names for
- * per-layer inputs/outputs contain `{layer}`, replaced by 0..numLayers-1.
+ * I/O contract of the decoder graph. Tensor names for per-layer inputs/outputs contain
+ * `{layer}`, replaced by 0..numLayers-1. `hearth-decoder-gqa-v2` adds the `present_*` outputs
+ * (the whole cache after the call) so a GPU device can keep its KV cache resident; v1 packages
+ * still serve, with the cache in host memory.
  *
  * The full contract (shapes, dtypes, padding and position rules) is documented in
  * engine/convert/README.md and copied into each manifest's `graph.description`.
  */
 export interface GraphContract {
-  kind: 'hearth-decoder-gqa-v1';
+  kind: 'hearth-decoder-gqa-v1' | 'hearth-decoder-gqa-v2';
   description: string;
   inputs: {
     inputIds: string;
@@ -51,6 +53,9 @@ export interface GraphContract {
     logits: string;
     newKey: string;
     newValue: string;
+    /** v2: [B, numKvHeads, max(P, total_sequence_length), headDim], the past with the new tokens written in. */
+    presentKey?: string;
+    presentValue?: string;
   };
   /** Element type of past/new K/V tensors. */
   kvDtype: 'float32' | 'float16';

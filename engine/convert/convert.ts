@@ -18,7 +18,7 @@ import { GraphBuilder } from './onnx/graphBuilder.js';
 import type { ProgressListener } from './progress.js';
 import { readTokenizerInfo } from './tokenizerInfo.js';
 
-export const CONVERTER_VERSION = `hearth-convert/${HEARTH_VERSION}+gqa-v1`;
+export const CONVERTER_VERSION = `hearth-convert/${HEARTH_VERSION}+gqa-v2`;
 export const PACKAGE_FILES = { model: 'model.onnx', modelData: 'model.onnx.data', manifest: 'manifest.json' } as const;
 
 export interface ConvertOptions {

@@ -1,4 +1,4 @@
-// Builds the `hearth-decoder-gqa-v1` decoder graph (contract: ./README.md). Weights stream
+// Builds the `hearth-decoder-gqa-v2` decoder graph (contract: ./README.md). Weights stream
 // from the checkpoint one layer at a time into model.onnx.data.
 import type { GraphContract, ModelDtype, ModelShape } from '../common/manifest.js';
 import { rowsOf, type LinearWeight, type RowReader, type WeightSource } from './architectures.js';
@@ -28,7 +28,7 @@ export interface DecoderGraphOptions {
 
 export function graphContract(shape: ModelShape): GraphContract {
   return {
-    kind: 'hearth-decoder-gqa-v1',
+    kind: 'hearth-decoder-gqa-v2',
     description: GRAPH_DESCRIPTION,
     inputs: {
       inputIds: 'input_ids',
@@ -39,7 +39,7 @@ export function graphContract(shape: ModelShape): GraphContract {
       pastKey: 'past_key.{layer}',
       pastValue: 'past_value.{layer}',
     },
-    outputs: { logits: 'logits', newKey: 'new_key.{layer}', newValue: 'new_value.{layer}' },
+    outputs: { logits: 'logits', newKey: 'new_key.{layer}', newValue: 'new_value.{layer}', presentKey: 'present_key.{layer}', presentValue: 'present_value.{layer}' },
     kvDtype: 'float32',
     numLayers: shape.numLayers,
     numKvHeads: shape.numKvHeads,
@@ -119,8 +119,6 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     k = g.op('RotaryEmbedding', [k, positionIds, cosCache, sinCache], { domain: MS, attributes: { interleaved: 0 } });
     g.op('Reshape', [k, kvHeads], { output: `new_key.${i}` });
     g.op('Reshape', [v, kvHeads], { output: `new_value.${i}` });
-    g.output(`new_key.${i}`, 'float32', ['batch', 'sequence_length', numKvHeads, headDim]);
-    g.output(`new_value.${i}`, 'float32', ['batch', 'sequence_length', numKvHeads, headDim]);
     const attention = g.node('GroupQueryAttention', [q, k, v, `past_key.${i}`, `past_value.${i}`, seqlensK, totalSequenceLength], {
       domain: MS,
       attributes: {
@@ -129,8 +127,13 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
         do_rotary: 0,
         ...(options.slidingWindow !== null ? { local_window_size: options.slidingWindow } : {}),
       },
-      outputs: [g.fresh('attention'), g.fresh('present_key_unused'), g.fresh('present_value_unused')],
+      outputs: [g.fresh('attention'), `present_key.${i}`, `present_value.${i}`],
     })[0]!;
+    // The whole cache after this call, for callers that keep it where the graph runs (a GPU
+    // device): fed back as the next call's past, it never leaves the device. CPU callers fetch
+    // only new_key/new_value and leave these internal.
+    g.output(`present_key.${i}`, 'float32', ['batch', numKvHeads, 'present_sequence_length', headDim]);
+    g.output(`present_value.${i}`, 'float32', ['batch', numKvHeads, 'present_sequence_length', headDim]);
     const attentionOut = emitter.linear(`layers.${i}.o_proj`, layer.o, attention);
 
     const postNorm = g.weight(`layers.${i}.post_attention_layernorm`, 'float32', [h], bytesOf(layer.postAttentionNorm));
@@ -145,6 +148,14 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     const [gate, up] = g.node('Split', [gateUp, splitGateUp], { attributes: { axis: -1 }, outputs: 2 }) as [string, string];
     const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
     pending = emitter.linear(`layers.${i}.down_proj`, layer.down, activated);
+  }
+
+  // Output order is part of the contract: logits, then every present_*, then every new_*. A device
+  // runner fetches the leading 1 + 2·numLayers outputs (onnxruntime-node applies per-output
+  // locations by position in the fetch list, so that list must be a prefix of the outputs).
+  for (let i = 0; i < shape.numLayers; i++) {
+    g.output(`new_key.${i}`, 'float32', ['batch', 'sequence_length', numKvHeads, headDim]);
+    g.output(`new_value.${i}`, 'float32', ['batch', 'sequence_length', numKvHeads, headDim]);
   }
 
   // Only each row's last_token_index position reaches the final norm and lm_head.

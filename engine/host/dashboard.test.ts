@@ -10,7 +10,7 @@ const memory: MemoryReading = { source: 'system', deviceName: 'x', usedBytes: 1,
 function snapshot(tokensGenerated: number, extra: Partial<EngineSnapshot> = {}): EngineSnapshot {
   return {
     state: 'ready', model: 'm', device: 'cpu', queueSize: 1, runningSize: 3, kvCacheUsage: 0.25, kvCacheCapacityTokens: 1024,
-    kvCacheBytes: 10, weightsBytes: 20, tokensGenerated, hasGenerated: true,
+    kvCacheBytes: 10, weightsBytes: 20, tokensGenerated, hasGenerated: true, accelerator: null,
     config: { maxBatchSize: 8, maxBatchTotalTokens: 1024, maxPrefillTokens: 256, maxWaitingTokens: 1, maxConcurrentRequests: 8, maxInputTokens: 255, maxTotalTokens: 256, kvCacheBytes: 10 },
     ...extra,
   };

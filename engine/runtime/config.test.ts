@@ -42,8 +42,9 @@ test('a small budget lowers the default maxTotalTokens; explicit impossible sett
 });
 
 test('auto device: accelerators by platform, only those the build has', () => {
-  assert.deepEqual(autoCandidates('linux', new Set(['cpu', 'webgpu'])), []);
+  assert.deepEqual(autoCandidates('linux', new Set(['cpu', 'webgpu'])), ['webgpu']);
   assert.deepEqual(autoCandidates('linux', new Set(['cpu', 'cuda'])), ['cuda']);
-  assert.deepEqual(autoCandidates('win32', new Set(['cpu', 'dml', 'webgpu'])), ['dml', 'webgpu']);
+  assert.deepEqual(autoCandidates('linux', new Set(['cpu', 'cuda', 'webgpu'])), ['webgpu', 'cuda']);
+  assert.deepEqual(autoCandidates('win32', new Set(['cpu', 'dml', 'webgpu'])), ['webgpu', 'dml']);
   assert.deepEqual(autoCandidates('darwin', new Set(['cpu', 'coreml'])), ['coreml']);
 });

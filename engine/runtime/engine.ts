@@ -13,7 +13,8 @@ import { resolveBatchingConfig, type ResolvedBatchingConfig } from './config.js'
 import { NotReadyError, OverloadedError, ValidationError, deserializeError, serializeError } from './errors.js';
 import { KvCacheManager } from './kvCache.js';
 import { ModelRunner } from './modelRunner.js';
-import type { DeviceReport, SamplerInit, StepMessage, TokenSample } from './runnerMessages.js';
+import type { RunnerReport, SamplerInit, StepDoneMessage, StepMessage, TokenSample } from './runnerMessages.js';
+import type { AcceleratorSnapshot } from '../common/accelerator.js';
 import { Scheduler, type PlannedRun, type StepPlan } from './scheduler.js';
 import { StreamDetokenizer } from './detokenizer.js';
 import { ModelTokenizer } from './tokenizer.js';
@@ -49,6 +50,9 @@ export interface StepStats {
   cacheOpsMs: number;
   scatterMs: number;
   sampleMs: number;
+  /** Host → device and device → host bytes of this step (0 on the CPU provider). */
+  toDeviceBytes: number;
+  toHostBytes: number;
   queueSize: number;
   runningSize: number;
   kvCacheUsage: number;
@@ -62,7 +66,7 @@ export interface LoadedEngine extends Engine {
   readonly tokenizer: ModelTokenizer;
   readonly config: ResolvedBatchingConfig;
   /** Set once loaded. */
-  readonly device: DeviceReport | null;
+  readonly device: RunnerReport | null;
   /** Resolves when the model is loaded (rejects if loading failed). */
   readonly ready: Promise<void>;
   onStep(listener: (stats: StepStats) => void): () => void;
@@ -101,7 +105,7 @@ export class HearthEngine implements LoadedEngine {
   readonly tokenizer: ModelTokenizer;
   readonly config: ResolvedBatchingConfig;
   readonly ready: Promise<void>;
-  device: DeviceReport | null = null;
+  device: RunnerReport | null = null;
 
   private state: EngineSnapshot['state'] = 'loading';
   private loadError: Error | null = null;
@@ -115,6 +119,7 @@ export class HearthEngine implements LoadedEngine {
   private loopDone: Promise<void> | null = null;
   private stopLoop = false;
   private tokensGenerated = 0;
+  private readonly transfer = { toDeviceBytes: 0, toHostBytes: 0, steps: 0, deviceKvCacheBytes: 0 };
   private hasGenerated = false;
   private readonly servedName: string;
   private readonly log: (line: string) => void;
@@ -154,7 +159,7 @@ export class HearthEngine implements LoadedEngine {
       // Warm-up: the first run allocates; do it before the first client waits on it. Row 0 is
       // scratch until a request owns it (owners overwrite every position they read).
       await this.runner.step({
-        type: 'step', stepId: 0, cacheOps: [], samplerInits: [], releasedIds: [], decode: null,
+        type: 'step', stepId: 0, cacheOps: [], numCacheRows: 0, samplerInits: [], releasedIds: [], decode: null,
         prefills: [{ firstRow: 0, runs: [{ requestId: '__warmup', inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false }] }],
       });
       if ((this.state as EngineSnapshot['state']) === 'stopping') return;
@@ -247,6 +252,26 @@ export class HearthEngine implements LoadedEngine {
       tokensGenerated: this.tokensGenerated,
       hasGenerated: this.hasGenerated,
       config: this.config,
+      accelerator: this.accelerator(),
+    };
+  }
+
+  private accelerator(): AcceleratorSnapshot | null {
+    const device = this.device;
+    if (!device) return null;
+    const onDevice = device.executionProvider !== 'cpu';
+    // fp16 packages store half-precision weights that ORT widens to fp32 at load.
+    const weightsOnDevice = this.manifest.dtype === 'fp16' ? 2 * this.manifest.weightsBytes : this.manifest.weightsBytes;
+    return {
+      executionProvider: device.executionProvider,
+      kvResidency: device.kvResidency,
+      adapter: device.adapter,
+      notes: [...device.fallbackNotes, ...(device.kvResidencyNote ? [device.kvResidencyNote] : [])],
+      toDeviceBytes: this.transfer.toDeviceBytes,
+      toHostBytes: this.transfer.toHostBytes,
+      steps: this.transfer.steps,
+      deviceKvCacheBytes: this.transfer.deviceKvCacheBytes,
+      deviceWeightsBytes: onDevice ? weightsOnDevice : 0,
     };
   }
 
@@ -302,15 +327,17 @@ export class HearthEngine implements LoadedEngine {
       const stepDone = this.runner!.step(this.buildStep(plan));
       this.emitAll(toEmit);
       toEmit = [];
-      let stats: { runMs: number; overheadMs: number; phases: { cacheOpsMs: number; scatterMs: number; sampleMs: number } } = {
+      let stats: Pick<StepDoneMessage, 'runMs' | 'overheadMs' | 'phases' | 'transfer'> = {
         runMs: 0,
         overheadMs: 0,
         phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 },
+        transfer: { toDeviceBytes: 0, toHostBytes: 0 },
       };
       let numFailed = 0;
       try {
         const done = await stepDone;
         stats = done;
+        this.transfer.deviceKvCacheBytes = done.deviceKvCacheBytes;
         const failedIds = new Set<string>();
         for (const failure of done.failures) {
           this.log(`step ${plan.stepId} failed for ${failure.requestIds.length} request(s): ${failure.error.message}`);
@@ -344,6 +371,7 @@ export class HearthEngine implements LoadedEngine {
         runMs: stats.runMs,
         overheadMs: stats.overheadMs,
         ...stats.phases,
+        ...stats.transfer,
         queueSize: this.scheduler.numWaiting,
         runningSize: this.scheduler.numRunning,
         kvCacheUsage: this.kv.usage,
@@ -351,6 +379,9 @@ export class HearthEngine implements LoadedEngine {
         numAdmitted: plan.admittedIds.length,
         numFailedRequests: numFailed,
       };
+      this.transfer.toDeviceBytes += stats.transfer.toDeviceBytes;
+      this.transfer.toHostBytes += stats.transfer.toHostBytes;
+      this.transfer.steps++;
       for (const listener of this.stepListeners) {
         try {
           listener(stepStats);
@@ -400,7 +431,7 @@ export class HearthEngine implements LoadedEngine {
         sample: run.sample,
       })),
     }));
-    return { type: 'step', stepId: plan.stepId, cacheOps: plan.cacheOps, samplerInits, releasedIds, decode, prefills };
+    return { type: 'step', stepId: plan.stepId, cacheOps: plan.cacheOps, numCacheRows: plan.numCacheRows, samplerInits, releasedIds, decode, prefills };
   }
 
   /**

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import type { GpuAdapterInfo } from '../common/accelerator.js';
 import type { DeviceChoice } from '../common/servingConfig.js';
+import { describeAdapter, probeWebGpuAdapter } from './gpuAdapter.js';
 import type { DeviceReport, SessionSettings } from './runnerMessages.js';
 
 const EP_NAMES: Record<Exclude<DeviceChoice, 'auto'>, string> = {
@@ -43,12 +45,17 @@ function supportedBackends(): { all: Set<string>; bundled: Set<string> } {
   return { all: new Set(list.map((backend) => backend.name)), bundled: new Set(list.filter((backend) => backend.bundled).map((backend) => backend.name)) };
 }
 
-/** Accelerators to try, best first, for `auto`. WebGPU only where a real adapter is the norm. */
+/**
+ * Accelerators to try, best first, for `auto`. WebGPU comes first wherever it is built in: it
+ * runs on every vendor's GPU and keeps the KV cache on the device; it is taken only when the
+ * system's adapter is real hardware (see createSession). CUDA and DirectML copy every output
+ * back to the host, so they follow.
+ */
 export function autoCandidates(platform: NodeJS.Platform, backends: Set<string>): string[] {
-  const order: string[] = [];
-  if (platform === 'win32') order.push('cuda', 'dml', 'webgpu');
-  else if (platform === 'darwin') order.push('coreml', 'webgpu');
-  else order.push('cuda'); // headless Linux usually has no WebGPU adapter (Dawn would pick a software one)
+  const order: string[] = ['webgpu'];
+  if (platform === 'win32') order.push('cuda', 'dml');
+  else if (platform === 'darwin') order.push('coreml');
+  else order.push('cuda');
   return order.filter((name) => backends.has(name));
 }
 
@@ -57,7 +64,15 @@ export interface CreatedSession {
   device: DeviceReport;
 }
 
-export async function createSession(modelPath: string, settings: SessionSettings, log: (line: string) => void): Promise<CreatedSession> {
+export interface SessionOutputs {
+  /**
+   * Output locations for a WebGPU session (the device-resident KV cache); other providers
+   * return every output to the host.
+   */
+  webgpuOutputLocations?: Record<string, ort.Tensor.DataLocation>;
+}
+
+export async function createSession(modelPath: string, settings: SessionSettings, log: (line: string) => void, outputs: SessionOutputs = {}): Promise<CreatedSession> {
   const intraOpThreads = settings.cpuThreads > 0 ? settings.cpuThreads : physicalCoreCount();
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
@@ -81,6 +96,7 @@ export async function createSession(modelPath: string, settings: SessionSettings
   };
   const backends = supportedBackends();
   const fallbackNotes: string[] = [];
+  let adapter: GpuAdapterInfo | null = null;
   let candidates: string[];
   // `auto` only tries providers shipped with this build; an explicit --device tries what it names.
   if (settings.device === 'auto') candidates = autoCandidates(process.platform, backends.bundled);
@@ -93,10 +109,28 @@ export async function createSession(modelPath: string, settings: SessionSettings
       fallbackNotes.push(`--device ${settings.device}: this onnxruntime-node build has no '${name}' execution provider (available: ${[...backends.all].join(', ')}); using CPU.`);
     }
   }
+  if (candidates.includes('webgpu')) {
+    const probe = await probeWebGpuAdapter();
+    adapter = probe.adapter;
+    if (probe.adapter === null) {
+      fallbackNotes.push(`WebGPU: no adapter (${probe.why}).`);
+      candidates = candidates.filter((name) => name !== 'webgpu');
+    } else if (probe.adapter.software && settings.device === 'auto') {
+      // A software adapter is a CPU emulation, slower than the CPU provider: only on request.
+      fallbackNotes.push(`WebGPU adapter ${describeAdapter(probe.adapter)} is a software renderer; --device auto skips it (--device webgpu uses it).`);
+      candidates = candidates.filter((name) => name !== 'webgpu');
+    } else {
+      log(`WebGPU adapter: ${describeAdapter(probe.adapter)}`);
+    }
+  }
   for (const name of candidates) {
     try {
-      const session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: [name, 'cpu'] });
-      const device: DeviceReport = { executionProvider: name, requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes };
+      const options = name === 'webgpu' && outputs.webgpuOutputLocations ? { ...base, preferredOutputLocation: outputs.webgpuOutputLocations } : base;
+      const session = await ort.InferenceSession.create(modelPath, { ...options, executionProviders: [name, 'cpu'] });
+      const device: DeviceReport = {
+        executionProvider: name, requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes,
+        adapter: name === 'webgpu' ? adapter : null,
+      };
       log(`execution provider: ${name} (requested ${settings.device})`);
       return { session, device };
     } catch (error) {
@@ -107,5 +141,5 @@ export async function createSession(modelPath: string, settings: SessionSettings
   }
   const session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
   log(`execution provider: cpu, ${intraOpThreads} intra-op threads, spinning ${settings.allowSpinning ? 'on' : 'off'}${fallbackNotes.length ? ` (${fallbackNotes.join(' ')})` : ''}`);
-  return { session, device: { executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes } };
+  return { session, device: { executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes, adapter: null } };
 }

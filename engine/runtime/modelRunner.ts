@@ -2,7 +2,7 @@
 // into rejected promises (a dead worker fails the step in flight and every later one).
 import { Worker } from 'node:worker_threads';
 import { deserializeError } from './errors.js';
-import type { DeviceReport, FromRunner, InitMessage, StepDoneMessage, StepMessage, ToRunner } from './runnerMessages.js';
+import type { RunnerReport, FromRunner, InitMessage, StepDoneMessage, StepMessage, ToRunner } from './runnerMessages.js';
 
 const WORKER_ENTRY = new URL('./runnerWorker.mjs', import.meta.url);
 
@@ -13,7 +13,7 @@ export class ModelRunner {
 
   private constructor(
     private readonly worker: Worker,
-    readonly device: DeviceReport,
+    readonly device: RunnerReport,
     readonly kvCacheBytes: number,
   ) {
     worker.on('message', (message: FromRunner) => this.onMessage(message));

@@ -1,4 +1,5 @@
 // Typed messages between the engine (main thread) and the runner worker. Both sides import this.
+import type { GpuAdapterInfo, KvResidency } from '../common/accelerator.js';
 import type { SamplingParams, SerializedError } from '../common/engineApi.js';
 import type { GraphContract } from '../common/manifest.js';
 import type { DeviceChoice } from '../common/servingConfig.js';
@@ -22,6 +23,15 @@ export interface DeviceReport {
   allowSpinning: boolean;
   /** Why a preferred provider was not used. */
   fallbackNotes: string[];
+  /** The WebGPU adapter when that provider runs (null otherwise). */
+  adapter: GpuAdapterInfo | null;
+}
+
+/** What the runner reports once loaded. */
+export interface RunnerReport extends DeviceReport {
+  kvResidency: KvResidency;
+  /** Why the KV cache is not on the device although an accelerator runs (e.g. a v1 package). */
+  kvResidencyNote: string | null;
 }
 
 export interface InitMessage {
@@ -69,6 +79,8 @@ export interface StepMessage {
   stepId: number;
   /** Applied in order before any run. */
   cacheOps: CacheOp[];
+  /** Rows the KV-cache manager holds after planning this step (a device-resident cache keeps exactly these). */
+  numCacheRows: number;
   samplerInits: SamplerInit[];
   /** Sampler states to drop (finished/cancelled requests), before running. */
   releasedIds: string[];
@@ -96,7 +108,7 @@ export interface RunFailure {
 
 export interface ReadyMessage {
   type: 'ready';
-  device: DeviceReport;
+  device: RunnerReport;
   kvCacheBytes: number;
 }
 
@@ -115,6 +127,10 @@ export interface StepDoneMessage {
   /** Cache ops + input building + scatter + sampling. */
   overheadMs: number;
   phases: { cacheOpsMs: number; scatterMs: number; sampleMs: number };
+  /** Host ↔ device bytes of this step's runs (0 on the CPU provider). */
+  transfer: { toDeviceBytes: number; toHostBytes: number };
+  /** KV-cache bytes held on the device after the step. */
+  deviceKvCacheBytes: number;
 }
 
 export interface LogMessage {

@@ -1,16 +1,18 @@
-// The model runner's worker thread: owns the ONNX session and the KV cache buffers. ORT's `run`
-// blocks its thread for the whole step, so it lives here and the main thread stays free for HTTP.
-// Per step: apply cache ops → decode run (rows 0..n-1 as one zero-copy view) → prefill runs
-// (B=1 on one row's view) → scatter new K/V into rows → sample.
+// The model runner's worker thread: owns the ONNX session and the KV cache. ORT's `run` blocks
+// its thread for the whole step, so it lives here and the main thread stays free for HTTP.
+// Per step: apply cache ops → decode run (rows 0..n-1) → prefill runs → sample. Where the cache
+// lives is the store's business: host memory (HostKvCache: zero-copy views in, new K/V scattered
+// back) or the GPU device (DeviceKvCache: present_* fed back as past_*, nothing copied).
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { createSession } from './executionProviders.js';
-import { applyCacheOp, STRIDE_STEP_TOKENS } from './kvCache.js';
+import { DeviceKvCache, deviceOutputLocations, deviceResidencyProblem } from './deviceKvCache.js';
+import { HostKvCache } from './hostKvCache.js';
+import { TransferMeter, type KvStorePhases, type RunOutput } from './decoderFeeds.js';
 import { SamplerScratch, SamplerState, sample } from './sampler.js';
 import { serializeError } from './errors.js';
-import type { FromRunner, InitMessage, RunFailure, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
-import type { GraphContract } from '../common/manifest.js';
+import type { FromRunner, InitMessage, RunFailure, RunnerReport, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
 
 const port = parentPort;
 if (!port) throw new Error('runnerWorker must run in a worker thread');
@@ -19,14 +21,8 @@ const log = (line: string) => post({ type: 'log', line });
 
 interface Runner {
   session: ort.InferenceSession;
-  graph: GraphContract;
-  vocabSize: number;
-  keys: Float32Array[];
-  values: Float32Array[];
-  stride: number;
-  /** total_sequence_length's rank as the graph declares it (GQA takes a scalar; some exports use [1]). */
-  totalSequenceLengthDims: number[];
-  names: { pastKey: string[]; pastValue: string[]; newKey: string[]; newValue: string[] };
+  kv: HostKvCache | DeviceKvCache;
+  meter: TransferMeter;
   samplers: Map<string, SamplerState>;
   scratch: SamplerScratch;
 }
@@ -34,122 +30,49 @@ interface Runner {
 let runner: Runner | null = null;
 
 /** Where a step's time goes outside session.run (reported with each step; see bench-engine). */
-const phases = { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 };
-
-function layerNames(template: string, numLayers: number): string[] {
-  return Array.from({ length: numLayers }, (_, layer) => template.replace('{layer}', String(layer)));
-}
+const phases: KvStorePhases & { sampleMs: number } = { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 };
 
 async function init(message: InitMessage): Promise<void> {
-  const { session, device } = await createSession(message.modelPath, message.session, log);
   const { graph } = message;
-  const elements = message.kvCapacityTokens * graph.numKvHeads * graph.headDim;
-  const keys: Float32Array[] = [];
-  const values: Float32Array[] = [];
-  for (let layer = 0; layer < graph.numLayers; layer++) {
-    keys.push(new Float32Array(elements));
-    values.push(new Float32Array(elements));
-  }
+  const { session, device } = await createSession(message.modelPath, message.session, log, {
+    webgpuOutputLocations: graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
+  });
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];
-  runner = {
-    session,
-    graph,
-    vocabSize: message.vocabSize,
-    keys,
-    values,
-    stride: STRIDE_STEP_TOKENS,
-    totalSequenceLengthDims,
-    names: {
-      pastKey: layerNames(graph.inputs.pastKey, graph.numLayers),
-      pastValue: layerNames(graph.inputs.pastValue, graph.numLayers),
-      newKey: layerNames(graph.outputs.newKey, graph.numLayers),
-      newValue: layerNames(graph.outputs.newValue, graph.numLayers),
-    },
-    samplers: new Map(),
-    scratch: new SamplerScratch(),
-  };
-  post({ type: 'ready', device, kvCacheBytes: elements * 4 * 2 * graph.numLayers });
-}
-
-const int64 = (values: number[]) => BigInt64Array.from(values, (value) => BigInt(value));
-
-/**
- * One session.run over `numRows` consecutive cache rows starting at `firstRow`, each fed
- * `inputIds[row]` (right-padded to S) at `startPositions[row]`; writes the new K/V of the first
- * `numTokens[row]` tokens of each row (0 = don't store) and returns the logits.
- */
-async function runRows(
-  r: Runner,
-  firstRow: number,
-  inputIds: number[][],
-  startPositions: number[],
-  numTokens: number[],
-): Promise<{ logits: Float32Array; logitsWidth: number; runMs: number }> {
-  const { graph, stride } = r;
-  const numRows = inputIds.length;
-  const sequenceLength = Math.max(...inputIds.map((ids) => ids.length));
-  const flatIds: number[] = [];
-  const flatPositions: number[] = [];
-  const seqlensK = new Int32Array(numRows);
-  const lastTokenIndex: number[] = [];
-  let totalSequenceLength = 0;
-  for (let row = 0; row < numRows; row++) {
-    const ids = inputIds[row]!;
-    for (let s = 0; s < sequenceLength; s++) {
-      flatIds.push(s < ids.length ? ids[s]! : 0);
-      flatPositions.push(startPositions[row]! + Math.min(s, ids.length - 1));
-    }
-    const lengthAfter = startPositions[row]! + ids.length;
-    seqlensK[row] = lengthAfter - 1;
-    lastTokenIndex.push(ids.length - 1);
-    totalSequenceLength = Math.max(totalSequenceLength, lengthAfter);
-  }
-  const rowElements = graph.numKvHeads * stride * graph.headDim;
-  const pastDims = [numRows, graph.numKvHeads, stride, graph.headDim];
-  const feeds: Record<string, ort.Tensor> = {
-    [graph.inputs.inputIds]: new ort.Tensor('int64', int64(flatIds), [numRows, sequenceLength]),
-    [graph.inputs.positionIds]: new ort.Tensor('int64', int64(flatPositions), [numRows, sequenceLength]),
-    [graph.inputs.seqlensK]: new ort.Tensor('int32', seqlensK, [numRows]),
-    [graph.inputs.totalSequenceLength]: new ort.Tensor('int32', Int32Array.of(totalSequenceLength), r.totalSequenceLengthDims),
-    [graph.inputs.lastTokenIndex]: new ort.Tensor('int64', int64(lastTokenIndex), [numRows]),
-  };
-  const begin = firstRow * rowElements;
-  const end = (firstRow + numRows) * rowElements;
-  for (let layer = 0; layer < graph.numLayers; layer++) {
-    // Views, not copies: ORT reads input buffers in place.
-    feeds[r.names.pastKey[layer]!] = new ort.Tensor('float32', r.keys[layer]!.subarray(begin, end), pastDims);
-    feeds[r.names.pastValue[layer]!] = new ort.Tensor('float32', r.values[layer]!.subarray(begin, end), pastDims);
-  }
-  const started = performance.now();
-  const outputs = await r.session.run(feeds);
-  const runMs = performance.now() - started;
-  const scatterStarted = performance.now();
-  // Scatter new K/V ([B, S, kvH, D]) into rows laid out [row, kvH, stride, D]. Plain index
-  // loops: a decode step at B=64 copies ~12k head vectors, and a subarray per copy costs more
-  // than the copy.
-  const { numKvHeads, headDim } = graph;
-  for (let layer = 0; layer < graph.numLayers; layer++) {
-    scatter(outputs[r.names.newKey[layer]!]!.data as Float32Array, r.keys[layer]!);
-    scatter(outputs[r.names.newValue[layer]!]!.data as Float32Array, r.values[layer]!);
-  }
-  function scatter(data: Float32Array, cache: Float32Array): void {
-    for (let row = 0; row < numRows; row++) {
-      const count = numTokens[row]!;
-      const startPosition = startPositions[row]!;
-      for (let s = 0; s < count; s++) {
-        for (let head = 0; head < numKvHeads; head++) {
-          let from = ((row * sequenceLength + s) * numKvHeads + head) * headDim;
-          let to = (((firstRow + row) * numKvHeads + head) * stride + startPosition + s) * headDim;
-          const end = from + headDim;
-          while (from < end) cache[to++] = data[from++]!;
-        }
+  const meter = new TransferMeter(device.executionProvider !== 'cpu');
+  let kvResidencyNote: string | null = null;
+  let kv: HostKvCache | DeviceKvCache;
+  if (device.executionProvider === 'webgpu') {
+    const problem = deviceResidencyProblem(graph, session.outputNames);
+    if (problem === null) {
+      kv = await DeviceKvCache.create(session, graph, totalSequenceLengthDims, meter, phases);
+      const { maxRunTokens, maxRelativeError } = kv.attention;
+      if (Number.isFinite(maxRunTokens)) {
+        kvResidencyNote = `this adapter's attention is inexact for runs of ${maxRunTokens + 1}+ tokens (measured relative error ${maxRelativeError.toExponential(1)}); prefills run in pieces of ${maxRunTokens} tokens.`;
+        log(kvResidencyNote);
       }
     }
+    else {
+      kvResidencyNote = `KV cache in host memory, copied to the device every step: ${problem}.`;
+      log(kvResidencyNote);
+      kv = new HostKvCache(session, graph, message.kvCapacityTokens, totalSequenceLengthDims, meter, phases);
+    }
+  } else {
+    if (device.executionProvider !== 'cpu') kvResidencyNote = `the ${device.executionProvider} provider returns every output to the host, so the KV cache lives in host memory.`;
+    kv = new HostKvCache(session, graph, message.kvCapacityTokens, totalSequenceLengthDims, meter, phases);
   }
-  phases.scatterMs += performance.now() - scatterStarted;
-  const logits = outputs[graph.outputs.logits]!;
-  return { logits: logits.data as Float32Array, logitsWidth: logits.dims[1]!, runMs };
+  runner = { session, kv, meter, samplers: new Map(), scratch: new SamplerScratch() };
+  const report: RunnerReport = { ...device, kvResidency: kv.residency, kvResidencyNote };
+  log(`KV cache: ${kv.residency === 'device' ? 'resident on the device' : 'in host memory'}`);
+  const kvCacheBytes = message.kvCapacityTokens * graph.numKvHeads * graph.headDim * 4 * 2 * graph.numLayers;
+  post({ type: 'ready', device: report, kvCacheBytes });
+}
+
+/** One decoder run: the decode batch (rows 0..n-1) or a prefill group (rows firstRow..). */
+function runRows(r: Runner, kind: 'decode' | 'prefill', firstRow: number, inputIds: number[][], startPositions: number[], numTokens: number[]): Promise<RunOutput> {
+  const run = { inputIds, startPositions };
+  if (r.kv.residency === 'host') return r.kv.run(firstRow, run, numTokens);
+  return kind === 'decode' ? r.kv.decode(run) : r.kv.prefill(firstRow, run);
 }
 
 function sampleRow(r: Runner, requestId: string, out: { logits: Float32Array; logitsWidth: number }, row: number): TokenSample {
@@ -168,14 +91,8 @@ async function step(message: StepMessage): Promise<void> {
   if (!r) throw new Error('runner: step before init (bug)');
   const started = performance.now();
   phases.cacheOpsMs = phases.scatterMs = phases.sampleMs = 0;
-  for (const op of message.cacheOps) {
-    for (let layer = 0; layer < r.graph.numLayers; layer++) {
-      applyCacheOp(r.keys[layer]!, op, r.graph.numKvHeads, r.graph.headDim, r.stride);
-      applyCacheOp(r.values[layer]!, op, r.graph.numKvHeads, r.graph.headDim, r.stride);
-    }
-    if (op.kind === 'restride') r.stride = op.toStride;
-  }
-  phases.cacheOpsMs = performance.now() - started;
+  if (r.kv.residency === 'host') await r.kv.applyCacheOps(message.cacheOps);
+  else await r.kv.applyCacheOps(message.cacheOps, message.numCacheRows);
   for (const id of message.releasedIds) r.samplers.delete(id);
   for (const init of message.samplerInits) {
     if (!r.samplers.has(init.requestId)) {
@@ -189,7 +106,7 @@ async function step(message: StepMessage): Promise<void> {
     const { numRows, inputIds, positions, requestIds } = message.decode;
     const realIds = requestIds.filter((id): id is string => id !== null);
     try {
-      const out = await runRows(r, 0, inputIds.map((id) => [id]), positions, requestIds.map((id) => (id === null ? 0 : 1)));
+      const out = await runRows(r, 'decode', 0, inputIds.map((id) => [id]), positions, requestIds.map((id) => (id === null ? 0 : 1)));
       runMs += out.runMs;
       for (let row = 0; row < numRows; row++) {
         const id = requestIds[row];
@@ -203,6 +120,7 @@ async function step(message: StepMessage): Promise<void> {
     try {
       const out = await runRows(
         r,
+        'prefill',
         batch.firstRow,
         batch.runs.map((run) => run.inputIds),
         batch.runs.map((run) => run.startPosition),
@@ -216,7 +134,10 @@ async function step(message: StepMessage): Promise<void> {
       failures.push({ requestIds: batch.runs.map((run) => run.requestId), error: serializeError(error) });
     }
   }
-  post({ type: 'stepDone', stepId: message.stepId, samples, failures, runMs, overheadMs: performance.now() - started - runMs, phases: { ...phases } });
+  post({
+    type: 'stepDone', stepId: message.stepId, samples, failures, runMs, overheadMs: performance.now() - started - runMs, phases: { ...phases },
+    transfer: r.meter.take(), deviceKvCacheBytes: r.kv.deviceBytes,
+  });
 }
 
 async function shutdown(): Promise<void> {
@@ -228,6 +149,7 @@ async function shutdown(): Promise<void> {
     } catch {
       // profiling was off
     }
+    runner.kv.release();
     await runner.session.release();
     runner = null;
   }
@@ -252,7 +174,10 @@ port.on('message', (message: ToRunner) => {
         } catch (error) {
           // A bug outside any run: fail every request in the step; the engine keeps serving.
           const ids = [...(message.decode?.requestIds.filter((id): id is string => id !== null) ?? []), ...message.prefills.flatMap((batch) => batch.runs.map((run) => run.requestId))];
-          post({ type: 'stepDone', stepId: message.stepId, samples: [], failures: [{ requestIds: ids, error: serializeError(error) }], runMs: 0, overheadMs: 0, phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 } });
+          post({
+            type: 'stepDone', stepId: message.stepId, samples: [], failures: [{ requestIds: ids, error: serializeError(error) }], runMs: 0, overheadMs: 0,
+            phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 }, transfer: runner?.meter.take() ?? { toDeviceBytes: 0, toHostBytes: 0 }, deviceKvCacheBytes: runner?.kv.deviceBytes ?? 0,
+          });
         }
         return;
       case 'shutdown':

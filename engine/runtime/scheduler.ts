@@ -38,7 +38,8 @@ export interface StepPlan {
   stepId: number;
   /** Apply in order before running. */
   cacheOps: CacheOp[];
-  stride: number;
+  /** Rows the KV cache holds once the ops are applied (0..numCacheRows-1). */
+  numCacheRows: number;
   decode: DecodeBatch | null;
   /** Prefill chunks, by request. */
   prefills: PlannedRun[];
@@ -222,7 +223,7 @@ export class Scheduler {
     const plan: StepPlan = {
       stepId: this.nextStepId++,
       cacheOps: this.kv.takeOps(),
-      stride: this.kv.stride,
+      numCacheRows: this.kv.numRows,
       decode,
       prefills,
       prefillGroups: this.groupPrefills(prefills),

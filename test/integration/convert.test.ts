@@ -28,7 +28,7 @@ describe('hearth convert: llama fp32 package', () => {
     assert.equal(manifest.architecture, 'llama');
     assert.equal(manifest.hfArchitecture, 'LlamaForCausalLM');
     assert.equal(manifest.dtype, 'fp32');
-    assert.equal(manifest.graph.kind, 'hearth-decoder-gqa-v1');
+    assert.equal(manifest.graph.kind, 'hearth-decoder-gqa-v2');
     assert.match(manifest.graph.description, /seqlens_k/);
     assert.equal(manifest.graph.numLayers, manifest.shape.numLayers);
     assert.equal(manifest.shape.vocabSize, 512);

@@ -1,0 +1,37 @@
+// What the engine reports about the device it runs on (runtime-free: /info, /metrics, the
+// dashboard and the CLI read it).
+
+/** A WebGPU adapter as the system's Dawn reports it. */
+export interface GpuAdapterInfo {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A software rasterizer (llvmpipe, SwiftShader, WARP): correct but CPU-speed. */
+  software: boolean;
+  /** The `shader-f16` feature (half-precision arithmetic in shaders). */
+  shaderF16: boolean;
+}
+
+/** Where the KV cache lives: host memory (copied to the device each run) or the device itself. */
+export type KvResidency = 'host' | 'device';
+
+export interface AcceleratorSnapshot {
+  /** Execution provider in use: 'cpu', 'webgpu', 'cuda', … */
+  executionProvider: string;
+  kvResidency: KvResidency;
+  /** The WebGPU adapter, when that provider was considered (null otherwise or when none answered). */
+  adapter: GpuAdapterInfo | null;
+  /** Why the provider and residency are what they are (fallbacks, software adapters, old packages). */
+  notes: string[];
+  /** Host → device bytes since load (0 on the CPU provider: nothing crosses). */
+  toDeviceBytes: number;
+  /** Device → host bytes since load. */
+  toHostBytes: number;
+  /** Engine steps since load (bytes per step = the counters over this). */
+  steps: number;
+  /** KV-cache bytes held on the device now (0 when the cache lives in host memory). */
+  deviceKvCacheBytes: number;
+  /** Weights held on the device, as the package stores them after load (0 on the CPU provider). */
+  deviceWeightsBytes: number;
+}
