@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Hearth needs. Idempotent; safe to re-run.
 #   bash scripts/setup.sh        a developer or user machine
-#   bash scripts/setup.sh --ci   also installs Debian's Chromium for the UI tests (needs root + apt)
+#   bash scripts/setup.sh --ci   also installs Debian's Chromium for the UI tests and Mesa's Vulkan
+#                                driver (a software WebGPU adapter for the device tests; needs root + apt)
 #
 # onnxruntime-node's own installer downloads CUDA binaries; we skip it (CPU always works).
 # NVIDIA users add the CUDA provider with `npm run gpu:cuda` (see README).
@@ -24,6 +25,21 @@ if [[ $need_chromium == 1 && ! -x /usr/bin/chromium ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else
     echo "warning: /usr/bin/chromium missing and apt-get unavailable: UI tests will be skipped" >&2
+  fi
+fi
+
+# The device tests (test/integration/webgpu.test.ts) run on Mesa's software Vulkan driver
+# (llvmpipe). Dawn rejects bookworm's own 22.3 build ("No supported adapters"); the 25.x build
+# from bookworm-backports works. Debian only: elsewhere the device tests print SKIP.
+if [[ "${1:-}" == "--ci" && $(id -u) == 0 ]] && command -v apt-get >/dev/null && grep -q 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then
+  if ! dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null | grep -q '^2[5-9]\.'; then
+    echo "== installing Mesa's Vulkan driver (bookworm-backports) for the WebGPU device tests"
+    if [[ ! -f /etc/apt/sources.list.d/bookworm-backports.sources ]]; then
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > /etc/apt/sources.list.d/bookworm-backports.sources
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers >/dev/null \
+      || echo "warning: mesa-vulkan-drivers from bookworm-backports did not install: the WebGPU device tests will print SKIP" >&2
   fi
 fi
 

@@ -17,6 +17,9 @@ const onlyUnit = args.includes('--unit');
 const skipTypecheck = onlyUnit || args.includes('--no-typecheck');
 const filters = args.filter((arg) => !arg.startsWith('--'));
 
+// Dawn (the WebGPU provider) wants a runtime dir; headless CI shells often have none.
+process.env.XDG_RUNTIME_DIR ??= '/tmp';
+
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let stageFailed = false;
 

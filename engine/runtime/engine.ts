@@ -32,6 +32,11 @@ export interface LoadEngineOptions {
   allowSpinning?: boolean;
   /** Write an ORT profile (per-op times) to os.tmpdir(); its path is logged at shutdown. */
   enableProfiling?: boolean;
+  /**
+   * Keep the KV cache on the GPU device where the provider and package allow (default true).
+   * false keeps it in host memory, copied to the device each step: for comparisons (gpu:check).
+   */
+  deviceKvCache?: boolean;
 }
 
 /** Per-step statistics for the metrics layer. */
@@ -119,6 +124,8 @@ export class HearthEngine implements LoadedEngine {
   private loopDone: Promise<void> | null = null;
   private stopLoop = false;
   private tokensGenerated = 0;
+  /** Rows the runner's cache holds as of the last step sent. */
+  private cacheRowsOnRunner = 0;
   private readonly transfer = { toDeviceBytes: 0, toHostBytes: 0, steps: 0, deviceKvCacheBytes: 0 };
   private hasGenerated = false;
   private readonly servedName: string;
@@ -145,6 +152,7 @@ export class HearthEngine implements LoadedEngine {
           graph: this.manifest.graph,
           vocabSize: this.manifest.shape.vocabSize,
           kvCapacityTokens: this.config.kvCacheCapacityTokens,
+          deviceKvCache: this.options.deviceKvCache ?? true,
           session: {
             device: this.options.device ?? 'auto',
             cpuThreads: this.options.cpuThreads ?? 0,
@@ -313,6 +321,8 @@ export class HearthEngine implements LoadedEngine {
     let toEmit: TokenSample[] = [];
     while (!this.stopLoop) {
       if (!this.scheduler.hasWork) {
+        // Trim first: once a client sees its request done, the cache no longer holds its row.
+        await this.trimCache();
         this.emitAll(toEmit);
         toEmit = [];
         if (this.scheduler.hasWork || this.stopLoop) continue;
@@ -393,7 +403,28 @@ export class HearthEngine implements LoadedEngine {
     this.emitAll(toEmit);
   }
 
+  /**
+   * Before idling, apply the cache ops of requests that finished in the last step, so a device
+   * cache does not hold their rows until the next request arrives.
+   */
+  private async trimCache(): Promise<void> {
+    if (this.kv.numRows === this.cacheRowsOnRunner || !this.runner) return;
+    const numCacheRows = this.kv.numRows;
+    try {
+      const releasedIds = this.releasedIds;
+      this.releasedIds = [];
+      const done = await this.runner.step({ type: 'step', stepId: 0, cacheOps: this.kv.takeOps(), numCacheRows, samplerInits: [], releasedIds, decode: null, prefills: [] });
+      this.cacheRowsOnRunner = numCacheRows;
+      this.transfer.toDeviceBytes += done.transfer.toDeviceBytes;
+      this.transfer.toHostBytes += done.transfer.toHostBytes;
+      this.transfer.deviceKvCacheBytes = done.deviceKvCacheBytes;
+    } catch (error) {
+      this.log(`trimming the KV cache failed: ${(error as Error).message}`);
+    }
+  }
+
   private buildStep(plan: StepPlan): StepMessage {
+    this.cacheRowsOnRunner = plan.numCacheRows;
     const samplerInits: SamplerInit[] = [];
     const now = Date.now();
     for (const id of plan.admittedIds) {

@@ -40,6 +40,8 @@ export interface InitMessage {
   graph: GraphContract;
   vocabSize: number;
   kvCapacityTokens: number;
+  /** Keep the KV cache on the device when the provider and graph allow it. */
+  deviceKvCache: boolean;
   session: SessionSettings;
 }
 

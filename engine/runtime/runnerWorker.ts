@@ -35,7 +35,8 @@ const phases: KvStorePhases & { sampleMs: number } = { cacheOpsMs: 0, scatterMs:
 async function init(message: InitMessage): Promise<void> {
   const { graph } = message;
   const { session, device } = await createSession(message.modelPath, message.session, log, {
-    webgpuOutputLocations: graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
+    // Only for a device cache: these locations assume the device fetch list (see deviceFetches).
+    webgpuOutputLocations: message.deviceKvCache && graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
   });
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];
@@ -43,7 +44,7 @@ async function init(message: InitMessage): Promise<void> {
   let kvResidencyNote: string | null = null;
   let kv: HostKvCache | DeviceKvCache;
   if (device.executionProvider === 'webgpu') {
-    const problem = deviceResidencyProblem(graph, session.outputNames);
+    const problem = message.deviceKvCache ? deviceResidencyProblem(graph, session.outputNames) : 'host memory was asked for (deviceKvCache: false)';
     if (problem === null) {
       kv = await DeviceKvCache.create(session, graph, totalSequenceLengthDims, meter, phases);
       const { maxRunTokens, maxRelativeError } = kv.attention;
@@ -68,9 +69,15 @@ async function init(message: InitMessage): Promise<void> {
   post({ type: 'ready', device: report, kvCacheBytes });
 }
 
+/** Test hook: a run that feeds this token id fails, as a device fault would (HEARTH_TEST_FAIL_ON_TOKEN). */
+const failOnToken = process.env.HEARTH_TEST_FAIL_ON_TOKEN ? Number(process.env.HEARTH_TEST_FAIL_ON_TOKEN) : null;
+
 /** One decoder run: the decode batch (rows 0..n-1) or a prefill group (rows firstRow..). */
 function runRows(r: Runner, kind: 'decode' | 'prefill', firstRow: number, inputIds: number[][], startPositions: number[], numTokens: number[]): Promise<RunOutput> {
   const run = { inputIds, startPositions };
+  if (failOnToken !== null && inputIds.some((ids) => ids.includes(failOnToken))) {
+    return Promise.reject(new Error(`injected run failure: token ${failOnToken} (HEARTH_TEST_FAIL_ON_TOKEN)`));
+  }
   if (r.kv.residency === 'host') return r.kv.run(firstRow, run, numTokens);
   return kind === 'decode' ? r.kv.decode(run) : r.kv.prefill(firstRow, run);
 }

@@ -58,6 +58,17 @@ export class ServerMetrics {
     buckets: BATCH_BUCKETS,
     registers: [this.registry],
   });
+  readonly deviceTransfer = new Counter({
+    name: 'hearth_device_transfer_bytes_total',
+    help: 'Bytes copied between host memory and the accelerator by engine steps (0 on the CPU provider).',
+    labelNames: ['direction'],
+    registers: [this.registry],
+  });
+  readonly engineSteps = new Counter({
+    name: 'hearth_engine_steps_total',
+    help: 'Engine steps run (bytes per step = hearth_device_transfer_bytes_total over this).',
+    registers: [this.registry],
+  });
   readonly stepDuration = new Histogram({
     name: 'hearth_step_duration_seconds',
     help: 'Wall time of each engine step (model forward + sampling).',
@@ -80,11 +91,25 @@ export class ServerMetrics {
     gauge('hearth_kv_cache_capacity_tokens', 'Tokens the KV cache can hold.', read('kvCacheCapacityTokens', Number));
     gauge('hearth_kv_cache_bytes', 'Bytes reserved for the KV cache.', read('kvCacheBytes', Number));
     gauge('hearth_model_weights_bytes', 'Bytes of model weights loaded.', read('weightsBytes', Number));
+    new Gauge({
+      name: 'hearth_device_memory_bytes',
+      help: 'Accelerator memory held by the engine: weights (as loaded) and the KV cache resident on the device.',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect(this: Gauge) {
+        const accelerator = metricsSelf.snapshot()?.accelerator;
+        this.set({ kind: 'weights' }, accelerator?.deviceWeightsBytes ?? 0);
+        this.set({ kind: 'kv_cache' }, accelerator?.deviceKvCacheBytes ?? 0);
+      },
+    });
     gauge('hearth_engine_ready', '1 when the model is loaded and serving.', read('state', (state) => (state === 'ready' ? 1 : 0)));
     gauge('hearth_process_memory_rss_bytes', 'Resident memory of the serving process.', function (this: Gauge) {
       this.set(process.memoryUsage.rss());
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'hearth_' });
+    // Both directions are served from the start (0 until a step moves bytes).
+    this.deviceTransfer.inc({ direction: 'to_device' }, 0);
+    this.deviceTransfer.inc({ direction: 'to_host' }, 0);
   }
 
   /** Where engine gauges read from; null while loading. */
@@ -95,6 +120,9 @@ export class ServerMetrics {
   observeStep(stats: StepStats): void {
     this.stepBatchSize.observe(stats.batchSize);
     this.stepDuration.observe(stats.stepMs / 1000);
+    this.engineSteps.inc();
+    this.deviceTransfer.inc({ direction: 'to_device' }, stats.toDeviceBytes);
+    this.deviceTransfer.inc({ direction: 'to_host' }, stats.toHostBytes);
   }
 
   observeTokenGap(gapMs: number): void {

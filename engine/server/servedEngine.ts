@@ -22,6 +22,9 @@ export interface StepStats {
   /** Requests that ran in the step. */
   batchSize: number;
   stepMs: number;
+  /** Host → device and device → host bytes of the step (0 on the CPU provider). */
+  toDeviceBytes: number;
+  toHostBytes: number;
 }
 
 export interface ServedEngine extends Engine {

@@ -179,6 +179,9 @@ export async function info(ctx: RequestContext): Promise<void> {
       architecture: engine.manifest.architecture,
       context_length: engine.manifest.shape.contextLength,
       kv_cache_capacity_tokens: snapshot.kvCacheCapacityTokens,
+      // Provider, WebGPU adapter (vendor, name, software or not, shader-f16), where the KV cache
+      // lives, why, and the bytes that crossed to and from the device.
+      accelerator: snapshot.accelerator,
     },
   });
 }

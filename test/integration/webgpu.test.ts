@@ -1,0 +1,216 @@
+// The engine on a WebGPU device with its KV cache resident there: the whole engine suite
+// (parity with the reference, batching with rows joining and leaving, chunked prefill,
+// preemption, cancellation), greedy parity with the CPU path for every architecture, a failed run
+// failing only its requests, cancellation on client disconnect over HTTP, and bytes per decode
+// step that do not grow with the context. Runs on any WebGPU adapter, the software one CI
+// installs included (Mesa llvmpipe: correct, CPU-slow); where none exists it says SKIP.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Architecture } from '../../engine/common/manifest.js';
+import type { GenerationRequest, SamplingParams } from '../../engine/common/engineApi.js';
+import { loadEngine, type LoadedEngine } from '../../engine/runtime/index.js';
+import { probeWebGpuAdapter } from '../../engine/runtime/gpuAdapter.js';
+import { createServer } from '../../engine/server/index.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
+import { defineEngineSuite } from './engineSuite.js';
+
+const probe = await probeWebGpuAdapter();
+const skip = probe.adapter === null ? `SKIP: no WebGPU adapter (${probe.why}); install Mesa's Vulkan driver (see scripts/setup.sh) to run the device tests` : false;
+if (skip) console.log(skip);
+
+const GREEDY: SamplingParams = { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 };
+let nextId = 0;
+function request(promptTokenIds: number[], maxNewTokens: number): GenerationRequest {
+  return { requestId: `gpu-${++nextId}`, promptTokenIds, sampling: GREEDY, maxNewTokens, stopStrings: [], stopTokenIds: [], ignoreEos: true, arrivalTimeMs: Date.now() };
+}
+async function greedy(engine: LoadedEngine, prompt: number[], maxNewTokens: number) {
+  const ids: number[] = [];
+  for await (const event of engine.submit(request(prompt, maxNewTokens))) {
+    if (event.type === 'token') ids.push(event.tokenId);
+    else return { ids, done: event };
+  }
+  throw new Error('no done event');
+}
+const pattern = (length: number, vocabSize: number, salt: number) => Array.from({ length }, (_, j) => (3 + salt * 31 + j * 7) % vocabSize);
+
+if (skip) {
+  test('WebGPU device engine', { skip }, () => {});
+} else {
+  test('the device engine keeps its KV cache on the device and says which adapter it runs on', async () => {
+    const { packageDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
+    const lines: string[] = [];
+    const engine = await loadEngine({ packageDir, device: 'webgpu', log: (line) => lines.push(line) });
+    try {
+      const accelerator = engine.snapshot().accelerator!;
+      assert.equal(accelerator.executionProvider, 'webgpu');
+      assert.equal(accelerator.kvResidency, 'device');
+      assert.deepEqual(accelerator.adapter, probe.adapter);
+      assert.ok(lines.some((line) => line.startsWith('WebGPU adapter: ')), lines.join('\n'));
+      await greedy(engine, [1, 2, 3], 4);
+      assert.ok(engine.snapshot().accelerator!.deviceKvCacheBytes === 0, 'a finished request leaves no rows on the device');
+    } finally {
+      await engine.shutdown(0);
+    }
+    // auto never picks a software adapter.
+    if (probe.adapter!.software) {
+      const auto = await loadEngine({ packageDir, device: 'auto' });
+      try {
+        assert.equal(auto.snapshot().accelerator!.executionProvider, 'cpu');
+        assert.ok(auto.snapshot().accelerator!.notes.some((note) => /software renderer; --device auto skips it/.test(note)));
+      } finally {
+        await auto.shutdown(0);
+      }
+    }
+  });
+
+  defineEngineSuite('webgpu');
+
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as Architecture[]) {
+    test(`${arch}: greedy text on the device equals the CPU path (fp32 exact, short and long prompts, batched)`, async () => {
+      const { packageDir, manifest } = await ensureFixturePackage({ arch, dtype: 'fp32' });
+      const prompts = [pattern(5, manifest.shape.vocabSize, 1), pattern(45, manifest.shape.vocabSize, 2), pattern(70, manifest.shape.vocabSize, 3)];
+      const cpu = await loadEngine({ packageDir, device: 'cpu' });
+      const gpu = await loadEngine({ packageDir, device: 'webgpu' });
+      try {
+        const expected = await Promise.all(prompts.map((prompt) => greedy(cpu, prompt, 24)));
+        const got = await Promise.all(prompts.map((prompt) => greedy(gpu, prompt, 24)));
+        assert.deepEqual(got.map((result) => result.ids), expected.map((result) => result.ids));
+      } finally {
+        await Promise.all([cpu.shutdown(0), gpu.shutdown(0)]);
+      }
+    });
+  }
+
+  test('fp16 and int4 packages on the device match the CPU path of the same package', async () => {
+    for (const dtype of ['fp16', 'int4'] as const) {
+      const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype });
+      const prompt = pattern(40, manifest.shape.vocabSize, 4);
+      const cpu = await loadEngine({ packageDir, device: 'cpu' });
+      const gpu = await loadEngine({ packageDir, device: 'webgpu' });
+      try {
+        const expected = (await greedy(cpu, prompt, 16)).ids;
+        const got = (await greedy(gpu, prompt, 16)).ids;
+        // Both compute in fp32 from the same stored weights; int4's MatMulNBits kernels differ
+        // (the CPU quantizes activations to int8 at accuracy level 4), so int4 holds only the first tokens.
+        const agree = got.findIndex((id, index) => id !== expected[index]);
+        const prefix = agree === -1 ? got.length : agree;
+        assert.ok(dtype === 'fp16' ? prefix === got.length : prefix >= 4, `${dtype}: device and CPU agree on ${prefix} of ${got.length} greedy tokens (${got} vs ${expected})`);
+      } finally {
+        await Promise.all([cpu.shutdown(0), gpu.shutdown(0)]);
+      }
+    }
+  });
+
+  test('a failed run on the device fails only its requests; the cache and the engine keep serving', async () => {
+    const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
+    const poison = manifest.shape.vocabSize - 1;
+    const prompt = pattern(6, manifest.shape.vocabSize, 5).map((id) => (id === poison ? 1 : id));
+    const cpu = await loadEngine({ packageDir, device: 'cpu' });
+    const expected = (await greedy(cpu, prompt, 30)).ids;
+    await cpu.shutdown(0);
+    // The hook is read when the runner thread starts.
+    process.env.HEARTH_TEST_FAIL_ON_TOKEN = String(poison);
+    const lines: string[] = [];
+    const engine = await loadEngine({ packageDir, device: 'webgpu', log: (line) => lines.push(line) });
+    delete process.env.HEARTH_TEST_FAIL_ON_TOKEN;
+    try {
+      assert.ok(!expected.includes(poison), 'the good request never feeds the poison token');
+      const good = greedy(engine, prompt, 30);
+      await new Promise<void>((resolve) => {
+        const off = engine.onStep((stats) => {
+          if (stats.numDecodeTokens > 0) {
+            off();
+            resolve();
+          }
+        });
+      });
+      const bad = await greedy(engine, [5, poison, 6], 10);
+      assert.equal(bad.done.finishReason, 'error');
+      assert.match(bad.done.error?.message ?? '', /injected run failure/);
+      assert.deepEqual((await good).ids, expected);
+      assert.deepEqual((await greedy(engine, prompt, 8)).ids, expected.slice(0, 8), 'still serving, cache intact');
+      assert.equal(engine.snapshot().state, 'ready');
+    } finally {
+      await engine.shutdown(0);
+    }
+  });
+
+  test('bytes per decode step read from the counters do not grow with the context (and do on the host path)', async () => {
+    const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', contextLength: 1024 });
+    const perStep = async (deviceKvCache: boolean) => {
+      const engine = await loadEngine({ packageDir, device: 'webgpu', deviceKvCache, batching: { maxBatchSize: 4 } });
+      const server = await createServer({ engine, port: 0, log: () => {} });
+      await server.ready;
+      const counters = async () => {
+        const text = await (await fetch(`${server.url}/metrics`)).text();
+        const read = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? NaN);
+        return {
+          bytes: read(/^hearth_device_transfer_bytes_total\{direction="to_device"\} (\d+)/m) + read(/^hearth_device_transfer_bytes_total\{direction="to_host"\} (\d+)/m),
+          steps: read(/^hearth_engine_steps_total (\d+)/m),
+        };
+      };
+      // Decode-only windows: measure steps 2..n of a request (its prefill is outside the window).
+      const window = async (promptLength: number) => {
+        const prompt = pattern(promptLength, manifest.shape.vocabSize, 6);
+        const handle = engine.submit(request(prompt, 40));
+        let seen = 0;
+        let start: { bytes: number; steps: number } | null = null;
+        let end: { bytes: number; steps: number } | null = null;
+        for await (const event of handle) {
+          if (event.type !== 'token') continue;
+          seen++;
+          if (seen === 5) start = await counters();
+          if (seen === 35) end = await counters();
+        }
+        assert.ok(start && end && end.steps > start.steps);
+        return (end.bytes - start.bytes) / (end.steps - start.steps);
+      };
+      try {
+        return { short: await window(40), long: await window(430) };
+      } finally {
+        await server.close(1000);
+        await engine.shutdown(0);
+      }
+    };
+    const device = await perStep(true);
+    const host = await perStep(false);
+    console.log(`bytes per decode step: device-resident ${device.short.toFixed(0)} at ~40 tokens, ${device.long.toFixed(0)} at ~430; host cache ${host.short.toFixed(0)} and ${host.long.toFixed(0)}`);
+    assert.ok(device.short > 0, 'the counters count');
+    assert.ok(device.long <= 1.5 * device.short, `device-resident: ${device.long} bytes/step at ~430 tokens vs ${device.short} at ~40`);
+    assert.ok(host.long > 3 * host.short, `the host cache ships the past every step: ${host.long} vs ${host.short}`);
+    assert.ok(host.short > device.short, 'the host path moves more even at short context');
+  });
+
+  test('a client that disconnects mid-stream cancels its request on the device and frees its rows', async () => {
+    const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
+    const engine = await loadEngine({ packageDir, device: 'webgpu' });
+    const server = await createServer({ engine, port: 0, log: () => {} });
+    await server.ready;
+    try {
+      const controller = new AbortController();
+      const response = await fetch(`${server.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: manifest.name, prompt: 'hello', max_tokens: 200, stream: true, ignore_eos: true }),
+        signal: controller.signal,
+      });
+      const reader = response.body!.getReader();
+      let chunks = 0;
+      while (chunks < 3) {
+        const { done } = await reader.read();
+        if (done) break;
+        chunks++;
+      }
+      controller.abort();
+      // The server cancels on the socket's close; wait (bounded) for the engine to drop it.
+      for (let i = 0; i < 400 && engine.snapshot().runningSize > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      assert.equal(engine.snapshot().runningSize, 0);
+      const after = await greedy(engine, [1, 2, 3], 5);
+      assert.equal(after.done.finishReason, 'length');
+      assert.equal(engine.snapshot().accelerator!.deviceKvCacheBytes, 0);
+    } finally {
+      await server.close(1000);
+      await engine.shutdown(0);
+    }
+  });
+}
