@@ -65,6 +65,18 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly preemptions = new Counter({
+    name: 'hearth_num_preemptions_total',
+    help: 'Requests preempted (KV cache full; requeued and recomputed).',
+    registers: [this.registry],
+  });
+  readonly rejections = new Counter({
+    name: 'hearth_requests_rejected_total',
+    help: 'Requests refused before generation, by reason (the error code, or the admission limit hit for 429).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     const read = <K extends keyof EngineSnapshot>(key: K, map: (value: EngineSnapshot[K]) => number) =>
       function (this: Gauge) {
@@ -95,6 +107,11 @@ export class ServerMetrics {
   observeStep(stats: StepStats): void {
     this.stepBatchSize.observe(stats.batchSize);
     this.stepDuration.observe(stats.stepMs / 1000);
+    if (stats.numPreempted) this.preemptions.inc(stats.numPreempted);
+  }
+
+  observeRejection(reason: string): void {
+    this.rejections.inc({ reason });
   }
 
   observeTokenGap(gapMs: number): void {

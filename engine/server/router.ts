@@ -134,6 +134,10 @@ async function answerError(ctx: RequestContext, route: Pick<Route, 'errorShape'>
   const status = tgi ? tgiStatus(apiError) : apiError.status;
   const body = tgi ? { error: apiError.message, error_type: tgiErrorType(status) } : apiError.toBody();
   if (!res.headersSent) {
+    // Refused before generating (4xx, or 503 while loading/stopping); 500s are faults, not refusals.
+    if (apiError.status < 500 || apiError.status === 503) {
+      ctx.state.metrics.observeRejection(apiError.reason ?? `http_${apiError.status}`);
+    }
     sendJson(res, status, body, apiError.headers);
     return;
   }

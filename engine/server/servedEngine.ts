@@ -22,6 +22,8 @@ export interface StepStats {
   /** Requests that ran in the step. */
   batchSize: number;
   stepMs: number;
+  /** Requests preempted while planning the step. */
+  numPreempted?: number;
 }
 
 export interface ServedEngine extends Engine {
