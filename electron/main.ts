@@ -43,6 +43,9 @@ const supervisor = new Supervisor({
     const env: NodeJS.ProcessEnv = { ...process.env, [HOST_ENV.adminToken]: adminToken, [HOST_ENV.adminPort]: String(preferredPort) };
     const binding = app.isPackaged ? null : electronSqliteBindingPath(app.getAppPath(), process.versions.electron);
     if (binding && existsSync(binding)) env[HOST_ENV.sqliteBinding] = binding;
+    // In development the renderer comes from Vite's dev server, an origin the admin API refuses unless told.
+    const devOrigin = devServerUrl ? originOf(devServerUrl) : null;
+    if (devOrigin) env.HEARTH_ADMIN_ORIGINS = [env.HEARTH_ADMIN_ORIGINS, devOrigin].filter(Boolean).join(',');
     return forkUtilityChild(hostEntryPath, env);
   },
 });

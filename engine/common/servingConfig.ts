@@ -19,8 +19,10 @@ export interface ServingConfig {
     port: number;
     /** When set, requests need `Authorization: Bearer <apiKey>`. Prefer HEARTH_API_KEY in production. */
     apiKey?: string;
-    /** Allowed CORS origins; empty = CORS off. */
+    /** Allowed CORS origins; empty = CORS off (requests from any web page are refused). */
     corsOrigins: string[];
+    /** Host names served besides loopback and `host` ('*' = any); guards against DNS rebinding. */
+    allowedHosts?: string[];
     /** Serve Vertex AI's `/predict` contract as well. */
     vertex: boolean;
     maxBodyBytes: number;

@@ -67,7 +67,7 @@ test('every /api route needs the admin token; the UI shell does not', async () =
   assert.equal((await api<string>('/..%2f..%2fetc%2fpasswd.txt', {}, null)).status, 404, 'no reads outside the renderer folder');
 });
 
-test('the Electron renderer (app://hearth) may call cross-origin; other origins get no CORS headers', async () => {
+test('the Electron renderer (app://hearth) may call cross-origin; other origins are refused (403)', async () => {
   const preflight = await fetch(`${host.url}/api/status`, { method: 'OPTIONS', headers: { origin: 'app://hearth', 'access-control-request-headers': 'authorization' } });
   assert.equal(preflight.status, 204);
   assert.equal(preflight.headers.get('access-control-allow-origin'), 'app://hearth');
@@ -75,8 +75,9 @@ test('the Electron renderer (app://hearth) may call cross-origin; other origins 
   const allowed = await fetch(`${host.url}/api/status`, { headers: { origin: 'app://hearth', authorization: `Bearer ${TOKEN}` } });
   assert.equal(allowed.headers.get('access-control-allow-origin'), 'app://hearth');
   const other = await fetch(`${host.url}/api/status`, { headers: { origin: 'https://evil.example', authorization: `Bearer ${TOKEN}` } });
+  assert.equal(other.status, 403);
   assert.equal(other.headers.get('access-control-allow-origin'), null);
-  assert.equal((await fetch(`${host.url}/api/status`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } })).status, 401);
+  assert.equal((await fetch(`${host.url}/api/status`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } })).status, 403);
 });
 
 test('status reports the data dir and which parts exist', async () => {

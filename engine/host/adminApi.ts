@@ -24,6 +24,7 @@ import type {
 import { ADMIN_PROXY_PREFIX } from '../common/adminApi.js';
 import { MODEL_DTYPES, type ModelDtype } from '../common/manifest.js';
 import { HEARTH_VERSION } from '../common/version.js';
+import { BrowserGuard } from '../server/browserGuard.js';
 import type { RequestLog } from '../store/requestLog.js';
 import { isAuthorized } from './auth.js';
 import type { DashboardSampler } from './dashboard.js';
@@ -42,8 +43,10 @@ export const DEFAULT_UI_ORIGINS: readonly string[] = ['app://hearth'];
 
 export interface AdminApiContext extends OptionalServices {
   token: string;
-  /** Origins allowed to call the admin API cross-origin (CORS); the token is still required. */
+  /** Origins allowed to call the admin API cross-origin (CORS); the token is still required. Others get 403. */
   allowedOrigins?: readonly string[];
+  /** Host names the admin API answers to besides loopback ones ('*' = any); others get 403 (DNS rebinding). */
+  allowedHosts?: readonly string[];
   /** Built renderer to serve at `/`; null = API only. */
   rendererDir: string | null;
   dataDir: string;
@@ -285,7 +288,9 @@ function proxyToServer(ctx: AdminApiContext, req: IncomingMessage, res: ServerRe
   const server = ctx.serve.server();
   if (!server) throw new HttpError(503, 'not_serving', 'No model is being served. Start one on the Serve tab, then send the message again.');
   const target = new URL(url.pathname.slice(ADMIN_PROXY_PREFIX.length) + url.search, server.origin);
-  const headers: Record<string, string> = { 'content-type': req.headers['content-type'] ?? 'application/json', 'user-agent': 'hearth-playground' };
+  const headers: Record<string, string> = { 'user-agent': 'hearth-playground' };
+  // Passed on as sent: the API server itself refuses a body that is not JSON (415).
+  if (req.headers['content-type'] !== undefined) headers['content-type'] = req.headers['content-type'];
   const apiKey = ctx.serve.current().settings?.apiKey;
   if (apiKey) headers.authorization = `Bearer ${apiKey}`;
   const upstream = httpRequest(target, { method: req.method, headers }, (upstreamRes) => {
@@ -315,14 +320,24 @@ export interface AdminServer {
 
 export function createAdminServer(ctx: AdminApiContext): Server {
   const routes = buildRoutes(ctx);
+  const guard = new BrowserGuard({
+    bindHost: ADMIN_HOST,
+    allowedHosts: ctx.allowedHosts ?? [],
+    allowedOrigins: ctx.allowedOrigins ?? DEFAULT_UI_ORIGINS,
+    // The web UI is served by this host (staticFiles.ts), so its own pages are same-origin.
+    allowSameOrigin: true,
+    hints: { allowedHosts: '--allowed-hosts or HEARTH_ADMIN_ALLOWED_HOSTS', allowedOrigins: 'HEARTH_ADMIN_ORIGINS' },
+  });
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://host.invalid');
-    void handle(ctx, routes, req, res, url).catch((error) => sendError(res, error));
+    void handle(ctx, guard, routes, req, res, url).catch((error) => sendError(res, error));
   });
 }
 
-async function handle(ctx: AdminApiContext, routes: Route[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+async function handle(ctx: AdminApiContext, guard: BrowserGuard, routes: Route[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   res.setHeader('x-content-type-options', 'nosniff');
+  const refusal = guard.check(req);
+  if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
   const origin = req.headers.origin;
   if (typeof origin === 'string' && (ctx.allowedOrigins ?? DEFAULT_UI_ORIGINS).includes(origin)) {
     res.setHeader('access-control-allow-origin', origin);
@@ -359,7 +374,10 @@ async function handle(ctx: AdminApiContext, routes: Route[], req: IncomingMessag
   if (body !== undefined) sendJson(res, route.status ?? 200, body);
 }
 
-export function listen(server: Server, port: number, host = '127.0.0.1'): Promise<string> {
+/** The admin API is for this machine only; it always binds loopback. */
+const ADMIN_HOST = '127.0.0.1';
+
+export function listen(server: Server, port: number, host = ADMIN_HOST): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       reject(

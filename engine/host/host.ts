@@ -27,6 +27,8 @@ export interface HostOptions {
   rendererDir: string | null;
   /** Origins allowed to call the admin API cross-origin; default DEFAULT_UI_ORIGINS (Electron's app://hearth). */
   allowedOrigins?: readonly string[];
+  /** Host names the admin API answers to besides loopback ones ('*' = any). */
+  allowedHosts?: readonly string[];
   env?: NodeJS.ProcessEnv;
   /** better-sqlite3 binary for Electron's ABI. */
   sqliteBinding?: string;
@@ -65,6 +67,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     token: options.token,
     rendererDir: options.rendererDir,
     allowedOrigins: options.allowedOrigins,
+    allowedHosts: options.allowedHosts,
     dataDir: home,
     modelsDir: registry.modelsDir,
     startedAtMs: Date.now(),

@@ -42,3 +42,9 @@ test('rejects a bad port or a short token', () => {
   assert.throws(() => parseHostOptions(['--port', 'x'], {}, '/'), HostOptionsError);
   assert.throws(() => parseHostOptions(['--token', 'short'], {}, '/'), /at least 16 characters/);
 });
+
+test('allowed Host names come from --allowed-hosts, else HEARTH_ADMIN_ALLOWED_HOSTS', () => {
+  assert.deepEqual(parseHostOptions([], {}, '/').allowedHosts, []);
+  assert.deepEqual(parseHostOptions([], { HEARTH_ADMIN_ALLOWED_HOSTS: 'box.lan, hearth.local' }, '/').allowedHosts, ['box.lan', 'hearth.local']);
+  assert.deepEqual(parseHostOptions(['--allowed-hosts', 'a.lan'], { HEARTH_ADMIN_ALLOWED_HOSTS: 'box.lan' }, '/').allowedHosts, ['a.lan']);
+});

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { HOST_ENV } from '../common/hostProcess.js';
+import { parseList } from '../server/browserGuard.js';
 import { generateToken } from './auth.js';
 
 export interface ParsedHostOptions {
@@ -15,6 +16,8 @@ export interface ParsedHostOptions {
   sqliteBinding?: string;
   /** Extra origins allowed to call the admin API (HEARTH_ADMIN_ORIGINS, comma-separated), e.g. Vite's dev server. */
   extraOrigins: string[];
+  /** Host names the admin API answers to besides loopback ones (--allowed-hosts, HEARTH_ADMIN_ALLOWED_HOSTS). */
+  allowedHosts: string[];
   help: boolean;
 }
 
@@ -27,6 +30,8 @@ Options:
   --token T           Admin token (env ${HOST_ENV.adminToken}; default: a random one, printed in the UI link)
   --renderer-dir DIR  Built renderer to serve at / (env ${HOST_ENV.rendererDir}; default out/renderer when it exists)
   --no-ui             Serve the admin API only
+  --allowed-hosts A,B Host names to answer to besides localhost, 127.0.0.1 and [::1] (env HEARTH_ADMIN_ALLOWED_HOSTS;
+                      '*' for any); other Host headers get 403, so a web page cannot reach the host by DNS rebinding
   -h, --help          Show this help`;
 
 export class HostOptionsError extends Error {
@@ -43,6 +48,7 @@ export function parseHostOptions(argv: string[], env: NodeJS.ProcessEnv, repoRoo
         token: { type: 'string' },
         'renderer-dir': { type: 'string' },
         'no-ui': { type: 'boolean' },
+        'allowed-hosts': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -75,7 +81,8 @@ export function parseHostOptions(argv: string[], env: NodeJS.ProcessEnv, repoRoo
     tokenGenerated: givenToken === undefined,
     rendererDir,
     sqliteBinding: env[HOST_ENV.sqliteBinding] || undefined,
-    extraOrigins: (env.HEARTH_ADMIN_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+    extraOrigins: parseList(env.HEARTH_ADMIN_ORIGINS),
+    allowedHosts: parseList(values['allowed-hosts'] ?? env.HEARTH_ADMIN_ALLOWED_HOSTS),
     help: values.help ?? false,
   };
 }

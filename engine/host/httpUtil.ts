@@ -2,6 +2,7 @@
 // responses, and query parsing. No framework: the admin API is a handful of routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminError } from '../common/adminApi.js';
+import { checkJsonContentType } from '../server/browserGuard.js';
 
 /** An error a user can meet, sent as an AdminError body with this HTTP status. */
 export class HttpError extends Error {
@@ -41,7 +42,11 @@ export function sendError(res: ServerResponse, error: unknown): void {
 
 const MAX_BODY_BYTES = 1 << 20;
 
+/** The JSON body; an absent body reads as {} (bodiless POSTs such as /api/serve/stop). */
 export async function readJson<T>(req: IncomingMessage): Promise<T> {
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  const refusal = hasBody ? checkJsonContentType(req) : null;
+  if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       port: options.port,
       rendererDir: options.rendererDir,
       allowedOrigins: [...DEFAULT_UI_ORIGINS, ...options.extraOrigins],
+      allowedHosts: options.allowedHosts,
       sqliteBinding: options.sqliteBinding,
       log: (line) => {
         console.error(line);

@@ -217,10 +217,10 @@ export class HearthEngine implements LoadedEngine {
     if (this.active.has(request.requestId)) throw new ValidationError(`Duplicate request id ${request.requestId}.`, null);
     const inFlight = this.scheduler.numRunning + this.scheduler.numWaiting;
     if (inFlight >= maxConcurrentRequests) {
-      throw new OverloadedError(`The server is at its limit of ${maxConcurrentRequests} concurrent requests; retry shortly.`, this.retryAfterSeconds());
+      throw new OverloadedError(`The server is at its limit of ${maxConcurrentRequests} concurrent requests; retry shortly.`, this.retryAfterSeconds(), 'max_concurrent_requests');
     }
     if (this.scheduler.waitingTokens() + numPromptTokens > maxWaitingTokens) {
-      throw new OverloadedError(`The queue holds more than ${maxWaitingTokens} prompt tokens; retry shortly.`, this.retryAfterSeconds());
+      throw new OverloadedError(`The queue holds more than ${maxWaitingTokens} prompt tokens; retry shortly.`, this.retryAfterSeconds(), 'max_waiting_tokens');
     }
     const channel = new RequestChannel(request.requestId, () => this.cancel(request.requestId));
     const stopIds = new Set(request.stopTokenIds);

@@ -2,10 +2,17 @@
 // OverloadedError → 429 (Retry-After), NotReadyError → 503, ValidationError → 400.
 import type { SerializedError } from '../common/engineApi.js';
 
+/** Which admission limit refused a request (a metrics label: hearth_requests_rejected_total). */
+export type OverloadReason = 'max_concurrent_requests' | 'max_waiting_tokens';
+
 /** Too much work admitted already; the client should retry later. */
 export class OverloadedError extends Error {
   override readonly name = 'OverloadedError';
-  constructor(message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    readonly reason: OverloadReason,
+  ) {
     super(message);
   }
 }

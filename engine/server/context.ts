@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { DoneEvent, FinishReason, RequestHandle } from '../common/engineApi.js';
 import type { RequestLog } from '../store/requestLog.js';
+import type { BrowserGuard } from './browserGuard.js';
 import { ApiError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
 import type { ServedEngine } from './servedEngine.js';
@@ -18,6 +19,8 @@ export interface ServerState {
   contentLogging: boolean;
   apiKey: string | null;
   corsOrigins: string[];
+  /** Host, Origin checks against web pages (DNS rebinding, cross-site requests). */
+  guard: BrowserGuard;
   maxBodyBytes: number;
   inflight: Set<RequestContext>;
   draining: boolean;
@@ -46,6 +49,7 @@ export class RequestContext {
   /** Status to log when the real failure came after a 200 header (mid-stream). */
   statusOverride: number | null = null;
   private readonly handles = new Set<RequestHandle>();
+  private writeRecord: (() => void) | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -94,6 +98,34 @@ export class RequestContext {
       });
     }
     return servedName;
+  }
+
+  /**
+   * Records the request (metrics sample, request-log row) once: just before its response's last
+   * bytes are handed to the socket, so a client that got a complete answer finds its row even if
+   * the process dies right after; or, for a response that never ended, when recordNow() is called.
+   */
+  recordOnEnd(writeRecord: () => void): void {
+    this.writeRecord = writeRecord;
+    const res = this.res;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    // Every handler ends its response through res.end (sendJson, endSse, sendText), so hooking
+    // it here covers them all without each one remembering to record.
+    res.end = ((...args: unknown[]) => {
+      if (!res.destroyed && !res.writableEnded) this.recordNow();
+      return end(...args);
+    }) as ServerResponse['end'];
+  }
+
+  recordNow(): void {
+    const writeRecord = this.writeRecord;
+    this.writeRecord = null;
+    try {
+      writeRecord?.();
+    } catch (error) {
+      // Recording must never keep a response from ending.
+      this.state.log(`hearth server: recording ${this.id} failed (bug): ${(error as Error)?.stack ?? error}`);
+    }
   }
 
   /** Cancels `handle` if the client disconnects (or the server gives up on shutdown). */

@@ -25,17 +25,20 @@ export class ApiError extends Error {
   readonly code: string | null;
   /** Extra response headers, e.g. Retry-After. */
   readonly headers: Record<string, string>;
+  /** Why the request was refused, for hearth_requests_rejected_total; default `code`. */
+  readonly reason: string | null;
 
   constructor(
     readonly status: number,
     message: string,
-    options: { type?: string; param?: string | null; code?: string | null; headers?: Record<string, string> } = {},
+    options: { type?: string; param?: string | null; code?: string | null; headers?: Record<string, string>; reason?: string } = {},
   ) {
     super(message);
     this.type = options.type ?? TYPE_BY_STATUS[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
     this.param = options.param ?? null;
     this.code = options.code ?? null;
     this.headers = options.headers ?? {};
+    this.reason = options.reason ?? this.code;
   }
 
   toBody(): OpenAiErrorBody {
@@ -67,6 +70,7 @@ export function toApiError(error: unknown): ApiError {
     const retryAfterSeconds = Math.max(1, Math.ceil(error.retryAfterSeconds));
     return new ApiError(429, error.message, {
       code: 'overloaded',
+      reason: error.reason,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     });
   }

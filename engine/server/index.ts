@@ -3,6 +3,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestLog } from '../store/requestLog.js';
+import { BrowserGuard } from './browserGuard.js';
 import type { ServerState } from './context.js';
 import { ServerMetrics } from './metrics.js';
 import { buildRoutes, createRequestHandler } from './router.js';
@@ -26,8 +27,13 @@ export interface CreateServerOptions {
   servedName?: string;
   /** When set, API routes need `Authorization: Bearer <apiKey>`. /health and /metrics stay open. */
   apiKey?: string | null;
-  /** Allowed CORS origins ('*' for any); empty = CORS off. */
+  /** Allowed CORS origins ('*' for any); empty = CORS off. A request with another Origin gets 403. */
   corsOrigins?: string[];
+  /**
+   * Host names the server answers to besides loopback names and `host` ('*' = any); see
+   * browserGuard.ts. Bound to 0.0.0.0 or :: with none given, any Host is accepted.
+   */
+  allowedHosts?: string[];
   /** Also serve Vertex AI's predict/health routes (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
   vertex?: boolean;
   maxBodyBytes?: number;
@@ -86,6 +92,8 @@ async function warmUp(engine: ServedEngine): Promise<void> {
 export async function createServer(options: CreateServerOptions): Promise<HearthServer> {
   const log = options.log ?? ((line: string) => console.error(line));
   const metrics = new ServerMetrics();
+  const host = options.host ?? DEFAULT_HOST;
+  const corsOrigins = options.corsOrigins ?? [];
   const state: ServerState = {
     engine: null,
     loadError: null,
@@ -94,7 +102,15 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
     requestLog: options.requestLog ?? null,
     contentLogging: options.contentLogging ?? false,
     apiKey: options.apiKey ?? null,
-    corsOrigins: options.corsOrigins ?? [],
+    corsOrigins,
+    guard: new BrowserGuard({
+      bindHost: host,
+      allowedHosts: options.allowedHosts ?? [],
+      allowedOrigins: corsOrigins,
+      // The API serves no pages, so no page is same-origin with it (a rebinding page would be).
+      allowSameOrigin: false,
+      hints: { allowedHosts: '--allowed-hosts (hearth serve), server.allowedHosts or HEARTH_ALLOWED_HOSTS', allowedOrigins: '--cors-origin (hearth serve) or server.corsOrigins' },
+    }),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     inflight: new Set(),
     draining: false,
@@ -113,7 +129,6 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
   httpServer.requestTimeout = 0;
   httpServer.headersTimeout = 60_000;
 
-  const host = options.host ?? DEFAULT_HOST;
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       reject(error.code === 'EADDRINUSE' ? new PortInUseError(host, options.port ?? DEFAULT_PORT) : error);

@@ -76,6 +76,18 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  readonly preemptions = new Counter({
+    name: 'hearth_num_preemptions_total',
+    help: 'Requests preempted (KV cache full; requeued and recomputed).',
+    registers: [this.registry],
+  });
+  readonly rejections = new Counter({
+    name: 'hearth_requests_rejected_total',
+    help: 'Requests refused before generation, by reason (the error code, or the admission limit hit for 429).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     const read = <K extends keyof EngineSnapshot>(key: K, map: (value: EngineSnapshot[K]) => number) =>
       function (this: Gauge) {
@@ -123,6 +135,11 @@ export class ServerMetrics {
     this.engineSteps.inc();
     this.deviceTransfer.inc({ direction: 'to_device' }, stats.toDeviceBytes);
     this.deviceTransfer.inc({ direction: 'to_host' }, stats.toHostBytes);
+    if (stats.numPreempted) this.preemptions.inc(stats.numPreempted);
+  }
+
+  observeRejection(reason: string): void {
+    this.rejections.inc({ reason });
   }
 
   observeTokenGap(gapMs: number): void {

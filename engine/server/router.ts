@@ -2,6 +2,7 @@
 // request into one metrics sample and one request-log row.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { applyCors, checkApiKey } from './auth.js';
+import { checkJsonContentType, type GuardRefusal } from './browserGuard.js';
 import { chatCompletions } from './chatCompletions.js';
 import { completions } from './completions.js';
 import { RequestContext, type ServerState } from './context.js';
@@ -66,15 +67,20 @@ const UNMATCHED: Omit<Route, 'endpoint'> = {
   method: 'GET', path: '', idPrefix: 'req', auth: false, recorded: true, errorShape: 'openai', handler: async () => {},
 };
 
+const refused = (refusal: GuardRefusal) => new ApiError(refusal.status, refusal.message, { code: refusal.code });
+
 export function createRequestHandler(state: ServerState, routes: Route[], metricsText: () => Promise<{ text: string; contentType: string }>) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/metrics' && req.method === 'GET') {
       try {
+        const refusal = state.guard.check(req);
+        if (refusal) throw refused(refusal);
         const { text, contentType } = await metricsText();
         sendText(res, 200, text, contentType);
       } catch (error) {
-        sendJson(res, 500, toApiError(error).toBody());
+        const apiError = toApiError(error);
+        sendJson(res, apiError.status, apiError.toBody());
       }
       return;
     }
@@ -82,8 +88,13 @@ export function createRequestHandler(state: ServerState, routes: Route[], metric
     const route = found !== null && found !== 'wrong-method' ? found.route : { ...UNMATCHED, endpoint: url.pathname };
     const ctx = new RequestContext(req, res, url, state, route.endpoint, route.idPrefix);
     const closed = new Promise<void>((resolve) => res.once('close', resolve));
+    const metricsEndpoint = found !== null && found !== 'wrong-method' ? route.endpoint : 'unmatched';
+    // CORS preflights are browser plumbing, not requests anyone asked to see.
+    if (route.recorded && req.method !== 'OPTIONS') ctx.recordOnEnd(() => record(ctx, metricsEndpoint));
     state.inflight.add(ctx);
     try {
+      const refusal = state.guard.check(req);
+      if (refusal) throw refused(refusal);
       if (applyCors(req, res, state.corsOrigins)) return;
       if (state.draining) res.setHeader('Connection', 'close');
       if (found === null) {
@@ -93,14 +104,19 @@ export function createRequestHandler(state: ServerState, routes: Route[], metric
       }
       if (found === 'wrong-method') throw new ApiError(405, `${req.method} is not allowed on ${url.pathname}.`, { code: 'method_not_allowed' });
       if (route.auth) checkApiKey(req, state.apiKey);
+      // Every POST route reads a JSON body.
+      if (route.method === 'POST') {
+        const contentTypeRefusal = checkJsonContentType(req);
+        if (contentTypeRefusal) throw refused(contentTypeRefusal);
+      }
       await found.route.handler(ctx, found.match);
     } catch (error) {
       await answerError(ctx, route, error);
     } finally {
       await closed;
       state.inflight.delete(ctx);
-      // CORS preflights are browser plumbing, not requests anyone asked to see.
-      if (route.recorded && req.method !== 'OPTIONS') record(ctx, found !== null && found !== 'wrong-method' ? route.endpoint : 'unmatched');
+      // A response that never ended (the client went away) is recorded once it closed.
+      ctx.recordNow();
     }
   };
 }
@@ -118,6 +134,10 @@ async function answerError(ctx: RequestContext, route: Pick<Route, 'errorShape'>
   const status = tgi ? tgiStatus(apiError) : apiError.status;
   const body = tgi ? { error: apiError.message, error_type: tgiErrorType(status) } : apiError.toBody();
   if (!res.headersSent) {
+    // Refused before generating (4xx, or 503 while loading/stopping); 500s are faults, not refusals.
+    if (apiError.status < 500 || apiError.status === 503) {
+      ctx.state.metrics.observeRejection(apiError.reason ?? `http_${apiError.status}`);
+    }
     sendJson(res, status, body, apiError.headers);
     return;
   }

@@ -25,6 +25,8 @@ export interface StepStats {
   /** Host → device and device → host bytes of the step (0 on the CPU provider). */
   toDeviceBytes: number;
   toHostBytes: number;
+  /** Requests preempted while planning the step. */
+  numPreempted?: number;
 }
 
 export interface ServedEngine extends Engine {

@@ -8,6 +8,7 @@ import { ServingConfigError, loadServingConfigFile, parseServingConfig } from '.
 test('a partial config is accepted as given', () => {
   const config = parseServingConfig({ version: 1, server: { port: 9000 }, batching: { maxBatchSize: 8 } }, 'x.json');
   assert.deepEqual(config, { version: 1, server: { port: 9000 }, batching: { maxBatchSize: 8 } });
+  assert.deepEqual(parseServingConfig({ version: 1, server: { host: '0.0.0.0', allowedHosts: ['api.example.com'] } }, 'x.json').server?.allowedHosts, ['api.example.com']);
 });
 
 test('typos and bad values are refused with the field', () => {
@@ -15,6 +16,7 @@ test('typos and bad values are refused with the field', () => {
   assert.throws(() => parseServingConfig({ batching: { maxBatchSize: 0 } }, 'x.json'), /batching\.maxBatchSize/);
   assert.throws(() => parseServingConfig({ device: 'tpu' }, 'x.json'), /device.*auto, cpu/);
   assert.throws(() => parseServingConfig({ version: 2 }, 'x.json'), /version/);
+  assert.throws(() => parseServingConfig({ server: { allowedHosts: 'a,b' } }, 'x.json'), /server\.allowedHosts/);
 });
 
 test('JSON and YAML files; unreadable and malformed files say so', () => {

@@ -20,6 +20,7 @@ const servingConfigSchema = z
         port: z.number().int().min(0).max(65535, 'must be a port number 0..65535'),
         apiKey: z.string().min(1),
         corsOrigins: z.array(z.string()),
+        allowedHosts: z.array(z.string().min(1)),
         vertex: z.boolean(),
         maxBodyBytes: z.number().int().positive(),
       })

@@ -32,6 +32,6 @@ export async function sendSse(res: ServerResponse, data: unknown): Promise<void>
 
 export function endSse(res: ServerResponse, doneMarker: boolean): void {
   if (res.destroyed || res.writableEnded) return;
-  if (doneMarker) res.write('data: [DONE]\n\n');
-  res.end();
+  // [DONE] goes out with end(), after the request's log row is written (RequestContext.recordOnEnd).
+  res.end(doneMarker ? 'data: [DONE]\n\n' : undefined);
 }

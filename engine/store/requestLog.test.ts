@@ -42,7 +42,22 @@ function withLog(fn: (log: RequestLog, file: string) => void, options: Construct
   }
 }
 
-test('rows are buffered, then flushed; close flushes the rest', () => {
+test('by default each row is committed as it is recorded (another connection sees it at once)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-reqlog-'));
+  const file = join(dir, 'hearth.db');
+  try {
+    const log = new RequestLog({ file });
+    const reader = openDb(file, { readonly: true });
+    log.record(entry({ id: 'now', timeMs: Date.now() }));
+    assert.equal((reader.prepare('SELECT COUNT(*) AS n FROM request_log').get() as { n: number }).n, 1);
+    reader.close();
+    log.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with flushIntervalMs rows are buffered, then flushed; close flushes the rest', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-reqlog-'));
   const file = join(dir, 'hearth.db');
   try {

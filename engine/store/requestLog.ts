@@ -1,6 +1,10 @@
 // The request log: one SQLite row per HTTP request the server answered, successful or not.
-// Writes are buffered and flushed in one transaction per interval (and on close), so a request
-// never waits on the disk; retention prunes by age and by row count.
+// Each row is written when it is recorded, which the server does just before the response's last
+// bytes go out: a client that got its answer finds its row even if the process is killed right
+// after. WAL with synchronous=NORMAL (db.ts) makes a commit a write into the WAL file, no fsync,
+// so it survives the process dying (not a power cut) at a few microseconds a row; see
+// scripts/bench-request-log.ts. Buffering (flushIntervalMs > 0) remains for callers that prefer
+// fewer transactions over durability. Retention prunes by age and by row count.
 import type { Db } from './db.js';
 import { databasePath } from './dataDir.js';
 import { migrate, openDb } from './db.js';
@@ -38,6 +42,10 @@ export interface RequestLogOptions {
   /** Database file; default `databasePath()`. An already open Db may be passed instead. */
   file?: string;
   db?: Db;
+  /**
+   * 0 (default): each row is committed as it is recorded. > 0: rows are queued and committed in one
+   * transaction per interval (and on close); a process that dies loses up to one interval of rows.
+   */
   flushIntervalMs?: number;
   /** Rows older than this are deleted; 0 keeps them forever. */
   retentionDays?: number;
@@ -180,7 +188,7 @@ export class RequestLog {
   readonly db: Db;
   private readonly ownsDb: boolean;
   private pending: Row[] = [];
-  private readonly flushTimer: NodeJS.Timeout;
+  private readonly flushTimer: NodeJS.Timeout | null;
   private readonly pruneTimer: NodeJS.Timeout | null;
   private readonly insert;
   private readonly nowMs: () => number;
@@ -195,17 +203,19 @@ export class RequestLog {
     this.insert = this.db.prepare(
       `INSERT OR REPLACE INTO request_log (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((c) => `@${c}`).join(', ')})`,
     );
+    const flushIntervalMs = options.flushIntervalMs ?? 0;
     // unref: a pending flush must never keep a finished process alive; close() flushes anyway.
-    this.flushTimer = setInterval(() => this.flush(), options.flushIntervalMs ?? 1000).unref();
+    this.flushTimer = flushIntervalMs > 0 ? setInterval(() => this.flush(), flushIntervalMs).unref() : null;
     const pruneIntervalMs = options.pruneIntervalMs ?? 60_000;
     this.pruneTimer = pruneIntervalMs > 0 ? setInterval(() => this.prune(), pruneIntervalMs).unref() : null;
     this.prune();
   }
 
-  /** Queues a row; it reaches the database within one flush interval. Never throws. */
+  /** Commits the row now (or queues it, when buffering). Never throws. */
   record(entry: RequestLogEntry): void {
     if (this.closed) return;
     this.pending.push(toRow(entry));
+    if (this.flushTimer === null) this.flush();
   }
 
   /** Writes every queued row in one transaction. */
@@ -327,7 +337,7 @@ export class RequestLog {
     if (this.closed) return;
     this.flush();
     this.closed = true;
-    clearInterval(this.flushTimer);
+    if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     if (this.ownsDb) this.db.close();
   }

@@ -69,7 +69,7 @@ describe('errors', () => {
   });
 
   test('400 for a body that is not JSON', async () => {
-    const response = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', body: '{"model": ' });
+    const response = await fetch(`${h.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"model": ' });
     assert.equal(response.status, 400);
     const json = (await response.json()) as any;
     assert.match(json.error.message, /not valid JSON/);
@@ -301,7 +301,7 @@ describe('generation', () => {
     assert.equal(status, 200);
     assert.equal(json.details.generated_tokens, json.details.tokens.length);
     assert.equal(json.generated_text, json.details.tokens.map((t: any) => t.text).join(''));
-    const stream = await fetch(`${h.url}/generate_stream`, { method: 'POST', body: JSON.stringify({ inputs: 'Hello', parameters: { max_new_tokens: 6 } }) });
+    const stream = await fetch(`${h.url}/generate_stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: 'Hello', parameters: { max_new_tokens: 6 } }) });
     const events = await readSse(stream);
     assert.equal(events.at(-1).generated_text, json.generated_text, 'greedy stream == greedy non-stream');
     assert.ok(events.slice(0, -1).every((e) => e.generated_text === null));

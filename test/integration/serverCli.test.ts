@@ -4,6 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,4 +96,29 @@ test('an invalid config file is refused with the field and why', async () => {
   assert.equal(await serve.exited, 2);
   assert.match(serve.output().stderr, /batching\.maxBatchSize/);
   assert.match(serve.output().stderr, /prot/);
+});
+
+test('--allowed-hosts adds Host names the server answers to; others get 403; --help documents it', async () => {
+  const serve = startServe([packageDir, '--port', '0', '--allowed-hosts', 'box.lan,hearth.internal']);
+  const [, url] = await serve.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  const port = Number(new URL(url!).port);
+  const get = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/v1/models', headers: { host } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  await serve.waitForOutput(/ready — /);
+  assert.equal(await get('box.lan:8000'), 200);
+  assert.equal(await get('hearth.internal'), 200);
+  assert.equal(await get(`localhost:${port}`), 200);
+  assert.equal(await get('evil.example'), 403);
+  serve.child.kill('SIGTERM');
+  assert.equal(await serve.exited, 0);
+  const help = startServe(['--help']);
+  assert.equal(await help.exited, 0);
+  assert.match(help.output().stdout, /--allowed-hosts A,B[\s\S]*HEARTH_ALLOWED_HOSTS[\s\S]*DNS rebinding/);
 });

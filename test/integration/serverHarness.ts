@@ -31,7 +31,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const { packageDir, checkpointDir, manifest } = await tinyPackage();
   const dir = mkdtempSync(join(tmpdir(), 'hearth-server-test-'));
-  const requestLog = new RequestLog({ file: join(dir, 'hearth.db'), flushIntervalMs: 100 });
+  const requestLog = new RequestLog({ file: join(dir, 'hearth.db') });
   const engine = await loadEngine({ packageDir, device: 'cpu', batching: options.batching, log: () => {} });
   const server = await createServer({ engine, port: 0, requestLog, contentLogging: true, log: () => {}, ...options.server });
   await server.ready;

@@ -111,6 +111,7 @@ describe('admission and access', () => {
     const controller = new AbortController();
     const running = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify(chatBody({ max_tokens: undefined, stream: true, ignore_eos: true })),
       signal: controller.signal,
     });
@@ -147,9 +148,10 @@ describe('admission and access', () => {
     assert.ok(!requestLog.exportCsv().includes('sk-test-key'), 'the key never reaches the log');
   });
 
-  test('CORS is off by default and on only for configured origins', async () => {
+  test('CORS is off by default and on only for configured origins; other origins get 403', async () => {
     const closed = await serve();
     const plain = await fetch(`${closed.url}/v1/models`, { headers: { origin: 'http://app.example' } });
+    assert.equal(plain.status, 403);
     assert.equal(plain.headers.get('access-control-allow-origin'), null);
     const open = await serve({ corsOrigins: ['http://app.example'] });
     const preflight = await fetch(`${open.url}/v1/chat/completions`, {
@@ -160,6 +162,7 @@ describe('admission and access', () => {
     assert.equal(preflight.headers.get('access-control-allow-origin'), 'http://app.example');
     assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
     const other = await fetch(`${open.url}/v1/models`, { headers: { origin: 'http://evil.example' } });
+    assert.equal(other.status, 403);
     assert.equal(other.headers.get('access-control-allow-origin'), null);
   });
 
@@ -176,6 +179,7 @@ describe('graceful close', () => {
     await server.ready;
     const response = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify(chatBody({ max_tokens: 40, stream: true, ignore_eos: true, temperature: 0 })),
     });
     const closing = server.close(30_000);
@@ -191,7 +195,7 @@ describe('graceful close', () => {
     const sinceMs = Date.now();
     const response = await fetch(`${server.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'user-agent': 'deadline-test' },
+      headers: { 'content-type': 'application/json', 'user-agent': 'deadline-test' },
       body: JSON.stringify(chatBody({ max_tokens: undefined, stream: true, ignore_eos: true })),
     });
     await server.close(0);

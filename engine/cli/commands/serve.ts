@@ -18,7 +18,12 @@ Options:
   --device NAME       auto | cpu | cuda | dml | coreml | webgpu (default auto)
   --served-name NAME  Model name the API reports and accepts (default: the package's name)
   --cpu-threads N     Engine threads for CPU execution (0 = one per physical core)
-  --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any)
+  --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any); requests
+                      from other web pages get 403
+  --allowed-hosts A,B Host names to answer to besides localhost, 127.0.0.1, [::1] and --host
+                      (or set HEARTH_ALLOWED_HOSTS; '*' for any). Other Host headers get 403, so a
+                      web page cannot reach the server by DNS rebinding. Bound to 0.0.0.0 or ::,
+                      any Host is accepted unless this is given.
   --vertex            Also serve Vertex AI's /predict (honours AIP_HTTP_PORT, AIP_*_ROUTE)
   --log-content       Store prompt and response text in the request log
   --shutdown-grace-ms N  How long in-flight requests may finish on SIGTERM (default 10000)
@@ -38,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
       'served-name': { type: 'string' },
       'cpu-threads': { type: 'string' },
       'cors-origin': { type: 'string', multiple: true },
+      'allowed-hosts': { type: 'string' },
       vertex: { type: 'boolean' },
       'log-content': { type: 'boolean' },
       'shutdown-grace-ms': { type: 'string' },
@@ -80,11 +86,15 @@ export async function run(argv: string[]): Promise<number> {
   const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 
-  const [{ createServer, PortInUseError }, { loadEngine }, { RequestLog }] = await Promise.all([
+  const [{ createServer, PortInUseError }, { loadEngine }, { RequestLog }, { parseList }] = await Promise.all([
     import('../../server/index.js'),
     import('../../runtime/index.js'),
     import('../../store/requestLog.js'),
+    import('../../server/browserGuard.js'),
   ]);
+  // Flag, then config file, then env: the same precedence as the API key.
+  const allowedHosts =
+    values['allowed-hosts'] !== undefined ? parseList(values['allowed-hosts']) : (file.server?.allowedHosts ?? parseList(process.env.HEARTH_ALLOWED_HOSTS));
   const requestLog = new RequestLog({
     retentionDays: file.logging?.retentionDays ?? 30,
     retentionMaxRows: file.logging?.retentionMaxRows ?? 100_000,
@@ -110,6 +120,7 @@ export async function run(argv: string[]): Promise<number> {
       servedName: values['served-name'] ?? file.model?.servedName,
       apiKey,
       corsOrigins: values['cors-origin'] ?? file.server?.corsOrigins ?? [],
+      allowedHosts,
       vertex,
       maxBodyBytes: file.server?.maxBodyBytes,
       requestLog,
