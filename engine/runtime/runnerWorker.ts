@@ -9,7 +9,8 @@ import { createSession } from './executionProviders.js';
 import { applyCacheOp, STRIDE_STEP_TOKENS } from './kvCache.js';
 import { SamplerScratch, SamplerState, sample } from './sampler.js';
 import { serializeError } from './errors.js';
-import type { FromRunner, InitMessage, RunFailure, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
+import { GrammarRuntime, type GrammarConstraint } from './grammar/grammarRuntime.js';
+import type { FromRunner, InitMessage, RunFailure, SamplerInit, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
 import type { GraphContract } from '../common/manifest.js';
 
 const port = parentPort;
@@ -29,6 +30,7 @@ interface Runner {
   names: { pastKey: string[]; pastValue: string[]; newKey: string[]; newValue: string[] };
   samplers: Map<string, SamplerState>;
   scratch: SamplerScratch;
+  grammar: GrammarRuntime;
 }
 
 let runner: Runner | null = null;
@@ -68,6 +70,7 @@ async function init(message: InitMessage): Promise<void> {
     },
     samplers: new Map(),
     scratch: new SamplerScratch(),
+    grammar: new GrammarRuntime(message.grammar.tokenizerJsonPath, message.vocabSize, message.grammar.stopTokenIds),
   };
   post({ type: 'ready', device, kvCacheBytes: elements * 4 * 2 * graph.numLayers });
 }
@@ -160,7 +163,38 @@ function sampleRow(r: Runner, requestId: string, out: { logits: Float32Array; lo
   const result = sample(out.logits.subarray(row * width, (row + 1) * width), state, r.scratch);
   phases.sampleMs += performance.now() - sampleStarted;
   state.record(result.tokenId);
-  return { requestId, ...result };
+  return { requestId, ...result, ...(state.constraint?.isTerminated ? { grammarComplete: true } : {}) };
+}
+
+/**
+ * Drops released sampler states, creates new ones (compiling their grammars), and brings every
+ * grammar's mask up to date for this step's sampling. A grammar that fails to compile fails only
+ * its request (the engine discards that request's samples).
+ */
+async function prepareSamplers(r: Runner, releasedIds: string[], inits: SamplerInit[]): Promise<RunFailure[]> {
+  const failures: RunFailure[] = [];
+  for (const id of releasedIds) {
+    (r.samplers.get(id)?.constraint as GrammarConstraint | null | undefined)?.dispose();
+    r.samplers.delete(id);
+  }
+  for (const init of inits) {
+    if (r.samplers.has(init.requestId)) continue;
+    const state = new SamplerState(init.sampling, init.promptTokenIds, init.topLogprobs, init.fallbackSeed);
+    r.samplers.set(init.requestId, state);
+    if (!init.constraint) continue;
+    try {
+      state.constraint = await r.grammar.constraint(init.constraint);
+    } catch (error) {
+      failures.push({ requestIds: [init.requestId], error: serializeError(error) });
+    }
+  }
+  const sampleStarted = performance.now();
+  for (const state of r.samplers.values()) {
+    const constraint = state.constraint as GrammarConstraint | null;
+    if (constraint?.isStale) await constraint.refresh();
+  }
+  phases.sampleMs += performance.now() - sampleStarted;
+  return failures;
 }
 
 async function step(message: StepMessage): Promise<void> {
@@ -176,14 +210,8 @@ async function step(message: StepMessage): Promise<void> {
     if (op.kind === 'restride') r.stride = op.toStride;
   }
   phases.cacheOpsMs = performance.now() - started;
-  for (const id of message.releasedIds) r.samplers.delete(id);
-  for (const init of message.samplerInits) {
-    if (!r.samplers.has(init.requestId)) {
-      r.samplers.set(init.requestId, new SamplerState(init.sampling, init.promptTokenIds, init.topLogprobs, init.fallbackSeed));
-    }
-  }
+  const failures = await prepareSamplers(r, message.releasedIds, message.samplerInits);
   const samples: TokenSample[] = [];
-  const failures: RunFailure[] = [];
   let runMs = 0;
   if (message.decode) {
     const { numRows, inputIds, positions, requestIds } = message.decode;

@@ -16,6 +16,7 @@ import { readJsonBody, sendJson } from './http.js';
 import { chatLogprobs } from './logprobs.js';
 import type { ChatTemplateMessage, ServedEngine } from './servedEngine.js';
 import { endSse, sendSse, startSse } from './sse.js';
+import { responseFormatConstraint } from './structuredOutput.js';
 import { chatCompletionSchema, parseBody, type ChatCompletionBody } from './validation.js';
 
 function templateMessages(body: ChatCompletionBody): ChatTemplateMessage[] {
@@ -75,9 +76,8 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   if (body.tools && body.tools.length > 0) throw badRequest('Tool calling is not supported by this server.', 'tools');
   if (body.functions && body.functions.length > 0) throw badRequest('Function calling is not supported by this server.', 'functions');
   if (body.logit_bias && Object.keys(body.logit_bias).length > 0) throw badRequest("'logit_bias' is not supported by this server.", 'logit_bias');
-  if (body.response_format && body.response_format.type !== 'text') {
-    throw badRequest(`response_format '${body.response_format.type}' is not supported; only 'text'.`, 'response_format.type');
-  }
+  const constraint = responseFormatConstraint(body.response_format);
+  if (constraint) ctx.constraintParam = 'response_format';
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
     throw badRequest("'top_logprobs' needs 'logprobs': true.", 'top_logprobs');
   }
@@ -95,6 +95,7 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
     stopTokenIds: [],
     ignoreEos: body.ignore_eos ?? false,
     topLogprobs,
+    constraint,
   });
   const generations = RunningGeneration.submitAll(
     ctx,

@@ -78,6 +78,7 @@ export const completionSchema = z.object({
   logprobs: intBetween(0, MAX_TOP_LOGPROBS).nullish(),
   echo: z.boolean().nullish(),
   suffix: z.string().nullish(),
+  response_format: z.object({ type: z.string() }).passthrough().nullish(),
 });
 export type CompletionBody = z.infer<typeof completionSchema>;
 
