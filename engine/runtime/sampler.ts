@@ -130,10 +130,10 @@ function maxOf(values: Float32Array): number {
   return best;
 }
 
-/** Ids with value ≥ threshold, sorted by value descending. */
+/** Ids with value ≥ threshold, sorted by value descending (never a masked-out -Infinity id). */
 function candidatesAbove(values: Float32Array, threshold: number): number[] {
   const ids: number[] = [];
-  for (let i = 0; i < values.length; i++) if (values[i]! >= threshold) ids.push(i);
+  for (let i = 0; i < values.length; i++) if (values[i]! >= threshold && values[i]! > -Infinity) ids.push(i);
   ids.sort((a, b) => values[b]! - values[a]! || a - b);
   return ids;
 }

@@ -27,15 +27,39 @@ export function encodedVocabulary(tokenizerJson: Record<string, unknown>): { tok
   return { tokens, vocabType, prependSpace };
 }
 
+/** One JSON string character as it appears between the quotes: unescaped (no control chars) or an escape. */
+const JSON_STRING_CHAR = '([^"\\\\\\x00-\\x1f]|\\\\["\\\\/bfnrt]|\\\\u[0-9a-fA-F]{4})';
+
+/**
+ * Works around xgrammar 0.1.27's JSON-schema converter, which turns a string's minLength/maxLength
+ * into `[^"\\\r\n]{m,n}`: raw control characters allowed, escapes not, so the output need not
+ * parse. The same bounds as a pattern over JSON string characters compile correctly.
+ */
+export function boundedStringsAsPatterns(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(boundedStringsAsPatterns);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) out[key] = key === 'enum' || key === 'const' || key === 'default' || key === 'examples' ? value : boundedStringsAsPatterns(value);
+  const bounded = out.minLength !== undefined || out.maxLength !== undefined;
+  if (out.type === 'string' && bounded && out.pattern === undefined && out.format === undefined) {
+    const min = typeof out.minLength === 'number' ? out.minLength : 0;
+    const max = typeof out.maxLength === 'number' ? out.maxLength : '';
+    out.pattern = `^${JSON_STRING_CHAR}{${min},${max}}$`;
+    delete out.minLength;
+    delete out.maxLength;
+  }
+  return out;
+}
+
 /** The grammar xgrammar compiles for a spec (json_schema: compact separators, no free whitespace). */
 async function compile(compiler: GrammarCompiler, spec: ConstraintSpec): Promise<CompiledGrammar> {
   switch (spec.type) {
     case 'json_schema':
-      return compiler.compileJSONSchema(JSON.stringify(spec.schema), false);
+      return compiler.compileJSONSchema(JSON.stringify(boundedStringsAsPatterns(spec.schema)), false);
     case 'regex':
       return compiler.compileStructuralTag({ type: 'structural_tag', format: { type: 'regex', pattern: spec.pattern } } as never);
     case 'structural_tag':
-      return compiler.compileStructuralTag(JSON.stringify(spec.tag));
+      return compiler.compileStructuralTag(JSON.stringify(boundedStringsAsPatterns(spec.tag)));
   }
 }
 
