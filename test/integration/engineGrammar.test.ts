@@ -3,7 +3,7 @@
 // free rows, and a matcher survives its request being preempted and recomputed.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Ajv from 'ajv';
+import { Ajv } from 'ajv';
 import type { ConstraintSpec, GenerationRequest, SamplingParams, TokenEvent } from '../../engine/common/engineApi.js';
 import { loadEngine, type LoadedEngine, type StepStats } from '../../engine/runtime/index.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
