@@ -116,14 +116,7 @@ export function tgiGrammarConstraint(grammar: { type: string; value: unknown } |
   if (!grammar) return undefined;
   const param = 'parameters.grammar.value';
   if (grammar.type === 'json') {
-    let schema = grammar.value;
-    if (typeof schema === 'string') {
-      try {
-        schema = JSON.parse(schema);
-      } catch {
-        throw badRequest(`Invalid '${param}': a JSON schema given as a string must be valid JSON.`, param);
-      }
-    }
+    const schema = typeof grammar.value === 'string' ? parseSchemaText(grammar.value, param) : grammar.value;
     checkJsonSchema(schema, param);
     return { type: 'json_schema', schema: (schema === true ? {} : schema) as Record<string, unknown> };
   }
@@ -133,4 +126,27 @@ export function tgiGrammarConstraint(grammar: { type: string; value: unknown } |
     return { type: 'regex', pattern: grammar.value };
   }
   throw badRequest(`Grammar type '${grammar.type}' is not supported; use 'json' or 'regex'.`, 'parameters.grammar.type');
+}
+
+/** vLLM's structured_outputs: {regex} or {json: schema}. */
+export function structuredOutputsConstraint(spec: { regex?: string | null; json?: unknown } | null | undefined): ConstraintSpec | undefined {
+  if (!spec) return undefined;
+  if (typeof spec.regex === 'string') {
+    checkPattern(spec.regex, 'structured_outputs.regex', '');
+    return { type: 'regex', pattern: spec.regex };
+  }
+  if (spec.json !== undefined) {
+    const schema = typeof spec.json === 'string' ? parseSchemaText(spec.json, 'structured_outputs.json') : spec.json;
+    checkJsonSchema(schema, 'structured_outputs.json');
+    return { type: 'json_schema', schema: (schema === true ? {} : schema) as Record<string, unknown> };
+  }
+  throw badRequest("structured_outputs needs 'regex' or 'json'.", 'structured_outputs');
+}
+
+function parseSchemaText(text: string, param: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest(`Invalid '${param}': a JSON schema given as a string must be valid JSON.`, param);
+  }
 }

@@ -51,6 +51,24 @@ export function boundedStringsAsPatterns(schema: unknown): unknown {
   return out;
 }
 
+/**
+ * A structural tag's json_schema contents allow any whitespace between tokens (xgrammar has no
+ * option there), which a weak model fills for ever; swap each for the grammar of the same schema
+ * in the compact layout that response_format uses.
+ */
+async function compactJsonContents(node: unknown): Promise<unknown> {
+  if (Array.isArray(node)) return Promise.all(node.map(compactJsonContents));
+  if (typeof node !== 'object' || node === null) return node;
+  const record = node as Record<string, unknown>;
+  if (record.type === 'json_schema' && 'json_schema' in record) {
+    const schema = JSON.stringify(boundedStringsAsPatterns(record.json_schema));
+    return { type: 'grammar', grammar: await xgrammar().Testings._jsonSchemaToEBNF(schema, false) };
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(record)) out[key] = await compactJsonContents(value);
+  return out;
+}
+
 /** The grammar xgrammar compiles for a spec (json_schema: compact separators, no free whitespace). */
 async function compile(compiler: GrammarCompiler, spec: ConstraintSpec): Promise<CompiledGrammar> {
   switch (spec.type) {
@@ -59,7 +77,7 @@ async function compile(compiler: GrammarCompiler, spec: ConstraintSpec): Promise
     case 'regex':
       return compiler.compileStructuralTag({ type: 'structural_tag', format: { type: 'regex', pattern: spec.pattern } } as never);
     case 'structural_tag':
-      return compiler.compileStructuralTag(JSON.stringify(boundedStringsAsPatterns(spec.tag)));
+      return compiler.compileStructuralTag(JSON.stringify(await compactJsonContents(spec.tag)));
   }
 }
 
