@@ -44,7 +44,7 @@ export class ChatOutputParser {
   private text = '';
   /** Characters of `text` already turned into deltas. */
   private done = 0;
-  private phase: 'undecided' | 'reasoning' | 'content' | 'tools';
+  private phase: 'undecided' | 'reasoning' | 'afterReasoning' | 'content' | 'tools';
   private contentSeen = false;
   private sectionStart = 0;
   private numCalls = 0;
@@ -101,9 +101,16 @@ export class ChatOutputParser {
         }
         this.emit(out, 'reasoning_content', chunk, end);
         if (close >= 0) {
-          this.done += THINK_CLOSE.length + /^\n*/.exec(rest.slice(close + THINK_CLOSE.length))![0].length;
-          this.phase = 'content';
+          this.done += THINK_CLOSE.length;
+          this.phase = 'afterReasoning';
         }
+        return;
+      }
+      case 'afterReasoning': {
+        // The template's "\n\n" after </think> is formatting, not content.
+        const newlines = /^\n*/.exec(rest)![0].length;
+        this.done += newlines;
+        if (newlines < rest.length || final) this.phase = 'content'; // else more newlines may follow
         return;
       }
       case 'content': {
@@ -136,12 +143,6 @@ export class ChatOutputParser {
       case 'tools': {
         const section = this.text.slice(this.sectionStart);
         const parsed = this.options.tools!.parseSection(section, final);
-        if (!parsed) {
-          // Malformed: what follows the last good call is plain content (calls already sent stay).
-          this.phase = 'content';
-          this.options = { ...this.options, tools: null };
-          return;
-        }
         for (const call of parsed.calls.slice(this.numCalls)) {
           this.numCalls++;
           if (!this.options.parallel && this.calls.length >= 1) continue;
@@ -152,6 +153,11 @@ export class ChatOutputParser {
           out.push({ tool_calls: [{ index, function: { arguments: call.arguments } }] });
         }
         this.done = this.sectionStart + parsed.consumed;
+        if (parsed.malformed) {
+          // What follows the last good call is plain content (calls already sent stay).
+          this.phase = 'content';
+          this.options = { ...this.options, tools: null };
+        }
         return;
       }
     }

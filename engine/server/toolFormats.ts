@@ -16,6 +16,12 @@ export interface ParsedToolCall {
   arguments: string;
 }
 
+export interface SectionParse {
+  calls: ParsedToolCall[];
+  consumed: number;
+  malformed: boolean;
+}
+
 export interface ToolFormat {
   readonly name: ToolFormatName;
   /** Text that opens the call section; text before it is content. */
@@ -24,10 +30,10 @@ export interface ToolFormat {
   readonly leading: boolean;
   /**
    * Splits `section` (the text from `start` on) into calls. `final`: the model has stopped, so an
-   * unterminated call is judged too. Returns the calls complete so far and how many characters of
-   * `section` they used; null if the section is malformed (the caller falls back to plain content).
+   * unterminated call is judged too. Returns the calls complete so far, how many characters of
+   * `section` they used, and whether what follows is malformed (not calls: plain content).
    */
-  parseSection(section: string, final: boolean): { calls: ParsedToolCall[]; consumed: number } | null;
+  parseSection(section: string, final: boolean): SectionParse;
   /** xgrammar structural tag producing one call (or several, with `parallel`) to the given tools. */
   grammar(tools: ToolDefinition[], parallel: boolean): ConstraintSpec;
 }
@@ -80,21 +86,21 @@ const HERMES: ToolFormat = {
     let at = 0;
     while (true) {
       const rest = section.slice(at);
-      if (rest.trim() === '') return { calls, consumed: section.length };
+      if (rest.trim() === '') return { calls, consumed: final ? section.length : at, malformed: false };
       const open = rest.search(/\S/);
       if (!rest.startsWith('<tool_call>', open)) {
-        if (!final && '<tool_call>'.startsWith(rest.slice(open))) return { calls, consumed: at }; // the next call may be opening
-        return null; // text after the calls
+        if (!final && '<tool_call>'.startsWith(rest.slice(open))) return { calls, consumed: at, malformed: false }; // the next call may be opening
+        return { calls, consumed: at, malformed: true }; // text after the calls
       }
       const bodyStart = at + open + '<tool_call>'.length;
       const close = section.indexOf('</tool_call>', bodyStart);
       if (close < 0) {
-        if (!final) return { calls, consumed: at };
+        if (!final) return { calls, consumed: at, malformed: false };
         const call = callOf(parseJson(section.slice(bodyStart).trim()), 'arguments'); // stopped before the closing tag
-        return call ? { calls: [...calls, call], consumed: section.length } : null;
+        return call ? { calls: [...calls, call], consumed: section.length, malformed: false } : { calls, consumed: at, malformed: true };
       }
       const call = callOf(parseJson(section.slice(bodyStart, close).trim()), 'arguments');
-      if (!call) return null;
+      if (!call) return { calls, consumed: at, malformed: true };
       calls.push(call);
       at = close + '</tool_call>'.length;
     }
@@ -121,14 +127,14 @@ const LLAMA3_JSON: ToolFormat = {
   start: '{',
   leading: true,
   parseSection(section, final) {
-    if (!final) return { calls: [], consumed: 0 }; // one JSON document: judged when complete
+    if (!final) return { calls: [], consumed: 0, malformed: false }; // one JSON document: judged when complete
     const calls: ParsedToolCall[] = [];
-    for (const part of section.replace(/^<\|python_tag\|>/, '').split(/\s*;\s*(?=\{)/)) {
+    for (const part of section.split(/\s*;\s*(?=\{)/)) {
       const call = callOf(parseJson(part.trim()), 'parameters');
-      if (!call) return null;
+      if (!call) return { calls: [], consumed: 0, malformed: true };
       calls.push(call);
     }
-    return { calls, consumed: section.length };
+    return { calls, consumed: section.length, malformed: false };
   },
   grammar(tools, parallel) {
     return structuralTag({
@@ -152,11 +158,11 @@ const MISTRAL: ToolFormat = {
   start: '[TOOL_CALLS]',
   leading: false,
   parseSection(section, final) {
-    if (!final) return { calls: [], consumed: 0 };
+    if (!final) return { calls: [], consumed: 0, malformed: false };
     const list = parseJson(section.slice('[TOOL_CALLS]'.length).trim());
-    if (!Array.isArray(list) || list.length === 0) return null;
-    const calls = list.map((item) => callOf(item, 'arguments'));
-    return calls.every((call) => call !== null) ? { calls: calls as ParsedToolCall[], consumed: section.length } : null;
+    const calls = Array.isArray(list) ? list.map((item) => callOf(item, 'arguments')) : [];
+    if (calls.length === 0 || calls.some((call) => call === null)) return { calls: [], consumed: 0, malformed: true };
+    return { calls: calls as ParsedToolCall[], consumed: section.length, malformed: false };
   },
   grammar(tools, parallel) {
     return structuralTag({
