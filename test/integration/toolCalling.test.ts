@@ -11,6 +11,7 @@ import { HumanMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
 import { ModelTokenizer } from '../../engine/runtime/index.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
 import { postJson, qwen3Package, readSse, startHarness, type Harness } from './serverHarness.js';
 
 let h: Harness;
@@ -184,4 +185,22 @@ test('reasoning: <think> splits into reasoning_content, streamed and not', async
 test('chat_template_kwargs enable_thinking:false renders the no-think form', async () => {
   assert.ok((await renderedPrompt({ messages: user('hi'), chat_template_kwargs: { enable_thinking: false } })).endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n'));
   assert.ok((await renderedPrompt({ messages: user('hi') })).endsWith('<|im_start|>assistant\n'));
+});
+
+test("Llama 3.1's real tokenizer: its packaged template never renders tools (400), and grammars work over its 128k vocabulary", async () => {
+  const llama = await startHarness({ fixture: () => ensureFixturePackage({ arch: 'llama', dtype: 'fp32', shape: 'tiny', tokenizer: 'llama3_1' }) });
+  try {
+    const refused = await postJson(`${llama.url}/v1/chat/completions`, { messages: user('hi'), tools: TOOLS });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.json.error.param, 'tools');
+    assert.match(refused.json.error.message, /never renders 'tools'/);
+    const { status, json } = await postJson(`${llama.url}/v1/chat/completions`, {
+      messages: user('hi'), response_format: { type: 'json_schema', json_schema: { name: 'w', schema: WEATHER_PARAMS } }, temperature: 1, seed: 1, max_tokens: 60,
+    });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(json.choices[0].finish_reason, 'stop');
+    assert.ok(validators.get_weather(JSON.parse(json.choices[0].message.content)), json.choices[0].message.content);
+  } finally {
+    await llama.stop();
+  }
 });
