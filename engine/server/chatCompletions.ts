@@ -120,6 +120,7 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
     startsInReasoning: template.includes('</think>') && text.trimEnd().endsWith('<think>'),
     tools: toolUse.format,
     parallel: toolUse.parallel,
+    streamArguments: toolUse.constraint !== undefined,
   };
   const maxParam = body.max_completion_tokens !== null && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
   const maxNewTokens = resolveMaxNewTokens(engine, ids.length, body.max_completion_tokens ?? body.max_tokens, maxParam);

@@ -29,14 +29,29 @@ test('Hermes/Qwen: content, two calls, reasoning; stream splits agree at every c
   assert.deepEqual(parseAllWays(text, hermes), {
     reasoning: 'The user wants weather.',
     content: 'Let me check.\n',
-    calls: [{ name: 'get_weather', arguments: '{"city":"Paris"}' }, { name: 'get_time', arguments: '{}' }],
+    calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}' }, { name: 'get_time', arguments: '{}' }],
   });
 });
 
 test('Hermes: parallel_tool_calls false keeps the first call; a call cut before its closing tag still counts at the end', () => {
   const two = '<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>\n<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>';
-  assert.deepEqual(parseAllWays(two, { ...hermes, parallel: false }).calls, [{ name: 'a', arguments: '{"x":1}' }]);
-  assert.deepEqual(parseAllWays('<tool_call>\n{"name": "a", "arguments": {"x": 1}}', hermes).calls, [{ name: 'a', arguments: '{"x":1}' }]);
+  assert.deepEqual(parseAllWays(two, { ...hermes, parallel: false }).calls, [{ name: 'a', arguments: '{"x": 1}' }]);
+  assert.deepEqual(parseAllWays('<tool_call>\n{"name": "a", "arguments": {"x": 1}}', hermes).calls, [{ name: 'a', arguments: '{"x": 1}' }]);
+  // Keys in another order: the arguments are re-serialized.
+  assert.deepEqual(parseAllWays('<tool_call>\n{"arguments": {"x": 1}, "name": "a"}\n</tool_call>', hermes).calls, [{ name: 'a', arguments: '{"x":1}' }]);
+});
+
+test('grammar-forced Hermes calls stream their arguments as written, fragments adding up to the call', () => {
+  const text = '<tool_call>\n{"name": "get_weather", "arguments": {\n  "city": "Oslo",\n  "when": {"day": 2}\n}}\n</tool_call>\n<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>';
+  const forced = { ...hermes, streamArguments: true };
+  const expected = { reasoning: null, content: '', calls: [{ name: 'get_weather', arguments: '{\n  "city": "Oslo",\n  "when": {"day": 2}\n}' }, { name: 'b', arguments: '{}' }] };
+  assert.deepEqual(parseAllWays(text, forced), expected);
+  const parser = new ChatOutputParser(forced);
+  const deltas = [...[...text].flatMap((char) => parser.push(char)), ...parser.finish()];
+  const fragments = deltas.flatMap((delta) => delta.tool_calls ?? []).filter((call) => call.index === 0 && !call.id);
+  assert.ok(fragments.length > 10, `arguments arrive in many fragments (${fragments.length})`);
+  assert.equal(fragments.map((call) => call.function.arguments).join(''), expected.calls[0]!.arguments);
+  assert.deepEqual(parseAllWays(text, { ...forced, parallel: false }).calls, [expected.calls[0]]);
 });
 
 test('malformed calls fall back to plain content, never lose text', () => {
@@ -50,6 +65,7 @@ test('malformed calls fall back to plain content, never lose text', () => {
   }
   const callThenProse = '<tool_call>\n{"name": "a", "arguments": {}}\n</tool_call>\nDone!';
   assert.deepEqual(parseAllWays(callThenProse, hermes), { reasoning: null, content: '\nDone!', calls: [{ name: 'a', arguments: '{}' }] });
+  assert.deepEqual(parseAllWays(callThenProse, { ...hermes, streamArguments: true }), { reasoning: null, content: '\nDone!', calls: [{ name: 'a', arguments: '{}' }] });
 });
 
 test('Llama 3.1 JSON calls only when the reply is the call; arguments may be called parameters', () => {

@@ -27,6 +27,12 @@ export interface ChatOutputOptions {
   tools: ToolFormat | null;
   /** parallel_tool_calls false: keep only the first call. */
   parallel: boolean;
+  /**
+   * Stream a call's arguments as they are written (after its id and name). Only for calls a
+   * grammar forces: they cannot turn out malformed after their first fragment was sent. Other
+   * calls are sent whole once complete, so malformed ones can still become plain content.
+   */
+  streamArguments?: boolean;
 }
 
 const THINK_OPEN = '<think>';
@@ -50,6 +56,8 @@ export class ChatOutputParser {
   private numCalls = 0;
   private reasoningStarted = false;
   readonly calls: (ParsedToolCall & { id: string })[] = [];
+  /** The call whose arguments are streaming: its index and how much of its arguments was sent. */
+  private open: { index: number; sent: number } | null = null;
 
   constructor(private options: ChatOutputOptions) {
     this.phase = options.startsInReasoning ? 'reasoning' : options.reasoning ? 'undecided' : 'content';
@@ -145,14 +153,21 @@ export class ChatOutputParser {
         const parsed = this.options.tools!.parseSection(section, final);
         for (const call of parsed.calls.slice(this.numCalls)) {
           this.numCalls++;
+          const open = this.open;
+          this.open = null;
+          if (open) {
+            // Its id and name went out when it opened: send the rest of its arguments.
+            this.calls[open.index]!.arguments = call.arguments;
+            if (call.arguments.length > open.sent) out.push({ tool_calls: [{ index: open.index, function: { arguments: call.arguments.slice(open.sent) } }] });
+            continue;
+          }
           if (!this.options.parallel && this.calls.length >= 1) continue;
-          const withId = { ...call, id: toolCallId() };
-          const index = this.calls.length;
-          this.calls.push(withId);
-          out.push({ tool_calls: [{ index, id: withId.id, type: 'function', function: { name: call.name, arguments: '' } }] });
+          const index = this.announce(out, call.name);
+          this.calls[index]!.arguments = call.arguments;
           out.push({ tool_calls: [{ index, function: { arguments: call.arguments } }] });
         }
         this.done = this.sectionStart + parsed.consumed;
+        if (!parsed.malformed && !final) this.streamOpenCall(section, parsed.consumed, out);
         if (parsed.malformed) {
           // What follows the last good call is plain content (calls already sent stay).
           this.phase = 'content';
@@ -160,6 +175,41 @@ export class ChatOutputParser {
         }
         return;
       }
+    }
+  }
+
+  /** Sends a call's id and name; returns its index. */
+  private announce(out: ChatDelta[], name: string): number {
+    const index = this.calls.length;
+    const id = toolCallId();
+    this.calls.push({ id, name, arguments: '' });
+    out.push({ tool_calls: [{ index, id, type: 'function', function: { name, arguments: '' } }] });
+    return index;
+  }
+
+  /**
+   * Streams the arguments of the call being written, holding back what may still be its closing
+   * (trailing whitespace, the body's final '}', a partial end tag).
+   */
+  private streamOpenCall(section: string, from: number, out: ChatDelta[]): void {
+    const format = this.options.tools!;
+    if (!this.options.streamArguments || !format.openCall) return;
+    if (!this.open && !this.options.parallel && this.calls.length >= 1) return;
+    const head = format.openCall(section, from);
+    if (!head) return;
+    this.open ??= { index: this.announce(out, head.name), sent: 0 };
+    let safe = section.slice(head.argumentsStart);
+    for (let changed = true; changed; ) {
+      const before = safe.length;
+      safe = safe.replace(/\s+$/, '');
+      const partialEnd = heldTail(safe, '</tool_call>') || (safe.endsWith('</tool_call>') ? '</tool_call>'.length : 0);
+      safe = safe.slice(0, safe.length - partialEnd);
+      changed = safe.length !== before;
+    }
+    if (safe.endsWith('}')) safe = safe.slice(0, -1);
+    if (safe.length > this.open.sent) {
+      out.push({ tool_calls: [{ index: this.open.index, function: { arguments: safe.slice(this.open.sent) } }] });
+      this.open.sent = safe.length;
     }
   }
 

@@ -34,6 +34,11 @@ export interface ToolFormat {
    * `section` they used, and whether what follows is malformed (not calls: plain content).
    */
   parseSection(section: string, final: boolean): SectionParse;
+  /**
+   * The call opening at `from` in `section` once its name is known: its name and where its
+   * arguments' text starts (for streaming arguments as they are written). Absent: calls stream whole.
+   */
+  openCall?(section: string, from: number): { name: string; argumentsStart: number } | null;
   /** xgrammar structural tag producing one call (or several, with `parallel`) to the given tools. */
   grammar(tools: ToolDefinition[], parallel: boolean): ConstraintSpec;
 }
@@ -76,6 +81,22 @@ function parseJson(text: string): unknown {
 const jsonSchemaOf = (parameters: Record<string, unknown>) => (Object.keys(parameters).length === 0 ? { type: 'object' } : parameters);
 const quoted = (name: string) => JSON.stringify(name);
 
+/** A Hermes call body up to its arguments: `{"name": "...", "arguments": `. */
+const HERMES_HEAD = /^\s*<tool_call>\s*\{\s*"name"\s*:\s*("(?:[^"\\]|\\.)*")\s*,\s*"arguments"\s*:\s*/;
+
+/**
+ * A Hermes call: the arguments as the model wrote them when the body is `{"name", "arguments"}`
+ * in that order (so streamed fragments add up to them), else re-serialized.
+ */
+function hermesCall(block: string): ParsedToolCall | null {
+  const call = callOf(parseJson(block.replace(/^\s*<tool_call>/, '').trim()), 'arguments');
+  const head = HERMES_HEAD.exec(block);
+  if (!call || !head) return call;
+  const raw = block.slice(head[0].length).replace(/\s*\}\s*$/, '');
+  const rawArgs = parseJson(raw);
+  return typeof rawArgs === 'object' && rawArgs !== null && !Array.isArray(rawArgs) ? { name: call.name, arguments: raw } : call;
+}
+
 /** Hermes / Qwen: `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`, one block per call. */
 const HERMES: ToolFormat = {
   name: 'hermes',
@@ -96,14 +117,20 @@ const HERMES: ToolFormat = {
       const close = section.indexOf('</tool_call>', bodyStart);
       if (close < 0) {
         if (!final) return { calls, consumed: at, malformed: false };
-        const call = callOf(parseJson(section.slice(bodyStart).trim()), 'arguments'); // stopped before the closing tag
+        const call = hermesCall(section.slice(at)); // stopped before the closing tag
         return call ? { calls: [...calls, call], consumed: section.length, malformed: false } : { calls, consumed: at, malformed: true };
       }
-      const call = callOf(parseJson(section.slice(bodyStart, close).trim()), 'arguments');
+      const call = hermesCall(section.slice(at, close));
       if (!call) return { calls, consumed: at, malformed: true };
       calls.push(call);
       at = close + '</tool_call>'.length;
     }
+  },
+  openCall(section, from) {
+    const head = HERMES_HEAD.exec(section.slice(from));
+    if (!head) return null;
+    const name = parseJson(head[1]!);
+    return typeof name === 'string' ? { name, argumentsStart: from + head[0].length } : null;
   },
   grammar(tools, parallel) {
     return structuralTag({
