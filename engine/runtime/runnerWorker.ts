@@ -31,6 +31,8 @@ interface Runner {
   samplers: Map<string, SamplerState>;
   scratch: SamplerScratch;
   grammar: GrammarRuntime;
+  /** The matchers of constrained requests (also their SamplerState's constraint). */
+  matchers: Map<string, GrammarConstraint>;
 }
 
 let runner: Runner | null = null;
@@ -71,6 +73,7 @@ async function init(message: InitMessage): Promise<void> {
     samplers: new Map(),
     scratch: new SamplerScratch(),
     grammar: new GrammarRuntime(message.grammar.tokenizerJsonPath, message.vocabSize, message.grammar.stopTokenIds),
+    matchers: new Map(),
   };
   post({ type: 'ready', device, kvCacheBytes: elements * 4 * 2 * graph.numLayers });
 }
@@ -174,8 +177,9 @@ function sampleRow(r: Runner, requestId: string, out: { logits: Float32Array; lo
 async function prepareSamplers(r: Runner, releasedIds: string[], inits: SamplerInit[]): Promise<RunFailure[]> {
   const failures: RunFailure[] = [];
   for (const id of releasedIds) {
-    (r.samplers.get(id)?.constraint as GrammarConstraint | null | undefined)?.dispose();
     r.samplers.delete(id);
+    r.matchers.get(id)?.dispose();
+    r.matchers.delete(id);
   }
   for (const init of inits) {
     if (r.samplers.has(init.requestId)) continue;
@@ -183,16 +187,15 @@ async function prepareSamplers(r: Runner, releasedIds: string[], inits: SamplerI
     r.samplers.set(init.requestId, state);
     if (!init.constraint) continue;
     try {
-      state.constraint = await r.grammar.constraint(init.constraint);
+      const matcher = await r.grammar.constraint(init.constraint);
+      r.matchers.set(init.requestId, matcher);
+      state.constraint = matcher;
     } catch (error) {
       failures.push({ requestIds: [init.requestId], error: serializeError(error) });
     }
   }
   const sampleStarted = performance.now();
-  for (const state of r.samplers.values()) {
-    const constraint = state.constraint as GrammarConstraint | null;
-    if (constraint?.isStale) await constraint.refresh();
-  }
+  for (const matcher of r.matchers.values()) if (matcher.isStale) await matcher.refresh();
   phases.sampleMs += performance.now() - sampleStarted;
   return failures;
 }

@@ -168,11 +168,11 @@ export async function chatJson(ctx: RequestContext, { body, output, generations,
     choices: results.map((result, index) => {
       const { message, finishReason } = assistantMessage(result.text, result.done, output);
       return {
-      index,
-      message,
-      logprobs: topLogprobs === undefined ? null : chatLogprobs(result.tokens, topLogprobs),
-      finish_reason: finishReason,
-      ...(body.return_token_ids ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: promptTokenIds } : {}),
+        index,
+        message,
+        logprobs: topLogprobs === undefined ? null : chatLogprobs(result.tokens, topLogprobs),
+        finish_reason: finishReason,
+        ...(body.return_token_ids ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: promptTokenIds } : {}),
       };
     }),
     usage: usageOf(results[0]!.done.promptTokens, completionTokens),
