@@ -156,6 +156,7 @@ test('playground: replies render as sanitized Markdown; reasoning shows in a col
   await expect(reasoning.locator('.reasoning-text')).toBeVisible();
   expect(await reply.locator('img[onerror], a[href^="javascript:"], script').count(), 'no HTML from the model runs').toBe(0);
   expect(await page.evaluate('window.pwned === true')).toBe(false);
+  await shot(page, 'playground-markdown');
   await page.unroute('**/v1/chat/completions');
 });
 
