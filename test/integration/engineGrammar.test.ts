@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 import type { ConstraintSpec, GenerationRequest, SamplingParams, TokenEvent } from '../../engine/common/engineApi.js';
 import { loadEngine, type LoadedEngine, type StepStats } from '../../engine/runtime/index.js';
+import { completeJsonPrefix } from '../fixtures/jsonPrefix.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 
 const SAMPLED: SamplingParams = { temperature: 1, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 };
@@ -108,4 +109,17 @@ test('regex grammar; a grammar xgrammar rejects fails only that request, naming 
   assert.match(bad.done.error!.message, /Unsupported type "foo"/);
   const after = await collect(engine, request(prompts[0]!, { constraint, sampling: { ...SAMPLED, seed: 1 } }));
   assert.ok(validate(JSON.parse(after.text)), 'the worker keeps serving grammars after a rejected one');
+});
+
+test("json_object ({type: 'object'}): every seed gives a JSON object, complete or (cut by max tokens) a valid prefix of one", async () => {
+  // A random model writes free-form keys for a long time, so most documents are cut: each must
+  // still be the start of an object (checked by test/fixtures/jsonPrefix, not by the grammar).
+  for (let seed = 1; seed <= 8; seed++) {
+    const { text, done } = await collect(engine, request(prompts[seed % prompts.length]!, { constraint: { type: 'json_schema', schema: { type: 'object' } }, sampling: { ...SAMPLED, seed }, maxNewTokens: 60 }));
+    const parsed = JSON.parse(done.finishReason === 'stop' ? text : completeJsonPrefix(text));
+    assert.ok(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed), text);
+    if (done.finishReason !== 'stop') assert.equal(done.finishReason, 'length');
+  }
+  const free = await collect(engine, request(prompts[0]!, { sampling: { ...SAMPLED, seed: 1 }, maxNewTokens: 60 }));
+  assert.throws(() => JSON.parse(completeJsonPrefix(free.text)), 'free text is not an object prefix (the check can fail)');
 });
