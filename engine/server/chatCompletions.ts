@@ -84,7 +84,7 @@ export async function chatCompletions(ctx: RequestContext): Promise<void> {
 interface PreparedChat {
   body: ChatCompletionBody;
   /** How each choice's text splits into reasoning, content and tool calls. */
-  output: ChatOutputOptions;
+  output: ChatOutputOptions & { markerTokenId: number | null };
   generations: RunningGeneration[];
   topLogprobs: number | undefined;
   promptTokenIds: number[];
@@ -114,13 +114,14 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   });
   ctx.prompt = text;
   const template = engine.manifest.tokenizer.chatTemplate ?? '';
-  const output: ChatOutputOptions = {
+  const output: PreparedChat['output'] = {
     reasoning: template.includes('</think>'),
     // Some templates open the think block in the prompt; the reply then starts inside it.
     startsInReasoning: template.includes('</think>') && text.trimEnd().endsWith('<think>'),
     tools: toolUse.format,
     parallel: toolUse.parallel,
     streamArguments: toolUse.constraint !== undefined,
+    markerTokenId: toolUse.format ? droppedMarkerId(engine, toolUse.format.start) : null,
   };
   const maxParam = body.max_completion_tokens !== null && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
   const maxNewTokens = resolveMaxNewTokens(engine, ids.length, body.max_completion_tokens ?? body.max_tokens, maxParam);
@@ -143,9 +144,23 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   return { body, output, generations, topLogprobs, promptTokenIds: ids, base: { id: ctx.id, created: unixSeconds(ctx.arrivalMs), model, system_fingerprint: null } };
 }
 
+/**
+ * The token id of a call marker the detokenizer drops (a special token, like Mistral's
+ * [TOOL_CALLS]), so the parser can be shown it; null when the marker is ordinary text.
+ */
+function droppedMarkerId(engine: ServedEngine, marker: string): number | null {
+  const ids = engine.tokenizer.encode(marker, { addSpecialTokens: false });
+  return ids.length === 1 && engine.tokenizer.decode(ids) === '' ? ids[0]! : null;
+}
+
+/** A token's text for the output parser: a dropped call marker is put back. */
+const parserText = (event: { tokenId: number; text: string }, output: PreparedChat['output']) =>
+  output.markerTokenId !== null && event.tokenId === output.markerTokenId ? output.tools!.start + event.text : event.text;
+
 /** The message and finish reason of one finished choice. */
-function assistantMessage(text: string, done: DoneEvent, options: ChatOutputOptions) {
+function assistantMessage(tokens: { tokenId: number; text: string }[], done: DoneEvent, options: ChatOutputOptions & { markerTokenId: number | null }) {
   const parser = new ChatOutputParser(options);
+  const text = tokens.map((token) => parserText(token, options)).join('');
   const { reasoning, content, calls } = mergeDeltas([...parser.push(text), ...parser.finish()]);
   const message: Record<string, unknown> = { role: 'assistant', content: calls.length > 0 ? content.trim() || null : content };
   if (reasoning !== null) message.reasoning_content = reasoning;
@@ -166,7 +181,7 @@ export async function chatJson(ctx: RequestContext, { body, output, generations,
     ...base,
     object: 'chat.completion',
     choices: results.map((result, index) => {
-      const { message, finishReason } = assistantMessage(result.text, result.done, output);
+      const { message, finishReason } = assistantMessage(result.tokens, result.done, output);
       return {
         index,
         message,
@@ -203,7 +218,8 @@ async function streamChat(ctx: RequestContext, { body, output, generations, topL
       for await (const event of generation.events()) {
         if (event.type === 'token') {
           texts[index] += event.text;
-          const deltas = event.text === '' ? [] : parser.push(event.text);
+          const text = parserText(event, output);
+          const deltas = text === '' ? [] : parser.push(text);
           const perToken = topLogprobs !== undefined || body.return_token_ids
             ? { logprobs: topLogprobs === undefined ? null : chatLogprobs([event], topLogprobs), ...(body.return_token_ids ? { token_ids: [event.tokenId] } : {}) }
             : null;
