@@ -5,7 +5,7 @@ import type { ConstraintSpec } from '../../common/engineApi.js';
 import type { TokenConstraint } from '../sampler.js';
 import { withDiagnostics, xgrammar, type CompiledGrammar, type GrammarCompiler, type GrammarMatcher } from './xgrammar.js';
 
-/** Compiled grammars kept per worker (a JSON-schema compile over a 152k vocabulary takes ~0.3 s). */
+/** Compiled grammars kept per worker (a small JSON-schema compile over a 152k vocabulary took ~0.4 s). */
 const MAX_CACHED_GRAMMARS = 64;
 
 export class GrammarCompileError extends Error {
