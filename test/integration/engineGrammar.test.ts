@@ -123,3 +123,10 @@ test("json_object ({type: 'object'}): every seed gives a JSON object, complete o
   const free = await collect(engine, request(prompts[0]!, { sampling: { ...SAMPLED, seed: 1 }, maxNewTokens: 60 }));
   assert.throws(() => JSON.parse(completeJsonPrefix(free.text)), 'free text is not an object prefix (the check can fail)');
 });
+
+test('with ignore_eos the completed grammar still ends the request (stop), its stop token adding no text', async () => {
+  const { text, done } = await collect(engine, request(prompts[2]!, { constraint, sampling: { ...SAMPLED, seed: 2 }, ignoreEos: true }));
+  assert.equal(done.finishReason, 'stop');
+  assert.ok(validate(JSON.parse(text)), text);
+  assert.ok(done.completionTokens < 120);
+});

@@ -79,6 +79,8 @@ test('/v1/completions response_format and TGI grammar (json schema, regex)', asy
   const text = await postJson(`${h.url}/v1/completions`, { model: h.model, prompt: 'Answer:', response_format: { type: 'json_schema', json_schema: { name: 'a', schema } }, temperature: 1, seed: 2, max_tokens: 40 });
   assert.equal(text.status, 200, JSON.stringify(text.json));
   assert.ok(new Ajv().compile(schema)(JSON.parse(text.json.choices[0].text)), text.json.choices[0].text);
+  const vllm = await chat({ structured_outputs: { json: schema }, temperature: 1, seed: 3, max_tokens: 40 });
+  assert.ok(new Ajv().compile(schema)(JSON.parse(vllm.json.choices[0].message.content)), "vLLM's structured_outputs.json");
   const tgiJson = await postJson(`${h.url}/generate`, { inputs: 'Answer:', parameters: { max_new_tokens: 40, do_sample: true, seed: 5, grammar: { type: 'json', value: schema } } });
   assert.equal(tgiJson.status, 200, JSON.stringify(tgiJson.json));
   assert.ok(new Ajv().compile(schema)(JSON.parse(tgiJson.json.generated_text)), tgiJson.json.generated_text);
