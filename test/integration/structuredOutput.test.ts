@@ -32,7 +32,7 @@ test('openai SDK chat.completions.parse with a zod response format', async () =>
     response_format: zodResponseFormat(WEATHER, 'weather'),
     temperature: 1,
     seed: 11,
-    max_tokens: 120,
+    max_tokens: 200,
   });
   const choice = completion.choices[0]!;
   assert.equal(choice.finish_reason, 'stop');
@@ -44,7 +44,7 @@ test('json_schema strict at temperature 1: every seed valid (ajv), streamed and 
   const validate = new Ajv().compile(schema);
   const response_format = { type: 'json_schema', json_schema: { name: 'weather', schema, strict: true } };
   for (let seed = 1; seed <= 5; seed++) {
-    const { status, json } = await chat({ response_format, temperature: 1, seed, max_tokens: 120 });
+    const { status, json } = await chat({ response_format, temperature: 1, seed, max_tokens: 200 });
     assert.equal(status, 200, JSON.stringify(json));
     const content = json.choices[0].message.content;
     assert.equal(json.choices[0].finish_reason, 'stop', content);
@@ -53,7 +53,7 @@ test('json_schema strict at temperature 1: every seed valid (ajv), streamed and 
       const response = await fetch(`${h.url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: h.model, messages: [{ role: 'user', content: 'Weather?' }], response_format, temperature: 1, seed, max_tokens: 120, stream: true }),
+        body: JSON.stringify({ model: h.model, messages: [{ role: 'user', content: 'Weather?' }], response_format, temperature: 1, seed, max_tokens: 200, stream: true }),
       });
       const streamed = (await readSse(response)).flatMap((event) => event.choices).map((c: any) => c.delta.content ?? '').join('');
       assert.equal(streamed, content);
@@ -76,12 +76,12 @@ test('json_object: output is a JSON object (complete, or cut by max_tokens a val
 
 test('/v1/completions response_format and TGI grammar (json schema, regex)', async () => {
   const schema = { type: 'object', properties: { ok: { type: 'boolean' }, n: { type: 'integer', minimum: 0, maximum: 9 } }, required: ['ok', 'n'], additionalProperties: false };
-  const text = await postJson(`${h.url}/v1/completions`, { model: h.model, prompt: 'Answer:', response_format: { type: 'json_schema', json_schema: { name: 'a', schema } }, temperature: 1, seed: 2, max_tokens: 40 });
+  const text = await postJson(`${h.url}/v1/completions`, { model: h.model, prompt: 'Answer:', response_format: { type: 'json_schema', json_schema: { name: 'a', schema } }, temperature: 1, seed: 2, max_tokens: 100 });
   assert.equal(text.status, 200, JSON.stringify(text.json));
   assert.ok(new Ajv().compile(schema)(JSON.parse(text.json.choices[0].text)), text.json.choices[0].text);
-  const vllm = await chat({ structured_outputs: { json: schema }, temperature: 1, seed: 3, max_tokens: 40 });
+  const vllm = await chat({ structured_outputs: { json: schema }, temperature: 1, seed: 3, max_tokens: 100 });
   assert.ok(new Ajv().compile(schema)(JSON.parse(vllm.json.choices[0].message.content)), "vLLM's structured_outputs.json");
-  const tgiJson = await postJson(`${h.url}/generate`, { inputs: 'Answer:', parameters: { max_new_tokens: 40, do_sample: true, seed: 5, grammar: { type: 'json', value: schema } } });
+  const tgiJson = await postJson(`${h.url}/generate`, { inputs: 'Answer:', parameters: { max_new_tokens: 100, do_sample: true, seed: 5, grammar: { type: 'json', value: schema } } });
   assert.equal(tgiJson.status, 200, JSON.stringify(tgiJson.json));
   assert.ok(new Ajv().compile(schema)(JSON.parse(tgiJson.json.generated_text)), tgiJson.json.generated_text);
   const tgiRegex = await postJson(`${h.url}/generate`, { inputs: 'Code:', parameters: { max_new_tokens: 20, do_sample: true, seed: 5, grammar: { type: 'regex', value: '[A-Z]{2}-[0-9]{3}' }, details: true } });

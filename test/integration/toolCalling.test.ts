@@ -1,5 +1,6 @@
 // Tool calling and reasoning over HTTP on Qwen3's real tokenizer and chat template (random
-// weights, so calls are forced with tool_choice and checked against their schemas): the openai
+// weights, so calls are forced with tool_choice and checked against their schemas; max_tokens
+// leaves room for any tokenization of a forced output, which then ends by itself): the openai
 // SDK, streamed deltas, an agent loop (call → tool result → answer), LangChain's bindTools and
 // withStructuredOutput, <think> splitting and enable_thinking.
 import { after, before, test } from 'node:test';
@@ -60,7 +61,7 @@ async function renderedPrompt(body: Record<string, unknown>): Promise<string> {
 test('a named tool_choice forces that call: arguments match its schema, finish_reason tool_calls', async () => {
   for (let seed = 1; seed <= 3; seed++) {
     const completion = await client.chat.completions.create({
-      model: h.model, messages: user('What time is it?'), tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } }, temperature: 1, seed, max_tokens: 60,
+      model: h.model, messages: user('What time is it?'), tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } }, temperature: 1, seed, max_tokens: 200,
     });
     const choice = completion.choices[0]!;
     assert.equal(choice.finish_reason, 'tool_calls');
@@ -73,7 +74,7 @@ test('a named tool_choice forces that call: arguments match its schema, finish_r
 
 test("tool_choice 'required' over seeds (one call with parallel_tool_calls false); streamed deltas in OpenAI's shape equal the non-streamed call", async () => {
   for (let seed = 1; seed <= 4; seed++) {
-    const request = { model: h.model, messages: user('Weather in Oslo?'), tools: TOOLS, tool_choice: 'required' as const, parallel_tool_calls: false, temperature: 1, seed, max_tokens: 60 };
+    const request = { model: h.model, messages: user('Weather in Oslo?'), tools: TOOLS, tool_choice: 'required' as const, parallel_tool_calls: false, temperature: 1, seed, max_tokens: 200 };
     const whole = await client.chat.completions.create(request);
     const calls = whole.choices[0]!.message.tool_calls!;
     assert.equal(whole.choices[0]!.finish_reason, 'tool_calls');
@@ -108,7 +109,7 @@ test('parallel required calls: every call valid', async () => {
 
 test('agent loop: call → tool result rendered into the template → final answer', async () => {
   const messages: OpenAI.ChatCompletionMessageParam[] = user('Weather in Lima?');
-  const first = await client.chat.completions.create({ model: h.model, messages, tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_weather' } }, temperature: 1, seed: 5, max_tokens: 60 });
+  const first = await client.chat.completions.create({ model: h.model, messages, tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_weather' } }, temperature: 1, seed: 5, max_tokens: 200 });
   const assistant = first.choices[0]!.message;
   const call = assistant.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
   assertValidCall(call);
@@ -149,7 +150,7 @@ test('tool errors are 400s naming the field', async () => {
 });
 
 test('LangChain: bindTools with a forced tool, withStructuredOutput (jsonSchema and functionCalling) with a zod schema', async () => {
-  const chat = new ChatOpenAI({ model: h.model, apiKey: 'unused', temperature: 1, maxTokens: 80, maxRetries: 0, configuration: { baseURL: `${h.url}/v1` }, modelKwargs: { seed: 3 } });
+  const chat = new ChatOpenAI({ model: h.model, apiKey: 'unused', temperature: 1, maxTokens: 200, maxRetries: 0, configuration: { baseURL: `${h.url}/v1` }, modelKwargs: { seed: 3 } });
   const getWeather = tool(async ({ city }) => `sunny in ${city}`, {
     name: 'get_weather',
     description: 'Forecast for a city',
@@ -170,7 +171,7 @@ test('LangChain: bindTools with a forced tool, withStructuredOutput (jsonSchema 
 
 test('reasoning: <think> splits into reasoning_content, streamed and not', async () => {
   // The random-weight model never thinks on its own: a regex grammar makes it write a think block.
-  const body = { model: h.model, messages: user('Think first.'), structured_outputs: { regex: '<think>\n[a-z]{3,8}( [a-z]{3,8}){0,3}\n</think>\n\n[A-Z][a-z]{3,8}' }, temperature: 1, seed: 4, max_tokens: 60 };
+  const body = { model: h.model, messages: user('Think first.'), structured_outputs: { regex: '<think>\n[a-z]{3,8}( [a-z]{3,8}){0,3}\n</think>\n\n[A-Z][a-z]{3,8}' }, temperature: 1, seed: 4, max_tokens: 200 };
   const { json } = await postJson(`${h.url}/v1/chat/completions`, body);
   const message = json.choices[0].message;
   assert.match(message.reasoning_content, /^[a-z]{3,8}( [a-z]{3,8}){0,3}$/);
@@ -195,7 +196,7 @@ test("Llama 3.1's real tokenizer: its packaged template never renders tools (400
     assert.equal(refused.json.error.param, 'tools');
     assert.match(refused.json.error.message, /never renders 'tools'/);
     const { status, json } = await postJson(`${llama.url}/v1/chat/completions`, {
-      messages: user('hi'), response_format: { type: 'json_schema', json_schema: { name: 'w', schema: WEATHER_PARAMS } }, temperature: 1, seed: 1, max_tokens: 60,
+      messages: user('hi'), response_format: { type: 'json_schema', json_schema: { name: 'w', schema: WEATHER_PARAMS } }, temperature: 1, seed: 1, max_tokens: 200,
     });
     assert.equal(status, 200, JSON.stringify(json));
     assert.equal(json.choices[0].finish_reason, 'stop');
