@@ -17,7 +17,7 @@ export function formatRun(run: BenchRun): string {
   const head = [
     `run ${run.runId}  ${run.label}`,
     `server ${s.baseUrl}  model ${run.server.model}${run.server.device ? `  device ${run.server.device}` : ''}`,
-    `prompt ${run.measuredPromptTokens ?? `~${s.promptTokens}`} tokens, max_tokens ${s.maxTokens}${run.ignoreEosHonoured ? ' (ignore_eos)' : ''}, /v1/${s.endpoint === 'chat' ? 'chat/completions' : 'completions'} streamed`,
+    `prompt ${run.measuredPromptTokens ?? `~${s.promptTokens}`} tokens, max_tokens ${s.maxTokens}${run.ignoreEosHonoured ? ' (ignore_eos)' : ''}, /v1/${s.endpoint === 'chat' ? 'chat/completions' : 'completions'} streamed${s.responseFormat ? `, response_format ${String(s.responseFormat.type)}` : ''}`,
     `machine ${run.machine}`,
   ];
   if (run.server.batching) {

@@ -12,13 +12,14 @@ export interface StreamRequestOptions {
   prompt: string;
   maxTokens: number;
   ignoreEos: boolean;
+  responseFormat?: Record<string, unknown>;
   timeoutMs: number;
   /** performance.now() when the client wanted to send (before any client-side wait). */
   scheduledAtMs: number;
   signal?: AbortSignal;
 }
 
-export function requestBody(options: Pick<StreamRequestOptions, 'endpoint' | 'model' | 'prompt' | 'maxTokens' | 'ignoreEos'>, stream: boolean): Record<string, unknown> {
+export function requestBody(options: Pick<StreamRequestOptions, 'endpoint' | 'model' | 'prompt' | 'maxTokens' | 'ignoreEos' | 'responseFormat'>, stream: boolean): Record<string, unknown> {
   const body: Record<string, unknown> = {
     model: options.model,
     max_tokens: options.maxTokens,
@@ -27,6 +28,7 @@ export function requestBody(options: Pick<StreamRequestOptions, 'endpoint' | 'mo
   };
   if (stream) body.stream_options = { include_usage: true };
   if (options.ignoreEos) body.ignore_eos = true;
+  if (options.responseFormat) body.response_format = options.responseFormat;
   if (options.endpoint === 'chat') body.messages = [{ role: 'user', content: options.prompt }];
   else body.prompt = options.prompt;
   return body;

@@ -49,6 +49,7 @@ export async function runBenchmark(settings: BenchSettings, hooks: SweepHooks = 
     prompt: probe.prompt,
     maxTokens: settings.maxTokens,
     ignoreEos: probe.ignoreEosHonoured,
+    responseFormat: settings.responseFormat,
     signal: hooks.signal,
   };
   for (let i = 0; i < settings.warmupRequests; i++) {

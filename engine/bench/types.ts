@@ -31,6 +31,8 @@ export interface BenchSettings {
   maxTokens: number;
   /** Ask the server to ignore EOS (vLLM's `ignore_eos`) so every request generates maxTokens. */
   ignoreEos: boolean;
+  /** Sent as every request's response_format (e.g. a json_schema), to measure constrained decoding. */
+  responseFormat?: Record<string, unknown>;
   /** Requests per level; default max(2 × concurrency, 8). */
   requestsPerLevel?: number;
   modes: BenchMode[];

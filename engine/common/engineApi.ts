@@ -23,6 +23,18 @@ export interface SamplingParams {
   seed?: number;
 }
 
+/**
+ * Grammar-constrained decoding: every sampled token must keep the output inside the grammar, and
+ * the request ends ('stop') when the grammar is complete. Serializable (it crosses to the runner
+ * worker, which compiles it with xgrammar and caches the result by its JSON).
+ */
+export type ConstraintSpec =
+  /** JSON matching `schema` (a JSON Schema object); `{type: 'object'}` for OpenAI's json_object. */
+  | { type: 'json_schema'; schema: Record<string, unknown> }
+  | { type: 'regex'; pattern: string }
+  /** xgrammar's structural tag (its JSON format), e.g. tool-call markers around argument schemas. */
+  | { type: 'structural_tag'; tag: Record<string, unknown> };
+
 export interface GenerationRequest {
   /** Unique per request; the server generates it. */
   requestId: string;
@@ -36,6 +48,8 @@ export interface GenerationRequest {
   ignoreEos: boolean;
   /** Number of top alternatives to report per generated token; undefined = no logprobs. */
   topLogprobs?: number;
+  /** Constrain the output to a grammar (structured output, forced tool calls). */
+  constraint?: ConstraintSpec;
   /** Wall-clock ms when the HTTP request arrived (for queue-time and latency metrics). */
   arrivalTimeMs: number;
 }

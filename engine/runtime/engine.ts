@@ -153,6 +153,10 @@ export class HearthEngine implements LoadedEngine {
           vocabSize: this.manifest.shape.vocabSize,
           kvCapacityTokens: this.config.kvCacheCapacityTokens,
           deviceKvCache: this.options.deviceKvCache ?? true,
+          grammar: {
+            tokenizerJsonPath: join(this.options.packageDir, this.manifest.tokenizer.tokenizerFile),
+            stopTokenIds: this.manifest.tokenizer.eosTokenIds,
+          },
           session: {
             device: this.options.device ?? 'auto',
             cpuThreads: this.options.cpuThreads ?? 0,
@@ -438,6 +442,7 @@ export class HearthEngine implements LoadedEngine {
           promptTokenIds: active.request.promptTokenIds,
           topLogprobs: active.request.topLogprobs,
           fallbackSeed: active.fallbackSeed,
+          constraint: active.request.constraint,
         });
       }
     }
@@ -479,7 +484,7 @@ export class HearthEngine implements LoadedEngine {
     active.lastTokenAtMs = now;
     this.tokensGenerated++;
     this.hasGenerated = true;
-    if (active.stopIds.has(sample.tokenId)) active.finishing = 'stop';
+    if (active.stopIds.has(sample.tokenId) || sample.grammarComplete) active.finishing = 'stop';
     else if (active.numGenerated >= active.request.maxNewTokens || active.tokenIds.length >= this.config.maxTotalTokens) active.finishing = 'length';
     if (active.finishing) this.retire(sample.requestId);
     return true;
@@ -495,16 +500,17 @@ export class HearthEngine implements LoadedEngine {
     const { request } = active;
     let text: string;
     let finish: FinishReason | null = null;
-    if (active.finishing === 'stop') {
+    if (active.finishing === 'stop' && active.stopIds.has(sample.tokenId)) {
       text = active.detokenizer.flush(); // EOS/stop id: no text of its own; release what was held back
       finish = 'stop';
     } else {
       const step = active.detokenizer.push(sample.tokenId);
       text = step.text;
       if (step.stopped) finish = 'stop';
-      else if (active.finishing === 'length') {
+      else if (active.finishing !== null) {
+        // Length, or a grammar completed by a token that is not a stop id (ignore_eos).
         text += active.detokenizer.flush();
-        finish = 'length';
+        finish = active.finishing;
       }
     }
     const event: TokenEvent = { type: 'token', tokenId: sample.tokenId, text };

@@ -1,6 +1,6 @@
 // Typed messages between the engine (main thread) and the runner worker. Both sides import this.
 import type { GpuAdapterInfo, KvResidency } from '../common/accelerator.js';
-import type { SamplingParams, SerializedError } from '../common/engineApi.js';
+import type { ConstraintSpec, SamplingParams, SerializedError } from '../common/engineApi.js';
 import type { GraphContract } from '../common/manifest.js';
 import type { DeviceChoice } from '../common/servingConfig.js';
 import type { CacheOp } from './kvCache.js';
@@ -43,6 +43,8 @@ export interface InitMessage {
   /** Keep the KV cache on the device when the provider and graph allow it. */
   deviceKvCache: boolean;
   session: SessionSettings;
+  /** For grammar-constrained decoding (xgrammar's tokenizer info is built on first use). */
+  grammar: { tokenizerJsonPath: string; stopTokenIds: number[] };
 }
 
 export interface SamplerInit {
@@ -52,6 +54,7 @@ export interface SamplerInit {
   topLogprobs?: number;
   /** Seed used when the request gave none (the engine draws it). */
   fallbackSeed: number;
+  constraint?: ConstraintSpec;
 }
 
 export interface DecodeRun {
@@ -101,6 +104,8 @@ export interface TokenSample {
   tokenId: number;
   logprob?: number;
   top?: SampledLogprob[];
+  /** The request's grammar is complete with this token: end the request ('stop'). */
+  grammarComplete?: boolean;
 }
 
 export interface RunFailure {

@@ -12,7 +12,8 @@ import { HostKvCache } from './hostKvCache.js';
 import { TransferMeter, type KvStorePhases, type RunOutput } from './decoderFeeds.js';
 import { SamplerScratch, SamplerState, sample } from './sampler.js';
 import { serializeError } from './errors.js';
-import type { FromRunner, InitMessage, RunFailure, RunnerReport, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
+import { GrammarRuntime, type GrammarConstraint } from './grammar/grammarRuntime.js';
+import type { FromRunner, InitMessage, RunFailure, RunnerReport, SamplerInit, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
 
 const port = parentPort;
 if (!port) throw new Error('runnerWorker must run in a worker thread');
@@ -25,6 +26,9 @@ interface Runner {
   meter: TransferMeter;
   samplers: Map<string, SamplerState>;
   scratch: SamplerScratch;
+  grammar: GrammarRuntime;
+  /** The matchers of constrained requests (also their SamplerState's constraint). */
+  matchers: Map<string, GrammarConstraint>;
 }
 
 let runner: Runner | null = null;
@@ -62,7 +66,11 @@ async function init(message: InitMessage): Promise<void> {
     if (device.executionProvider !== 'cpu') kvResidencyNote = `the ${device.executionProvider} provider returns every output to the host, so the KV cache lives in host memory.`;
     kv = new HostKvCache(session, graph, message.kvCapacityTokens, totalSequenceLengthDims, meter, phases);
   }
-  runner = { session, kv, meter, samplers: new Map(), scratch: new SamplerScratch() };
+  runner = {
+    session, kv, meter, samplers: new Map(), scratch: new SamplerScratch(),
+    grammar: new GrammarRuntime(message.grammar.tokenizerJsonPath, message.vocabSize, message.grammar.stopTokenIds),
+    matchers: new Map(),
+  };
   const report: RunnerReport = { ...device, kvResidency: kv.residency, kvResidencyNote };
   log(`KV cache: ${kv.residency === 'device' ? 'resident on the device' : 'in host memory'}`);
   const kvCacheBytes = message.kvCapacityTokens * graph.numKvHeads * graph.headDim * 4 * 2 * graph.numLayers;
@@ -90,7 +98,38 @@ function sampleRow(r: Runner, requestId: string, out: { logits: Float32Array; lo
   const result = sample(out.logits.subarray(row * width, (row + 1) * width), state, r.scratch);
   phases.sampleMs += performance.now() - sampleStarted;
   state.record(result.tokenId);
-  return { requestId, ...result };
+  return { requestId, ...result, ...(state.constraint?.isTerminated ? { grammarComplete: true } : {}) };
+}
+
+/**
+ * Drops released sampler states, creates new ones (compiling their grammars), and brings every
+ * grammar's mask up to date for this step's sampling. A grammar that fails to compile fails only
+ * its request (the engine discards that request's samples).
+ */
+async function prepareSamplers(r: Runner, releasedIds: string[], inits: SamplerInit[]): Promise<RunFailure[]> {
+  const failures: RunFailure[] = [];
+  for (const id of releasedIds) {
+    r.samplers.delete(id);
+    r.matchers.get(id)?.dispose();
+    r.matchers.delete(id);
+  }
+  for (const init of inits) {
+    if (r.samplers.has(init.requestId)) continue;
+    const state = new SamplerState(init.sampling, init.promptTokenIds, init.topLogprobs, init.fallbackSeed);
+    r.samplers.set(init.requestId, state);
+    if (!init.constraint) continue;
+    try {
+      const matcher = await r.grammar.constraint(init.constraint);
+      r.matchers.set(init.requestId, matcher);
+      state.constraint = matcher;
+    } catch (error) {
+      failures.push({ requestIds: [init.requestId], error: serializeError(error) });
+    }
+  }
+  const sampleStarted = performance.now();
+  for (const matcher of r.matchers.values()) if (matcher.isStale) await matcher.refresh();
+  phases.sampleMs += performance.now() - sampleStarted;
+  return failures;
 }
 
 async function step(message: StepMessage): Promise<void> {
@@ -100,14 +139,8 @@ async function step(message: StepMessage): Promise<void> {
   phases.cacheOpsMs = phases.scatterMs = phases.sampleMs = 0;
   if (r.kv.residency === 'host') await r.kv.applyCacheOps(message.cacheOps);
   else await r.kv.applyCacheOps(message.cacheOps, message.numCacheRows);
-  for (const id of message.releasedIds) r.samplers.delete(id);
-  for (const init of message.samplerInits) {
-    if (!r.samplers.has(init.requestId)) {
-      r.samplers.set(init.requestId, new SamplerState(init.sampling, init.promptTokenIds, init.topLogprobs, init.fallbackSeed));
-    }
-  }
+  const failures = await prepareSamplers(r, message.releasedIds, message.samplerInits);
   const samples: TokenSample[] = [];
-  const failures: RunFailure[] = [];
   let runMs = 0;
   if (message.decode) {
     const { numRows, inputIds, positions, requestIds } = message.decode;

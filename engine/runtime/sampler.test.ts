@@ -138,3 +138,29 @@ test('repetition, presence and frequency penalties change the choice', () => {
   assert.equal(sample(logits, once, scratch).tokenId, 1, 'after 12: 2 - 0.12 < 1.9');
   assert.deepEqual([...logits], [2, 1.9, -1, -1.05].map(Math.fround), 'the raw logits are not modified');
 });
+
+test('a grammar constraint masks the row: only allowed ids are drawn, the matcher sees each, logprobs renormalise', () => {
+  const allowed = new Set([1, 33, 34]); // across a 32-bit word boundary
+  const bitmask = new Int32Array(2);
+  for (const id of allowed) bitmask[id >> 5]! |= 1 << (id & 31);
+  const accepted: number[] = [];
+  const logits = new Float32Array(40).fill(0);
+  logits[0] = 10; // the unconstrained favourite is forbidden
+  const s = state({ temperature: 1 }, { topLogprobs: 5, seed: 9 });
+  s.constraint = { bitmask, isTerminated: false, accept: (id) => (accepted.push(id), allowed.has(id)) };
+  const seen = new Set<number>();
+  for (let i = 0; i < 300; i++) {
+    const result = sample(logits, s, scratch);
+    seen.add(result.tokenId);
+    s.record(result.tokenId);
+    assert.equal(result.top!.length, 3, 'masked tokens are not alternatives');
+    assert.ok(Math.abs(result.logprob! - Math.log(1 / 3)) < 1e-5);
+  }
+  assert.deepEqual([...seen].sort((a, b) => a - b), [...allowed]);
+  assert.equal(accepted.length, 300);
+  assert.equal(sample(logits, state({}, {}), scratch).tokenId, 0, 'unconstrained greedy still picks the favourite');
+  const greedy = state({});
+  greedy.constraint = s.constraint;
+  assert.equal(sample(logits, greedy, scratch).tokenId, 1, 'greedy picks the best allowed token');
+  assert.throws(() => greedy.record(0), /grammar rejected token 0.*bug/);
+});

@@ -1,6 +1,7 @@
 // Token sampling from one row of logits: penalties, temperature, top-k, top-p, min-p, a seeded
-// RNG, and logprobs of the processed distribution. Pure (no tensors, no I/O); the runner worker
-// keeps one SamplerState per request so the stream survives preemption and recompute.
+// RNG, a grammar's token mask, and logprobs of the processed distribution. Pure (no tensors, no
+// I/O); the runner worker keeps one SamplerState per request (matcher included) so the stream
+// survives preemption and recompute.
 import type { SamplingParams } from '../common/engineApi.js';
 
 export interface SampledLogprob {
@@ -34,7 +35,31 @@ export function foldSeed(seed: number): number {
   return (low ^ Math.imul(high, 0x9e3779b1)) >>> 0;
 }
 
+/** A grammar matcher as the sampler sees it (engine/runtime/grammar implements it with xgrammar). */
+export interface TokenConstraint {
+  /** Allowed next tokens: bit (id & 31) of word (id >> 5). Current when `sample` runs. */
+  readonly bitmask: Int32Array;
+  /** Advances the matcher; false if the grammar rejects the token (a bug: the mask allowed it). */
+  accept(tokenId: number): boolean;
+  /** The grammar is complete (it accepted a stop token). */
+  readonly isTerminated: boolean;
+}
+
+export const isAllowed = (bitmask: Int32Array, tokenId: number): boolean => ((bitmask[tokenId >> 5]! >>> (tokenId & 31)) & 1) === 1;
+
+/** Disallowed tokens → -Infinity (ids past the mask, e.g. padded vocab rows, are disallowed). */
+export function applyBitmask(logits: Float32Array, bitmask: Int32Array): void {
+  for (let word = 0; word * 32 < logits.length; word++) {
+    const bits = word < bitmask.length ? bitmask[word]! : 0;
+    if (bits === -1) continue;
+    const end = Math.min(logits.length, word * 32 + 32);
+    for (let id = word * 32; id < end; id++) if (((bits >>> (id & 31)) & 1) === 0) logits[id] = -Infinity;
+  }
+}
+
 export class SamplerState {
+  /** Set by the runner worker when the request has a grammar. */
+  constraint: TokenConstraint | null = null;
   readonly random: () => number;
   /** Generated token id → times generated (presence/frequency penalties count these). */
   readonly generatedCounts = new Map<number, number>();
@@ -52,6 +77,9 @@ export class SamplerState {
   }
 
   record(tokenId: number): void {
+    if (this.constraint && !this.constraint.accept(tokenId)) {
+      throw new Error(`the grammar rejected token ${tokenId}, which its mask allowed (bug)`);
+    }
     this.generatedCounts.set(tokenId, (this.generatedCounts.get(tokenId) ?? 0) + 1);
     this.seenIds.add(tokenId);
   }
@@ -102,10 +130,10 @@ function maxOf(values: Float32Array): number {
   return best;
 }
 
-/** Ids with value ≥ threshold, sorted by value descending. */
+/** Ids with value ≥ threshold, sorted by value descending (never a masked-out -Infinity id). */
 function candidatesAbove(values: Float32Array, threshold: number): number[] {
   const ids: number[] = [];
-  for (let i = 0; i < values.length; i++) if (values[i]! >= threshold) ids.push(i);
+  for (let i = 0; i < values.length; i++) if (values[i]! >= threshold && values[i]! > -Infinity) ids.push(i);
   ids.sort((a, b) => values[b]! - values[a]! || a - b);
   return ids;
 }
@@ -183,9 +211,10 @@ export function sample(rawLogits: Float32Array, state: SamplerState, scratch: Sa
   const wantLogprobs = state.topLogprobs !== undefined;
   let logits = rawLogits;
   const greedy = temperature <= 0;
-  if (state.needsPenalties || !greedy) {
+  if (state.needsPenalties || !greedy || state.constraint) {
     logits = scratch.logits(rawLogits.length);
     logits.set(rawLogits);
+    if (state.constraint) applyBitmask(logits, state.constraint.bitmask);
     applyPenalties(logits, state);
     if (!greedy && temperature !== 1) {
       const inverse = 1 / temperature;
@@ -220,7 +249,7 @@ export function sample(rawLogits: Float32Array, state: SamplerState, scratch: Sa
         break;
       }
     }
-    if (tokenId < 0) tokenId = kept[kept.length - 1]!;
+    if (tokenId < 0) tokenId = kept.findLast((id) => logits[id]! > -Infinity) ?? kept[0]!; // rounding: the least likely live token
   } else {
     for (let i = 0; i < vocabSize; i++) {
       cumulative += Math.exp(logits[i]! - max);

@@ -17,6 +17,8 @@ export interface ChatMessage {
 export interface ChatTemplateOptions {
   addGenerationPrompt: boolean;
   tools?: unknown[];
+  /** Extra template variables (chat_template_kwargs, e.g. enable_thinking); the fixed ones win. */
+  kwargs?: Record<string, unknown>;
 }
 
 /** GPT-2's byte ↔ printable-character table used by ByteLevel BPE vocabularies. */
@@ -118,6 +120,7 @@ export class ModelTokenizer {
       throw new Error('This model package has no chat template; use /v1/completions with a plain prompt instead.');
     }
     return this.template.render({
+      ...options.kwargs,
       messages,
       add_generation_prompt: options.addGenerationPrompt,
       tools: options.tools,

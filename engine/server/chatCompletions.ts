@@ -14,9 +14,22 @@ import {
 } from './generation.js';
 import { readJsonBody, sendJson } from './http.js';
 import { chatLogprobs } from './logprobs.js';
-import type { ChatTemplateMessage, ServedEngine } from './servedEngine.js';
+import type { DoneEvent } from '../common/engineApi.js';
+import type { ChatTemplateMessage, ChatTemplateOptions, ServedEngine } from './servedEngine.js';
 import { endSse, sendSse, startSse } from './sse.js';
+import { ChatOutputParser, mergeDeltas, type ChatDelta, type ChatOutputOptions } from './chatOutput.js';
+import { responseFormatConstraint, structuredOutputsConstraint } from './structuredOutput.js';
+import { resolveToolUse } from './toolUse.js';
 import { chatCompletionSchema, parseBody, type ChatCompletionBody } from './validation.js';
+
+/** An API tool call's arguments for the template: parsed JSON (transformers' templates expect objects). */
+function templateArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 function templateMessages(body: ChatCompletionBody): ChatTemplateMessage[] {
   return body.messages.map((message, i) => {
@@ -30,17 +43,28 @@ function templateMessages(body: ChatCompletionBody): ChatTemplateMessage[] {
         content += (part as { text: string }).text;
       });
     }
-    return { role: message.role === 'developer' ? 'system' : message.role, content };
+    const rendered: ChatTemplateMessage = { role: message.role === 'developer' ? 'system' : message.role, content };
+    if (message.name) rendered.name = message.name;
+    if (message.tool_calls && message.tool_calls.length > 0) {
+      rendered.tool_calls = message.tool_calls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.function.name, arguments: templateArguments(call.function.arguments) },
+      }));
+    }
+    if (message.tool_call_id) rendered.tool_call_id = message.tool_call_id;
+    if (message.reasoning_content) rendered.reasoning_content = message.reasoning_content;
+    return rendered;
   });
 }
 
-export function chatPromptIds(engine: ServedEngine, messages: ChatTemplateMessage[], addGenerationPrompt: boolean): { ids: number[]; text: string } {
+export function chatPromptIds(engine: ServedEngine, messages: ChatTemplateMessage[], options: ChatTemplateOptions): { ids: number[]; text: string } {
   if (engine.manifest.tokenizer.chatTemplate === null) {
     throw badRequest(`The model '${engine.manifest.name}' has no chat template; use POST /v1/completions with a plain prompt.`, 'messages');
   }
   let rendered: string | number[];
   try {
-    rendered = engine.tokenizer.applyChatTemplate(messages, { addGenerationPrompt });
+    rendered = engine.tokenizer.applyChatTemplate(messages, options);
   } catch (error) {
     throw badRequest(`The chat template could not render these messages: ${(error as Error).message}.`, 'messages');
   }
@@ -59,6 +83,8 @@ export async function chatCompletions(ctx: RequestContext): Promise<void> {
 
 interface PreparedChat {
   body: ChatCompletionBody;
+  /** How each choice's text splits into reasoning, content and tool calls. */
+  output: ChatOutputOptions & { markerTokenId: number | null };
   generations: RunningGeneration[];
   topLogprobs: number | undefined;
   promptTokenIds: number[];
@@ -72,17 +98,31 @@ interface PreparedChat {
 export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuffix: string): PreparedChat {
   const engine = ctx.engine();
   const model = ctx.checkModel(body.model);
-  if (body.tools && body.tools.length > 0) throw badRequest('Tool calling is not supported by this server.', 'tools');
   if (body.functions && body.functions.length > 0) throw badRequest('Function calling is not supported by this server.', 'functions');
   if (body.logit_bias && Object.keys(body.logit_bias).length > 0) throw badRequest("'logit_bias' is not supported by this server.", 'logit_bias');
-  if (body.response_format && body.response_format.type !== 'text') {
-    throw badRequest(`response_format '${body.response_format.type}' is not supported; only 'text'.`, 'response_format.type');
-  }
+  const toolUse = resolveToolUse(engine.manifest, body);
+  const formatConstraint = responseFormatConstraint(body.response_format) ?? structuredOutputsConstraint(body.structured_outputs);
+  const constraint = toolUse.constraint ?? formatConstraint;
+  if (constraint) ctx.constraintParam = toolUse.constraint ? 'tool_choice' : body.structured_outputs ? 'structured_outputs' : 'response_format';
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
     throw badRequest("'top_logprobs' needs 'logprobs': true.", 'top_logprobs');
   }
-  const { ids, text } = chatPromptIds(engine, templateMessages(body), body.add_generation_prompt ?? true);
+  const { ids, text } = chatPromptIds(engine, templateMessages(body), {
+    addGenerationPrompt: body.add_generation_prompt ?? true,
+    tools: toolUse.templateTools,
+    kwargs: body.chat_template_kwargs ?? undefined,
+  });
   ctx.prompt = text;
+  const template = engine.manifest.tokenizer.chatTemplate ?? '';
+  const output: PreparedChat['output'] = {
+    reasoning: template.includes('</think>'),
+    // Some templates open the think block in the prompt; the reply then starts inside it.
+    startsInReasoning: template.includes('</think>') && text.trimEnd().endsWith('<think>'),
+    tools: toolUse.format,
+    parallel: toolUse.parallel,
+    streamArguments: toolUse.constraint !== undefined,
+    markerTokenId: toolUse.format ? droppedMarkerId(engine, toolUse.format.start) : null,
+  };
   const maxParam = body.max_completion_tokens !== null && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
   const maxNewTokens = resolveMaxNewTokens(engine, ids.length, body.max_completion_tokens ?? body.max_tokens, maxParam);
   const topLogprobs = body.logprobs === true ? (body.top_logprobs ?? 0) : undefined;
@@ -95,33 +135,66 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
     stopTokenIds: [],
     ignoreEos: body.ignore_eos ?? false,
     topLogprobs,
+    constraint,
   });
   const generations = RunningGeneration.submitAll(
     ctx,
     Array.from({ length: n }, (_, i) => ({ spec: spec(i), suffix: `${idSuffix}${n > 1 ? `-${i}` : ''}`, countPrompt: i === 0 })),
   );
-  return { body, generations, topLogprobs, promptTokenIds: ids, base: { id: ctx.id, created: unixSeconds(ctx.arrivalMs), model, system_fingerprint: null } };
+  return { body, output, generations, topLogprobs, promptTokenIds: ids, base: { id: ctx.id, created: unixSeconds(ctx.arrivalMs), model, system_fingerprint: null } };
 }
 
-export async function chatJson(ctx: RequestContext, { body, generations, topLogprobs, base, promptTokenIds }: PreparedChat): Promise<object> {
+/**
+ * The token id of a call marker the detokenizer drops (a special token, like Mistral's
+ * [TOOL_CALLS]), so the parser can be shown it; null when the marker is ordinary text.
+ */
+function droppedMarkerId(engine: ServedEngine, marker: string): number | null {
+  const ids = engine.tokenizer.encode(marker, { addSpecialTokens: false });
+  return ids.length === 1 && engine.tokenizer.decode(ids) === '' ? ids[0]! : null;
+}
+
+/** A token's text for the output parser: a dropped call marker is put back. */
+const parserText = (event: { tokenId: number; text: string }, output: PreparedChat['output']) =>
+  output.markerTokenId !== null && event.tokenId === output.markerTokenId ? output.tools!.start + event.text : event.text;
+
+/** The message and finish reason of one finished choice. */
+function assistantMessage(tokens: { tokenId: number; text: string }[], done: DoneEvent, options: ChatOutputOptions & { markerTokenId: number | null }) {
+  const parser = new ChatOutputParser(options);
+  const text = tokens.map((token) => parserText(token, options)).join('');
+  const { reasoning, content, calls } = mergeDeltas([...parser.push(text), ...parser.finish()]);
+  const message: Record<string, unknown> = { role: 'assistant', content: calls.length > 0 ? content.trim() || null : content };
+  if (reasoning !== null) message.reasoning_content = reasoning;
+  if (calls.length > 0) message.tool_calls = calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }));
+  return { message, finishReason: chatFinishReason(done, calls.length > 0) };
+}
+
+function chatFinishReason(done: DoneEvent, calledTools: boolean): 'stop' | 'length' | 'tool_calls' {
+  const reason = openAiFinishReason(done);
+  return reason === 'stop' && calledTools ? 'tool_calls' : reason;
+}
+
+export async function chatJson(ctx: RequestContext, { body, output, generations, topLogprobs, base, promptTokenIds }: PreparedChat): Promise<object> {
   const results = await Promise.all(generations.map((generation) => collect(generation)));
   ctx.response = results.map((result) => result.text).join('\n---\n');
   const completionTokens = results.reduce((sum, result) => sum + result.done.completionTokens, 0);
   return {
     ...base,
     object: 'chat.completion',
-    choices: results.map((result, index) => ({
-      index,
-      message: { role: 'assistant', content: result.text },
-      logprobs: topLogprobs === undefined ? null : chatLogprobs(result.tokens, topLogprobs),
-      finish_reason: openAiFinishReason(result.done),
-      ...(body.return_token_ids ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: promptTokenIds } : {}),
-    })),
+    choices: results.map((result, index) => {
+      const { message, finishReason } = assistantMessage(result.tokens, result.done, output);
+      return {
+        index,
+        message,
+        logprobs: topLogprobs === undefined ? null : chatLogprobs(result.tokens, topLogprobs),
+        finish_reason: finishReason,
+        ...(body.return_token_ids ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: promptTokenIds } : {}),
+      };
+    }),
     usage: usageOf(results[0]!.done.promptTokens, completionTokens),
   };
 }
 
-async function streamChat(ctx: RequestContext, { body, generations, topLogprobs, base }: PreparedChat): Promise<void> {
+async function streamChat(ctx: RequestContext, { body, output, generations, topLogprobs, base }: PreparedChat): Promise<void> {
   const includeUsage = body.stream_options?.include_usage === true;
   const chunk = (choices: unknown[]) => ({ ...base, object: 'chat.completion.chunk', choices, ...(includeUsage ? { usage: null } : {}) });
   startSse(ctx.res);
@@ -132,23 +205,32 @@ async function streamChat(ctx: RequestContext, { body, generations, topLogprobs,
   await Promise.all(
     generations.map(async (generation, index) => {
       await sendSse(ctx.res, chunk([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+      const parser = new ChatOutputParser(output);
+      let calledTools = false;
+      const send = async (deltas: ChatDelta[], perToken: object | null) => {
+        for (const delta of deltas) {
+          if (delta.tool_calls) calledTools = true;
+          await sendSse(ctx.res, chunk([{ index, delta, logprobs: null, finish_reason: null, ...perToken }]));
+          perToken = null; // a token's logprobs go with its first delta
+        }
+        if (perToken !== null) await sendSse(ctx.res, chunk([{ index, delta: { content: '' }, logprobs: null, finish_reason: null, ...perToken }]));
+      };
       for await (const event of generation.events()) {
         if (event.type === 'token') {
-          if (event.text === '' && topLogprobs === undefined && !body.return_token_ids) continue;
           texts[index] += event.text;
-          await sendSse(ctx.res, chunk([{
-            index,
-            delta: { content: event.text },
-            logprobs: topLogprobs === undefined ? null : chatLogprobs([event], topLogprobs),
-            finish_reason: null,
-            ...(body.return_token_ids ? { token_ids: [event.tokenId] } : {}),
-          }]));
+          const text = parserText(event, output);
+          const deltas = text === '' ? [] : parser.push(text);
+          const perToken = topLogprobs !== undefined || body.return_token_ids
+            ? { logprobs: topLogprobs === undefined ? null : chatLogprobs([event], topLogprobs), ...(body.return_token_ids ? { token_ids: [event.tokenId] } : {}) }
+            : null;
+          await send(deltas, perToken);
         } else if (event.finishReason === 'error') {
           failure = generationFailed(event.error?.message);
         } else if (event.finishReason !== 'cancelled') {
+          await send(parser.finish(), null);
           promptTokens = event.promptTokens;
           completionTokens += event.completionTokens;
-          await sendSse(ctx.res, chunk([{ index, delta: {}, logprobs: null, finish_reason: openAiFinishReason(event) }]));
+          await sendSse(ctx.res, chunk([{ index, delta: {}, logprobs: null, finish_reason: chatFinishReason(event, calledTools) }]));
         }
       }
     }),

@@ -15,6 +15,7 @@ import {
 import { readJsonBody, sendJson } from './http.js';
 import { completionLogprobs } from './logprobs.js';
 import { endSse, sendSse, startSse } from './sse.js';
+import { responseFormatConstraint } from './structuredOutput.js';
 import { completionSchema, parseBody, type CompletionBody } from './validation.js';
 
 function prompts(body: CompletionBody): (string | number[])[] {
@@ -56,6 +57,8 @@ export function submitCompletion(ctx: RequestContext, body: CompletionBody, idSu
   ctx.prompt = inputs.map((input) => input.text).join('\n---\n');
   const n = body.n ?? 1;
   const topLogprobs = body.logprobs ?? undefined;
+  const constraint = responseFormatConstraint(body.response_format);
+  if (constraint) ctx.constraintParam = 'response_format';
   const specs: { spec: GenerationSpec; promptText: string; first: boolean }[] = [];
   for (const input of inputs) {
     const maxNewTokens = resolveMaxNewTokens(engine, input.ids.length, body.max_tokens, 'max_tokens');
@@ -69,6 +72,7 @@ export function submitCompletion(ctx: RequestContext, body: CompletionBody, idSu
           stopTokenIds: [],
           ignoreEos: body.ignore_eos ?? false,
           topLogprobs,
+          constraint,
         },
         promptText: input.text,
         first: i === 0,

@@ -46,6 +46,8 @@ export class RequestContext {
   prompt: string | null = null;
   response: string | null = null;
   stream = false;
+  /** The request field its grammar came from (response_format, tool_choice, ...): named in a compile error's 400. */
+  constraintParam: string | null = null;
   /** Status to log when the real failure came after a 200 header (mid-stream). */
   statusOverride: number | null = null;
   private readonly handles = new Set<RequestHandle>();

@@ -120,6 +120,11 @@ export class RunningGeneration {
     if (!first.done && first.value.type === 'done' && first.value.finishReason === 'error') {
       this.onFinish();
       this.ctx.noteDone(first.value, { countPrompt: this.countPrompt, decodeMs: null });
+      if (first.value.error?.name === 'GrammarCompileError') {
+        // Compiled at admission, so this is the first event: the client still gets a 400.
+        const param = this.ctx.constraintParam;
+        throw badRequest(`The grammar compiler rejected ${param ?? 'the requested grammar'}: ${first.value.error.message}.`, param, 'unsupported_schema');
+      }
       throw generationFailed(first.value.error?.message);
     }
   }

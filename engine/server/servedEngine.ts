@@ -7,6 +7,19 @@ import type { ModelManifest } from '../common/manifest.js';
 export interface ChatTemplateMessage {
   role: string;
   content: string;
+  name?: string;
+  /** Arguments as objects (as transformers' templates expect), parsed from the API's JSON strings. */
+  tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: unknown } }[];
+  tool_call_id?: string;
+  reasoning_content?: string;
+}
+
+export interface ChatTemplateOptions {
+  addGenerationPrompt: boolean;
+  /** OpenAI-shaped tool definitions, passed to the template as `tools`. */
+  tools?: unknown[];
+  /** More template variables (chat_template_kwargs); the fixed ones above win. */
+  kwargs?: Record<string, unknown>;
 }
 
 export interface ServedTokenizer {
@@ -14,7 +27,7 @@ export interface ServedTokenizer {
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
   decode(ids: number[]): string;
   /** The package's chat template rendered to text (or token ids). */
-  applyChatTemplate(messages: ChatTemplateMessage[], options: { addGenerationPrompt: boolean }): string | number[];
+  applyChatTemplate(messages: ChatTemplateMessage[], options: ChatTemplateOptions): string | number[];
 }
 
 /** The per-step statistics metrics read (a subset of engine/runtime's StepStats). */

@@ -8,6 +8,7 @@ import { generationFailed } from './errors.js';
 import { RunningGeneration, collect, resolveMaxNewTokens, samplingParams, stopStrings } from './generation.js';
 import { readJsonBody, sendJson } from './http.js';
 import { sendSse, endSse, startSse } from './sse.js';
+import { tgiGrammarConstraint } from './structuredOutput.js';
 import { MAX_STOP_STRINGS, MAX_TOP_LOGPROBS, parseBody } from './validation.js';
 
 const tgiSchema = z.object({
@@ -32,6 +33,7 @@ const tgiSchema = z.object({
       truncate: z.number().int().nullish(),
       typical_p: z.number().nullish(),
       watermark: z.boolean().nullish(),
+      grammar: z.object({ type: z.string({ error: "must be 'json' or 'regex'" }), value: z.unknown() }).nullish(),
     })
     .nullish(),
 });
@@ -41,6 +43,8 @@ async function startTgi(ctx: RequestContext, body: TgiBody, withLogprobs: boolea
   const engine = ctx.engine();
   ctx.model = ctx.servedName();
   const parameters = body.parameters ?? {};
+  const constraint = tgiGrammarConstraint(parameters.grammar);
+  if (constraint) ctx.constraintParam = 'parameters.grammar';
   const ids = engine.tokenizer.encode(body.inputs);
   ctx.prompt = body.inputs;
   const maxNewTokens = resolveMaxNewTokens(engine, ids.length, parameters.max_new_tokens ?? undefined, 'parameters.max_new_tokens');
@@ -64,6 +68,7 @@ async function startTgi(ctx: RequestContext, body: TgiBody, withLogprobs: boolea
     stopTokenIds: [],
     ignoreEos: false,
     topLogprobs: withLogprobs ? (parameters.top_n_tokens ?? 0) : undefined,
+    constraint,
   } }]);
   await RunningGeneration.allReady(ctx, [generation!]);
   return { engine, generation: generation!, parameters, numInputTokens: ids.length };

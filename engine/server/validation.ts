@@ -45,13 +45,39 @@ const samplingFields = {
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const contentPart = z.union([textPart, z.object({ type: z.string() }).passthrough()]);
 
+const toolCallSchema = z.object({
+  id: z.string({ error: 'must be a string' }),
+  type: z.literal('function', { error: "must be 'function'" }).optional(),
+  function: z.object({ name: z.string({ error: 'must be a string' }), arguments: z.string({ error: 'must be a JSON string' }) }),
+});
+
 const messageSchema = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant', 'tool'], {
     error: "must be one of 'system', 'developer', 'user', 'assistant', 'tool'",
   }),
   content: z.union([z.string(), z.array(contentPart)], { error: 'must be a string or an array of content parts' }).nullish(),
   name: z.string().optional(),
+  /** An assistant turn's calls, sent back with the tools' results. */
+  tool_calls: z.array(toolCallSchema).nullish(),
+  /** A 'tool' message answers this call. */
+  tool_call_id: z.string().nullish(),
+  reasoning_content: z.string().nullish(),
 });
+
+const toolSchema = z.object({
+  type: z.literal('function', { error: "must be 'function' (the only tool type)" }),
+  function: z.object({
+    name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'"),
+    description: z.string().nullish(),
+    parameters: z.record(z.string(), z.unknown(), { error: 'must be a JSON schema object' }).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+
+const toolChoiceSchema = z.union(
+  [z.enum(['none', 'auto', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) })],
+  { error: "must be 'none', 'auto', 'required' or {type: 'function', function: {name}}" },
+);
 
 export const chatCompletionSchema = z.object({
   ...samplingFields,
@@ -59,10 +85,15 @@ export const chatCompletionSchema = z.object({
   max_completion_tokens: intAtLeast(1).nullish(),
   logprobs: z.boolean().nullish(),
   top_logprobs: intBetween(0, MAX_TOP_LOGPROBS).nullish(),
-  tools: z.array(z.unknown()).nullish(),
+  tools: z.array(toolSchema).nullish(),
+  tool_choice: toolChoiceSchema.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   functions: z.array(z.unknown()).nullish(),
   logit_bias: z.record(z.string(), z.number()).nullish(),
-  tool_choice: z.unknown().optional(),
+  /** Extra variables for the chat template (transformers' apply_chat_template kwargs), e.g. enable_thinking. */
+  chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  /** vLLM's structured_outputs: a regex or a JSON schema (the OpenAI way is response_format). */
+  structured_outputs: z.object({ regex: z.string().nullish(), json: z.unknown().optional() }).nullish(),
   response_format: z.object({ type: z.string() }).passthrough().nullish(),
   add_generation_prompt: z.boolean().nullish(),
 });
@@ -78,6 +109,7 @@ export const completionSchema = z.object({
   logprobs: intBetween(0, MAX_TOP_LOGPROBS).nullish(),
   echo: z.boolean().nullish(),
   suffix: z.string().nullish(),
+  response_format: z.object({ type: z.string() }).passthrough().nullish(),
 });
 export type CompletionBody = z.infer<typeof completionSchema>;
 

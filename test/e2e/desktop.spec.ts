@@ -102,9 +102,11 @@ test('playground: a chat streams in, with timings; an error says what to do', as
     window.seenTexts = seen;
     new MutationObserver(() => {
       const bubbles = document.querySelectorAll('[data-testid=msg-assistant] .bubble-text');
-      const text = bubbles[bubbles.length - 1]?.textContent ?? '';
+      const last = bubbles[bubbles.length - 1];
+      // Replies render as Markdown: compare the text the model wrote, not what it renders to.
+      const text = last?.getAttribute('data-source') ?? last?.textContent ?? '';
       if (text && text !== '…' && seen[seen.length - 1] !== text) seen.push(text);
-    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
   })()`);
   await page.getByTestId('chat-input').fill('Hello from Playwright');
   await page.getByTestId('chat-send').click();
@@ -123,6 +125,39 @@ test('playground: a chat streams in, with timings; an error says what to do', as
   await page.getByTestId('chat-send').click();
   await expect(page.getByTestId('chat-error')).toContainText('maximum context length');
   await page.getByTestId('max-tokens').fill('64');
+});
+
+test('playground: replies render as sanitized Markdown; reasoning shows in a collapsible block', async ({ page }) => {
+  await ensureServing();
+  await open(page, 'playground');
+  // A reasoning model's stream, crafted (the fixture model writes random tokens): reasoning deltas,
+  // then Markdown with a code block and HTML that must not run.
+  const deltas = [
+    { role: 'assistant', content: '' },
+    { reasoning_content: 'The user wants ' },
+    { reasoning_content: 'code.' },
+    { content: 'Here **it is**:\n\n```js\nconsole.log(1 < 2);\n```\n' },
+    { content: '<img src=x onerror="window.pwned = true"> <a href="javascript:window.pwned = true">link</a>' },
+  ];
+  const frames = deltas.map((delta) => `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`);
+  frames.push(`data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`, 'data: [DONE]\n\n');
+  await page.route('**/v1/chat/completions', (route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: frames.join('') }));
+  await page.getByRole('button', { name: 'Clear' }).click();
+  await page.getByTestId('chat-input').fill('Show me code');
+  await page.getByTestId('chat-send').click();
+  const reply = page.getByTestId('msg-assistant').last();
+  await expect(reply.locator('pre code')).toHaveText('console.log(1 < 2);');
+  await expect(reply.locator('strong')).toHaveText('it is');
+  const reasoning = reply.getByTestId('msg-reasoning');
+  await expect(reasoning).toContainText('The user wants code.');
+  await expect(reasoning, 'collapsed once the answer is in').not.toHaveAttribute('open');
+  await expect(reasoning.locator('.reasoning-text')).toBeHidden();
+  await reasoning.locator('summary').click();
+  await expect(reasoning.locator('.reasoning-text')).toBeVisible();
+  expect(await reply.locator('img[onerror], a[href^="javascript:"], script').count(), 'no HTML from the model runs').toBe(0);
+  expect(await page.evaluate('window.pwned === true')).toBe(false);
+  await shot(page, 'playground-markdown');
+  await page.unroute('**/v1/chat/completions');
 });
 
 test('dashboard: tokens/s and the request count move under load', async ({ page }) => {

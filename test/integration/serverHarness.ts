@@ -26,10 +26,20 @@ export async function tinyPackage() {
   return ensureFixturePackage({ arch: 'llama', dtype: 'fp32', shape: 'tiny' });
 }
 
+/** The tiny shape on Qwen3's real tokenizer and chat template (152k vocabulary; tools, <think>). */
+export async function qwen3Package() {
+  return ensureFixturePackage({ arch: 'qwen3', dtype: 'fp32', shape: 'tiny', tokenizer: 'qwen3' });
+}
+
 export async function startHarness(
-  options: { batching?: Partial<BatchingConfig>; server?: Partial<Omit<CreateServerOptions, 'engine' | 'requestLog'>> } = {},
+  options: {
+    batching?: Partial<BatchingConfig>;
+    server?: Partial<Omit<CreateServerOptions, 'engine' | 'requestLog'>>;
+    /** Default: the tiny fixture with its synthetic tokenizer. */
+    fixture?: () => ReturnType<typeof tinyPackage>;
+  } = {},
 ): Promise<Harness> {
-  const { packageDir, checkpointDir, manifest } = await tinyPackage();
+  const { packageDir, checkpointDir, manifest } = await (options.fixture ?? tinyPackage)();
   const dir = mkdtempSync(join(tmpdir(), 'hearth-server-test-'));
   const requestLog = new RequestLog({ file: join(dir, 'hearth.db') });
   const engine = await loadEngine({ packageDir, device: 'cpu', batching: options.batching, log: () => {} });

@@ -1,6 +1,6 @@
 // `hearth bench`: concurrency sweep against a running server; prints a table and JSON and stores
 // the run in the data directory's database so runs can be compared (`--compare A B`).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseCommandArgs, positiveInt, positiveIntList } from '../args.js';
 import { CliError } from '../cliError.js';
 import { openDb } from '../../store/db.js';
@@ -31,6 +31,7 @@ Options:
   --sequential           baseline only: requests strictly one after another
   --with-sequential      batched sweep, then the sequential baseline, and the speedup
   --no-ignore-eos        do not send ignore_eos
+  --json-schema FILE     send response_format json_schema with this schema (constrained decoding cost)
   --warmup N             untimed warm-up requests (default 2)
   --timeout-ms N         per request (default 300000)
   --label TEXT           name of the run
@@ -45,6 +46,17 @@ Options:
 // bench's own checks have always exited 1 (serve and the hub commands use 2, a usage error); kept.
 const BAD_VALUE = { exitCode: 1 } as const;
 
+/** --json-schema FILE → the response_format every request sends. */
+function jsonSchemaFormat(file: string): Record<string, unknown> {
+  let schema: unknown;
+  try {
+    schema = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CliError(`--json-schema: cannot read a JSON schema from ${file}: ${(error as Error).message}.`);
+  }
+  return { type: 'json_schema', json_schema: { name: 'bench', schema, strict: true } };
+}
+
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     argv,
@@ -52,7 +64,7 @@ export async function run(argv: string[]): Promise<number> {
       url: { type: 'string' }, model: { type: 'string' }, 'api-key': { type: 'string' }, endpoint: { type: 'string' },
       concurrency: { type: 'string' }, 'prompt-tokens': { type: 'string' }, 'max-tokens': { type: 'string' },
       requests: { type: 'string' }, sequential: { type: 'boolean' }, 'with-sequential': { type: 'boolean' },
-      'no-ignore-eos': { type: 'boolean' }, warmup: { type: 'string' }, 'timeout-ms': { type: 'string' },
+      'no-ignore-eos': { type: 'boolean' }, 'json-schema': { type: 'string' }, warmup: { type: 'string' }, 'timeout-ms': { type: 'string' },
       label: { type: 'string' }, json: { type: 'string' }, 'no-save': { type: 'boolean' }, db: { type: 'string' },
       compare: { type: 'boolean' }, list: { type: 'boolean' }, show: { type: 'string' },
     },
@@ -122,6 +134,7 @@ export async function run(argv: string[]): Promise<number> {
     maxTokens: positiveInt('max-tokens', values['max-tokens'], BAD_VALUE) ?? DEFAULT_BENCH_SETTINGS.maxTokens,
     requestsPerLevel: positiveInt('requests', values.requests, BAD_VALUE),
     ignoreEos: !values['no-ignore-eos'],
+    responseFormat: values['json-schema'] === undefined ? undefined : jsonSchemaFormat(values['json-schema']),
     modes,
     warmupRequests: values.warmup === undefined ? DEFAULT_BENCH_SETTINGS.warmupRequests : Number(values.warmup),
     requestTimeoutMs: positiveInt('timeout-ms', values['timeout-ms'], BAD_VALUE) ?? DEFAULT_BENCH_SETTINGS.requestTimeoutMs,

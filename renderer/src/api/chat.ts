@@ -34,8 +34,14 @@ export class ChatError extends Error {
   }
 }
 
+/** Streamed text of one reply: the answer, or the model's reasoning (`<think>` models). */
+export interface ChatTextDelta {
+  content?: string;
+  reasoning?: string;
+}
+
 interface ChunkShape {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: { delta?: { content?: string | null; reasoning_content?: string | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   error?: { message?: string };
 }
@@ -66,7 +72,7 @@ export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator
 export async function streamChat(
   client: AdminClient,
   request: { model: string; messages: ChatMessage[]; sampling: SamplingControls },
-  onText: (text: string) => void,
+  onDelta: (delta: ChatTextDelta) => void,
   signal: AbortSignal,
 ): Promise<ChatTimings> {
   const startedMs = performance.now();
@@ -110,10 +116,11 @@ export async function streamChat(
     const chunk = JSON.parse(data) as ChunkShape;
     if (chunk.error) throw new ChatError(500, chunk.error.message ?? 'The server failed mid-stream.');
     for (const choice of chunk.choices ?? []) {
-      const text = choice.delta?.content;
-      if (text) {
+      const content = choice.delta?.content ?? '';
+      const reasoning = choice.delta?.reasoning_content ?? '';
+      if (content || reasoning) {
         if (ttftMs === null) ttftMs = performance.now() - startedMs;
-        onText(text);
+        onDelta({ ...(content ? { content } : {}), ...(reasoning ? { reasoning } : {}) });
       }
       if (choice.finish_reason) finishReason = choice.finish_reason;
     }

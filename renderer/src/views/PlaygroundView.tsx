@@ -1,7 +1,9 @@
 // Playground: chat with the served model, streamed, with sampling controls and per-message
-// timings (time to first token, total, tokens/s as seen from here).
+// timings (time to first token, total, tokens/s as seen from here). Replies render as sanitized
+// Markdown; a reasoning model's thinking shows in a collapsible block above its answer.
 import { useRef, useState } from 'react';
 import { ChatError, streamChat, type ChatMessage, type ChatTimings, type SamplingControls } from '../api/chat.js';
+import { Markdown } from '../components/Markdown.js';
 import { Card, Empty } from '../components/States.js';
 import { formatMs, formatRate } from '../components/format.js';
 import { useHost } from '../hostContext.js';
@@ -10,6 +12,8 @@ import type { ViewProps } from './viewProps.js';
 interface Turn {
   role: 'user' | 'assistant';
   content: string;
+  /** The model's reasoning (`reasoning_content`); not sent back in the history. */
+  reasoning?: string;
   timings?: ChatTimings;
   error?: string;
   streaming?: boolean;
@@ -55,7 +59,12 @@ export function PlaygroundView({ go }: ViewProps) {
       const timings = await streamChat(
         client,
         { model: serve.servedName ?? '', messages: history, sampling: { ...sampling, seed } },
-        (delta) => updateLast((turn) => ({ ...turn, content: turn.content + delta })),
+        (delta) =>
+          updateLast((turn) => ({
+            ...turn,
+            content: turn.content + (delta.content ?? ''),
+            ...(delta.reasoning ? { reasoning: (turn.reasoning ?? '') + delta.reasoning } : {}),
+          })),
         controller.signal,
       );
       updateLast((turn) => ({ ...turn, streaming: false, timings }));
@@ -80,7 +89,18 @@ export function PlaygroundView({ go }: ViewProps) {
             {turns.length === 0 && <Empty title="Say something to the model.">Messages stream in as they are generated.</Empty>}
             {turns.map((turn, index) => (
               <div key={index} className={`bubble bubble-${turn.role}${turn.error ? ' bubble-error' : ''}`} data-testid={`msg-${turn.role}`}>
-                <div className="bubble-text">{turn.content || (turn.streaming ? '…' : '')}</div>
+                {turn.reasoning && (
+                  // Open while the model is still thinking; collapsed once the answer starts.
+                  <details className="reasoning" open={turn.streaming && !turn.content} data-testid="msg-reasoning">
+                    <summary>Reasoning</summary>
+                    <div className="reasoning-text">{turn.reasoning}</div>
+                  </details>
+                )}
+                {turn.role === 'assistant' && turn.content ? (
+                  <Markdown className="bubble-text" text={turn.content} />
+                ) : (
+                  <div className="bubble-text">{turn.content || (turn.streaming && !turn.reasoning ? '…' : '')}</div>
+                )}
                 {turn.error && <div className="error-text" data-testid="chat-error">{turn.error}</div>}
                 {turn.timings && (
                   <div className="timings" data-testid="msg-timings">

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChatOutputParser, mergeDeltas, type ChatOutputOptions } from './chatOutput.js';
+import { TOOL_FORMATS, toolFormatForTemplate } from './toolFormats.js';
+
+const hermes: ChatOutputOptions = { reasoning: true, startsInReasoning: false, tools: TOOL_FORMATS.hermes, parallel: true };
+
+/** Whole text at once, and every two-piece split, must give the same message (stream == non-stream). */
+function parseAllWays(text: string, options: ChatOutputOptions) {
+  const whole = new ChatOutputParser(options);
+  const expected = mergeDeltas([...whole.push(text), ...whole.finish()]);
+  const strip = (merged: typeof expected) => ({ ...merged, calls: merged.calls.map(({ name, arguments: args }) => ({ name, arguments: args })) });
+  for (const pieces of [[...text], ...Array.from({ length: text.length - 1 }, (_, i) => [text.slice(0, i + 1), text.slice(i + 1)])]) {
+    const parser = new ChatOutputParser(options);
+    const deltas = [...pieces.flatMap((piece) => parser.push(piece)), ...parser.finish()];
+    assert.deepEqual(strip(mergeDeltas(deltas)), strip(expected), `split ${JSON.stringify(pieces.slice(0, 2))}`);
+    for (const delta of deltas) {
+      for (const call of delta.tool_calls ?? []) {
+        if (call.id) assert.ok(call.function.name && call.function.arguments === '' && call.type === 'function', 'id and name come first');
+        else assert.equal(call.function.name, undefined, 'then argument fragments');
+      }
+    }
+  }
+  return strip(expected);
+}
+
+test('Hermes/Qwen: content, two calls, reasoning; stream splits agree at every cut', () => {
+  const text = '<think>\nThe user wants weather.\n</think>\n\nLet me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n<tool_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>';
+  assert.deepEqual(parseAllWays(text, hermes), {
+    reasoning: 'The user wants weather.',
+    content: 'Let me check.\n',
+    calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}' }, { name: 'get_time', arguments: '{}' }],
+  });
+});
+
+test('Hermes: parallel_tool_calls false keeps the first call; a call cut before its closing tag still counts at the end', () => {
+  const two = '<tool_call>\n{"name": "a", "arguments": {"x": 1}}\n</tool_call>\n<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>';
+  assert.deepEqual(parseAllWays(two, { ...hermes, parallel: false }).calls, [{ name: 'a', arguments: '{"x": 1}' }]);
+  assert.deepEqual(parseAllWays('<tool_call>\n{"name": "a", "arguments": {"x": 1}}', hermes).calls, [{ name: 'a', arguments: '{"x": 1}' }]);
+  // Keys in another order: the arguments are re-serialized.
+  assert.deepEqual(parseAllWays('<tool_call>\n{"arguments": {"x": 1}, "name": "a"}\n</tool_call>', hermes).calls, [{ name: 'a', arguments: '{"x":1}' }]);
+});
+
+test('grammar-forced Hermes calls stream their arguments as written, fragments adding up to the call', () => {
+  const text = '<tool_call>\n{"name": "get_weather", "arguments": {\n  "city": "Oslo",\n  "when": {"day": 2}\n}}\n</tool_call>\n<tool_call>\n{"name": "b", "arguments": {}}\n</tool_call>';
+  const forced = { ...hermes, streamArguments: true };
+  const expected = { reasoning: null, content: '', calls: [{ name: 'get_weather', arguments: '{\n  "city": "Oslo",\n  "when": {"day": 2}\n}' }, { name: 'b', arguments: '{}' }] };
+  assert.deepEqual(parseAllWays(text, forced), expected);
+  const parser = new ChatOutputParser(forced);
+  const deltas = [...[...text].flatMap((char) => parser.push(char)), ...parser.finish()];
+  const fragments = deltas.flatMap((delta) => delta.tool_calls ?? []).filter((call) => call.index === 0 && !call.id);
+  assert.ok(fragments.length > 10, `arguments arrive in many fragments (${fragments.length})`);
+  assert.equal(fragments.map((call) => call.function.arguments).join(''), expected.calls[0]!.arguments);
+  assert.deepEqual(parseAllWays(text, { ...forced, parallel: false }).calls, [expected.calls[0]]);
+});
+
+test('malformed calls fall back to plain content, never lose text', () => {
+  for (const text of [
+    '<tool_call>\n{"name": "a", "arguments": {"x": </tool_call>', // broken JSON
+    '<tool_call>\n{"arguments": {}}\n</tool_call>', // no name
+    '<tool_call>\n{"name": "a", "arguments": [1]}\n</tool_call>', // arguments not an object
+    'I would call <tool_call> but no', // prose
+  ]) {
+    assert.deepEqual(parseAllWays(text, hermes), { reasoning: null, content: text, calls: [] }, text);
+  }
+  const callThenProse = '<tool_call>\n{"name": "a", "arguments": {}}\n</tool_call>\nDone!';
+  assert.deepEqual(parseAllWays(callThenProse, hermes), { reasoning: null, content: '\nDone!', calls: [{ name: 'a', arguments: '{}' }] });
+  assert.deepEqual(parseAllWays(callThenProse, { ...hermes, streamArguments: true }), { reasoning: null, content: '\nDone!', calls: [{ name: 'a', arguments: '{}' }] });
+});
+
+test('Llama 3.1 JSON calls only when the reply is the call; arguments may be called parameters', () => {
+  const llama: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.llama3_json, parallel: true };
+  assert.deepEqual(parseAllWays('{"name": "get_weather", "parameters": {"city": "Oslo"}}', llama).calls, [{ name: 'get_weather', arguments: '{"city":"Oslo"}' }]);
+  assert.deepEqual(parseAllWays('<|python_tag|>{"name": "a", "parameters": {}}; {"name": "b", "arguments": {"k": true}}', { ...llama }).calls.length, 0, 'the python tag is a special token the detokenizer drops; with it the reply does not open with {');
+  assert.deepEqual(parseAllWays(' {"name": "a", "parameters": {}}; {"name": "b", "arguments": {"k": true}}', llama).calls, [{ name: 'a', arguments: '{}' }, { name: 'b', arguments: '{"k":true}' }]);
+  assert.deepEqual(parseAllWays('Use {"name": "a"} like so', llama), { reasoning: null, content: 'Use {"name": "a"} like so', calls: [] });
+  assert.deepEqual(parseAllWays('{"name": "a", "parameters": {"x": }', llama).calls, []);
+});
+
+test('Mistral [TOOL_CALLS] list', () => {
+  const mistral: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.mistral, parallel: true };
+  assert.deepEqual(parseAllWays('[TOOL_CALLS][{"name": "a", "arguments": {"q": "x"}}, {"name": "b", "arguments": {}}]', mistral).calls, [
+    { name: 'a', arguments: '{"q":"x"}' },
+    { name: 'b', arguments: '{}' },
+  ]);
+  assert.deepEqual(parseAllWays('[TOOL_CALLS][{"name": "a", "arguments": ', mistral), { reasoning: null, content: '[TOOL_CALLS][{"name": "a", "arguments": ', calls: [] });
+});
+
+test('reasoning: a template-opened think block, an unfinished one, and none at all', () => {
+  const plain: ChatOutputOptions = { reasoning: true, startsInReasoning: false, tools: null, parallel: true };
+  assert.deepEqual(parseAllWays('Hi <think> there', plain), { reasoning: null, content: 'Hi <think> there', calls: [] });
+  assert.deepEqual(parseAllWays('<think>\nstill thinking', plain), { reasoning: 'still thinking', content: '', calls: [] });
+  assert.deepEqual(parseAllWays('step one\n</think>\n\nAnswer', { ...plain, startsInReasoning: true }), { reasoning: 'step one', content: 'Answer', calls: [] });
+  assert.deepEqual(parseAllWays('<think>\nx\n</think>', { ...plain, reasoning: false }), { reasoning: null, content: '<think>\nx\n</think>', calls: [] });
+});
+
+test('the syntax is chosen from the template', () => {
+  assert.equal(toolFormatForTemplate('{% for m in messages %}{{ m.content }}{% endfor %}'), null);
+  assert.equal(toolFormatForTemplate('{% if tools %}<tool_call>{% endif %}')?.name, 'hermes');
+  assert.equal(toolFormatForTemplate('{% if tools %}[AVAILABLE_TOOLS]{{ tools }}[TOOL_CALLS]{% endif %}')?.name, 'mistral');
+  assert.equal(toolFormatForTemplate('{% if tools %}{"name": function name, "parameters": ...} ipython <|python_tag|>{% endif %}')?.name, 'llama3_json');
+});

@@ -1,0 +1,246 @@
+// Splits a chat reply, as it streams, into reasoning (`<think>…</think>`), content and tool calls,
+// in OpenAI's delta shape. The non-streaming answer runs the same parser over the whole text, so
+// both agree. Text that might still turn into a marker is held back until it is decided;
+// malformed calls fall back to plain content.
+import { randomBytes } from 'node:crypto';
+import type { ParsedToolCall, ToolFormat } from './toolFormats.js';
+
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
+
+export interface ChatDelta {
+  reasoning_content?: string;
+  content?: string;
+  tool_calls?: ToolCallDelta[];
+}
+
+export interface ChatOutputOptions {
+  /** The template uses `<think>` blocks. */
+  reasoning: boolean;
+  /** The prompt already opened the think block (the reply starts inside it). */
+  startsInReasoning: boolean;
+  /** Parse tool calls in this syntax (null: tools off or tool_choice 'none'). */
+  tools: ToolFormat | null;
+  /** parallel_tool_calls false: keep only the first call. */
+  parallel: boolean;
+  /**
+   * Stream a call's arguments as they are written (after its id and name). Only for calls a
+   * grammar forces: they cannot turn out malformed after their first fragment was sent. Other
+   * calls are sent whole once complete, so malformed ones can still become plain content.
+   */
+  streamArguments?: boolean;
+}
+
+const THINK_OPEN = '<think>';
+const THINK_CLOSE = '</think>';
+
+/** Length of the longest suffix of `text` that is a proper prefix of `marker`. */
+function heldTail(text: string, marker: string): number {
+  for (let n = Math.min(marker.length - 1, text.length); n > 0; n--) if (marker.startsWith(text.slice(text.length - n))) return n;
+  return 0;
+}
+
+export const toolCallId = () => `call_${randomBytes(12).toString('hex')}`;
+
+export class ChatOutputParser {
+  private text = '';
+  /** Characters of `text` already turned into deltas. */
+  private done = 0;
+  private phase: 'undecided' | 'reasoning' | 'afterReasoning' | 'content' | 'tools';
+  private contentSeen = false;
+  private sectionStart = 0;
+  private numCalls = 0;
+  private reasoningStarted = false;
+  readonly calls: (ParsedToolCall & { id: string })[] = [];
+  /** The call whose arguments are streaming: its index and how much of its arguments was sent. */
+  private open: { index: number; sent: number } | null = null;
+
+  constructor(private options: ChatOutputOptions) {
+    this.phase = options.startsInReasoning ? 'reasoning' : options.reasoning ? 'undecided' : 'content';
+  }
+
+  push(text: string): ChatDelta[] {
+    this.text += text;
+    return this.advance(false);
+  }
+
+  /** The model stopped: decide everything held back. */
+  finish(): ChatDelta[] {
+    return this.advance(true);
+  }
+
+  private advance(final: boolean): ChatDelta[] {
+    const out: ChatDelta[] = [];
+    for (let guard = 0; guard < 10_000; guard++) {
+      const before = `${this.phase}:${this.done}`;
+      this.step(final, out);
+      if (`${this.phase}:${this.done}` === before) return out;
+    }
+    throw new Error('chat output parser made no progress (bug)');
+  }
+
+  private step(final: boolean, out: ChatDelta[]): void {
+    const rest = this.text.slice(this.done);
+    switch (this.phase) {
+      case 'undecided': {
+        const lead = rest.length - rest.trimStart().length;
+        const trimmed = rest.slice(lead);
+        if (trimmed.startsWith(THINK_OPEN)) {
+          this.done += lead + THINK_OPEN.length;
+          this.phase = 'reasoning';
+        } else if (!final && THINK_OPEN.startsWith(trimmed)) {
+          return; // could still open a think block
+        } else this.phase = 'content';
+        return;
+      }
+      case 'reasoning': {
+        // Templates write "<think>\n" + reasoning + "\n</think>\n\n": those newlines are formatting.
+        const close = rest.indexOf(THINK_CLOSE);
+        const end = close >= 0 ? close : final ? rest.length : rest.length - Math.max(heldTail(rest, THINK_CLOSE), heldTail(rest, `\n${THINK_CLOSE}`));
+        let chunk = rest.slice(0, end);
+        if (close >= 0) chunk = chunk.replace(/\n$/, '');
+        if (!this.reasoningStarted) {
+          if (chunk === '\n' && close < 0 && !final) return; // wait: it may be the template's newline
+          chunk = chunk.replace(/^\n/, '');
+        }
+        this.emit(out, 'reasoning_content', chunk, end);
+        if (close >= 0) {
+          this.done += THINK_CLOSE.length;
+          this.phase = 'afterReasoning';
+        }
+        return;
+      }
+      case 'afterReasoning': {
+        // The template's "\n\n" after </think> is formatting, not content.
+        const newlines = /^\n*/.exec(rest)![0].length;
+        this.done += newlines;
+        if (newlines < rest.length || final) this.phase = 'content'; // else more newlines may follow
+        return;
+      }
+      case 'content': {
+        const format = this.options.tools;
+        if (!format) {
+          this.emit(out, 'content', rest, rest.length);
+          return;
+        }
+        if (format.leading) {
+          const trimmed = rest.trimStart();
+          if (this.contentSeen || (trimmed !== '' && !trimmed.startsWith(format.start))) {
+            this.emit(out, 'content', rest, rest.length);
+            this.contentSeen = true;
+          } else if (trimmed.startsWith(format.start)) {
+            this.done += rest.length - trimmed.length;
+            this.startSection();
+          }
+          return;
+        }
+        const open = rest.indexOf(format.start);
+        if (open >= 0) {
+          this.emit(out, 'content', rest.slice(0, open), open);
+          this.startSection();
+          return;
+        }
+        const keep = final ? 0 : heldTail(rest, format.start);
+        this.emit(out, 'content', rest.slice(0, rest.length - keep), rest.length - keep);
+        return;
+      }
+      case 'tools': {
+        const section = this.text.slice(this.sectionStart);
+        const parsed = this.options.tools!.parseSection(section, final);
+        for (const call of parsed.calls.slice(this.numCalls)) {
+          this.numCalls++;
+          const open = this.open;
+          this.open = null;
+          if (open) {
+            // Its id and name went out when it opened: send the rest of its arguments.
+            this.calls[open.index]!.arguments = call.arguments;
+            if (call.arguments.length > open.sent) out.push({ tool_calls: [{ index: open.index, function: { arguments: call.arguments.slice(open.sent) } }] });
+            continue;
+          }
+          if (!this.options.parallel && this.calls.length >= 1) continue;
+          const index = this.announce(out, call.name);
+          this.calls[index]!.arguments = call.arguments;
+          out.push({ tool_calls: [{ index, function: { arguments: call.arguments } }] });
+        }
+        this.done = this.sectionStart + parsed.consumed;
+        if (!parsed.malformed && !final) this.streamOpenCall(section, parsed.consumed, out);
+        if (parsed.malformed) {
+          // What follows the last good call is plain content (calls already sent stay).
+          this.phase = 'content';
+          this.options = { ...this.options, tools: null };
+        }
+        return;
+      }
+    }
+  }
+
+  /** Sends a call's id and name; returns its index. */
+  private announce(out: ChatDelta[], name: string): number {
+    const index = this.calls.length;
+    const id = toolCallId();
+    this.calls.push({ id, name, arguments: '' });
+    out.push({ tool_calls: [{ index, id, type: 'function', function: { name, arguments: '' } }] });
+    return index;
+  }
+
+  /**
+   * Streams the arguments of the call being written, holding back what may still be its closing
+   * (trailing whitespace, the body's final '}', a partial end tag).
+   */
+  private streamOpenCall(section: string, from: number, out: ChatDelta[]): void {
+    const format = this.options.tools!;
+    if (!this.options.streamArguments || !format.openCall) return;
+    if (!this.open && !this.options.parallel && this.calls.length >= 1) return;
+    const head = format.openCall(section, from);
+    if (!head) return;
+    this.open ??= { index: this.announce(out, head.name), sent: 0 };
+    let safe = section.slice(head.argumentsStart);
+    for (let changed = true; changed; ) {
+      const before = safe.length;
+      safe = safe.replace(/\s+$/, '');
+      const partialEnd = heldTail(safe, '</tool_call>') || (safe.endsWith('</tool_call>') ? '</tool_call>'.length : 0);
+      safe = safe.slice(0, safe.length - partialEnd);
+      changed = safe.length !== before;
+    }
+    if (safe.endsWith('}')) safe = safe.slice(0, -1);
+    if (safe.length > this.open.sent) {
+      out.push({ tool_calls: [{ index: this.open.index, function: { arguments: safe.slice(this.open.sent) } }] });
+      this.open.sent = safe.length;
+    }
+  }
+
+  private startSection(): void {
+    this.phase = 'tools';
+    this.sectionStart = this.done;
+  }
+
+  private emit(out: ChatDelta[], key: 'reasoning_content' | 'content', text: string, advanceBy: number): void {
+    this.done += advanceBy;
+    if (text === '') return;
+    if (key === 'reasoning_content') this.reasoningStarted = true;
+    if (key === 'content' && text.trim() !== '') this.contentSeen = true;
+    const last = out.at(-1);
+    if (last && last[key] !== undefined && Object.keys(last).length === 1) last[key] += text;
+    else out.push({ [key]: text });
+  }
+}
+
+/** Folds deltas into one message's fields. */
+export function mergeDeltas(deltas: ChatDelta[]): { reasoning: string | null; content: string; calls: { id: string; name: string; arguments: string }[] } {
+  let reasoning: string | null = null;
+  let content = '';
+  const calls: { id: string; name: string; arguments: string }[] = [];
+  for (const delta of deltas) {
+    if (delta.reasoning_content !== undefined) reasoning = (reasoning ?? '') + delta.reasoning_content;
+    if (delta.content !== undefined) content += delta.content;
+    for (const call of delta.tool_calls ?? []) {
+      calls[call.index] ??= { id: call.id ?? '', name: call.function.name ?? '', arguments: '' };
+      calls[call.index]!.arguments += call.function.arguments;
+    }
+  }
+  return { reasoning, content, calls };
+}
