@@ -9,6 +9,7 @@
 //
 // The playground talks to the served OpenAI API through `/api/proxy/v1/*` (same origin, the
 // admin token instead of the API key), so the UI needs neither CORS nor the API key.
+import type { AcceleratorSnapshot } from './accelerator.js';
 import type { DeviceChoice, ServingConfig } from './servingConfig.js';
 import type { ModelDtype, ModelManifest } from './manifest.js';
 import type { LatencyByDay, RequestLogEntry, RequestLogFilter } from './requestLog.js';
@@ -232,6 +233,8 @@ export interface MemoryReading {
   totalBytes: number;
   /** The engine's own share. */
   engine: { weightsBytes: number; kvCacheBytes: number; otherBytes: number };
+  /** The served engine's device (provider, WebGPU adapter, where the KV cache lives, device bytes); null when nothing is served. */
+  accelerator: AcceleratorSnapshot | null;
 }
 
 export interface LatencyPercentiles {

@@ -5,7 +5,7 @@ import type { RequestLogEntry } from '../common/requestLog.js';
 import type { MemoryReading } from '../common/adminApi.js';
 import { DASHBOARD_HISTORY_TICKS, DashboardSampler, interTokenLatencyMs, percentiles } from './dashboard.js';
 
-const memory: MemoryReading = { source: 'system', deviceName: 'x', usedBytes: 1, totalBytes: 2, engine: { weightsBytes: 0, kvCacheBytes: 0, otherBytes: 0 } };
+const memory: MemoryReading = { source: 'system', deviceName: 'x', usedBytes: 1, totalBytes: 2, engine: { weightsBytes: 0, kvCacheBytes: 0, otherBytes: 0 }, accelerator: null };
 
 function snapshot(tokensGenerated: number, extra: Partial<EngineSnapshot> = {}): EngineSnapshot {
   return {

@@ -107,6 +107,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         weightsBytes: snapshot?.weightsBytes ?? 0,
         kvCacheBytes: snapshot?.kvCacheBytes ?? 0,
         processBytes: rss,
+        accelerator: snapshot?.accelerator ?? null,
       }),
       recentRequests: running ? requestLog.list({ sinceMs: Math.max(sinceMs, now - LATENCY_WINDOW_MS), limit: 1000 }) : [],
       requestsTotal: running ? requestLog.count({ sinceMs }) : 0,

@@ -2,6 +2,7 @@
 // otherwise, and the engine's own share (weights, KV cache, the rest of its process).
 import { execFile } from 'node:child_process';
 import { freemem, totalmem } from 'node:os';
+import type { AcceleratorSnapshot } from '../common/accelerator.js';
 import type { MemoryReading } from '../common/adminApi.js';
 
 export interface GpuMemory {
@@ -47,6 +48,7 @@ export interface EngineMemory {
   kvCacheBytes: number;
   /** Resident memory of the whole host process (system-memory mode) or the GPU's used bytes. */
   processBytes: number;
+  accelerator?: AcceleratorSnapshot | null;
 }
 
 /** Combines a device reading with the engine's share. `other` = what the engine holds beyond weights and KV. */
@@ -59,6 +61,7 @@ export function memoryReading(gpu: GpuMemory | null, engine: EngineMemory, syste
       usedBytes: gpu.usedBytes,
       totalBytes: gpu.totalBytes,
       engine: { weightsBytes: engine.weightsBytes, kvCacheBytes: engine.kvCacheBytes, otherBytes },
+      accelerator: engine.accelerator ?? null,
     };
   }
   return {
@@ -67,6 +70,7 @@ export function memoryReading(gpu: GpuMemory | null, engine: EngineMemory, syste
     usedBytes: system.totalBytes - system.freeBytes,
     totalBytes: system.totalBytes,
     engine: { weightsBytes: engine.weightsBytes, kvCacheBytes: engine.kvCacheBytes, otherBytes },
+    accelerator: engine.accelerator ?? null,
   };
 }
 

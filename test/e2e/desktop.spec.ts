@@ -168,6 +168,8 @@ test('dashboard: tokens/s and the request count move under load', async ({ page 
   // Whatever count the view shows first: the load below only adds to it.
   const before = Number(await requests.textContent());
   await expect(page.getByTestId('memory-source')).toContainText(/nvidia-smi|system RAM/);
+  // The UI suite serves on the CPU (device: 'cpu'): the panel says where the engine runs.
+  await expect(page.getByTestId('memory-device')).toContainText('Engine on the CPU');
 
   // Keep the model busy for a few seconds so the 1 s samples see tokens being generated.
   let load = true;

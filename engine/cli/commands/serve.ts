@@ -15,7 +15,11 @@ Options:
   --host ADDR         Address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)
   --api-key KEY       Require 'Authorization: Bearer KEY' (or set HEARTH_API_KEY)
   --config FILE       Serving config (JSON/YAML, e.g. from hearth tune); flags override it
-  --device NAME       auto | cpu | cuda | dml | coreml | webgpu (default auto)
+  --device NAME       auto | cpu | cuda | dml | coreml | webgpu (default auto).
+                      webgpu: any vendor's GPU, KV cache kept on the device. auto: WebGPU on a
+                      hardware adapter (never a software one such as llvmpipe), else CUDA/DirectML/
+                      CoreML where installed, else the CPU. cuda (npm run gpu:cuda, NVIDIA + CUDA 12)
+                      and dml copy every output, the KV cache included, back to the host each step.
   --served-name NAME  Model name the API reports and accepts (default: the package's name)
   --cpu-threads N     Engine threads for CPU execution (0 = one per physical core)
   --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any); requests

@@ -66,6 +66,14 @@ export function DashboardView({ go }: ViewProps) {
         </Card>
         <Card title={memory.source === 'nvidia-smi' ? `GPU memory — ${memory.deviceName}` : 'System memory (no NVIDIA GPU: CPU execution)'} testId="dash-memory">
           <div className="muted small" data-testid="memory-source">Source: {memory.source === 'nvidia-smi' ? 'nvidia-smi' : 'operating system (system RAM)'}</div>
+          {memory.accelerator && (
+            <div className="muted small" data-testid="memory-device">
+              {memory.accelerator.executionProvider === 'cpu'
+                ? 'Engine on the CPU'
+                : `Engine on ${memory.accelerator.adapter ? `${memory.accelerator.adapter.description || memory.accelerator.adapter.device}${memory.accelerator.adapter.software ? ' (software)' : ''}` : memory.accelerator.executionProvider} via ${memory.accelerator.executionProvider}: ` +
+                  `weights ${formatBytes(memory.accelerator.deviceWeightsBytes)}, KV cache ${memory.accelerator.kvResidency === 'device' ? `${formatBytes(memory.accelerator.deviceKvCacheBytes)} on the device` : 'in host memory'}`}
+            </div>
+          )}
           <div className="big-number">{formatBytes(memory.usedBytes)} <span className="muted">used of {formatBytes(memory.totalBytes)}</span></div>
           <StackedBar
             total={memory.totalBytes}
