@@ -20,6 +20,8 @@ export interface AcceleratorSnapshot {
   /** Execution provider in use: 'cpu', 'webgpu', 'cuda', … */
   executionProvider: string;
   kvResidency: KvResidency;
+  /** fp16: half-precision activations and KV cache (a shader-f16 GPU and a package with model.f16.onnx). */
+  precision: 'fp32' | 'fp16';
   /** The WebGPU adapter, when that provider was considered (null otherwise or when none answered). */
   adapter: GpuAdapterInfo | null;
   /** Why the provider and residency are what they are (fallbacks, software adapters, old packages). */

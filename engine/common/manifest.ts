@@ -111,7 +111,12 @@ export interface ModelManifest {
   tokenizer: TokenizerInfo;
   generation: GenerationDefaults;
   /** Files of the package itself, relative to the package directory. */
-  files: { model: string; modelData: string; [role: string]: string };
+  /**
+   * Files of the package. `modelF16` (fp16 and int4 packages): the half-precision device variant
+   * of the same graph contract (fp16 activations, float16 past/present/new K/V, float32 logits),
+   * sharing `modelData`; a GPU with shader-f16 runs it.
+   */
+  files: { model: string; modelData: string; modelF16?: string; [role: string]: string | undefined };
   /** Bytes of weights as stored in the package (model.onnx.data). */
   weightsBytes: number;
 }

@@ -3,7 +3,7 @@
 // complete, so a failed or interrupted conversion never leaves something that looks like a
 // package. Conversion is synchronous file I/O per tensor, yielding to the event loop between
 // layers so progress, cancellation and signal handlers can run.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ModelDtype, ModelManifest } from '../common/manifest.js';
@@ -15,11 +15,13 @@ import { buildDecoderGraph, graphContract, OPSETS } from './decoderGraph.js';
 import { parseModelConfig } from './modelConfig.js';
 import { ExternalDataWriter } from './onnx/externalData.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
+import { onnx } from './onnx/proto.js';
+import { halfPrecisionVariant, readAt } from './halfGraph.js';
 import type { ProgressListener } from './progress.js';
 import { readTokenizerInfo } from './tokenizerInfo.js';
 
 export const CONVERTER_VERSION = `hearth-convert/${HEARTH_VERSION}+gqa-v2`;
-export const PACKAGE_FILES = { model: 'model.onnx', modelData: 'model.onnx.data', manifest: 'manifest.json' } as const;
+export const PACKAGE_FILES = { model: 'model.onnx', modelF16: 'model.f16.onnx', modelData: 'model.onnx.data', manifest: 'manifest.json' } as const;
 
 export interface ConvertOptions {
   checkpointDir: string;
@@ -84,8 +86,9 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
 
       const data = new ExternalDataWriter(join(tempDir, PACKAGE_FILES.modelData), PACKAGE_FILES.modelData);
       let weightsBytes: number;
+      let graph: GraphBuilder;
       try {
-        const graph = new GraphBuilder(data);
+        graph = new GraphBuilder(data);
         await buildDecoderGraph(graph, weights, {
           dtype: options.dtype,
           shape: config.shape,
@@ -101,8 +104,22 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
       } finally {
         data.close();
       }
+      // fp16 and int4 packages also get the half-precision device graph (GPUs with shader-f16).
+      const hasHalfVariant = options.dtype !== 'fp32';
+      if (hasHalfVariant) {
+        const fd = openSync(join(tempDir, PACKAGE_FILES.modelData), 'r');
+        try {
+          const half = halfPrecisionVariant(graph.buildModel(OPSETS, CONVERTER_VERSION), 'logits', (offset, length) => readAt(fd, offset, length));
+          writeFileSync(join(tempDir, PACKAGE_FILES.modelF16), onnx.ModelProto.encode(half).finish());
+        } finally {
+          closeSync(fd);
+        }
+      }
 
-      const packageFiles: ModelManifest['files'] = { model: PACKAGE_FILES.model, modelData: PACKAGE_FILES.modelData, tokenizer: 'tokenizer.json', tokenizerConfig: 'tokenizer_config.json' };
+      const packageFiles: ModelManifest['files'] = {
+        model: PACKAGE_FILES.model, modelData: PACKAGE_FILES.modelData, tokenizer: 'tokenizer.json', tokenizerConfig: 'tokenizer_config.json',
+        ...(hasHalfVariant ? { modelF16: PACKAGE_FILES.modelF16 } : {}),
+      };
       copyFileSync(join(checkpointDir, 'tokenizer.json'), join(tempDir, 'tokenizer.json'));
       copyFileSync(join(checkpointDir, 'tokenizer_config.json'), join(tempDir, 'tokenizer_config.json'));
       if (existsSync(join(checkpointDir, 'generation_config.json'))) {

@@ -16,6 +16,9 @@ import { STRIDE_STEP_TOKENS, type CacheOp } from './kvCache.js';
 import { decoderInputs, int64Tensor, layerNames, type KvStorePhases, type LayerNames, type RowsRun, type RunOutput, type TransferMeter } from './decoderFeeds.js';
 import { buildKvRowsGraph, KV_ROWS_INPUTS, kvRowsOutput } from './kvRowsGraph.js';
 import { GraphBuilder } from '../convert/onnx/graphBuilder.js';
+import { fromFloat16Bits, toFloat16Bits } from '../convert/quantize.js';
+
+export type KvElementType = 'float32' | 'float16';
 
 /** The decoder's outputs a device runner fetches: logits (host) then every present_* (device). */
 export function deviceFetches(graph: GraphContract): string[] {
@@ -66,6 +69,8 @@ export class DeviceKvCache {
   private constructor(
     /** Longest run (new tokens per row) this device's attention computes exactly (longer prefills are split), and the probe's error. */
     readonly attention: AttentionProbe,
+    /** float16 with the half-precision graph, else float32. */
+    private readonly kvType: KvElementType,
     private readonly session: ort.InferenceSession,
     private readonly rowsSession: ort.InferenceSession,
     private readonly graph: GraphContract,
@@ -79,8 +84,8 @@ export class DeviceKvCache {
   }
 
   /** `session` must run on the WebGPU provider with deviceOutputLocations(). */
-  static async create(session: ort.InferenceSession, graph: GraphContract, totalSequenceLengthDims: number[], meter: TransferMeter, phases: KvStorePhases): Promise<DeviceKvCache> {
-    const rowsGraph = buildKvRowsGraph({ numTensors: 2 * graph.numLayers, numKvHeads: graph.numKvHeads, headDim: graph.headDim });
+  static async create(session: ort.InferenceSession, graph: GraphContract, kvType: KvElementType, totalSequenceLengthDims: number[], meter: TransferMeter, phases: KvStorePhases): Promise<DeviceKvCache> {
+    const rowsGraph = buildKvRowsGraph({ numTensors: 2 * graph.numLayers, numKvHeads: graph.numKvHeads, headDim: graph.headDim, elementType: kvType });
     const rowsSession = await ort.InferenceSession.create(rowsGraph, {
       executionProviders: ['webgpu'],
       preferredOutputLocation: 'gpu-buffer',
@@ -88,12 +93,12 @@ export class DeviceKvCache {
       // Every node on the device, or no session: a CPU fallback would copy caches to the host.
       extra: { session: { disable_cpu_ep_fallback: '1' } },
     });
-    return new DeviceKvCache(await longestExactRun(graph), session, rowsSession, graph, totalSequenceLengthDims, meter, phases);
+    return new DeviceKvCache(await longestExactRun(graph, kvType), kvType, session, rowsSession, graph, totalSequenceLengthDims, meter, phases);
   }
 
   /** KV bytes held on the device now (live rows × stride). */
   get deviceBytes(): number {
-    return this.numTensors * this.numRows * this.graph.numKvHeads * this.stride * this.graph.headDim * 4;
+    return this.numTensors * this.numRows * this.graph.numKvHeads * this.stride * this.graph.headDim * (this.kvType === 'float16' ? 2 : 4);
   }
 
   /**
@@ -166,7 +171,7 @@ export class DeviceKvCache {
     if (continued && numRows !== 1) throw new Error('device KV cache: a continued prefill runs one row at a time (bug)');
     const past = continued
       ? await this.gatherRows(this.cache, [base(firstRow)], null, this.stride)
-      : Array.from({ length: this.numTensors }, () => new ort.Tensor('float32', new Float32Array(0), [numRows, this.graph.numKvHeads, 0, this.graph.headDim]));
+      : Array.from({ length: this.numTensors }, () => this.emptyTensor(numRows));
     const { output, presents } = await this.runDecoder(run, past);
     if (continued) past.forEach((tensor) => tensor.dispose());
     if (firstRow < this.numRows) {
@@ -214,7 +219,7 @@ export class DeviceKvCache {
       const kept = Math.min(length, stride);
       return { end: int64Tensor([kept]), pads: int64Tensor([0, 0, 0, 0, 0, 0, stride - kept, 0]) };
     };
-    const empty = () => new ort.Tensor('float32', new Float32Array(0), [0, numKvHeads, 0, headDim]);
+    const empty = () => this.emptyTensor(0);
     const baseFit = fit(baseTensors);
     const extraFit = fit(extraTensors);
     const feeds: Record<string, ort.Tensor> = {
@@ -232,6 +237,12 @@ export class DeviceKvCache {
     this.meter.fed(feeds);
     const outputs = await this.rowsSession.run(feeds);
     return range(this.numTensors).map((tensor) => outputs[kvRowsOutput(tensor)]!);
+  }
+
+  /** A host tensor with no positions: costs nothing to send. */
+  private emptyTensor(numRows: number): ort.Tensor {
+    const dims = [numRows, this.graph.numKvHeads, 0, this.graph.headDim];
+    return this.kvType === 'float16' ? new ort.Tensor('float16', new Uint16Array(0), dims) : new ort.Tensor('float32', new Float32Array(0), dims);
   }
 
   private replaceCache(next: ort.Tensor[], numRows: number, stride: number): void {
@@ -279,47 +290,61 @@ export interface AttentionProbe {
   maxRelativeError: number;
 }
 
-async function longestExactRun(graph: GraphContract): Promise<AttentionProbe> {
+async function longestExactRun(graph: GraphContract, kvType: KvElementType): Promise<AttentionProbe> {
   const { numKvHeads, headDim } = graph;
   const numHeads = numKvHeads * 2;
-  const g = new GraphBuilder(null);
-  const [q, k, v] = [g.input('q', 'float32', [1, PROBE_RUN_TOKENS, numHeads * headDim]), g.input('k', 'float32', [1, PROBE_RUN_TOKENS, numKvHeads * headDim]), g.input('v', 'float32', [1, PROBE_RUN_TOKENS, numKvHeads * headDim])];
-  const pastKey = g.input('past_key', 'float32', [1, numKvHeads, 0, headDim]);
-  const pastValue = g.input('past_value', 'float32', [1, numKvHeads, 0, headDim]);
-  const seqlensK = g.input('seqlens_k', 'int32', [1]);
-  const total = g.input('total_sequence_length', 'int32', []);
-  g.node('GroupQueryAttention', [q, k, v, pastKey, pastValue, seqlensK, total], { domain: 'com.microsoft', attributes: { num_heads: numHeads, kv_num_heads: numKvHeads }, outputs: ['out', 'present_key', 'present_value'] });
-  g.output('out', 'float32', [1, PROBE_RUN_TOKENS, numHeads * headDim]);
-  const model = g.encodeModel({ '': 17, 'com.microsoft': 1 }, 'hearth-attention-probe');
-  let state = 12345;
-  const random = (count: number) => Float32Array.from({ length: count }, () => ((state = (state * 16807) % 2147483647) / 2147483647) - 0.5);
-  const feeds = {
-    q: new ort.Tensor('float32', random(PROBE_RUN_TOKENS * numHeads * headDim), [1, PROBE_RUN_TOKENS, numHeads * headDim]),
-    k: new ort.Tensor('float32', random(PROBE_RUN_TOKENS * numKvHeads * headDim), [1, PROBE_RUN_TOKENS, numKvHeads * headDim]),
-    v: new ort.Tensor('float32', random(PROBE_RUN_TOKENS * numKvHeads * headDim), [1, PROBE_RUN_TOKENS, numKvHeads * headDim]),
-    past_key: new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]),
-    past_value: new ort.Tensor('float32', new Float32Array(0), [1, numKvHeads, 0, headDim]),
-    seqlens_k: new ort.Tensor('int32', Int32Array.of(PROBE_RUN_TOKENS - 1), [1]),
-    total_sequence_length: new ort.Tensor('int32', Int32Array.of(PROBE_RUN_TOKENS), []),
+  const attentionGraph = (type: KvElementType) => {
+    const g = new GraphBuilder(null);
+    const [q, k, v] = [g.input('q', type, [1, PROBE_RUN_TOKENS, numHeads * headDim]), g.input('k', type, [1, PROBE_RUN_TOKENS, numKvHeads * headDim]), g.input('v', type, [1, PROBE_RUN_TOKENS, numKvHeads * headDim])];
+    const pastKey = g.input('past_key', type, [1, numKvHeads, 0, headDim]);
+    const pastValue = g.input('past_value', type, [1, numKvHeads, 0, headDim]);
+    const seqlensK = g.input('seqlens_k', 'int32', [1]);
+    const total = g.input('total_sequence_length', 'int32', []);
+    g.node('GroupQueryAttention', [q, k, v, pastKey, pastValue, seqlensK, total], { domain: 'com.microsoft', attributes: { num_heads: numHeads, kv_num_heads: numKvHeads }, outputs: ['out', 'present_key', 'present_value'] });
+    g.output('out', type, [1, PROBE_RUN_TOKENS, numHeads * headDim]);
+    return g.encodeModel({ '': 17, 'com.microsoft': 1 }, 'hearth-attention-probe');
   };
-  const outputs: Float32Array[] = [];
-  for (const provider of ['cpu', 'webgpu']) {
-    const session = await ort.InferenceSession.create(model, { executionProviders: [provider] });
+  let state = 12345;
+  // fp16-representable values, so both precisions see the same inputs.
+  const random = (count: number) => Float32Array.from(fromHalf(toFloat16Bits(Float32Array.from({ length: count }, () => ((state = (state * 16807) % 2147483647) / 2147483647) - 0.5))));
+  const inputs = { q: random(PROBE_RUN_TOKENS * numHeads * headDim), k: random(PROBE_RUN_TOKENS * numKvHeads * headDim), v: random(PROBE_RUN_TOKENS * numKvHeads * headDim) };
+  const feeds = (type: KvElementType) => {
+    const tensor = (values: Float32Array, dims: number[]) => (type === 'float16' ? new ort.Tensor('float16', toFloat16Bits(values), dims) : new ort.Tensor('float32', values, dims));
+    return {
+      q: tensor(inputs.q, [1, PROBE_RUN_TOKENS, numHeads * headDim]),
+      k: tensor(inputs.k, [1, PROBE_RUN_TOKENS, numKvHeads * headDim]),
+      v: tensor(inputs.v, [1, PROBE_RUN_TOKENS, numKvHeads * headDim]),
+      past_key: tensor(new Float32Array(0), [1, numKvHeads, 0, headDim]),
+      past_value: tensor(new Float32Array(0), [1, numKvHeads, 0, headDim]),
+      seqlens_k: new ort.Tensor('int32', Int32Array.of(PROBE_RUN_TOKENS - 1), [1]),
+      total_sequence_length: new ort.Tensor('int32', Int32Array.of(PROBE_RUN_TOKENS), []),
+    };
+  };
+  const run = async (provider: string, type: KvElementType): Promise<Float32Array> => {
+    const session = await ort.InferenceSession.create(attentionGraph(type), { executionProviders: [provider] });
     try {
-      outputs.push((await session.run(feeds, ['out'])).out!.data as Float32Array);
+      const out = (await session.run(feeds(type), ['out'])).out!;
+      return type === 'float16' ? fromHalf(out.data as Uint16Array) : (out.data as Float32Array);
     } finally {
       await session.release();
     }
-  }
+  };
+  const reference = await run('cpu', 'float32');
+  const device = await run('webgpu', kvType);
   let maxError = 0;
   let maxValue = 0;
-  for (let i = 0; i < outputs[0]!.length; i++) {
-    maxError = Math.max(maxError, Math.abs(outputs[0]![i]! - outputs[1]![i]!));
-    maxValue = Math.max(maxValue, Math.abs(outputs[0]![i]!));
+  for (let i = 0; i < reference.length; i++) {
+    maxError = Math.max(maxError, Math.abs(reference[i]! - device[i]!));
+    maxValue = Math.max(maxValue, Math.abs(reference[i]!));
   }
   const maxRelativeError = maxError / maxValue;
-  return { maxRunTokens: maxRelativeError <= 1e-4 ? Number.POSITIVE_INFINITY : SHORT_RUN_TOKENS, maxRelativeError };
+  return { maxRunTokens: maxRelativeError <= EXACT_ATTENTION[kvType] ? Number.POSITIVE_INFINITY : SHORT_RUN_TOKENS, maxRelativeError };
 }
+
+/** Largest relative error a correct attention kernel shows on the probe, by precision (fp16: ~1e-3 rounding). */
+const EXACT_ATTENTION: Record<KvElementType, number> = { float32: 1e-4, float16: 5e-3 };
+
+const fromHalf = (halves: Uint16Array) => Float32Array.from(halves, fromFloat16Bits);
 
 function range(count: number, start = 0): number[] {
   return Array.from({ length: count }, (_, index) => start + index);

@@ -37,6 +37,8 @@ export interface LoadEngineOptions {
    * false keeps it in host memory, copied to the device each step: for comparisons (gpu:check).
    */
   deviceKvCache?: boolean;
+  /** 'auto' (default): fp16 on a shader-f16 GPU when the package has its half-precision graph; 'fp32' never. */
+  devicePrecision?: 'auto' | 'fp32';
 }
 
 /** Per-step statistics for the metrics layer. */
@@ -153,6 +155,7 @@ export class HearthEngine implements LoadedEngine {
           vocabSize: this.manifest.shape.vocabSize,
           kvCapacityTokens: this.config.kvCacheCapacityTokens,
           deviceKvCache: this.options.deviceKvCache ?? true,
+          halfModelPath: this.manifest.files.modelF16 && this.options.devicePrecision !== 'fp32' ? join(this.options.packageDir, this.manifest.files.modelF16) : undefined,
           grammar: {
             tokenizerJsonPath: join(this.options.packageDir, this.manifest.tokenizer.tokenizerFile),
             stopTokenIds: this.manifest.tokenizer.eosTokenIds,
@@ -277,6 +280,7 @@ export class HearthEngine implements LoadedEngine {
     return {
       executionProvider: device.executionProvider,
       kvResidency: device.kvResidency,
+      precision: device.precision,
       adapter: device.adapter,
       notes: [...device.fallbackNotes, ...(device.kvResidencyNote ? [device.kvResidencyNote] : [])],
       toDeviceBytes: this.transfer.toDeviceBytes,

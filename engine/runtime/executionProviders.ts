@@ -70,6 +70,8 @@ export interface SessionOutputs {
    * return every output to the host.
    */
   webgpuOutputLocations?: Record<string, ort.Tensor.DataLocation>;
+  /** A half-precision graph to load instead on a WebGPU adapter with shader-f16. */
+  webgpuHalfModelPath?: string;
 }
 
 export async function createSession(modelPath: string, settings: SessionSettings, log: (line: string) => void, outputs: SessionOutputs = {}): Promise<CreatedSession> {
@@ -126,11 +128,13 @@ export async function createSession(modelPath: string, settings: SessionSettings
   for (const name of candidates) {
     try {
       const options = name === 'webgpu' && outputs.webgpuOutputLocations ? { ...base, preferredOutputLocation: outputs.webgpuOutputLocations } : base;
-      const session = await ort.InferenceSession.create(modelPath, { ...options, executionProviders: [name, 'cpu'] });
+      const half = name === 'webgpu' && adapter?.shaderF16 === true && outputs.webgpuHalfModelPath !== undefined;
+      const session = await ort.InferenceSession.create(half ? outputs.webgpuHalfModelPath! : modelPath, { ...options, executionProviders: [name, 'cpu'] });
       const device: DeviceReport = {
         executionProvider: name, requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes,
-        adapter: name === 'webgpu' ? adapter : null,
+        adapter: name === 'webgpu' ? adapter : null, precision: half ? 'fp16' : 'fp32',
       };
+      if (half) log('precision: fp16 activations and KV cache (half-precision graph, adapter has shader-f16)');
       log(`execution provider: ${name} (requested ${settings.device})`);
       return { session, device };
     } catch (error) {
@@ -141,5 +145,5 @@ export async function createSession(modelPath: string, settings: SessionSettings
   }
   const session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
   log(`execution provider: cpu, ${intraOpThreads} intra-op threads, spinning ${settings.allowSpinning ? 'on' : 'off'}${fallbackNotes.length ? ` (${fallbackNotes.join(' ')})` : ''}`);
-  return { session, device: { executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes, adapter: null } };
+  return { session, device: { executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes, adapter: null, precision: 'fp32' } };
 }

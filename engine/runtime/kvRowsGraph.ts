@@ -26,9 +26,10 @@ export interface KvRowsGraphShape {
   numTensors: number;
   numKvHeads: number;
   headDim: number;
+  elementType: 'float32' | 'float16';
 }
 
-export function buildKvRowsGraph({ numTensors, numKvHeads, headDim }: KvRowsGraphShape): Uint8Array {
+export function buildKvRowsGraph({ numTensors, numKvHeads, headDim, elementType }: KvRowsGraphShape): Uint8Array {
   const g = new GraphBuilder(null);
   const rows = g.input(KV_ROWS_INPUTS.rows, 'int64', ['out_rows']);
   const baseEnd = g.input(KV_ROWS_INPUTS.baseEnd, 'int64', [1]);
@@ -36,17 +37,17 @@ export function buildKvRowsGraph({ numTensors, numKvHeads, headDim }: KvRowsGrap
   const extraEnd = g.input(KV_ROWS_INPUTS.extraEnd, 'int64', [1]);
   const extraPads = g.input(KV_ROWS_INPUTS.extraPads, 'int64', [8]);
   const zeroShape = g.input(KV_ROWS_INPUTS.zeroShape, 'int64', [4]);
-  const zeroRow = g.op('Expand', [g.constant('zero', 'float32', [1], new Uint8Array(4)), zeroShape]);
+  const zeroRow = g.op('Expand', [g.constant('zero', elementType, [1], new Uint8Array(elementType === 'float16' ? 2 : 4)), zeroShape]);
   const start = g.int64s([0]);
   const sequenceAxis = g.int64s([2]);
   for (let tensor = 0; tensor < numTensors; tensor++) {
-    const base = g.input(KV_ROWS_INPUTS.base(tensor), 'float32', ['base_rows', numKvHeads, 'base_length', headDim]);
-    const extra = g.input(KV_ROWS_INPUTS.extra(tensor), 'float32', ['extra_rows', numKvHeads, 'extra_length', headDim]);
+    const base = g.input(KV_ROWS_INPUTS.base(tensor), elementType, ['base_rows', numKvHeads, 'base_length', headDim]);
+    const extra = g.input(KV_ROWS_INPUTS.extra(tensor), elementType, ['extra_rows', numKvHeads, 'extra_length', headDim]);
     const fitBase = g.op('Pad', [g.op('Slice', [base, start, baseEnd, sequenceAxis]), basePads]);
     const fitExtra = g.op('Pad', [g.op('Slice', [extra, start, extraEnd, sequenceAxis]), extraPads]);
     const stacked = g.op('Concat', [fitBase, zeroRow, fitExtra], { attributes: { axis: 0 } });
     g.op('Gather', [stacked, rows], { attributes: { axis: 0 }, output: kvRowsOutput(tensor) });
-    g.output(kvRowsOutput(tensor), 'float32', ['out_rows', numKvHeads, 'stride', headDim]);
+    g.output(kvRowsOutput(tensor), elementType, ['out_rows', numKvHeads, 'stride', headDim]);
   }
   return g.encodeModel({ '': 17 }, 'hearth-kv-rows');
 }

@@ -25,6 +25,8 @@ export interface DeviceReport {
   fallbackNotes: string[];
   /** The WebGPU adapter when that provider runs (null otherwise). */
   adapter: GpuAdapterInfo | null;
+  /** Activations and KV cache: fp16 only with the half-precision graph on a shader-f16 device. */
+  precision: 'fp32' | 'fp16';
 }
 
 /** What the runner reports once loaded. */
@@ -42,6 +44,8 @@ export interface InitMessage {
   kvCapacityTokens: number;
   /** Keep the KV cache on the device when the provider and graph allow it. */
   deviceKvCache: boolean;
+  /** The package's half-precision device graph, used on a WebGPU adapter with shader-f16. */
+  halfModelPath?: string;
   session: SessionSettings;
   /** For grammar-constrained decoding (xgrammar's tokenizer info is built on first use). */
   grammar: { tokenizerJsonPath: string; stopTokenIds: number[] };

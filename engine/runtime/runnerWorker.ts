@@ -41,6 +41,7 @@ async function init(message: InitMessage): Promise<void> {
   const { session, device } = await createSession(message.modelPath, message.session, log, {
     // Only for a device cache: these locations assume the device fetch list (see deviceFetches).
     webgpuOutputLocations: message.deviceKvCache && graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
+    webgpuHalfModelPath: message.deviceKvCache && graph.outputs.presentKey ? message.halfModelPath : undefined,
   });
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];
@@ -50,7 +51,7 @@ async function init(message: InitMessage): Promise<void> {
   if (device.executionProvider === 'webgpu') {
     const problem = message.deviceKvCache ? deviceResidencyProblem(graph, session.outputNames) : 'host memory was asked for (deviceKvCache: false)';
     if (problem === null) {
-      kv = await DeviceKvCache.create(session, graph, totalSequenceLengthDims, meter, phases);
+      kv = await DeviceKvCache.create(session, graph, device.precision === 'fp16' ? 'float16' : 'float32', totalSequenceLengthDims, meter, phases);
       const { maxRunTokens, maxRelativeError } = kv.attention;
       if (Number.isFinite(maxRunTokens)) {
         kvResidencyNote = `this adapter's attention is inexact for runs of ${maxRunTokens + 1}+ tokens (measured relative error ${maxRelativeError.toExponential(1)}); prefills run in pieces of ${maxRunTokens} tokens.`;

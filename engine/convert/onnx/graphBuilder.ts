@@ -111,7 +111,12 @@ export class GraphBuilder {
   }
 
   encodeModel(opsets: Record<string, number>, producer: string): Uint8Array {
-    const model: P.IModelProto = {
+    return onnx.ModelProto.encode(this.buildModel(opsets, producer)).finish();
+  }
+
+  /** The model as a protobuf object (nodes and initializers shared with the builder, not copied). */
+  buildModel(opsets: Record<string, number>, producer: string): P.IModelProto {
+    return {
       irVersion: 8,
       producerName: producer,
       opsetImport: Object.entries(opsets).map(([domain, version]) => ({ domain, version })),
@@ -123,7 +128,6 @@ export class GraphBuilder {
         output: this.outputs,
       },
     };
-    return onnx.ModelProto.encode(model).finish();
   }
 }
 
