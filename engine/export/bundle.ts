@@ -3,7 +3,7 @@
 // its own (`docker build bundle/`).
 import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { APP_ROOT } from '../appRoot.js';
 import type { ModelManifest } from '../common/manifest.js';
 import { RUNTIME_OVERHEAD_BYTES } from '../common/memoryEstimate.js';
 import type { ServingConfig } from '../common/servingConfig.js';
@@ -46,7 +46,6 @@ export interface ExportResult {
 }
 
 const MARKER = '.hearth-bundle';
-const HEARTH_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export class ExportError extends Error {
   override readonly name = 'ExportError';
@@ -171,7 +170,7 @@ export function writeBundle(options: ExportOptions): ExportResult {
   write('sizing.json', `${JSON.stringify(sizing, null, 2)}\n`);
   write('README.md', renderReadme(plan));
 
-  const appRoot = options.appSourceDir ?? HEARTH_ROOT;
+  const appRoot = options.appSourceDir ?? APP_ROOT;
   for (const file of ['package.json', 'package-lock.json']) {
     if (!existsSync(join(appRoot, file))) throw new ExportError(`Hearth's ${file} is missing from ${appRoot}; export from a complete Hearth installation`);
     cpSync(join(appRoot, file), join(outDir, 'app', file));
