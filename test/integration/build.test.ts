@@ -4,7 +4,7 @@
 // runner worker, generates, and stops cleanly. The serving build holds only serving code.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { build, ENTRIES, SERVING_ENTRIES } from '../../scripts/build.mjs';
 import { linkProductionModules } from '../fixtures/productionModules.js';
 import { tinyPackage } from './serverHarness.js';
+import { serveToReady } from './serveProcess.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -23,37 +24,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Env for a built process: no loader hooks inherited from the test runner. */
 function plainEnv(home: string): NodeJS.ProcessEnv {
-  const env = { ...process.env, HEARTH_HOME: home };
+  const env: NodeJS.ProcessEnv = { ...process.env, HEARTH_HOME: home };
   delete env.NODE_OPTIONS;
   return env;
-}
-
-/** Spawns a serving command, waits for its ready line, asks for a completion, stops it with SIGTERM. */
-export async function serveToReady(command: string[], env: NodeJS.ProcessEnv): Promise<{ output: string; exitCode: number }> {
-  const child = spawn(process.execPath, command, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const closed = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  try {
-    const deadline = Date.now() + 60_000;
-    while (!/hearth serve: ready/.test(output)) {
-      if (child.exitCode !== null || Date.now() > deadline) assert.fail(`no ready line (exit ${child.exitCode}):\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)![1];
-    const response = await fetch(`${url}/v1/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt: 'hello', max_tokens: 3 }),
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    assert.ok(((await response.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens > 0, 'the built runner worker generated');
-  } finally {
-    child.kill('SIGTERM');
-  }
-  const exitCode = await closed;
-  return { output, exitCode };
 }
 
 test('the built CLI runs without tsx or any dev dependency: --help, and serve to ready on the tiny fixture', { timeout: 120_000 }, async () => {
@@ -81,8 +54,8 @@ test('the built CLI runs without tsx or any dev dependency: --help, and serve to
 });
 
 test('the serving build (the container\'s) bundles serving code only', async () => {
-  const inputs: string[] = await build({ outDir: join(dir, 'serving'), serving: true });
-  assert.deepEqual(readdirSync(join(dir, 'serving')).filter((file) => !file.startsWith('chunk-')).sort(), SERVING_ENTRIES.map((name: string) => `${name}.mjs`).sort());
+  const inputs = await build({ outDir: join(dir, 'serving'), serving: true });
+  assert.deepEqual(readdirSync(join(dir, 'serving')).filter((file) => !file.startsWith('chunk-')).sort(), SERVING_ENTRIES.map((name) => `${name}.mjs`).sort());
   assert.ok(inputs.includes('engine/runtime/runnerWorker.ts') && inputs.includes('engine/cli/commands/serve.ts'));
   const foreign = inputs.filter((input) => /^engine\/(bench|tune|export|host)\/|^engine\/cli\/commands\/(?!serve\.ts)|^engine\/hub\/(?!library\.ts)/.test(input));
   assert.deepEqual(foreign, [], 'no other command\'s code in the image');
