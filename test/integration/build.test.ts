@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,4 +59,25 @@ test('the serving build (the container\'s) bundles serving code only', async () 
   assert.ok(inputs.includes('engine/runtime/runnerWorker.ts') && inputs.includes('engine/cli/commands/serve.ts'));
   const foreign = inputs.filter((input) => /^engine\/(bench|tune|export|host)\/|^engine\/cli\/commands\/(?!serve\.ts)|^engine\/hub\/(?!library\.ts)/.test(input));
   assert.deepEqual(foreign, [], 'no other command\'s code in the image');
+});
+
+test('bin/hearth.mjs runs the build while it is at least as new as engine/, the source through tsx once an engine file is newer', () => {
+  const checkout = join(dir, 'launcher');
+  mkdirSync(join(checkout, 'bin'), { recursive: true });
+  mkdirSync(join(checkout, 'dist'));
+  mkdirSync(join(checkout, 'engine/cli'), { recursive: true });
+  mkdirSync(join(checkout, 'node_modules'));
+  writeFileSync(join(checkout, 'package.json'), JSON.stringify({ name: 'hearth', type: 'module' }));
+  copyFileSync(join(root, 'bin/hearth.mjs'), join(checkout, 'bin/hearth.mjs'));
+  symlinkSync(join(root, 'node_modules/tsx'), join(checkout, 'node_modules/tsx'), 'dir');
+  writeFileSync(join(checkout, 'engine/cli/hearth.ts'), "const from: string = 'source';\nconsole.log(from);\n");
+  writeFileSync(join(checkout, 'dist/hearth.mjs'), "console.log('build');\n");
+  const old = new Date(Date.now() - 60_000);
+  utimesSync(join(checkout, 'engine/cli/hearth.ts'), old, old);
+  const run = () => execFileSync(process.execPath, [join(checkout, 'bin/hearth.mjs')], { env: plainEnv(join(dir, 'home')), encoding: 'utf8' }).trim();
+  assert.equal(run(), 'build');
+  utimesSync(join(checkout, 'engine/cli/hearth.ts'), new Date(), new Date());
+  assert.equal(run(), 'source', 'an edit since the build runs the source');
+  rmSync(join(checkout, 'engine'), { recursive: true });
+  assert.equal(run(), 'build', 'without source (an installed package) the build is all there is');
 });

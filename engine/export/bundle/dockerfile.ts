@@ -54,7 +54,7 @@ function buildStage(): string {
 FROM ${BASE_IMAGES.node} AS build
 WORKDIR /src
 COPY app/package.json app/package-lock.json ./
-# The build needs only esbuild (a dev dependency), so no install scripts: nothing native is built here.
+# The whole lockfile (esbuild is a dev dependency), install scripts skipped: nothing native is built or downloaded.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY app/scripts/build.mjs scripts/build.mjs
 COPY app/engine engine
