@@ -6,7 +6,7 @@
 //   dist/engineHost.mjs     the engine host, headless (engine/host/main.ts)
 //   dist/runnerWorker.mjs   the model-runner worker thread (engine/runtime/runnerWorker.ts), next
 //                           to the chunks that start it: modelRunner asks for ./runnerWorker.mjs
-//   dist/chunk-*.mjs        lazily loaded commands and code the entries share
+//   dist/*-<hash>.mjs       lazily loaded commands and code the entries share
 // Every package stays an import from node_modules (the native onnxruntime-node and better-sqlite3
 // cannot be bundled). `--serving` builds only what the container needs (hearth-serve + worker);
 // `--outdir DIR` builds elsewhere (the Dockerfile's build stage, tests).
@@ -36,8 +36,7 @@ export async function build({ outDir = join(root, 'dist'), serving = false } = {
     entryPoints: Object.fromEntries(names.map((name) => [name, ENTRIES[name]])),
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
-    // Flat: modelRunner's chunk finds ./runnerWorker.mjs beside itself.
-    chunkNames: 'chunk-[name]-[hash]',
+    // Chunks (`<module>-<hash>.mjs`) stay beside the entries: modelRunner's finds ./runnerWorker.mjs there.
     bundle: true,
     splitting: true,
     format: 'esm',
