@@ -10,8 +10,10 @@
 // Electron: no TypeScript compiler in the shipped app, and packages resolve from node_modules as
 // usual. Every package.json dependency stays external (electron-vite's externalizeDeps), so the
 // native ones (better-sqlite3, onnxruntime-node) load from node_modules, unpacked from asar
-// (electron-builder.yml). In a source checkout the host runs unbundled through tsx instead
-// (`hearth serve`, `hearth app --web`): same code, no build.
+// (electron-builder.yml). Outside Electron, scripts/build.mjs (`npm run build`) compiles the same
+// engine entries into dist/ the same way (packages external, runnerWorker.mjs beside the code that
+// starts it); `hearth serve` and `hearth app --web` run that, or the source through tsx while
+// dist/ is older than engine/.
 import { resolve } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'electron-vite';

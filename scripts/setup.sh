@@ -58,4 +58,8 @@ if [[ "${1:-}" != "--ci" ]] && node -e "require('fs').accessSync(require('electr
   echo "== building better-sqlite3 for Electron"
   node scripts/rebuild-electron-native.mjs || echo "warning: better-sqlite3 for Electron not built; \`npm start\` opens the web UI until \`npm run rebuild:electron\` succeeds" >&2
 fi
+# Compile the engine once (dist/), so `hearth`, the engine host and the runner workers start
+# without compiling TypeScript; bin/hearth.mjs falls back to the source while dist/ is older.
+echo "== npm run build"
+npm run build --silent
 echo "== setup done"

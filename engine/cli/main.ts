@@ -1,12 +1,7 @@
 // Entry point of the `hearth` command. Each subcommand lives in its own module under
 // ./commands and is loaded only when used, so `hearth --help` stays instant and a
 // subcommand's heavy dependencies (onnxruntime, sqlite) load only when needed.
-import { CliError } from './cliError.js';
-
-export interface CommandModule {
-  /** Runs the command; resolves to the process exit code. */
-  run(argv: string[]): Promise<number>;
-}
+import { runCommand, type CommandModule } from './runCommand.js';
 
 interface CommandEntry {
   summary: string;
@@ -50,23 +45,5 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`hearth: unknown command '${name}'.\n\n${usage()}`);
     return 2;
   }
-  try {
-    const module = await entry.load();
-    return await module.run(rest);
-  } catch (error) {
-    if (error instanceof CliError) {
-      console.error(`hearth ${name}: ${error.message}`);
-      return error.exitCode;
-    }
-    if (isModuleNotFound(error)) {
-      console.error(`hearth ${name}: this command is not available in this build.`);
-      return 2;
-    }
-    throw error;
-  }
-}
-
-function isModuleNotFound(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND'
-    && String((error as Error).message).includes('/engine/cli/commands/');
+  return runCommand(name, entry.load, rest);
 }

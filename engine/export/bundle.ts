@@ -1,9 +1,10 @@
 // Writes a production bundle to a directory: everything needed to build the image and deploy
-// it, with the model package and Hearth's engine source copied in so the directory builds on
-// its own (`docker build bundle/`).
+// it, with the model package, Hearth's engine source and its build script copied in so the
+// directory builds on its own (`docker build bundle/`: the image's build stage compiles the
+// serving code; the runtime image holds only the result).
 import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { APP_ROOT } from '../appRoot.js';
 import type { ModelManifest } from '../common/manifest.js';
 import { RUNTIME_OVERHEAD_BYTES } from '../common/memoryEstimate.js';
 import type { ServingConfig } from '../common/servingConfig.js';
@@ -33,7 +34,7 @@ export interface ExportOptions {
   imageTag?: string;
   /** Replace a non-empty directory that is not a previous bundle. */
   force?: boolean;
-  /** Root of Hearth's source (package.json, bin/, engine/); default: this checkout. */
+  /** Root of Hearth's source (package.json, package-lock.json, scripts/build.mjs, engine/); default: this installation. */
   appSourceDir?: string;
 }
 
@@ -46,7 +47,6 @@ export interface ExportResult {
 }
 
 const MARKER = '.hearth-bundle';
-const HEARTH_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export class ExportError extends Error {
   override readonly name = 'ExportError';
@@ -171,13 +171,13 @@ export function writeBundle(options: ExportOptions): ExportResult {
   write('sizing.json', `${JSON.stringify(sizing, null, 2)}\n`);
   write('README.md', renderReadme(plan));
 
-  const appRoot = options.appSourceDir ?? HEARTH_ROOT;
-  for (const file of ['package.json', 'package-lock.json']) {
+  const appRoot = options.appSourceDir ?? APP_ROOT;
+  for (const file of ['package.json', 'package-lock.json', 'scripts/build.mjs']) {
     if (!existsSync(join(appRoot, file))) throw new ExportError(`Hearth's ${file} is missing from ${appRoot}; export from a complete Hearth installation`);
+    mkdirSync(dirname(join(outDir, 'app', file)), { recursive: true });
     cpSync(join(appRoot, file), join(outDir, 'app', file));
   }
   const notTests = (path: string) => !/\.test\.ts$/.test(path) && !relative(appRoot, path).split(/[\\/]/).includes('node_modules');
-  linkOrCopyTree(join(appRoot, 'bin'), join(outDir, 'app', 'bin'), notTests);
   linkOrCopyTree(join(appRoot, 'engine'), join(outDir, 'app', 'engine'), notTests);
   files.push('app/');
   if (options.bakeModel) {

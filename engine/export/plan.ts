@@ -73,7 +73,7 @@ export function dnsLabel(name: string, maxLength = 40): string {
 /**
  * Seconds to load a package and produce the warm-up token: reading the weights (~150 MB/s from
  * a network disk, the slow case), building the session (about as long again for a GPU upload),
- * plus a fixed start-up of Node, tsx and the tokenizer.
+ * plus a fixed start-up of Node and the tokenizer.
  */
 export function estimateLoadSeconds(weightsBytes: number, target: BundleTarget): number {
   const readSeconds = weightsBytes / 150e6;

@@ -21,7 +21,7 @@ export interface ParsedHostOptions {
   help: boolean;
 }
 
-export const HOST_USAGE = `Usage: node --import tsx engine/host/main.ts [options]
+export const HOST_USAGE = `Usage: node dist/engineHost.mjs [options]   (from source: node --import tsx engine/host/main.ts)
 
 The Hearth engine host: serves models and the admin API the desktop and web UI use.
 

@@ -1,7 +1,7 @@
 // Entry of the engine host process. Started by Electron's utilityProcess (process.parentPort),
 // by a Node supervisor through child_process.fork (process.send), or by hand. Announces
 // readiness per engine/common/hostProcess.ts and stops cleanly on 'shutdown' or SIGTERM.
-import { fileURLToPath } from 'node:url';
+import { APP_ROOT } from '../appRoot.js';
 import { webUiUrl } from '../common/desktopApi.js';
 import {
   HOST_SHUTDOWN_DEADLINE_MS,
@@ -32,10 +32,9 @@ function onParentMessage(listener: (message: unknown) => void): void {
 }
 
 async function main(): Promise<void> {
-  const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
   let options;
   try {
-    options = parseHostOptions(process.argv.slice(2), process.env, repoRoot);
+    options = parseHostOptions(process.argv.slice(2), process.env, APP_ROOT);
   } catch (error) {
     if (error instanceof HostOptionsError) {
       console.error(`hearth host: ${error.message}`);

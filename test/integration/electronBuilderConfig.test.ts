@@ -44,5 +44,6 @@ test('the native modules are unpacked from asar and rebuilt for Electron', () =>
   assert.equal(config.npmRebuild, true, 'better-sqlite3 must be rebuilt for Electron at packaging time');
   for (const built of ['out/main/**', 'out/preload/**', 'out/renderer/**']) assert.ok(config.files.includes(built), built);
   // Export (engine/export/bundle.ts) copies these from the app root into production bundles.
-  for (const source of ['package.json', 'package-lock.json', 'bin/**', 'engine/**']) assert.ok(config.files.includes(source), source);
+  for (const source of ['package.json', 'package-lock.json', 'scripts/build.mjs', 'engine/**']) assert.ok(config.files.includes(source), source);
+  assert.ok(!config.files.includes('bin/**'), 'the image runs its own build of the serving code, not bin/hearth.mjs');
 });

@@ -5,9 +5,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse, parseDocument } from 'yaml';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
@@ -18,7 +19,11 @@ import { writeBundle, sizeConfig, type ExportResult } from '../../engine/export/
 import { completeServingConfig } from '../../engine/export/configInput.js';
 import { parseServingConfig } from '../../engine/server/servingConfigFile.js';
 import type { ServingConfig } from '../../engine/common/servingConfig.js';
-import { lintDockerfile, stageNames } from './exportDockerfileLint.js';
+import { lintDockerfile, stageInstructions, stageNames } from './exportDockerfileLint.js';
+import { SERVING_DIST_DIR, SERVING_ENTRY } from '../../engine/export/bundle/dockerfile.js';
+import { SERVING_ENTRIES } from '../../scripts/build.mjs';
+import { linkProductionModules } from '../fixtures/productionModules.js';
+import { serveToReady } from './serveProcess.js';
 
 const MODELS: Record<string, { new (data: never): { validate(): void } }> = {
   Deployment: Deployment as never,
@@ -41,6 +46,7 @@ function validateManifest(text: string, file: string): Record<string, any> {
   return object;
 }
 
+const root = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
 let config: ServingConfig;
 let gpuBaked: ExportResult;
@@ -57,10 +63,11 @@ before(async () => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('the bundle holds every part, with the engine source and the model', () => {
-  for (const file of ['Dockerfile', '.dockerignore', 'docker-compose.yml', 'config/tuned.json', 'k8s/deployment.yaml', 'k8s/service.yaml', 'k8s/hpa.yaml', 'k8s/pdb.yaml', 'k8s/configmap.yaml', 'monitoring/prometheus-adapter-values.yaml', 'vertex-ai.sh', 'README.md', 'sizing.json', 'app/package.json', 'app/package-lock.json', 'app/bin/hearth.mjs', 'app/engine/cli/main.ts', 'model/manifest.json']) {
+test('the bundle holds every part, with the engine source, its build script and the model', () => {
+  for (const file of ['Dockerfile', '.dockerignore', 'docker-compose.yml', 'config/tuned.json', 'k8s/deployment.yaml', 'k8s/service.yaml', 'k8s/hpa.yaml', 'k8s/pdb.yaml', 'k8s/configmap.yaml', 'monitoring/prometheus-adapter-values.yaml', 'vertex-ai.sh', 'README.md', 'sizing.json', 'app/package.json', 'app/package-lock.json', 'app/scripts/build.mjs', 'app/engine/cli/serveOnly.ts', 'model/manifest.json']) {
     assert.ok(existsSync(join(gpuBaked.outDir, file)), `missing ${file}`);
   }
+  assert.ok(!existsSync(join(gpuBaked.outDir, 'app/bin')), 'the image runs its own build, not bin/hearth.mjs');
   const engineFiles = execFileSync('find', [join(gpuBaked.outDir, 'app/engine'), '-name', '*.test.ts']).toString().trim();
   assert.equal(engineFiles, '', 'tests are not shipped');
   assert.ok(!existsSync(join(cpuVolume.outDir, 'model')), 'a volume-mode bundle does not copy the model');
@@ -92,7 +99,7 @@ test('every Kubernetes manifest validates against the API schema and says what t
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
     assert.ok(pod.terminationGracePeriodSeconds > plan.shutdownGraceSeconds);
-    assert.ok(container.volumeMounts.some((mount: any) => mount.mountPath === '/tmp'), 'tsx needs a writable /tmp');
+    assert.ok(container.volumeMounts.some((mount: any) => mount.mountPath === '/tmp'), 'a writable /tmp on a read-only root');
     if (!plan.bakeModel) {
       assert.ok(container.volumeMounts.some((mount: any) => mount.mountPath === '/models' && mount.readOnly));
       assert.equal(objects['models-pvc.yaml']!.spec.accessModes[0], 'ReadOnlyMany');
@@ -151,12 +158,65 @@ test('the Dockerfile parses and passes the lint rules for every target', () => {
   assert.match(dockerfile, /127\.0\.0\.1:8080\/health/);
   // The model's stage comes before the code in the baked image, so a code change reuses its layer.
   const gpuStage = dockerfile.slice(dockerfile.lastIndexOf('AS gpu\n'));
-  assert.ok(gpuStage.indexOf('COPY --from=model') < gpuStage.indexOf('COPY app/engine'));
+  assert.ok(gpuStage.indexOf('COPY --from=model') < gpuStage.indexOf('COPY --from=build'));
 
   const volumeDockerfile = readFileSync(join(cpuVolume.outDir, 'Dockerfile'), 'utf8');
   assert.deepEqual(lintDockerfile(volumeDockerfile, ['gpu-volume', 'cpu-volume']), []);
   assert.equal(stageNames(volumeDockerfile).at(-1), 'cpu-volume');
   assert.ok(!stageNames(volumeDockerfile).includes('model'));
+});
+
+test('a build stage compiles the serving code; every runtime image holds only dist/, production node_modules, the config (and the model)', () => {
+  for (const [result, targets] of [[gpuBaked, ['gpu', 'gpu-volume', 'cpu', 'cpu-volume']], [cpuVolume, ['gpu-volume', 'cpu-volume']]] as const) {
+    const dockerfile = readFileSync(join(result.outDir, 'Dockerfile'), 'utf8');
+    const buildStage = stageInstructions(dockerfile, 'build');
+    assert.equal(buildStage.filter((step) => step.keyword === 'RUN').at(-1)?.args, `node scripts/build.mjs --serving --outdir ${SERVING_DIST_DIR}`);
+    assert.ok(buildStage.some((step) => step.keyword === 'RUN' && /npm ci --ignore-scripts/.test(step.args)), 'the build installs from the lockfile, without install scripts');
+    for (const target of targets) {
+      const steps = stageInstructions(dockerfile, target);
+      const copies = steps.filter((step) => step.keyword === 'COPY').map((step) => (step.from ? `--from=${step.from} ${step.args}` : step.args));
+      const allowed = [
+        `--from=build ${SERVING_DIST_DIR} ${SERVING_DIST_DIR}`,
+        `--from=deps-${target.split('-')[0]} /app/node_modules /app/node_modules`,
+        `config/tuned.json ${result.plan.containerConfigPath}`,
+        `--from=model ${result.plan.containerModelsDir} ${result.plan.containerModelsDir}`,
+        '--from=node-dist /usr/local/bin/node /usr/local/bin/node',
+      ];
+      assert.deepEqual(copies.filter((copy) => !allowed.includes(copy)), [], `${target} copies only the serving build, production dependencies, config and model`);
+      assert.ok(copies.includes(allowed[0]!) && copies.includes(allowed[1]!), `${target} has the build and node_modules`);
+      assert.deepEqual(steps.filter((step) => step.keyword === 'ENTRYPOINT').at(-1)?.exec, ['node', SERVING_ENTRY]);
+      assert.ok(!steps.some((step) => /tsx/.test(step.args)), `${target}: no tsx`);
+    }
+    const deps = stageInstructions(dockerfile, 'deps-cpu').find((step) => step.keyword === 'RUN' && /npm ci/.test(step.args));
+    assert.match(deps!.args, /npm ci --omit=dev/, 'runtime node_modules are production dependencies only');
+  }
+  // The entrypoint is what scripts/build.mjs --serving writes.
+  assert.ok(SERVING_ENTRIES.includes(basename(SERVING_ENTRY, '.mjs')));
+});
+
+test('the image\'s stages, run without Docker: the bundle\'s own build command, then its entrypoint and command beside production-only node_modules, serve to ready', { timeout: 120_000 }, async () => {
+  const dockerfile = readFileSync(join(cpuVolume.outDir, 'Dockerfile'), 'utf8');
+  const image = join(dir, 'image');
+  const mapPath = (path: string) => (path.startsWith('/app/') ? join(image, path) : path);
+  // Build stage: its last RUN, in the bundle's app/ (where its COPYs put package files, the script and engine/), with this checkout's node_modules.
+  const buildCommand = stageInstructions(dockerfile, 'build').filter((step) => step.keyword === 'RUN').at(-1)!.args.split(' ');
+  assert.equal(buildCommand[0], 'node');
+  symlinkSync(join(root, 'node_modules'), join(cpuVolume.outDir, 'app/node_modules'), 'dir');
+  execFileSync(process.execPath, buildCommand.slice(1).map(mapPath), { cwd: join(cpuVolume.outDir, 'app'), stdio: 'pipe' });
+  // Runtime stage: dist/ from the build, the production node_modules, nothing else of Hearth's.
+  linkProductionModules(join(image, 'app'));
+  assert.deepEqual(readdirSync(join(image, 'app')).sort(), ['dist', 'node_modules']);
+  const steps = stageInstructions(dockerfile, 'cpu-volume');
+  const entrypoint = steps.filter((step) => step.keyword === 'ENTRYPOINT').at(-1)!.exec!;
+  const command = steps.filter((step) => step.keyword === 'CMD').at(-1)!.exec!;
+  assert.equal(entrypoint[0], 'node');
+  const { packageDir } = await ensureFixturePackage({ shape: 'tiny' });
+  // The config's model and port are the container's (/models, 8080 on 0.0.0.0): the package and a free loopback port instead.
+  const args = [...entrypoint.slice(1).map(mapPath), packageDir, ...command.map((arg) => (arg === cpuVolume.plan.containerConfigPath ? join(cpuVolume.outDir, 'config/tuned.json') : arg)), '--port', '0', '--host', '127.0.0.1'];
+  const env: NodeJS.ProcessEnv = { ...process.env, HEARTH_HOME: join(dir, 'image-home'), NODE_ENV: 'production', HEARTH_CONTAINER: '1' };
+  delete env.NODE_OPTIONS;
+  const served = await serveToReady(args, env);
+  assert.equal(served.exitCode, 0, served.output);
 });
 
 test('the Dockerfile lint catches what it is meant to catch', () => {

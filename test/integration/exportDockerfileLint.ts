@@ -124,3 +124,26 @@ export function lintDockerfile(content: string, targets?: string[]): LintFinding
 export function stageNames(content: string): (string | null)[] {
   return stagesOf(content).map((stage) => stage.name);
 }
+
+export interface StageInstruction {
+  keyword: string;
+  /** The arguments as written (flags such as --from excluded). */
+  args: string;
+  /** COPY --from's value. */
+  from?: string;
+  /** ENTRYPOINT/CMD in exec form: the JSON strings. */
+  exec?: string[];
+}
+
+/** What the image of stage `name` is built from: its own instructions and its ancestors', oldest first. */
+export function stageInstructions(content: string, name: string): StageInstruction[] {
+  const stage = stagesOf(content).find((candidate) => candidate.name === name);
+  if (!stage) throw new Error(`no stage '${name}'`);
+  return chainOf(stage).map((instruction) => {
+    const keyword = instruction.getKeyword();
+    const item: StageInstruction = { keyword, args: instruction.getArguments().map((argument) => argument.getValue()).join(' ') };
+    if (keyword === 'COPY') item.from = (instruction as Copy).getFromFlag()?.getValue() ?? undefined;
+    if (keyword === 'ENTRYPOINT' || keyword === 'CMD') item.exec = (instruction as JSONInstruction).getJSONStrings().map((value) => value.getJSONValue());
+    return item;
+  });
+}

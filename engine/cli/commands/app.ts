@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { APP_ROOT } from '../../appRoot.js';
 import { webUiUrl } from '../../common/desktopApi.js';
 import { HOST_SHUTDOWN_DEADLINE_MS, electronSqliteBindingRelativePath } from '../../common/hostProcess.js';
 import { generateToken } from '../../host/auth.js';
@@ -24,7 +24,7 @@ Options:
   --no-open    Print the web UI's address but do not open a browser
   -h, --help   Show this help`;
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const repoRoot = APP_ROOT;
 
 export type AppMode = { mode: 'electron'; electronPath: string } | { mode: 'web'; reason: string };
 

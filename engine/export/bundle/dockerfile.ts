@@ -1,7 +1,9 @@
 // The bundle's Dockerfile: multi-stage, four targets (gpu, gpu-volume, cpu, cpu-volume; the
 // plan's choice is the last stage, so a plain `docker build .` builds it). Base images are pinned
 // to exact tags; the runtime runs as a non-root user; the model is copied from its own stage so
-// its (large) layer is built once and stays cached while the code changes.
+// its (large) layer is built once and stays cached while the code changes. A build stage compiles
+// the serving code (scripts/build.mjs --serving); the runtime images hold only that (dist/) and the
+// production node_modules: no TypeScript, no compiler, none of the other commands' code.
 import type { BundlePlan } from '../plan.js';
 
 /** Pinned base images (exact tags, never `latest`). CUDA 12 + cuDNN 9 is what onnxruntime-node 1.30's CUDA provider links against. */
@@ -25,6 +27,11 @@ export function healthCheckCommand(port: number): string[] {
  * Arguments after `hearth serve`: the config, the device of this image variant (one tuned.json
  * serves both variants; the flag wins over the file) and the drain time on SIGTERM.
  */
+/** Where the build stage compiles to and the runtime finds the serving code. */
+export const SERVING_DIST_DIR = '/app/dist';
+/** The container's entrypoint: `hearth serve` alone, compiled (scripts/build.mjs ENTRIES['hearth-serve']). */
+export const SERVING_ENTRY = `${SERVING_DIST_DIR}/hearth-serve.mjs`;
+
 export function serveArgs(plan: BundlePlan, variant: 'gpu' | 'cpu'): string[] {
   return ['--config', plan.containerConfigPath, '--device', variant === 'gpu' ? 'cuda' : 'cpu', '--shutdown-grace-ms', String((plan.shutdownGraceSeconds - 5) * 1000)];
 }
@@ -42,6 +49,18 @@ RUN ONNXRUNTIME_NODE_INSTALL=${ortInstall} ELECTRON_SKIP_BINARY_DOWNLOAD=1 npm c
  && npm cache clean --force`;
 }
 
+function buildStage(): string {
+  return `# The serving code compiled once; only dist/ goes on to the runtime images.
+FROM ${BASE_IMAGES.node} AS build
+WORKDIR /src
+COPY app/package.json app/package-lock.json ./
+# The whole lockfile (esbuild is a dev dependency), install scripts skipped: nothing native is built or downloaded.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY app/scripts/build.mjs scripts/build.mjs
+COPY app/engine engine
+RUN node scripts/build.mjs --serving --outdir ${SERVING_DIST_DIR}`;
+}
+
 function finalStage(plan: BundlePlan, variant: 'gpu' | 'cpu', baked: boolean): string {
   const name = `${variant}${baked ? '' : '-volume'}`;
   const modelLine = baked
@@ -49,16 +68,14 @@ function finalStage(plan: BundlePlan, variant: 'gpu' | 'cpu', baked: boolean): s
     : `# The model is mounted at ${plan.containerModelPath} (docker -v, a Kubernetes volume).\nVOLUME ["${plan.containerModelsDir}"]`;
   return `FROM runtime-${variant} AS ${name}
 ${modelLine}
-COPY app/bin /app/bin
-COPY app/engine /app/engine
-COPY app/package.json /app/package.json
+COPY --from=build ${SERVING_DIST_DIR} ${SERVING_DIST_DIR}
 # The tuned serving config (Kubernetes mounts its ConfigMap over it).
 COPY config/tuned.json ${plan.containerConfigPath}
 USER ${CONTAINER_UID}:${CONTAINER_UID}
 EXPOSE ${plan.port}
 HEALTHCHECK --interval=15s --timeout=5s --start-period=${plan.loadSeconds}s --retries=3 \\
   CMD ${exec(healthCheckCommand(plan.port))}
-ENTRYPOINT ${exec(['node', '/app/bin/hearth.mjs', 'serve'])}
+ENTRYPOINT ${exec(['node', SERVING_ENTRY])}
 CMD ${exec(serveArgs(plan, variant))}`;
 }
 
@@ -93,6 +110,8 @@ export function renderDockerfile(plan: BundlePlan): string {
 #   docker run --gpus all -p ${plan.port}:${plan.port} ${plan.image}
 
 FROM ${BASE_IMAGES.node} AS node-dist
+
+${buildStage()}
 
 ${depsStage('deps-gpu', 'cuda12', "Production dependencies with onnxruntime-node's CUDA 12 execution provider, fetched at build time.")}
 # Fail the build, not the deployment, when the CUDA provider did not install.

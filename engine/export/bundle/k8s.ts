@@ -53,7 +53,7 @@ export function buildK8sManifests(plan: BundlePlan): K8sManifests {
   const volumes: NonNullable<NonNullable<NonNullable<IDeployment['spec']>['template']['spec']>['volumes']> = [
     { name: 'config', configMap: { name: configName } },
     { name: 'data', emptyDir: {} },
-    // tsx compiles the engine's TypeScript into a cache under /tmp; the root filesystem is read-only.
+    // The root filesystem is read-only; /tmp stays writable scratch space for anything that needs one.
     { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
   ];
   const volumeMounts = [

@@ -38,7 +38,7 @@ the same tuned settings you measured on the desktop: \`hearth serve --config ${p
 |---|---|
 | \`Dockerfile\` | multi-stage image; targets \`gpu\`, \`gpu-volume\`, \`cpu\`, \`cpu-volume\`; default \`${plan.buildTarget}\` |
 | \`config/tuned.json\` | the serving config baked into the image (the API key is never in it) |
-| \`app/\` | Hearth's engine source and lockfile (the image runs it with Node ${'20'} + tsx, no build step) |
+| \`app/\` | Hearth's engine source, lockfile and build script: the image's build stage compiles the serving code, and the runtime image holds only that and the production dependencies (Node ${'20'}, no TypeScript) |
 ${plan.bakeModel ? `| \`model/\` | the model package, copied into the image by its own cached stage |\n` : ''}| \`docker-compose.yml\` | one service, ${gpu ? 'GPU reserved, ' : ''}health check, ${plan.bakeModel ? 'data volume' : 'model and data volumes'} |
 | \`k8s/\` | ConfigMap, Deployment, Service, HorizontalPodAutoscaler, PodDisruptionBudget${plan.bakeModel ? '' : ', model PersistentVolumeClaim'} |
 | \`monitoring/prometheus-adapter-values.yaml\` | exposes \`${QUEUE_METRIC}\` to the autoscaler |
