@@ -3,10 +3,12 @@
 // default adapter, as the provider picks it. A child, because a broken driver can abort the
 // process that touches it; its answer is cached for this process.
 import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import type { GpuAdapterInfo } from '../common/accelerator.js';
 
+// argv[1]: the resolved path of the 'webgpu' package (resolved here, not from the child's cwd).
 const PROBE = `
-const { create, globals } = require('webgpu');
+const { create, globals } = require(process.argv[1]);
 Object.assign(globalThis, globals);
 (async () => {
   const adapter = await create([]).requestAdapter();
@@ -25,14 +27,20 @@ let cached: Promise<AdapterProbe> | null = null;
 /** The default WebGPU adapter, or why there is none (no driver, no `webgpu` package, a crash). */
 export function probeWebGpuAdapter(timeoutMs = 20_000): Promise<AdapterProbe> {
   cached ??= new Promise((resolve) => {
-    execFile(process.execPath, ['-e', PROBE], { timeout: timeoutMs, env: process.env }, (error, stdout) => {
+    let webgpuModule: string;
+    try {
+      webgpuModule = createRequire(import.meta.url).resolve('webgpu');
+    } catch {
+      return resolve({ adapter: null, why: "the optional npm package 'webgpu' (Dawn for Node) is not installed" });
+    }
+    execFile(process.execPath, ['-e', PROBE, webgpuModule], { timeout: timeoutMs, env: process.env }, (error, stdout) => {
       try {
         const answer = JSON.parse(stdout) as { adapter?: GpuAdapterInfo; error?: string };
         if (answer.adapter) return resolve({ adapter: answer.adapter });
         return resolve({ adapter: null, why: answer.error ?? 'the adapter probe said nothing' });
       } catch {
         const why = error ? (error.killed ? `the adapter probe timed out after ${timeoutMs} ms` : error.message.split('\n')[0]!) : 'the adapter probe said nothing';
-        return resolve({ adapter: null, why: /Cannot find module 'webgpu'/.test(String(error?.message)) ? "the optional npm package 'webgpu' is not installed" : why });
+        return resolve({ adapter: null, why });
       }
     });
   });
