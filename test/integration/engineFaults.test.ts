@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EngineEvent, GenerationRequest } from '../../engine/common/engineApi.js';
+import type { GenerationRequest } from '../../engine/common/engineApi.js';
 import { loadEngine, NotReadyError, startEngine } from '../../engine/runtime/index.js';
+import { collectStream } from '../fixtures/engineStreams.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { referenceGreedy } from '../fixtures/referenceModel.js';
 
@@ -25,14 +26,7 @@ function request(promptTokenIds: number[], maxNewTokens: number): GenerationRequ
   };
 }
 
-async function drain(handle: AsyncIterable<EngineEvent>) {
-  const ids: number[] = [];
-  for await (const event of handle) {
-    if (event.type === 'token') ids.push(event.tokenId);
-    else return { ids, done: event };
-  }
-  throw new Error('no done event');
-}
+const drain = collectStream;
 
 test('a failed run fails only its requests; the engine keeps serving', async () => {
   const fixture = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });

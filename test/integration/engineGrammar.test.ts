@@ -2,9 +2,10 @@
 // every output matches its schema, constrained and free rows batch together without changing the
 // free rows, and a matcher survives its request being preempted and recomputed.
 import { after, before, test } from 'node:test';
+import { collectStream } from '../fixtures/engineStreams.js';
 import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
-import type { ConstraintSpec, GenerationRequest, SamplingParams, TokenEvent } from '../../engine/common/engineApi.js';
+import type { ConstraintSpec, GenerationRequest, SamplingParams } from '../../engine/common/engineApi.js';
 import { loadEngine, type LoadedEngine, type StepStats } from '../../engine/runtime/index.js';
 import { completeJsonPrefix } from '../fixtures/jsonPrefix.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
@@ -35,14 +36,7 @@ function request(promptTokenIds: number[], extra: Partial<GenerationRequest> = {
   };
 }
 
-async function collect(engine: LoadedEngine, req: GenerationRequest) {
-  const tokens: TokenEvent[] = [];
-  for await (const event of engine.submit(req)) {
-    if (event.type === 'token') tokens.push(event);
-    else return { ids: tokens.map((t) => t.tokenId), text: tokens.map((t) => t.text).join(''), done: event };
-  }
-  throw new Error('stream ended without a done event');
-}
+const collect = (engine: LoadedEngine, req: GenerationRequest) => collectStream(engine.submit(req));
 
 const constraint: ConstraintSpec = { type: 'json_schema', schema: SCHEMA };
 const prompts = Array.from({ length: 8 }, (_, i) => Array.from({ length: 3 + ((i * 11) % 30) }, (_, j) => (5 + i * 37 + j * 3) % 500));

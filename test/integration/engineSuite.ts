@@ -4,9 +4,10 @@
 // device the machine has: engine.test.ts (CPU) and webgpu.test.ts (the KV cache on the device).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GenerationRequest, SamplingParams, TokenEvent } from '../../engine/common/engineApi.js';
+import type { GenerationRequest, SamplingParams } from '../../engine/common/engineApi.js';
 import { loadEngine, OverloadedError, ValidationError, type LoadedEngine, type StepStats } from '../../engine/runtime/index.js';
 import type { DeviceChoice } from '../../engine/common/servingConfig.js';
+import { collectStream } from '../fixtures/engineStreams.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { referenceGreedy } from '../fixtures/referenceModel.js';
 
@@ -27,14 +28,7 @@ function request(promptTokenIds: number[], maxNewTokens: number, extra: Partial<
   };
 }
 
-async function collect(engine: LoadedEngine, req: GenerationRequest) {
-  const tokens: TokenEvent[] = [];
-  for await (const event of engine.submit(req)) {
-    if (event.type === 'token') tokens.push(event);
-    else return { ids: tokens.map((t) => t.tokenId), text: tokens.map((t) => t.text).join(''), tokens, done: event };
-  }
-  throw new Error('stream ended without a done event');
-}
+const collect = (engine: LoadedEngine, req: GenerationRequest) => collectStream(engine.submit(req));
 
 /** Prompts of different lengths (1..40 tokens) from a fixed pattern. */
 function prompts(count: number, vocabSize: number): number[][] {

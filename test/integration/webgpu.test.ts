@@ -14,6 +14,7 @@ import { createServer } from '../../engine/server/index.js';
 import { decoderInputs, layerNames } from '../../engine/runtime/decoderFeeds.js';
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
+import { collectStream } from '../fixtures/engineStreams.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { defineEngineSuite } from './engineSuite.js';
 
@@ -26,14 +27,7 @@ let nextId = 0;
 function request(promptTokenIds: number[], maxNewTokens: number): GenerationRequest {
   return { requestId: `gpu-${++nextId}`, promptTokenIds, sampling: GREEDY, maxNewTokens, stopStrings: [], stopTokenIds: [], ignoreEos: true, arrivalTimeMs: Date.now() };
 }
-async function greedy(engine: LoadedEngine, prompt: number[], maxNewTokens: number) {
-  const ids: number[] = [];
-  for await (const event of engine.submit(request(prompt, maxNewTokens))) {
-    if (event.type === 'token') ids.push(event.tokenId);
-    else return { ids, done: event };
-  }
-  throw new Error('no done event');
-}
+const greedy = (engine: LoadedEngine, prompt: number[], maxNewTokens: number) => collectStream(engine.submit(request(prompt, maxNewTokens)));
 const pattern = (length: number, vocabSize: number, salt: number) => Array.from({ length }, (_, j) => (3 + salt * 31 + j * 7) % vocabSize);
 
 if (skip) {
