@@ -129,8 +129,13 @@ export class DeviceKvCache {
     if (numRows > this.numRows) throw new Error(`device KV cache: decode over ${numRows} rows but only ${this.numRows} are live (bug)`);
     const subset = numRows < this.numRows;
     const past = subset ? await this.gatherRows(this.cache, range(numRows).map(base), null, this.stride) : this.cache;
-    const { output, presents } = await this.runDecoder(run, past);
-    if (subset) past.forEach((tensor) => tensor.dispose());
+    let result: Awaited<ReturnType<DeviceKvCache['runDecoder']>>;
+    try {
+      result = await this.runDecoder(run, past);
+    } finally {
+      if (subset) past.forEach((tensor) => tensor.dispose());
+    }
+    const { output, presents } = result;
     // present = [numRows, kvH, max(stride, total), D] (wider only when a padding row sat at a
     // full row's end: that junk position is cut off); the rows after it are kept as they were.
     const rows = [...range(numRows).map(base), ...range(this.numRows - numRows, numRows).map(extra)];
@@ -172,8 +177,13 @@ export class DeviceKvCache {
     const past = continued
       ? await this.gatherRows(this.cache, [base(firstRow)], null, this.stride)
       : Array.from({ length: this.numTensors }, () => this.emptyTensor(numRows));
-    const { output, presents } = await this.runDecoder(run, past);
-    if (continued) past.forEach((tensor) => tensor.dispose());
+    let result: Awaited<ReturnType<DeviceKvCache['runDecoder']>>;
+    try {
+      result = await this.runDecoder(run, past);
+    } finally {
+      if (continued) past.forEach((tensor) => tensor.dispose());
+    }
+    const { output, presents } = result;
     if (firstRow < this.numRows) {
       const rows = range(this.numRows).map((row) => (row >= firstRow && row < firstRow + numRows ? extra(row - firstRow) : base(row)));
       const next = await this.gatherRows(this.cache, rows, presents, this.stride);
