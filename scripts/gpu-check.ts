@@ -106,7 +106,7 @@ for (const dtype of values.dtypes!.split(',') as ModelDtype[]) {
       targets.push({ device, deviceKvCache: true, label: 'webgpu (KV on device)' }, { device, deviceKvCache: false, label: 'webgpu (KV in host memory)' });
     } else if (device === 'cuda') {
       if (backends.has('cuda')) targets.push({ device, deviceKvCache: true, label: 'cuda' });
-      else rows.push(`${dtype.padEnd(5)} cuda: skipped (the CUDA provider is not installed: npm run gpu:cuda)`);
+      else rows.push(`${dtype.padEnd(5)} cuda: skipped (this onnxruntime-node build has no CUDA provider)`);
     } else targets.push({ device, deviceKvCache: true, label: device });
   }
   for (const target of targets) {
@@ -120,6 +120,12 @@ for (const dtype of values.dtypes!.split(',') as ModelDtype[]) {
     }
     try {
       const provider = engine.snapshot().accelerator?.executionProvider ?? '?';
+      if (target.device !== 'cpu' && provider !== target.device) {
+        // e.g. CUDA listed by the build but its libraries not installed (npm run gpu:cuda).
+        rows.push(`${dtype.padEnd(5)} ${target.label}: skipped, fell back to ${provider} (${engine.snapshot().accelerator?.notes.join(' ') ?? ''})`);
+        console.log(rows.at(-1));
+        continue;
+      }
       const loadMs = performance.now() - loadStarted;
       const one = await decode(engine, 1, 32, 128, vocabSize);
       const sixteen = await decode(engine, 16, 32, 64, vocabSize);
