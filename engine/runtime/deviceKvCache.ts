@@ -129,13 +129,7 @@ export class DeviceKvCache {
     if (numRows > this.numRows) throw new Error(`device KV cache: decode over ${numRows} rows but only ${this.numRows} are live (bug)`);
     const subset = numRows < this.numRows;
     const past = subset ? await this.gatherRows(this.cache, range(numRows).map(base), null, this.stride) : this.cache;
-    let result: Awaited<ReturnType<DeviceKvCache['runDecoder']>>;
-    try {
-      result = await this.runDecoder(run, past);
-    } finally {
-      if (subset) past.forEach((tensor) => tensor.dispose());
-    }
-    const { output, presents } = result;
+    const { output, presents } = await this.runDecoder(run, past, subset);
     // present = [numRows, kvH, max(stride, total), D] (wider only when a padding row sat at a
     // full row's end: that junk position is cut off); the rows after it are kept as they were.
     const rows = [...range(numRows).map(base), ...range(this.numRows - numRows, numRows).map(extra)];
@@ -177,13 +171,7 @@ export class DeviceKvCache {
     const past = continued
       ? await this.gatherRows(this.cache, [base(firstRow)], null, this.stride)
       : Array.from({ length: this.numTensors }, () => this.emptyTensor(numRows));
-    let result: Awaited<ReturnType<DeviceKvCache['runDecoder']>>;
-    try {
-      result = await this.runDecoder(run, past);
-    } finally {
-      if (continued) past.forEach((tensor) => tensor.dispose());
-    }
-    const { output, presents } = result;
+    const { output, presents } = await this.runDecoder(run, past, continued);
     if (firstRow < this.numRows) {
       const rows = range(this.numRows).map((row) => (row >= firstRow && row < firstRow + numRows ? extra(row - firstRow) : base(row)));
       const next = await this.gatherRows(this.cache, rows, presents, this.stride);
@@ -198,7 +186,8 @@ export class DeviceKvCache {
     void this.rowsSession.release();
   }
 
-  private async runDecoder(run: RowsRun, past: ort.Tensor[]): Promise<{ output: RunOutput; presents: ort.Tensor[] }> {
+  /** One decoder run on `past`; `disposePast`: past was gathered for this run and goes with it, even when the run fails. */
+  private async runDecoder(run: RowsRun, past: ort.Tensor[], disposePast: boolean): Promise<{ output: RunOutput; presents: ort.Tensor[] }> {
     const { feeds } = decoderInputs(this.graph, run, this.totalSequenceLengthDims);
     for (let layer = 0; layer < this.graph.numLayers; layer++) {
       feeds[this.names.pastKey[layer]!] = past[2 * layer]!;
@@ -206,7 +195,12 @@ export class DeviceKvCache {
     }
     this.meter.fed(feeds);
     const started = performance.now();
-    const outputs = await this.session.run(feeds, this.fetches);
+    let outputs: ort.InferenceSession.ReturnType;
+    try {
+      outputs = await this.session.run(feeds, this.fetches);
+    } finally {
+      if (disposePast) past.forEach((tensor) => tensor.dispose());
+    }
     const runMs = performance.now() - started;
     const logits = outputs[this.graph.outputs.logits]!;
     this.meter.returned([logits]);
