@@ -6,7 +6,9 @@
 // Every measurement has a time cap, so a slow (software) adapter still finishes in minutes; a
 // capped figure says so. Target: under 8 minutes on a machine with a real GPU.
 //
-//   npm run gpu:check [-- --dtypes int4,fp16] [--devices webgpu,cuda,cpu] [--cap-s 20]
+//   npm run gpu:check [-- --dtypes int4,fp16] [--devices webgpu,cuda,cpu] [--cap-s 20] [--prefill-tokens 512]
+// On a software adapter (llvmpipe) a full run takes far longer than 8 minutes: use e.g.
+// `--dtypes int4 --cap-s 10 --prefill-tokens 96` there to see the shape of the output.
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import os from 'node:os';
@@ -22,10 +24,12 @@ const { values } = parseArgs({
     dtypes: { type: 'string', default: 'int4,fp16' },
     devices: { type: 'string', default: 'webgpu,cuda,cpu' },
     'cap-s': { type: 'string', default: '20' },
+    'prefill-tokens': { type: 'string', default: '512' },
   },
 });
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
 const capMs = Number(values['cap-s']) * 1000;
+const prefillTokens = Number(values['prefill-tokens']);
 const started = performance.now();
 const ort = (await import('onnxruntime-node')) as unknown as { listSupportedBackends?: () => Array<{ name: string }> };
 const backends = new Set((ort.listSupportedBackends?.() ?? []).map((backend) => backend.name));
@@ -127,14 +131,19 @@ for (const dtype of values.dtypes!.split(',') as ModelDtype[]) {
         continue;
       }
       const loadMs = performance.now() - loadStarted;
+      const progress = (what: string) => console.log(`  ${dtype} ${target.label}: ${what} (${((performance.now() - loadStarted) / 1000).toFixed(0)} s)`);
+      progress(`loaded on ${provider}`);
       const one = await decode(engine, 1, 32, 128, vocabSize);
+      progress(`decode, 1 stream: ${fmt(one.tokPerSec, one.capped)} tok/s`);
       const sixteen = await decode(engine, 16, 32, 64, vocabSize);
-      const prefillTokPerSec = await prefill(engine, 512, vocabSize);
+      progress(`decode, 16 streams: ${fmt(sixteen.tokPerSec, sixteen.capped)} tok/s`);
+      const prefillTokPerSec = await prefill(engine, prefillTokens, vocabSize);
+      progress(`prefill ${prefillTokens}: ${fmt(prefillTokPerSec)} tok/s`);
       const short = await bytesPerStep(engine, 40, vocabSize);
       const long = await bytesPerStep(engine, 430, vocabSize);
       rows.push(
         `${dtype.padEnd(5)} ${target.label.padEnd(27)} on ${provider.padEnd(6)} load ${(loadMs / 1000).toFixed(1)} s | decode 1 stream ${fmt(one.tokPerSec, one.capped)} tok/s | 16 streams ${fmt(sixteen.tokPerSec, sixteen.capped)} tok/s | ` +
-          `prefill 512 ${fmt(prefillTokPerSec)} tok/s | bytes/decode step ${fmt(short)} at ~40 tokens, ${fmt(long)} at ~430`,
+          `prefill ${prefillTokens} ${fmt(prefillTokPerSec)} tok/s | bytes/decode step ${fmt(short)} at ~40 tokens, ${fmt(long)} at ~430 | ${((performance.now() - loadStarted) / 1000).toFixed(0)} s`,
       );
       console.log(rows.at(-1));
     } finally {
