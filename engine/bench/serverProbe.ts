@@ -1,6 +1,6 @@
 // Before a run: find the model name, read the server's effective settings from /info, check that
 // it accepts `ignore_eos`, and build a prompt of the requested length in the server's own tokens.
-import type { BatchingConfig } from '../common/batching.js';
+import { BATCHING_KEYS, type BatchingConfig } from '../common/batching.js';
 import type { BenchEndpoint, ServerDescription } from './types.js';
 import { describeFetchError, errorMessageOf, headersFor, requestBody, routeOf } from './streamRequest.js';
 
@@ -27,10 +27,6 @@ async function getJson(target: ProbeTarget, path: string): Promise<{ status: num
   return { status: response.status, body };
 }
 
-const BATCHING_KEYS: (keyof BatchingConfig)[] = [
-  'maxBatchSize', 'maxBatchTotalTokens', 'maxPrefillTokens', 'maxWaitingTokens',
-  'maxConcurrentRequests', 'maxInputTokens', 'maxTotalTokens', 'kvCacheBytes',
-];
 
 // TGI's /info names for the same settings, so a TGI server's run is comparable too.
 const TGI_KEYS: Record<string, keyof BatchingConfig> = {

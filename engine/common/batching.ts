@@ -16,4 +16,16 @@ export interface BatchingConfig {
   maxTotalTokens: number;
   /** Bytes of memory the KV cache may use; capacity in tokens is derived from it. 0 = derive from free memory. */
   kvCacheBytes: number;
+  /**
+   * Bytes kept for the prefix cache: the K/V of recent requests, reused by prompts that start with
+   * the same tokens (the next chat turn, a shared system prompt). 0 = off. Default: a quarter of
+   * the KV cache, at most 512 MiB.
+   */
+  prefixCacheBytes: number;
 }
+
+/** Every BatchingConfig field, in display order (the one list: tune files, bench probes). */
+export const BATCHING_KEYS: readonly (keyof BatchingConfig)[] = [
+  'maxBatchSize', 'maxBatchTotalTokens', 'maxPrefillTokens', 'maxWaitingTokens',
+  'maxConcurrentRequests', 'maxInputTokens', 'maxTotalTokens', 'kvCacheBytes', 'prefixCacheBytes',
+];

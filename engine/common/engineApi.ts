@@ -84,6 +84,8 @@ export interface DoneEvent {
   type: 'done';
   finishReason: FinishReason;
   promptTokens: number;
+  /** Prompt tokens whose K/V came from the prefix cache (OpenAI's usage.prompt_tokens_details.cached_tokens). */
+  cachedPromptTokens: number;
   completionTokens: number;
   timings: RequestTimings;
   /** Set when finishReason is 'error': what failed (the engine keeps serving). */

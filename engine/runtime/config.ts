@@ -19,6 +19,7 @@ export const batchingConfigSchema = z
     maxInputTokens: positiveInt,
     maxTotalTokens: positiveInt,
     kvCacheBytes: z.number().int().nonnegative(),
+    prefixCacheBytes: z.number().int().nonnegative(),
   })
   .partial()
   .strict();
@@ -33,6 +34,8 @@ export interface ResolvedBatchingConfig extends BatchingConfig {
   kvCacheCapacityTokens: number;
   /** K+V bytes per token across all layers. */
   kvCacheBytesPerToken: number;
+  /** Tokens the prefix cache holds (0 = off). */
+  prefixCacheTokens: number;
 }
 
 export const DEFAULTS = {
@@ -44,6 +47,9 @@ export const DEFAULTS = {
   maxWaitingTokens: 65_536,
   /** Share of available memory the KV cache takes when kvCacheBytes is 0. */
   freeMemoryFraction: 0.25,
+  /** Prefix cache without a budget: this share of the KV cache, at most maxPrefixCacheBytes. */
+  prefixCacheFraction: 0.25,
+  maxPrefixCacheBytes: 512 * 2 ** 20,
 } as const;
 
 export function kvBytesPerToken(manifest: ModelManifest): number {
@@ -108,6 +114,7 @@ export function resolveBatchingConfig(
       `maxBatchTotalTokens ${maxBatchTotalTokens} is below maxTotalTokens ${maxTotalTokens}: a single request could never run.`,
     );
   }
+  const prefixCacheTokens = Math.floor((given.prefixCacheBytes ?? Math.min(kvCacheBytes * DEFAULTS.prefixCacheFraction, DEFAULTS.maxPrefixCacheBytes)) / bytesPerToken);
   return {
     maxBatchSize,
     maxBatchTotalTokens,
@@ -119,5 +126,7 @@ export function resolveBatchingConfig(
     kvCacheBytes,
     kvCacheCapacityTokens: capacityTokens,
     kvCacheBytesPerToken: bytesPerToken,
+    prefixCacheBytes: prefixCacheTokens * bytesPerToken,
+    prefixCacheTokens,
   };
 }

@@ -2,7 +2,8 @@
 // [rows, kvH, stride, D] holding exactly the live rows (rows 0..n-1, as KvCacheManager numbers
 // them). A decoder run takes them as past_* and returns present_* (the past with the new tokens
 // written in), which stay on the device and become the cache. Row work (admit, finish, compact,
-// restride, preempt, splicing a prefilled row in) runs the kv-rows graph on the same device.
+// restride, preempt, splicing a prefilled row in, saving and loading prefix-cache entries) runs
+// the kv-rows graph on the same device; prefix entries are device tensors too ([1, kvH, n, D]).
 // Per step only token ids, positions, lengths and row indices go to the device, and only
 // logits come back: O(batch) bytes, whatever the context length.
 //
@@ -65,6 +66,8 @@ export class DeviceKvCache {
   private readonly names: LayerNames;
   private readonly fetches: string[];
   private readonly numTensors: number;
+  /** Prefix-cache entries: per entry, its 2·numLayers tensors of one row. */
+  private readonly entries = new Map<number, ort.Tensor[]>();
 
   private constructor(
     /** Longest run (new tokens per row) this device's attention computes exactly (longer prefills are split), and the probe's error. */
@@ -96,9 +99,11 @@ export class DeviceKvCache {
     return new DeviceKvCache(await longestExactRun(graph, kvType), kvType, session, rowsSession, graph, totalSequenceLengthDims, meter, phases);
   }
 
-  /** KV bytes held on the device now (live rows × stride). */
+  /** KV bytes held on the device now (live rows × stride, and prefix-cache entries). */
   get deviceBytes(): number {
-    return this.numTensors * this.numRows * this.graph.numKvHeads * this.stride * this.graph.headDim * (this.kvType === 'float16' ? 2 : 4);
+    let positions = this.numRows * this.stride;
+    for (const entry of this.entries.values()) positions += entry[0]!.dims[2]!;
+    return this.numTensors * positions * this.graph.numKvHeads * this.graph.headDim * (this.kvType === 'float16' ? 2 : 4);
   }
 
   /**
@@ -108,17 +113,39 @@ export class DeviceKvCache {
    */
   async applyCacheOps(ops: CacheOp[], numCacheRows: number): Promise<void> {
     const started = performance.now();
-    const source: RowPick[] = range(this.numRows).map(base);
+    // Where each row's data comes from, followed through the ops: a row of the cache as it is
+    // now (which stays untouched until the end), a prefix entry, or zeros.
+    const source: Array<RowPick | { from: 'entry'; entryId: number }> = range(this.numRows).map(base);
+    const dropped: number[] = [];
     let stride = this.stride;
     for (const op of ops) {
       if (op.kind === 'move') source[op.toRow] = source[op.fromRow] ?? ZERO;
-      else stride = op.toStride;
+      else if (op.kind === 'restride') stride = op.toStride;
+      else if (op.kind === 'load') source[op.row] = { from: 'entry', entryId: op.entryId };
+      else if (op.kind === 'drop') dropped.push(op.entryId); // released at the end: a load above may still read it
+      else {
+        const pick = source[op.row];
+        if (!pick || pick.from !== 'base') throw new Error(`device KV cache: saving row ${op.row}, which holds no computed tokens (bug)`);
+        this.entries.set(op.entryId, await this.gatherRows(this.cache, [pick], null, op.numTokens));
+      }
     }
-    const rows = range(numCacheRows).map((row) => source[row] ?? ZERO);
+    const picks = range(numCacheRows).map((row) => source[row] ?? ZERO);
+    const rows = picks.map((pick) => (pick.from === 'entry' ? ZERO : pick));
     const unchanged = stride === this.stride && numCacheRows === this.numRows && rows.every((pick, row) => pick.from === 'base' && pick.row === row);
     if (!unchanged) {
       const next = numCacheRows === 0 ? [] : await this.gatherRows(this.cache, rows, null, stride);
       this.replaceCache(next, numCacheRows, stride);
+    }
+    // Each loaded entry: one more gather that keeps every row but splices the entry's into its.
+    for (const entryId of new Set(picks.flatMap((pick) => (pick.from === 'entry' ? [pick.entryId] : [])))) {
+      const entry = this.entries.get(entryId);
+      if (!entry) throw new Error(`device KV cache: no prefix entry ${entryId} (bug)`);
+      const spliced = picks.map((pick, row) => (pick.from === 'entry' && pick.entryId === entryId ? extra(0) : base(row)));
+      this.replaceCache(await this.gatherRows(this.cache, spliced, entry, this.stride), this.numRows, this.stride);
+    }
+    for (const entryId of dropped) {
+      this.entries.get(entryId)?.forEach((tensor) => tensor.dispose());
+      this.entries.delete(entryId);
     }
     this.phases.cacheOpsMs += performance.now() - started;
   }
@@ -183,6 +210,8 @@ export class DeviceKvCache {
 
   release(): void {
     this.replaceCache([], 0, this.stride);
+    for (const entry of this.entries.values()) entry.forEach((tensor) => tensor.dispose());
+    this.entries.clear();
     void this.rowsSession.release();
   }
 

@@ -16,6 +16,7 @@ import { ModelRunner } from './modelRunner.js';
 import type { RunnerReport, SamplerInit, StepDoneMessage, StepMessage, TokenSample } from './runnerMessages.js';
 import type { AcceleratorSnapshot } from '../common/accelerator.js';
 import { Scheduler, type PlannedRun, type StepPlan } from './scheduler.js';
+import { PrefixCache } from './prefixCache.js';
 import { StreamDetokenizer } from './detokenizer.js';
 import { ModelTokenizer } from './tokenizer.js';
 import { RequestChannel } from './requestChannel.js';
@@ -65,6 +66,9 @@ export interface StepStats {
   kvCacheUsage: number;
   numPreempted: number;
   numAdmitted: number;
+  /** Admitted requests that started from a cached prefix, and the prompt tokens that saved. */
+  numPrefixHits: number;
+  numPrefixHitTokens: number;
   numFailedRequests: number;
 }
 
@@ -89,6 +93,8 @@ interface ActiveRequest {
   fallbackSeed: number;
   samplerSent: boolean;
   admittedAtMs: number | null;
+  /** Prompt tokens whose K/V came from the prefix cache at the latest admission. */
+  cachedPromptTokens: number;
   firstTokenAtMs: number | null;
   lastTokenAtMs: number | null;
   /** Decided at accept time (EOS/stop id, length); the done event follows its token's emission. */
@@ -140,7 +146,8 @@ export class HearthEngine implements LoadedEngine {
     this.tokenizer = ModelTokenizer.fromPackage(options.packageDir, this.manifest.tokenizer);
     this.config = resolveBatchingConfig(options.batching, this.manifest, { freeBytes: os.freemem() });
     this.kv = new KvCacheManager(this.config.kvCacheCapacityTokens);
-    this.scheduler = new Scheduler(this.config, this.kv);
+    const prefix = this.config.prefixCacheTokens > 0 ? { cache: new PrefixCache(this.config.prefixCacheTokens), tokensOf: (id: string) => this.active.get(id)!.tokenIds } : null;
+    this.scheduler = new Scheduler(this.config, this.kv, prefix);
     this.ready = this.load();
     this.ready.catch(() => {}); // observed through state/snapshot too
   }
@@ -242,6 +249,7 @@ export class HearthEngine implements LoadedEngine {
       fallbackSeed: randomInt(2 ** 32 - 1),
       samplerSent: false,
       admittedAtMs: null,
+      cachedPromptTokens: 0,
       firstTokenAtMs: null,
       lastTokenAtMs: null,
       finishing: null,
@@ -362,7 +370,7 @@ export class HearthEngine implements LoadedEngine {
           for (const id of failure.requestIds) failedIds.add(id);
         }
         const samples = done.samples.filter((s) => !failedIds.has(s.requestId));
-        this.scheduler.updateFromOutput(plan, samples.map((s) => s.requestId));
+        this.scheduler.updateFromOutput(plan, samples.map((s) => s.requestId), failedIds);
         for (const failure of done.failures) for (const id of failure.requestIds) this.finish(id, 'error', failure.error);
         numFailed = failedIds.size;
         const now = Date.now();
@@ -395,6 +403,8 @@ export class HearthEngine implements LoadedEngine {
         kvCacheUsage: this.kv.usage,
         numPreempted: plan.preemptedIds.length,
         numAdmitted: plan.admittedIds.length,
+        numPrefixHits: plan.prefixHits.length,
+        numPrefixHitTokens: plan.prefixHits.reduce((sum, hit) => sum + hit.numTokens, 0),
         numFailedRequests: numFailed,
       };
       this.transfer.toDeviceBytes += stats.transfer.toDeviceBytes;
@@ -435,9 +445,11 @@ export class HearthEngine implements LoadedEngine {
     this.cacheRowsOnRunner = plan.numCacheRows;
     const samplerInits: SamplerInit[] = [];
     const now = Date.now();
+    const hits = new Map(plan.prefixHits.map((hit) => [hit.requestId, hit.numTokens]));
     for (const id of plan.admittedIds) {
       const active = this.active.get(id)!;
       active.admittedAtMs ??= now;
+      active.cachedPromptTokens = Math.min(hits.get(id) ?? 0, active.request.promptTokenIds.length);
       if (!active.samplerSent) {
         active.samplerSent = true;
         samplerInits.push({
@@ -531,11 +543,14 @@ export class HearthEngine implements LoadedEngine {
     if (finish) this.finish(sample.requestId, finish);
   }
 
-  /** Stop scheduling a request and free its row and sampler state (its events may still be pending). */
-  private retire(requestId: string, active = this.active.get(requestId)): void {
+  /**
+   * Stop scheduling a request and free its row and sampler state (its events may still be
+   * pending). `failed`: its cache row is not offered to the prefix cache.
+   */
+  private retire(requestId: string, active = this.active.get(requestId), failed = false): void {
     if (!active || active.retired) return;
     active.retired = true;
-    this.scheduler.remove(requestId);
+    this.scheduler.remove(requestId, !failed);
     if (active.samplerSent) this.releasedIds.push(requestId);
   }
 
@@ -544,13 +559,14 @@ export class HearthEngine implements LoadedEngine {
     if (!active || active.done) return;
     active.done = true;
     this.active.delete(requestId);
-    this.retire(requestId, active);
+    this.retire(requestId, active, reason === 'error');
     const now = Date.now();
     const arrival = active.request.arrivalTimeMs;
     const done: DoneEvent = {
       type: 'done',
       finishReason: reason,
       promptTokens: active.request.promptTokenIds.length,
+      cachedPromptTokens: active.cachedPromptTokens,
       completionTokens: active.numGenerated,
       timings: {
         queueMs: (active.admittedAtMs ?? now) - arrival,

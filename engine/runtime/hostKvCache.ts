@@ -2,7 +2,8 @@
 // per layer one K and one V Float32Array of capacityTokens, viewed as [rows, kvH, stride, D]. A run
 // passes rows as zero-copy views (ORT reads inputs in place) and scatters the returned new K/V
 // into them. On an accelerator every run therefore ships each row's whole used prefix to the
-// device: O(batch × context) bytes per step, which the transfer meter shows.
+// device: O(batch × context) bytes per step, which the transfer meter shows. Prefix-cache
+// entries are plain arrays beside it, [kvH, numTokens, D] per layer, allocated when saved.
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import type { GraphContract } from '../common/manifest.js';
@@ -15,6 +16,7 @@ export class HostKvCache {
   private readonly values: Float32Array[] = [];
   private readonly names: LayerNames;
   private stride = STRIDE_STEP_TOKENS;
+  private readonly entries = new Map<number, { keys: Float32Array[]; values: Float32Array[] }>();
 
   constructor(
     private readonly session: ort.InferenceSession,
@@ -45,11 +47,27 @@ export class HostKvCache {
     const started = performance.now();
     const { numLayers, numKvHeads, headDim } = this.graph;
     for (const op of ops) {
-      for (let layer = 0; layer < numLayers; layer++) {
-        applyCacheOp(this.keys[layer]!, op, numKvHeads, headDim, this.stride);
-        applyCacheOp(this.values[layer]!, op, numKvHeads, headDim, this.stride);
+      if (op.kind === 'save') {
+        this.entries.set(op.entryId, {
+          keys: this.keys.map((buffer) => copyRowOut(buffer, op.row, op.numTokens, numKvHeads, headDim, this.stride)),
+          values: this.values.map((buffer) => copyRowOut(buffer, op.row, op.numTokens, numKvHeads, headDim, this.stride)),
+        });
+      } else if (op.kind === 'load') {
+        const entry = this.entries.get(op.entryId);
+        if (!entry) throw new Error(`host KV cache: no prefix entry ${op.entryId} (bug)`);
+        for (let layer = 0; layer < numLayers; layer++) {
+          copyRowIn(entry.keys[layer]!, this.keys[layer]!, op.row, op.numTokens, numKvHeads, headDim, this.stride);
+          copyRowIn(entry.values[layer]!, this.values[layer]!, op.row, op.numTokens, numKvHeads, headDim, this.stride);
+        }
+      } else if (op.kind === 'drop') {
+        this.entries.delete(op.entryId);
+      } else {
+        for (let layer = 0; layer < numLayers; layer++) {
+          applyCacheOp(this.keys[layer]!, op, numKvHeads, headDim, this.stride);
+          applyCacheOp(this.values[layer]!, op, numKvHeads, headDim, this.stride);
+        }
+        if (op.kind === 'restride') this.stride = op.toStride;
       }
-      if (op.kind === 'restride') this.stride = op.toStride;
     }
     this.phases.cacheOpsMs += performance.now() - started;
   }
@@ -106,4 +124,23 @@ export class HostKvCache {
   }
 
   release(): void {}
+}
+
+/** The first numTokens positions of `row` (laid out [row, kvH, stride, D]) as a [kvH, numTokens, D] array. */
+function copyRowOut(buffer: Float32Array, row: number, numTokens: number, numKvHeads: number, headDim: number, stride: number): Float32Array {
+  const out = new Float32Array(numKvHeads * numTokens * headDim);
+  for (let head = 0; head < numKvHeads; head++) {
+    const from = ((row * numKvHeads + head) * stride) * headDim;
+    out.set(buffer.subarray(from, from + numTokens * headDim), head * numTokens * headDim);
+  }
+  return out;
+}
+
+/** Write the first numTokens positions of an entry array ([kvH, entryTokens, D]) into `row`. */
+function copyRowIn(entry: Float32Array, buffer: Float32Array, row: number, numTokens: number, numKvHeads: number, headDim: number, stride: number): void {
+  const entryTokens = entry.length / (numKvHeads * headDim);
+  for (let head = 0; head < numKvHeads; head++) {
+    const from = head * entryTokens * headDim;
+    buffer.set(entry.subarray(from, from + numTokens * headDim), ((row * numKvHeads + head) * stride) * headDim);
+  }
 }

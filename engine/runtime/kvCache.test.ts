@@ -14,6 +14,7 @@ class PhysicalCache {
   }
   apply(kv: KvCacheManager) {
     for (const op of kv.takeOps()) {
+      if (op.kind !== "move" && op.kind !== "restride") throw new Error(`unexpected ${op.kind} op`);
       applyCacheOp(this.buffer, op, KV_HEADS, HEAD_DIM, this.stride);
       if (op.kind === 'restride') this.stride = op.toStride;
     }

@@ -15,7 +15,16 @@ export type CacheOp =
    * Re-lay rows 0..rowLengths.length-1 from `fromStride` to `toStride` in place, copying each row's
    * first rowLengths[row] positions. Growing: back-to-front; shrinking: front-to-back.
    */
-  | { kind: 'restride'; fromStride: number; toStride: number; rowLengths: number[] };
+  | { kind: 'restride'; fromStride: number; toStride: number; rowLengths: number[] }
+  /** Copy the first `numTokens` positions of row `row` into a new prefix-cache entry `entryId`. */
+  | { kind: 'save'; row: number; numTokens: number; entryId: number }
+  /** Copy the first `numTokens` positions of prefix-cache entry `entryId` into row `row`. */
+  | { kind: 'load'; entryId: number; row: number; numTokens: number }
+  /** Release prefix-cache entry `entryId`. */
+  | { kind: 'drop'; entryId: number };
+
+/** The ops that lay rows out (the rest move data between rows and prefix-cache entries). */
+export type RowLayoutOp = Extract<CacheOp, { kind: 'move' | 'restride' }>;
 
 interface RowState {
   ownerId: string;
@@ -103,6 +112,27 @@ export class KvCacheManager {
     this.rows.pop();
   }
 
+  /** Copy the first `numTokens` cached positions of `ownerId`'s row into prefix entry `entryId` (before the row is freed). */
+  save(ownerId: string, entryId: number, numTokens: number): void {
+    const row = this.rowByOwner.get(ownerId);
+    if (row === undefined) throw new Error(`KV cache: ${ownerId} holds no row (bug)`);
+    if (numTokens > this.rows[row]!.numCachedTokens) throw new Error(`KV cache: saving ${numTokens} positions of a row holding ${this.rows[row]!.numCachedTokens} (bug)`);
+    this.pendingOps.push({ kind: 'save', row, numTokens, entryId });
+  }
+
+  /** Fill `ownerId`'s (new) row with the first `numTokens` positions of prefix entry `entryId`. */
+  load(ownerId: string, entryId: number, numTokens: number): void {
+    const row = this.rowByOwner.get(ownerId);
+    if (row === undefined) throw new Error(`KV cache: ${ownerId} holds no row (bug)`);
+    this.setCachedTokens(ownerId, numTokens);
+    this.pendingOps.push({ kind: 'load', entryId, row, numTokens });
+  }
+
+  /** Release prefix entry `entryId`'s memory. */
+  drop(entryId: number): void {
+    this.pendingOps.push({ kind: 'drop', entryId });
+  }
+
   /** Record how many positions of `ownerId`'s row hold valid K/V (after a step ran). */
   setCachedTokens(ownerId: string, numCachedTokens: number): void {
     const row = this.rowByOwner.get(ownerId);
@@ -145,7 +175,7 @@ export class KvCacheManager {
  * Apply cache ops to one layer buffer laid out [rows, numKvHeads, stride, headDim].
  * Lives here (not in the runner) so the layout rules are tested with the accounting.
  */
-export function applyCacheOp(buffer: Float32Array, op: CacheOp, numKvHeads: number, headDim: number, stride: number): void {
+export function applyCacheOp(buffer: Float32Array, op: RowLayoutOp, numKvHeads: number, headDim: number, stride: number): void {
   if (op.kind === 'move') {
     const rowSize = numKvHeads * stride * headDim;
     const copy = op.numTokens * headDim;

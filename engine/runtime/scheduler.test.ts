@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvCacheManager } from './kvCache.js';
 import { Scheduler, type PlannedRun, type StepPlan } from './scheduler.js';
+import { PrefixCache } from './prefixCache.js';
 
 const config = { maxBatchSize: 8, maxBatchTotalTokens: 100_000, maxPrefillTokens: 256 };
 
@@ -159,4 +160,76 @@ test('first chunks of consecutive rows run as one padded batch; continued chunks
   plan = wide.schedule();
   assert.deepEqual(plan.prefillGroups.map((g) => g.runs.length), [1]);
   assert.equal(plan.prefills.length, 1, 'the budget went to the long prompt');
+});
+
+/** A scheduler with a prefix cache over token lists the test owns (appending sampled tokens as the engine does). */
+function withPrefixCache(kvCapacity: number, prefixCapacity = 10_000, schedulerConfig = config) {
+  const tokens = new Map<string, number[]>();
+  const scheduler = new Scheduler(schedulerConfig, new KvCacheManager(kvCapacity), { cache: new PrefixCache(prefixCapacity), tokensOf: (id) => tokens.get(id)! });
+  const add = (id: string, prompt: number[]) => {
+    tokens.set(id, [...prompt]);
+    scheduler.add(id, prompt.length);
+  };
+  /** Run one step: every sampled request appends `sampleToken`. */
+  const step = (sampleToken = 7, failedIds = new Set<string>()) => {
+    const plan = scheduler.schedule();
+    const sampled = sampledIds(plan).filter((id) => !failedIds.has(id));
+    scheduler.updateFromOutput(plan, sampled, failedIds);
+    for (const id of sampled) tokens.get(id)!.push(sampleToken);
+    return plan;
+  };
+  return { scheduler, tokens, add, step };
+}
+
+const range = (start: number, length: number) => Array.from({ length }, (_, i) => start + i);
+
+test('prefix cache: a finished request is saved before its row is freed; the next turn loads it and prefills only the rest', () => {
+  const { scheduler, add, step, tokens } = withPrefixCache(4096);
+  add('turn1', range(0, 100));
+  step(); // prefill + first sample
+  step(); // decode one more
+  scheduler.remove('turn1'); // 102 known tokens, 101 cached
+  add('turn2', [...tokens.get('turn1')!, ...range(500, 20)]);
+  const plan = step();
+  const opKinds = plan.cacheOps.map((op) => op.kind);
+  assert.deepEqual(opKinds.filter((kind) => kind !== 'restride'), ['save', 'load']);
+  const save = plan.cacheOps.find((op) => op.kind === 'save')!;
+  const load = plan.cacheOps.find((op) => op.kind === 'load')!;
+  assert.deepEqual(save, { kind: 'save', row: 0, numTokens: 101, entryId: 1 });
+  assert.deepEqual(load, { kind: 'load', entryId: 1, row: 0, numTokens: 101 });
+  assert.ok(plan.cacheOps.indexOf(load) > plan.cacheOps.findLastIndex((op) => op.kind === 'restride'), 'loads come after the restride');
+  assert.deepEqual(plan.prefixHits, [{ requestId: 'turn2', numTokens: 101 }]);
+  assert.deepEqual(plan.prefills.map((run) => [run.requestId, run.startToken, run.numTokens, run.sample]), [['turn2', 101, 21, true]], 'the 102nd token and the new 20 are prefilled');
+});
+
+test('prefix cache: a preempted request is saved and readmitted from its own entry; a failed one is not saved', () => {
+  // 128 tokens of cache: two rows at stride 64 fit, until one outgrows 64.
+  const { scheduler, add, step } = withPrefixCache(128);
+  add('a', range(0, 40));
+  add('b', range(1000, 40));
+  step();
+  let preempted: string[] = [];
+  let plan: StepPlan | null = null;
+  for (let i = 0; i < 40 && preempted.length === 0; i++) {
+    plan = step();
+    preempted = plan.preemptedIds;
+  }
+  assert.deepEqual(preempted, ['b'], 'b (the latest) gives way when a row needs stride 128');
+  assert.ok(plan!.cacheOps.some((op) => op.kind === 'save'), 'its cached tokens were saved');
+  scheduler.remove('a');
+  const readmit = step();
+  assert.deepEqual(readmit.admittedIds, ['b']);
+  assert.equal(readmit.prefixHits[0]?.requestId, 'b');
+  const run = [...readmit.prefills, ...(readmit.decode?.rows ?? [])].find((r) => r.requestId === 'b')!;
+  assert.equal(run.startToken, readmit.prefixHits[0]!.numTokens, 'recompute starts after the cached prefix');
+  assert.ok(readmit.decode?.rows.some((r) => r.requestId === 'b'), 'all of it was cached: only its last token is fed, as a decode row');
+
+  const failing = withPrefixCache(4096);
+  failing.add('x', range(0, 60));
+  failing.step(7, new Set(['x']));
+  failing.scheduler.remove('x', false);
+  failing.add('y', range(0, 60));
+  const after = failing.step();
+  assert.ok(!after.cacheOps.some((op) => op.kind === 'save' || op.kind === 'load'), 'nothing saved from a failed run, so nothing to load');
+  assert.deepEqual(after.prefixHits, []);
 });

@@ -2,12 +2,21 @@
 // prefill how many tokens (chunked, bounded by maxPrefillTokens) and which decode; it admits
 // waiting requests when the KV cache has room and preempts the most recently admitted request
 // when running sequences would outgrow it. It never sees a tensor: its output is a StepPlan.
+// With a prefix cache, a request leaving the batch keeps its K/V as an entry and an admitted
+// request starts from the longest cached prefix of its tokens (save/load ops in the plan).
 import { KvCacheManager, type CacheOp } from './kvCache.js';
+import type { PrefixCache } from './prefixCache.js';
 
 export interface SchedulerConfig {
   maxBatchSize: number;
   maxBatchTotalTokens: number;
   maxPrefillTokens: number;
+}
+
+/** What prefix caching needs besides the cache: a request's token ids (prompt + generated so far), a live array read as it grows. */
+export interface PrefixSource {
+  cache: PrefixCache;
+  tokensOf(requestId: string): readonly number[];
 }
 
 /** One request's work in a step. */
@@ -52,6 +61,8 @@ export interface StepPlan {
   preemptedIds: string[];
   /** Requests admitted (given a row) in this step. */
   admittedIds: string[];
+  /** Admitted requests that start from a cached prefix, and how many of their tokens it holds. */
+  prefixHits: Array<{ requestId: string; numTokens: number }>;
   numPrefillTokens: number;
   numDecodeTokens: number;
 }
@@ -65,6 +76,8 @@ interface Tracked {
   /** Admission order, for preemption (latest first). */
   admissionSeq: number;
   running: boolean;
+  /** With a prefix cache: the request's token ids (its owner appends sampled tokens). */
+  tokens: readonly number[] | null;
 }
 
 export class Scheduler {
@@ -75,11 +88,12 @@ export class Scheduler {
   private nextStepId = 1;
   private nextAdmissionSeq = 1;
   private inFlight: StepPlan | null = null;
-  private removalsAfterStep: string[] = [];
+  private removalsAfterStep: Array<{ requestId: string; keepPrefix: boolean }> = [];
 
   constructor(
     private readonly config: SchedulerConfig,
     readonly kv: KvCacheManager,
+    private readonly prefix: PrefixSource | null = null,
   ) {}
 
   get numWaiting(): number {
@@ -107,18 +121,20 @@ export class Scheduler {
   add(requestId: string, numPromptTokens: number): void {
     if (this.requests.has(requestId)) throw new Error(`scheduler: duplicate request id ${requestId} (bug)`);
     if (numPromptTokens < 1) throw new Error(`scheduler: request ${requestId} has an empty prompt (bug: validate first)`);
-    this.requests.set(requestId, { requestId, numTokens: numPromptTokens, numCachedTokens: 0, admissionSeq: 0, running: false });
+    const tokens = this.prefix?.tokensOf(requestId) ?? null;
+    this.requests.set(requestId, { requestId, numTokens: numPromptTokens, numCachedTokens: 0, admissionSeq: 0, running: false, tokens });
     this.waiting.push(requestId);
   }
 
   /**
    * Finished, cancelled or failed: forget it and free its row (the move op goes out with the next
    * plan). While a step is in flight the removal waits for its output, so row moves copy the
-   * tokens that step added.
+   * tokens that step added. `keepPrefix`: its cached K/V may go to the prefix cache (not for a
+   * request whose run failed: its row may hold garbage).
    */
-  remove(requestId: string): void {
+  remove(requestId: string, keepPrefix = true): void {
     if (this.inFlight) {
-      this.removalsAfterStep.push(requestId);
+      this.removalsAfterStep.push({ requestId, keepPrefix });
       return;
     }
     const tracked = this.requests.get(requestId);
@@ -126,6 +142,7 @@ export class Scheduler {
     this.requests.delete(requestId);
     if (tracked.running) {
       this.running = this.running.filter((id) => id !== requestId);
+      if (keepPrefix) this.savePrefix(tracked);
       this.kv.free(requestId);
     } else {
       this.waiting = this.waiting.filter((id) => id !== requestId);
@@ -136,6 +153,8 @@ export class Scheduler {
     if (this.inFlight) throw new Error('scheduler: schedule() called before the previous step completed (bug)');
     const preemptedIds: string[] = [];
     const admittedIds: string[] = [];
+    const prefixHits: StepPlan['prefixHits'] = [];
+    const loads: Array<{ requestId: string; entryId: number; numTokens: number }> = [];
 
     // 1. Running requests: decode the ones with one pending token; chunk the prefill of the rest.
     let work = new Map<string, number>();
@@ -185,12 +204,21 @@ export class Scheduler {
       this.running.push(head.requestId);
       admittedIds.push(head.requestId);
       totalTokens += head.numTokens;
-      const numTokens = Math.min(head.numTokens, budget);
+      // The last known token is always fed: its logits sample the next one.
+      const hit = this.prefix?.cache.longestMatch(this.tokensOf(head, head.numTokens), head.numTokens - 1) ?? null;
+      if (hit) {
+        head.numCachedTokens = hit.numTokens;
+        loads.push({ requestId: head.requestId, ...hit });
+        prefixHits.push({ requestId: head.requestId, numTokens: hit.numTokens });
+      }
+      const numTokens = Math.min(head.numTokens - head.numCachedTokens, budget);
       budget -= numTokens;
       work.set(head.requestId, numTokens);
-      maxTokensAfter = Math.max(maxTokensAfter, numTokens);
+      maxTokensAfter = Math.max(maxTokensAfter, head.numCachedTokens + numTokens);
     }
     if (!this.kv.resize(maxTokensAfter)) throw new Error('scheduler: admitted past the KV capacity (bug)');
+    // After the restride: loads write the new rows at the final stride.
+    for (const load of loads) this.kv.load(load.requestId, load.entryId, load.numTokens);
 
     // 4. Build the plan.
     const prefills: PlannedRun[] = [];
@@ -229,6 +257,7 @@ export class Scheduler {
       prefillGroups: this.groupPrefills(prefills),
       preemptedIds,
       admittedIds,
+      prefixHits,
       numPrefillTokens: prefills.reduce((sum, run) => sum + run.numTokens, 0),
       numDecodeTokens: decodeRuns.length,
     };
@@ -237,16 +266,17 @@ export class Scheduler {
   }
 
   /**
-   * Apply a finished step: fed tokens are now cached; each id in `sampledIds` gained one token.
-   * Requests that failed or finished must be `remove`d after this call.
+   * Apply a finished step: fed tokens are now cached (except for `failedIds`, whose runs failed);
+   * each id in `sampledIds` gained one token. Requests that failed or finished must be `remove`d
+   * after this call.
    */
-  updateFromOutput(plan: StepPlan, sampledIds: Iterable<string>): void {
+  updateFromOutput(plan: StepPlan, sampledIds: Iterable<string>, failedIds: ReadonlySet<string> = new Set()): void {
     if (this.inFlight !== plan) throw new Error('scheduler: output for a step that is not in flight (bug)');
     this.inFlight = null;
     const runs = [...plan.prefills, ...(plan.decode?.rows.filter((row): row is PlannedRun => row.requestId !== null) ?? [])];
     for (const run of runs) {
       const tracked = this.requests.get(run.requestId);
-      if (!tracked || !tracked.running) continue;
+      if (!tracked || !tracked.running || failedIds.has(run.requestId)) continue;
       tracked.numCachedTokens = run.startToken + run.numTokens;
       this.kv.setCachedTokens(run.requestId, tracked.numCachedTokens);
     }
@@ -256,7 +286,23 @@ export class Scheduler {
     }
     const removals = this.removalsAfterStep;
     this.removalsAfterStep = [];
-    for (const id of removals) this.remove(id);
+    for (const { requestId, keepPrefix } of removals) this.remove(requestId, keepPrefix && !failedIds.has(requestId));
+  }
+
+  /** The first `numTokens` token ids of a request (a sampled token is counted before its owner appends it: never ask for that one). */
+  private tokensOf(tracked: Tracked, numTokens: number): readonly number[] {
+    const tokens = tracked.tokens!;
+    if (tokens.length < numTokens) throw new Error(`scheduler: ${tracked.requestId} has ${tokens.length} known tokens, ${numTokens} expected (bug)`);
+    return tokens.slice(0, numTokens);
+  }
+
+  /** Offer a leaving row's cached K/V to the prefix cache (before its row is freed). */
+  private savePrefix(tracked: Tracked): void {
+    if (!this.prefix || tracked.numCachedTokens === 0) return;
+    const kept = this.prefix.cache.insert(this.tokensOf(tracked, tracked.numCachedTokens));
+    if (!kept) return;
+    for (const id of kept.droppedIds) this.kv.drop(id);
+    this.kv.save(tracked.requestId, kept.entryId, tracked.numCachedTokens);
   }
 
   private groupPrefills(prefills: PlannedRun[]): PrefillGroup[] {
@@ -282,6 +328,8 @@ export class Scheduler {
   private preempt(requestId: string): void {
     const tracked = this.requests.get(requestId)!;
     this.running = this.running.filter((id) => id !== requestId);
+    // Recompute starts from what the prefix cache keeps of it (often all of it).
+    this.savePrefix(tracked);
     this.kv.free(requestId);
     tracked.running = false;
     tracked.numCachedTokens = 0;

@@ -190,7 +190,7 @@ export async function chatJson(ctx: RequestContext, { body, output, generations,
         ...(body.return_token_ids ? { token_ids: result.tokens.map((token) => token.tokenId), prompt_token_ids: promptTokenIds } : {}),
       };
     }),
-    usage: usageOf(results[0]!.done.promptTokens, completionTokens),
+    usage: usageOf(results[0]!.done.promptTokens, completionTokens, results[0]!.done.cachedPromptTokens),
   };
 }
 
@@ -200,6 +200,7 @@ async function streamChat(ctx: RequestContext, { body, output, generations, topL
   startSse(ctx.res);
   const texts = generations.map(() => '');
   let promptTokens = 0;
+  let cachedTokens = 0;
   let completionTokens = 0;
   let failure: ApiError | null = null;
   await Promise.all(
@@ -229,6 +230,7 @@ async function streamChat(ctx: RequestContext, { body, output, generations, topL
         } else if (event.finishReason !== 'cancelled') {
           await send(parser.finish(), null);
           promptTokens = event.promptTokens;
+          if (index === 0) cachedTokens = event.cachedPromptTokens;
           completionTokens += event.completionTokens;
           await sendSse(ctx.res, chunk([{ index, delta: {}, logprobs: null, finish_reason: chatFinishReason(event, calledTools) }]));
         }
@@ -240,7 +242,7 @@ async function streamChat(ctx: RequestContext, { body, output, generations, topL
     ctx.failMidStream(failure);
     await sendSse(ctx.res, (failure as ApiError).toBody());
   } else if (includeUsage && !ctx.clientGone) {
-    await sendSse(ctx.res, { ...base, object: 'chat.completion.chunk', choices: [], usage: usageOf(promptTokens, completionTokens) });
+    await sendSse(ctx.res, { ...base, object: 'chat.completion.chunk', choices: [], usage: usageOf(promptTokens, completionTokens, cachedTokens) });
   }
   endSse(ctx.res, true);
 }

@@ -92,9 +92,11 @@ export async function completionJson(ctx: RequestContext, { body, generations, s
   const results = await Promise.all(generations.map((generation) => collect(generation)));
   ctx.response = results.map((result) => result.text).join('\n---\n');
   let promptTokens = 0;
+  let cachedTokens = 0;
   let completionTokens = 0;
   results.forEach((result, index) => {
     if (specs[index]!.first) promptTokens += result.done.promptTokens;
+    if (specs[index]!.first) cachedTokens += result.done.cachedPromptTokens;
     completionTokens += result.done.completionTokens;
   });
   return {
@@ -111,7 +113,7 @@ export async function completionJson(ctx: RequestContext, { body, generations, s
           : {}),
       };
     }),
-    usage: usageOf(promptTokens, completionTokens),
+    usage: usageOf(promptTokens, completionTokens, cachedTokens),
   };
 }
 
@@ -122,6 +124,7 @@ async function streamCompletion(ctx: RequestContext, { body, generations, specs,
   startSse(ctx.res);
   const texts = generations.map(() => '');
   let promptTokens = 0;
+  let cachedTokens = 0;
   let completionTokens = 0;
   let failure: ApiError | null = null;
   await Promise.all(
@@ -142,6 +145,7 @@ async function streamCompletion(ctx: RequestContext, { body, generations, specs,
           failure = generationFailed(event.error?.message);
         } else if (event.finishReason !== 'cancelled') {
           if (specs[index]!.first) promptTokens += event.promptTokens;
+          if (specs[index]!.first) cachedTokens += event.cachedPromptTokens;
           completionTokens += event.completionTokens;
           await sendSse(ctx.res, chunk({ index, text: '', logprobs: null, finish_reason: openAiFinishReason(event) }));
         }
@@ -153,7 +157,7 @@ async function streamCompletion(ctx: RequestContext, { body, generations, specs,
     ctx.failMidStream(failure);
     await sendSse(ctx.res, (failure as ApiError).toBody());
   } else if (includeUsage && !ctx.clientGone) {
-    await sendSse(ctx.res, { ...base, choices: [], usage: usageOf(promptTokens, completionTokens) });
+    await sendSse(ctx.res, { ...base, choices: [], usage: usageOf(promptTokens, completionTokens, cachedTokens) });
   }
   endSse(ctx.res, true);
 }

@@ -214,8 +214,14 @@ export function openAiFinishReason(done: DoneEvent): 'stop' | 'length' {
   return done.finishReason === 'length' ? 'length' : 'stop';
 }
 
-export function usageOf(promptTokens: number, completionTokens: number) {
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+/** OpenAI's usage object; `cachedTokens`: prompt tokens served from the prefix cache. */
+export function usageOf(promptTokens: number, completionTokens: number, cachedTokens: number) {
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: cachedTokens },
+  };
 }
 
 export function unixSeconds(ms: number): number {

@@ -81,6 +81,16 @@ export class ServerMetrics {
     help: 'Requests preempted (KV cache full; requeued and recomputed).',
     registers: [this.registry],
   });
+  readonly prefixCacheHits = new Counter({
+    name: 'hearth_prefix_cache_hits_total',
+    help: 'Requests admitted with a prefix of their prompt already in the prefix cache (its K/V copied, not recomputed).',
+    registers: [this.registry],
+  });
+  readonly prefixCacheHitTokens = new Counter({
+    name: 'hearth_prefix_cache_hit_tokens_total',
+    help: 'Prompt tokens whose K/V came from the prefix cache instead of prefill.',
+    registers: [this.registry],
+  });
   readonly rejections = new Counter({
     name: 'hearth_requests_rejected_total',
     help: 'Requests refused before generation, by reason (the error code, or the admission limit hit for 429).',
@@ -136,6 +146,8 @@ export class ServerMetrics {
     this.deviceTransfer.inc({ direction: 'to_device' }, stats.toDeviceBytes);
     this.deviceTransfer.inc({ direction: 'to_host' }, stats.toHostBytes);
     if (stats.numPreempted) this.preemptions.inc(stats.numPreempted);
+    if (stats.numPrefixHits) this.prefixCacheHits.inc(stats.numPrefixHits);
+    if (stats.numPrefixHitTokens) this.prefixCacheHitTokens.inc(stats.numPrefixHitTokens);
   }
 
   observeRejection(reason: string): void {

@@ -40,6 +40,9 @@ export interface StepStats {
   toHostBytes: number;
   /** Requests preempted while planning the step. */
   numPreempted?: number;
+  /** Admitted requests that started from a cached prefix, and the prompt tokens that saved. */
+  numPrefixHits?: number;
+  numPrefixHitTokens?: number;
 }
 
 export interface ServedEngine extends Engine {

@@ -1,7 +1,7 @@
 // Builds the complete ServingConfig `hearth tune` writes: the base config's choices, the
 // effective batching settings the engine ran with (after defaults and derived limits, so serving
 // the file reproduces them exactly), and the tuning record.
-import type { BatchingConfig } from '../common/batching.js';
+import { BATCHING_KEYS, type BatchingConfig } from '../common/batching.js';
 import type { DeviceChoice, ServingConfig } from '../common/servingConfig.js';
 
 /** What a base config file may give (the same shape `hearth serve --config` accepts). */
@@ -14,10 +14,6 @@ export interface BaseServingConfig {
   logging?: Partial<ServingConfig['logging']>;
 }
 
-const BATCHING_KEYS: readonly (keyof BatchingConfig)[] = [
-  'maxBatchSize', 'maxBatchTotalTokens', 'maxPrefillTokens', 'maxWaitingTokens',
-  'maxConcurrentRequests', 'maxInputTokens', 'maxTotalTokens', 'kvCacheBytes',
-];
 
 /** Only the BatchingConfig fields of a resolved config (which carries derived extras too). */
 export function pickBatching(resolved: BatchingConfig): BatchingConfig {

@@ -87,6 +87,69 @@ export function defineEngineSuite(device: DeviceChoice): void {
     }
   });
 
+  test('prefix cache: a prompt extending an earlier one reuses its K/V and generates exactly what it would without (also batched, preempted and evicted)', async () => {
+    const vocabSize = fixture.manifest.shape.vocabSize;
+    const conversation = (salt: number, length: number) => Array.from({ length }, (_, j) => (11 + salt * 53 + j * 17) % vocabSize);
+    const turn1Prompts = [conversation(1, 60), conversation(2, 64), conversation(3, 70)];
+    const extra = (salt: number) => Array.from({ length: 8 }, (_, j) => (5 + salt * 7 + j * 3) % vocabSize);
+    // References from an engine without a prefix cache, one request at a time.
+    const cold = await loadEngine({ packageDir: fixture.packageDir, device, batching: { prefixCacheBytes: 0 } });
+    const turn1: number[][] = [];
+    const turn2Prompts: number[][] = [];
+    const turn2: number[][] = [];
+    try {
+      for (const [i, prompt] of turn1Prompts.entries()) {
+        turn1.push((await collect(cold, request(prompt, 20))).ids);
+        turn2Prompts.push([...prompt, ...turn1[i]!, ...extra(i)]);
+        const second = await collect(cold, request(turn2Prompts[i]!, 40));
+        assert.equal(second.done.cachedPromptTokens, 0, 'no prefix cache, nothing cached');
+        turn2.push(second.ids);
+      }
+    } finally {
+      await cold.shutdown(0);
+    }
+
+    // One conversation at a time on the shared engine: turn 2 starts from turn 1's K/V (its
+    // prompt and all but the last generated token).
+    const first = await collect(engine, request(turn1Prompts[0]!, 20));
+    assert.deepEqual(first.ids, turn1[0]);
+    const second = await collect(engine, request(turn2Prompts[0]!, 40));
+    assert.equal(second.done.cachedPromptTokens, turn1Prompts[0]!.length + 19);
+    assert.deepEqual(second.ids, turn2[0], 'same greedy ids with reuse as without');
+
+    // Concurrent turns in a cache of 256 tokens: two rows of 128 fit, and the second turns grow
+    // past 128 tokens, so the newest is preempted, saved and readmitted from its own entry.
+    const tight = await loadEngine({ packageDir: fixture.packageDir, device, batching: { kvCacheBytes: 256 * 512, prefixCacheBytes: 512 * 512 } });
+    const steps: StepStats[] = [];
+    tight.onStep((stats) => steps.push(stats));
+    try {
+      const firsts = await Promise.all(turn1Prompts.map((prompt) => collect(tight, request(prompt, 20))));
+      assert.deepEqual(firsts.map((r) => r.ids), turn1);
+      const seconds = await Promise.all(turn2Prompts.map((prompt) => collect(tight, request(prompt, 40))));
+      assert.deepEqual(seconds.map((r) => r.ids), turn2, 'batched, preempted and reloaded turns generate what they would alone, cold');
+      assert.ok(seconds.every((r) => r.done.cachedPromptTokens > 0), `every second turn reused its first: ${seconds.map((r) => r.done.cachedPromptTokens)}`);
+      assert.ok(steps.some((s) => s.numPreempted > 0), 'the tight cache preempted someone');
+      assert.ok(steps.reduce((sum, s) => sum + s.numPrefixHits, 0) > turn2Prompts.length, 'and a preempted turn came back from the prefix cache');
+    } finally {
+      await tight.shutdown(0);
+    }
+
+    // A prefix cache of 100 tokens holds one conversation: the next one evicts it.
+    const small = await loadEngine({ packageDir: fixture.packageDir, device, batching: { prefixCacheBytes: 100 * 512 } });
+    try {
+      await collect(small, request(turn1Prompts[0]!, 20));
+      await collect(small, request(turn1Prompts[1]!, 20));
+      const evicted = await collect(small, request(turn2Prompts[0]!, 40));
+      assert.equal(evicted.done.cachedPromptTokens, 0, 'conversation 1 was evicted');
+      assert.deepEqual(evicted.ids, turn2[0]);
+      const kept = await collect(small, request(turn2Prompts[1]!, 40));
+      assert.equal(kept.done.cachedPromptTokens, turn1Prompts[1]!.length + 19, 'conversation 2 was kept');
+      assert.deepEqual(kept.ids, turn2[1]);
+    } finally {
+      await small.shutdown(0);
+    }
+  });
+
   test('cancel frees the row within one step and ends the stream as cancelled', async () => {
     const steps: StepStats[] = [];
     const unsubscribe = engine.onStep((stats) => steps.push(stats));

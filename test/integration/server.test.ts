@@ -130,7 +130,7 @@ describe('generation', () => {
     assert.equal(status, 200);
     assert.deepEqual(json.choices[0].token_ids, expected);
     assert.equal(json.choices[0].finish_reason, 'length');
-    assert.deepEqual(json.usage, { prompt_tokens: promptIds.length, completion_tokens: numNew, total_tokens: promptIds.length + numNew });
+    assert.deepEqual(json.usage, { prompt_tokens: promptIds.length, completion_tokens: numNew, total_tokens: promptIds.length + numNew, prompt_tokens_details: { cached_tokens: 0 } });
     assert.equal(json.choices[0].text, tokenizer.decode(expected));
     // The same through the chat route: the package's chat template, then the same forward.
     const messages = user('Hello there');
