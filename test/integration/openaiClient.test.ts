@@ -56,7 +56,27 @@ test('chat.completions.create, stream, equals the non-stream text', async () => 
   }
   assert.equal(text, whole.choices[0]!.message.content);
   assert.equal(finish, whole.choices[0]!.finish_reason);
-  assert.deepEqual(usage, whole.usage);
+  // The streamed request may reuse the first one's prompt from the prefix cache: compare counts.
+  const counts = (u: OpenAI.CompletionUsage | null | undefined) => u && [u.prompt_tokens, u.completion_tokens, u.total_tokens];
+  assert.deepEqual(counts(usage), counts(whole.usage));
+});
+
+test('the next chat turn reuses the previous turn from the prefix cache: usage.prompt_tokens_details.cached_tokens and /metrics count it', async () => {
+  const metric = async (name: string) => Number((await (await fetch(`${h.url}/metrics`)).text()).match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? NaN);
+  const [hitsBefore, tokensBefore] = [await metric('hearth_prefix_cache_hits_total'), await metric('hearth_prefix_cache_hit_tokens_total')];
+  const messages: OpenAI.ChatCompletionMessageParam[] = [
+    { role: 'system', content: 'You are a patient assistant for a prefix cache test. Answer every question about the weather in Lisbon in one short line.' },
+    { role: 'user', content: 'What is the weather like in Lisbon in spring, and should I bring an umbrella?' },
+  ];
+  const first = await client.chat.completions.create({ model: h.model, messages, max_tokens: 12, temperature: 0 });
+  assert.equal(first.usage!.prompt_tokens_details!.cached_tokens, 0, 'a new conversation');
+  messages.push({ role: 'assistant', content: first.choices[0]!.message.content }, { role: 'user', content: 'And in autumn?' });
+  const second = await client.chat.completions.create({ model: h.model, messages, max_tokens: 12, temperature: 0 });
+  const cached = second.usage!.prompt_tokens_details!.cached_tokens!;
+  assert.ok(cached >= first.usage!.prompt_tokens, `turn 2 reused at least turn 1's prompt: ${cached} of ${second.usage!.prompt_tokens}`);
+  assert.ok(cached < second.usage!.prompt_tokens);
+  assert.equal(await metric('hearth_prefix_cache_hits_total'), hitsBefore + 1);
+  assert.equal(await metric('hearth_prefix_cache_hit_tokens_total'), tokensBefore + cached);
 });
 
 test('completions.create, non-stream and stream', async () => {
