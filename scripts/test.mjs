@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The project's test command (`npm test`): type-check both runtimes, run every `*.test.ts`
 // with Node's test runner (through tsx), then the Playwright UI suites in Debian's Chromium.
-// Ends with one summary line: `tests: N passed, N failed, N skipped`.
+// Lint (ESLint, eslint.config.mjs) runs with the typecheck. Ends with one summary line:
+// `tests: N passed, N failed, N skipped`.
 //
 //   npm test                      everything
 //   npm test -- --unit            only node:test files (no typecheck, no browser)
@@ -57,6 +58,13 @@ if (!skipTypecheck) {
       stageFailed = true;
     } else totals.passed++;
   }
+  console.log('\n== eslint');
+  const { code } = await run(process.execPath, [join(root, 'node_modules/eslint/bin/eslint.js'), '--max-warnings=0', '.']);
+  if (code !== 0) {
+    console.log('eslint failed');
+    totals.failed++;
+    stageFailed = true;
+  } else totals.passed++;
 }
 
 const unitFiles = ['engine', 'electron', 'renderer', 'test']

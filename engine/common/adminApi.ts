@@ -16,8 +16,6 @@ import type { LatencyByDay, RequestLogEntry, RequestLogFilter } from './requestL
 
 export type { LatencyByDay, RequestLogEntry, RequestLogFilter };
 
-/** Prefix of every admin route. */
-export const ADMIN_API_PREFIX = '/api';
 /** Prefix under which the served OpenAI API is proxied for the playground. */
 export const ADMIN_PROXY_PREFIX = '/api/proxy';
 

@@ -102,7 +102,8 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
 
     // Attention: fused QKV, optional per-head q/k norm, rotary, GroupQueryAttention.
     const qkv = emitter.linear(`layers.${i}.qkv_proj`, layer.qkv, normed);
-    let [q, k, v] = g.node('Split', [qkv, splitQkv], { attributes: { axis: -1 }, outputs: 3 }) as [string, string, string];
+    const [splitQ, splitK, v] = g.node('Split', [qkv, splitQkv], { attributes: { axis: -1 }, outputs: 3 }) as [string, string, string];
+    let [q, k] = [splitQ, splitK];
     if (layer.qNorm && layer.kNorm) {
       const qNorm = g.weight(`layers.${i}.q_norm`, 'float32', [headDim], bytesOf(layer.qNorm));
       const kNorm = g.weight(`layers.${i}.k_norm`, 'float32', [headDim], bytesOf(layer.kNorm));

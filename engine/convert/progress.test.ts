@@ -24,6 +24,7 @@ describe('terminal progress', () => {
     progress({ tensorsDone: 273, tensorsTotal: 273, bytesDone: 258 * 1024 * 1024, bytesTotal: 258 * 1024 * 1024 });
     progress.finish();
     assert.match(stream.text, /^\rconverting: tensor 3 of 273, 5\.0 MiB of 258\.0 MiB/);
+    // eslint-disable-next-line no-control-regex -- the terminal's erase-line escape is what is checked
     assert.match(stream.text, /\rconverting: tensor 273 of 273, 258\.0 MiB of 258\.0 MiB\x1b\[K\n$/);
   });
 

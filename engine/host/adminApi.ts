@@ -312,12 +312,6 @@ function proxyToServer(ctx: AdminApiContext, req: IncomingMessage, res: ServerRe
   req.pipe(upstream);
 }
 
-export interface AdminServer {
-  server: Server;
-  url: string;
-  close(): Promise<void>;
-}
-
 export function createAdminServer(ctx: AdminApiContext): Server {
   const routes = buildRoutes(ctx);
   const guard = new BrowserGuard({

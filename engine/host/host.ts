@@ -2,7 +2,6 @@
 // `hearth serve`), and exposes the admin API the desktop UI and the web UI use.
 // main.ts is the process entry; tests call startHost() directly.
 import type { Server } from 'node:http';
-import { join } from 'node:path';
 import type { DashboardSnapshot } from '../common/adminApi.js';
 import { databasePath, dataDir as defaultDataDir } from '../store/dataDir.js';
 import { openDb, type Db } from '../store/db.js';
@@ -146,18 +145,14 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const close = (deadlineMs: number): Promise<void> =>
     (closing ??= (async () => {
       clearInterval(ticker);
-      await serve.close();
+      await serve.close(deadlineMs);
       events.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       requestLog.close();
       db.close();
-      void deadlineMs;
     })());
 
   return { url, token: options.token, server, close };
 }
 
-export function modelsDirOf(env: NodeJS.ProcessEnv = process.env): string {
-  return join(defaultDataDir(env), 'models');
-}

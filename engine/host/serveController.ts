@@ -76,8 +76,9 @@ export class ServeController {
     });
   }
 
-  async close(): Promise<void> {
-    await this.serialize(() => this.shutdownRunning());
+  /** Stops the running server, letting in-flight requests finish within `deadlineMs`. */
+  async close(deadlineMs = SERVE_DRAIN_DEADLINE_MS): Promise<void> {
+    await this.serialize(() => this.shutdownRunning(deadlineMs));
   }
 
   private async launch(settings: ServeSettings): Promise<ServeStatus> {
@@ -107,13 +108,13 @@ export class ServeController {
     return this.status;
   }
 
-  private async shutdownRunning(): Promise<void> {
+  private async shutdownRunning(deadlineMs = SERVE_DRAIN_DEADLINE_MS): Promise<void> {
     const server = this.running;
     if (!server) return;
     this.update({ ...this.status, state: 'stopping' });
     this.running = null;
     try {
-      await server.close(SERVE_DRAIN_DEADLINE_MS);
+      await server.close(deadlineMs);
     } catch (error) {
       console.error(`hearth host: stopping the server failed: ${(error as Error).message}`);
     }

@@ -1,6 +1,5 @@
 // Errors the engine throws at admission. The HTTP layer maps them by class:
 // OverloadedError → 429 (Retry-After), NotReadyError → 503, ValidationError → 400.
-import type { SerializedError } from '../common/engineApi.js';
 
 /** Which admission limit refused a request (a metrics label: hearth_requests_rejected_total). */
 export type OverloadReason = 'max_concurrent_requests' | 'max_waiting_tokens';

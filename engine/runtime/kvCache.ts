@@ -67,12 +67,6 @@ export class KvCacheManager {
     return this.rowByOwner.get(ownerId);
   }
 
-  cachedTokensOf(ownerId: string): number {
-    const row = this.rowByOwner.get(ownerId);
-    if (row === undefined) throw new Error(`KV cache: ${ownerId} holds no row (bug)`);
-    return this.rows[row]!.numCachedTokens;
-  }
-
   owners(): string[] {
     return this.rows.map((row) => row.ownerId);
   }

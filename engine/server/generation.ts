@@ -3,7 +3,7 @@
 import type { DoneEvent, EngineEvent, GenerationRequest, RequestHandle, SamplingParams, TokenEvent } from '../common/engineApi.js';
 import type { GenerationDefaults } from '../common/manifest.js';
 import type { RequestContext } from './context.js';
-import { ApiError, badRequest, generationFailed, toApiError } from './errors.js';
+import { badRequest, generationFailed, toApiError } from './errors.js';
 import type { ServedEngine } from './servedEngine.js';
 
 export interface SamplingFields {

@@ -99,12 +99,13 @@ export class ServerMetrics {
   });
 
   constructor() {
+    // Gauge collectors run with the gauge as `this`; the engine snapshot comes through this arrow.
+    const currentSnapshot = () => this.snapshot();
     const read = <K extends keyof EngineSnapshot>(key: K, map: (value: EngineSnapshot[K]) => number) =>
       function (this: Gauge) {
-        const snapshot = metricsSelf.snapshot();
+        const snapshot = currentSnapshot();
         if (snapshot) this.set(map(snapshot[key]));
       };
-    const metricsSelf = this;
     const gauge = (name: string, help: string, collect: (this: Gauge) => void) =>
       new Gauge({ name, help, registers: [this.registry], collect });
     gauge('hearth_queue_size', 'Requests waiting to be admitted to the running batch.', read('queueSize', Number));
@@ -119,7 +120,7 @@ export class ServerMetrics {
       labelNames: ['kind'],
       registers: [this.registry],
       collect(this: Gauge) {
-        const accelerator = metricsSelf.snapshot()?.accelerator;
+        const accelerator = currentSnapshot()?.accelerator;
         this.set({ kind: 'weights' }, accelerator?.deviceWeightsBytes ?? 0);
         this.set({ kind: 'kv_cache' }, accelerator?.deviceKvCacheBytes ?? 0);
       },

@@ -31,7 +31,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-quantized-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number): Promise<void> {
-  let { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype });
+  const fixture = await ensureFixturePackage({ arch: 'llama', dtype });
+  const { checkpointDir } = fixture;
+  let { packageDir, manifest } = fixture;
   if (int4AccuracyLevel !== undefined) {
     packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}`);
     manifest = await convertCheckpoint({ checkpointDir, outDir: packageDir, dtype, int4AccuracyLevel });

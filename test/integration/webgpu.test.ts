@@ -4,7 +4,7 @@
 // failing only its requests, cancellation on client disconnect over HTTP, and bytes per decode
 // step that do not grow with the context. Runs on any WebGPU adapter, the software one CI
 // installs included (Mesa llvmpipe: correct, CPU-slow); where none exists it says SKIP.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Architecture } from '../../engine/common/manifest.js';
 import type { GenerationRequest, SamplingParams } from '../../engine/common/engineApi.js';

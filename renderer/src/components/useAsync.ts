@@ -1,4 +1,6 @@
-// Runs an async loader and tracks loading / error / data, with a reload function.
+// Runs an async loader and tracks loading / error / data, with a reload function. `deps` are what
+// `load` reads (checked by ESLint like useEffect's); `reloadKey` reloads whenever it changes (a
+// version counter, a state name) without being read by `load`.
 import { useCallback, useEffect, useRef, useState } from 'react';
 
 export interface AsyncState<T> {
@@ -8,7 +10,7 @@ export interface AsyncState<T> {
   reload: () => void;
 }
 
-export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): AsyncState<T> {
+export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[], reloadKey?: unknown): AsyncState<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(true);
@@ -30,8 +32,9 @@ export function useAsync<T>(load: () => Promise<T>, deps: readonly unknown[]): A
         setLoading(false);
       },
     );
+    // `deps` is the caller's list for `load`: ESLint checks it at every call site (additionalHooks in eslint.config.mjs).
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, generation]);
+  }, [...deps, reloadKey, generation]);
   const reload = useCallback(() => setGeneration((value) => value + 1), []);
   return { data, error, loading, reload };
 }

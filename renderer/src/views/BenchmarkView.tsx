@@ -15,7 +15,7 @@ const RUN_COLORS = ['#4f7cff', '#e5534b'];
 export function BenchmarkView({ go }: ViewProps) {
   const { client, serve, status, bench } = useHost();
   const progressKey = Object.values(bench).map((p) => `${p.runId}:${p.state}:${p.levelsDone}`).join('|');
-  const runs = useAsync(() => client.benchRuns(), [client, progressKey]);
+  const runs = useAsync(() => client.benchRuns(), [client], progressKey);
   const [levelsText, setLevelsText] = useState('1, 2, 4');
   const [promptTokens, setPromptTokens] = useState(32);
   const [outputTokens, setOutputTokens] = useState(16);
@@ -114,7 +114,8 @@ function RunList({ runs, chosen, toggle }: { runs: BenchRunSummary[]; chosen: st
 
 function Comparison({ runIds, refreshKey }: { runIds: string[]; refreshKey: string }) {
   const { client } = useHost();
-  const detail = useAsync(() => Promise.all(runIds.map((id) => client.benchRun(id))), [client, runIds.join(','), refreshKey]);
+  const idsKey = runIds.join(',');
+  const detail = useAsync(() => Promise.all(idsKey.split(',').filter(Boolean).map((id) => client.benchRun(id))), [client, idsKey], refreshKey);
   if (detail.loading && !detail.data) return <Loading what="run results" />;
   if (detail.error) return <ErrorBox error={detail.error} onRetry={detail.reload} />;
   const runs = detail.data!;

@@ -1,6 +1,6 @@
 // Export: the tuned serving config, a GPU sizing and cost table (GPU and price tables are
 // editable), and the production bundle (Dockerfile, compose, Kubernetes, Vertex AI).
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { ExportBundleResponse, ExportDefaults, GpuPrice, GpuSpec, SizingResponse } from '../../../engine/common/adminApi.js';
 import type { ServingConfig } from '../../../engine/common/servingConfig.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/States.js';
@@ -33,7 +33,7 @@ function fromRows(rows: GpuRow[]): { gpus: GpuSpec[]; prices: GpuPrice[] } {
 
 export function ExportView({ go }: ViewProps) {
   const { client, status, serve } = useHost();
-  const defaults = useAsync(() => client.exportDefaults(), [client, serve.state]);
+  const defaults = useAsync(() => client.exportDefaults(), [client], serve.state);
   if (!status.features.export) return <div className="view" data-testid="view-export"><h1>Export</h1><Empty title="Export is not available in this build." /></div>;
   return (
     <div className="view" data-testid="view-export">
@@ -68,18 +68,19 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
   const [exportError, setExportError] = useState<unknown>(null);
   const [exporting, setExporting] = useState(false);
 
-  let config: ServingConfig | null = null;
-  let configError: string | null = null;
-  try {
-    config = JSON.parse(configText) as ServingConfig;
-  } catch (error) {
-    configError = `The config is not valid JSON: ${(error as Error).message}. Fix it, or reload the page to start again from the served config.`;
-  }
+  // Parsed once per edit, so effects that read it see a new object only when the text changed.
+  const { config, configError } = useMemo((): { config: ServingConfig | null; configError: string | null } => {
+    try {
+      return { config: JSON.parse(configText) as ServingConfig, configError: null };
+    } catch (error) {
+      return { config: null, configError: `The config is not valid JSON: ${(error as Error).message}. Fix it, or reload the page to start again from the served config.` };
+    }
+  }, [configText]);
 
   useEffect(() => {
     if (!config) return;
     const timer = setTimeout(() => {
-      client.sizing({ config: config!, ...fromRows(rows), targetRequestsPerSec: targetRps }).then(
+      client.sizing({ config, ...fromRows(rows), targetRequestsPerSec: targetRps }).then(
         (response) => {
           setSizing(response);
           setSizingError(null);
@@ -88,8 +89,7 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
       );
     }, 200);
     return () => clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [client, configText, rows, targetRps]);
+  }, [client, config, rows, targetRps]);
 
   const setRow = (index: number, change: Partial<GpuRow>) => setRows((all) => all.map((row, i) => (i === index ? { ...row, ...change } : row)));
   const doExport = async () => {

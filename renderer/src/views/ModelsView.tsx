@@ -12,7 +12,7 @@ import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
 export function ModelsView({ go }: ViewProps) {
   const { client, status, pulls } = useHost();
   const doneCount = Object.values(pulls).filter((pull) => pull.phase === 'done').length;
-  const library = useAsync(() => client.library(), [client, doneCount]);
+  const library = useAsync(() => client.library(), [client], doneCount);
   const activePulls = Object.values(pulls);
 
   return (

@@ -39,10 +39,10 @@ export function RequestsView(_props: ViewProps) {
     return f;
   }, [status, model, range, text]);
 
-  const list = useAsync(() => client.requests({ ...filter, limit: PAGE_SIZE, offset: page * PAGE_SIZE }), [client, filter, page, requestsVersion]);
+  const list = useAsync(() => client.requests({ ...filter, limit: PAGE_SIZE, offset: page * PAGE_SIZE }), [client, filter, page], requestsVersion);
   // Drift is read across all served traffic of a model: the status and text filters would hide it.
   const dayFilter = useMemo<RequestLogFilter>(() => ({ model: filter.model, sinceMs: filter.sinceMs }), [filter.model, filter.sinceMs]);
-  const byDay = useAsync(() => client.latencyByDay(dayFilter), [client, dayFilter, requestsVersion]);
+  const byDay = useAsync(() => client.latencyByDay(dayFilter), [client, dayFilter], requestsVersion);
 
   return (
     <div className="view" data-testid="view-requests">
