@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { RequestLogEntry } from '../engine/common/requestLog.js';
-import { RequestLog, percentile } from '../engine/store/requestLog.js';
+import { RequestLog } from '../engine/store/requestLog.js';
+import { percentile } from '../engine/common/percentiles.js';
 
 const { values } = parseArgs({
   options: {

@@ -11,7 +11,7 @@
 //
 // Not a timed test: numbers depend on the machine and on what else runs on it.
 export * from './types.js';
-export { summarizeLatencies, percentile, percentileOfSorted } from './percentiles.js';
+export { summarizeLatencies, percentile, percentileOfSorted } from '../common/percentiles.js';
 export { runBenchmark, describeMachine, validateSettings, type SweepHooks } from './sweep.js';
 export { runLevel, type LevelOptions } from './loadGenerator.js';
 export { summarizeLevel } from './summarize.js';

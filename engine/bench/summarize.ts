@@ -1,5 +1,5 @@
 // From the samples of one concurrency level to its figures. Pure, so it is unit-tested.
-import { summarizeLatencies } from './percentiles.js';
+import { summarizeLatencies } from '../common/percentiles.js';
 import type { BenchMode, LevelResult, RequestSample } from './types.js';
 
 export function summarizeLevel(input: {

@@ -2,7 +2,7 @@
 // what one concurrency level measured (LevelResult) and a whole stored run (BenchRun).
 // The desktop host maps these onto engine/common/adminApi.ts for the Benchmark view.
 import type { BatchingConfig } from '../common/batching.js';
-import type { LatencySummary } from './percentiles.js';
+import type { LatencySummary } from '../common/percentiles.js';
 
 export type { LatencySummary };
 

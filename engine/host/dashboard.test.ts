@@ -4,6 +4,7 @@ import type { EngineSnapshot } from '../common/engineApi.js';
 import type { RequestLogEntry } from '../common/requestLog.js';
 import type { MemoryReading } from '../common/adminApi.js';
 import { DASHBOARD_HISTORY_TICKS, DashboardSampler, interTokenLatencyMs, percentiles } from './dashboard.js';
+import { percentileOfSorted } from '../common/percentiles.js';
 
 const memory: MemoryReading = { source: 'system', deviceName: 'x', usedBytes: 1, totalBytes: 2, engine: { weightsBytes: 0, kvCacheBytes: 0, otherBytes: 0 }, accelerator: null };
 
@@ -24,10 +25,12 @@ function entry(partial: Partial<RequestLogEntry>): RequestLogEntry {
   };
 }
 
-test('percentiles are nearest-rank and null when empty', () => {
+test('dashboard percentiles are the benchmark\'s (linear between closest ranks) and null when empty', () => {
   assert.deepEqual(percentiles([]), { p50: null, p95: null, p99: null });
   const values = Array.from({ length: 100 }, (_, i) => 100 - i);
-  assert.deepEqual(percentiles(values), { p50: 50, p95: 95, p99: 99 });
+  const sorted = [...values].sort((a, b) => a - b);
+  assert.deepEqual(percentiles(values), { p50: percentileOfSorted(sorted, 50), p95: percentileOfSorted(sorted, 95), p99: percentileOfSorted(sorted, 99) });
+  assert.equal(percentiles([1, 2, 3, 4]).p50, 2.5);
 });
 
 test('inter-token latency spreads generation time over the tokens after the first', () => {
@@ -91,8 +94,8 @@ test('latency percentiles use only served requests, and history is capped', () =
     });
   }
   assert.equal(last!.history.length, DASHBOARD_HISTORY_TICKS);
-  assert.equal(last!.ttftMs.p50, 40);
-  assert.equal(last!.ttftMs.p99, 60);
+  assert.equal(last!.ttftMs.p50, 50, 'the 400 is not counted');
+  assert.ok(Math.abs(last!.ttftMs.p99! - 59.8) < 1e-9);
   assert.equal(last!.requestsFailed, 1);
   assert.equal(last!.tokensPerSec, 10);
 });

@@ -3,6 +3,7 @@
 import type { DashboardSnapshot, LatencyPercentiles, MemoryReading, ServeState } from '../common/adminApi.js';
 import type { EngineSnapshot } from '../common/engineApi.js';
 import type { RequestLogEntry } from '../common/requestLog.js';
+import { percentileOfSorted } from '../common/percentiles.js';
 
 export const DASHBOARD_HISTORY_TICKS = 120;
 /** Finished requests younger than this feed the TTFT/ITL percentiles. */
@@ -20,12 +21,10 @@ export interface DashboardInputs {
   requestsFailed: number;
 }
 
-/** Nearest-rank percentiles of `values` (unsorted). */
+/** p50/p95/p99 of `values` (unsorted), as the benchmark computes them. */
 export function percentiles(values: readonly number[]): LatencyPercentiles {
-  if (values.length === 0) return { p50: null, p95: null, p99: null };
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
-  return { p50: at(50), p95: at(95), p99: at(99) };
+  return { p50: percentileOfSorted(sorted, 50), p95: percentileOfSorted(sorted, 95), p99: percentileOfSorted(sorted, 99) };
 }
 
 /** Mean inter-token latency of one request: generation time after the first token / tokens after it. */

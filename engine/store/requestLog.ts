@@ -9,6 +9,7 @@ import type { Db } from './db.js';
 import { databasePath } from './dataDir.js';
 import { migrate, openDb } from './db.js';
 import type { LatencyByDay, RequestLogEntry, RequestLogFilter } from '../common/requestLog.js';
+import { percentileOfSorted } from '../common/percentiles.js';
 
 export type { LatencyByDay, RequestLogEntry, RequestLogFilter };
 
@@ -127,13 +128,6 @@ function fromRow(row: Row): RequestLogEntry {
     response: row.response,
     stream: row.stream === 1,
   };
-}
-
-/** Nearest-rank percentile of ascending `sorted`; null when empty. */
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1]!;
 }
 
 function whereClause(filter: RequestLogFilter): { sql: string; params: Record<string, unknown> } {
@@ -324,10 +318,10 @@ export class RequestLog {
         day,
         requests: bucket.requests,
         errors: bucket.errors,
-        p50TotalMs: percentile(bucket.totals, 50),
-        p95TotalMs: percentile(bucket.totals, 95),
-        p50TtftMs: percentile(bucket.ttfts, 50),
-        p95TtftMs: percentile(bucket.ttfts, 95),
+        p50TotalMs: percentileOfSorted(bucket.totals, 50),
+        p95TotalMs: percentileOfSorted(bucket.totals, 95),
+        p50TtftMs: percentileOfSorted(bucket.ttfts, 50),
+        p95TtftMs: percentileOfSorted(bucket.ttfts, 95),
       };
     });
   }

@@ -1,5 +1,7 @@
 // Percentiles of latency samples. Linear interpolation between closest ranks (NumPy's default,
 // what vLLM's and TGI's benchmark scripts report), so p50 of [1, 2, 3, 4] is 2.5, not 2 or 3.
+// The one definition: the benchmark, the dashboard and the request log's daily figures use it, so
+// the same requests give the same p95 everywhere.
 
 export interface LatencySummary {
   count: number;
