@@ -214,25 +214,7 @@ const MISTRAL: ToolFormat = {
     return { calls: calls as ParsedToolCall[], consumed: section.length, malformed: false };
   },
   grammar(tools, parallel) {
-    return structuralTag({
-      type: 'sequence',
-      elements: [
-        { type: 'const_string', value: '[TOOL_CALLS][' },
-        {
-          type: 'tags_with_separator',
-          separator: ', ',
-          at_least_one: true,
-          stop_after_first: !parallel,
-          tags: tools.map((tool) => ({
-            type: 'tag',
-            begin: `{"name": ${quoted(tool.name)}, "arguments": `,
-            content: { type: 'json_schema', json_schema: jsonSchemaOf(tool.parameters) },
-            end: '}',
-          })),
-        },
-        { type: 'const_string', value: ']' },
-      ],
-    });
+    return structuralTag(listTag('[TOOL_CALLS][', tools, parallel, ']'));
   },
 };
 
@@ -342,27 +324,34 @@ const PHI4_MINI: ToolFormat = {
     return typeof name === 'string' ? { name, argumentsStart: from + head[0].length } : null;
   },
   grammar(tools, parallel) {
-    return structuralTag({
-      type: 'sequence',
-      elements: [
-        { type: 'const_string', value: '<|tool_call|>[' },
-        {
-          type: 'tags_with_separator',
-          separator: ', ',
-          at_least_one: true,
-          stop_after_first: !parallel,
-          tags: tools.map((tool) => ({
-            type: 'tag',
-            begin: `{"name": ${quoted(tool.name)}, "arguments": `,
-            content: { type: 'json_schema', json_schema: jsonSchemaOf(tool.parameters) },
-            end: '}',
-          })),
-        },
-        { type: 'const_string', value: ']<|/tool_call|>' },
-      ],
-    });
+    return structuralTag(listTag('<|tool_call|>[', tools, parallel, ']<|/tool_call|>'));
   },
 };
+
+/**
+ * A call list `begin` call (', ' call)* `end`. The list sits in a tag: xgrammar 0.1.27 rejects
+ * tags_with_separator followed by more of a sequence (it cannot tell where the list ends), but
+ * compiles it as a tag's content, ended by the tag's end.
+ */
+function listTag(begin: string, tools: ToolDefinition[], parallel: boolean, end: string): Record<string, unknown> {
+  return {
+    type: 'tag',
+    begin,
+    content: {
+      type: 'tags_with_separator',
+      separator: ', ',
+      at_least_one: true,
+      stop_after_first: !parallel,
+      tags: tools.map((tool) => ({
+        type: 'tag',
+        begin: `{"name": ${quoted(tool.name)}, "arguments": `,
+        content: { type: 'json_schema', json_schema: jsonSchemaOf(tool.parameters) },
+        end: '}',
+      })),
+    },
+    end,
+  };
+}
 
 function structuralTag(format: Record<string, unknown>): ConstraintSpec {
   return { type: 'structural_tag', tag: { type: 'structural_tag', format } };
