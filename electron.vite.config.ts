@@ -4,6 +4,8 @@
 //   out/main/runnerWorker.mjs the engine's model-runner worker thread (engine/runtime/runnerWorker.ts),
 //                             at the path engine/runtime/modelRunner.ts asks for (./runnerWorker.mjs
 //                             next to the code that starts it)
+//   out/main/grammarWorker.mjs the runner's grammar thread (engine/runtime/grammar/grammarWorker.ts),
+//                             beside runnerWorker.mjs, which asks for ./grammarWorker.mjs
 //   out/preload/index.cjs     preload, CommonJS because sandboxed preloads cannot be ES modules
 //   out/renderer/             React UI (renderer/index.html), also what the host serves in web mode
 // The engine host is bundled as a second main-side entry rather than run through tsx inside
@@ -35,10 +37,11 @@ export default defineConfig({
           index: resolve(root, 'electron/main.ts'),
           engineHost: resolve(root, 'engine/host/main.ts'),
           runnerWorker: resolve(root, 'engine/runtime/runnerWorker.ts'),
+          grammarWorker: resolve(root, 'engine/runtime/grammar/grammarWorker.ts'),
         },
         output: {
           format: 'es',
-          entryFileNames: (chunk) => (chunk.name === 'runnerWorker' ? '[name].mjs' : '[name].js'),
+          entryFileNames: (chunk) => (chunk.name === 'runnerWorker' || chunk.name === 'grammarWorker' ? '[name].mjs' : '[name].js'),
         },
       },
     },

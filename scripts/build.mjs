@@ -6,6 +6,8 @@
 //   dist/engineHost.mjs     the engine host, headless (engine/host/main.ts)
 //   dist/runnerWorker.mjs   the model-runner worker thread (engine/runtime/runnerWorker.ts), next
 //                           to the chunks that start it: modelRunner asks for ./runnerWorker.mjs
+//   dist/grammarWorker.mjs  the runner's grammar thread (engine/runtime/grammar/grammarWorker.ts):
+//                           grammarRuntime, bundled into the runner, asks for ./grammarWorker.mjs
 //   dist/*-<hash>.mjs       lazily loaded commands and code the entries share
 // Every package stays an import from node_modules (the native onnxruntime-node and better-sqlite3
 // cannot be bundled). `--serving` builds only what the container needs (hearth-serve + worker);
@@ -24,8 +26,9 @@ export const ENTRIES = {
   'hearth-serve': 'engine/cli/serveOnly.ts',
   engineHost: 'engine/host/main.ts',
   runnerWorker: 'engine/runtime/runnerWorker.ts',
+  grammarWorker: 'engine/runtime/grammar/grammarWorker.ts',
 };
-export const SERVING_ENTRIES = ['hearth-serve', 'runnerWorker'];
+export const SERVING_ENTRIES = ['hearth-serve', 'runnerWorker', 'grammarWorker'];
 
 /** Builds into outDir (emptied first); resolves to the source files bundled, relative to the root. */
 export async function build({ outDir = join(root, 'dist'), serving = false } = {}) {

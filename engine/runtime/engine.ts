@@ -256,9 +256,28 @@ export class HearthEngine implements LoadedEngine {
       retired: false,
       done: false,
     });
-    this.scheduler.add(request.requestId, numPromptTokens);
-    this.wake?.();
+    if (request.constraint) this.admitOnceCompiled(request.requestId, request.constraint, numPromptTokens);
+    else this.admit(request.requestId, numPromptTokens);
     return channel;
+  }
+
+  private admit(requestId: string, numPromptTokens: number): void {
+    this.scheduler.add(requestId, numPromptTokens);
+    this.wake?.();
+  }
+
+  /**
+   * A constrained request waits for its grammar to compile (on the runner's grammar thread, while
+   * the running requests keep stepping) before the scheduler sees it; a rejected grammar fails it
+   * before it takes a slot.
+   */
+  private admitOnceCompiled(requestId: string, constraint: NonNullable<GenerationRequest['constraint']>, numPromptTokens: number): void {
+    this.runner!.prepareGrammar(constraint).then(
+      () => {
+        if (this.active.get(requestId)?.done === false) this.admit(requestId, numPromptTokens);
+      },
+      (error: unknown) => this.finish(requestId, 'error', serializeError(error)),
+    );
   }
 
   snapshot(): EngineSnapshot {

@@ -2,6 +2,7 @@
 // into rejected promises (a dead worker fails the step in flight and every later one).
 import { Worker } from 'node:worker_threads';
 import { deserializeError } from './errors.js';
+import type { ConstraintSpec } from '../common/engineApi.js';
 import type { RunnerReport, FromRunner, InitMessage, StepDoneMessage, StepMessage, ToRunner } from './runnerMessages.js';
 
 const WORKER_ENTRY = new URL('./runnerWorker.mjs', import.meta.url);
@@ -9,6 +10,8 @@ const WORKER_ENTRY = new URL('./runnerWorker.mjs', import.meta.url);
 export class ModelRunner {
   private pendingStep: { stepId: number; resolve: (done: StepDoneMessage) => void; reject: (error: Error) => void } | null = null;
   private closed: ((profileFile?: string) => void) | null = null;
+  private nextGrammarId = 0;
+  private readonly grammarsPreparing = new Map<number, { resolve: () => void; reject: (error: Error) => void }>();
   private deadError: Error | null = null;
 
   private constructor(
@@ -66,6 +69,19 @@ export class ModelRunner {
     });
   }
 
+  /**
+   * Compiles a grammar into the worker's cache off its step path (steps keep running meanwhile);
+   * rejects with the compiler's error (a GrammarCompileError by name).
+   */
+  prepareGrammar(spec: ConstraintSpec): Promise<void> {
+    if (this.deadError) return Promise.reject(this.deadError);
+    const id = this.nextGrammarId++;
+    return new Promise((resolve, reject) => {
+      this.grammarsPreparing.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'prepareGrammar', id, spec } satisfies ToRunner);
+    });
+  }
+
   /** Release the session (writing the profile if enabled) and stop the thread. */
   async close(): Promise<string | undefined> {
     if (this.deadError) return undefined;
@@ -87,6 +103,11 @@ export class ModelRunner {
       pending.resolve(message);
     } else if (message.type === 'closed') {
       this.closed?.(message.profileFile);
+    } else if (message.type === 'grammarPrepared') {
+      const pending = this.grammarsPreparing.get(message.id);
+      this.grammarsPreparing.delete(message.id);
+      if (message.error) pending?.reject(deserializeError(message.error));
+      else pending?.resolve();
     }
   }
 
@@ -96,5 +117,7 @@ export class ModelRunner {
     const pending = this.pendingStep;
     this.pendingStep = null;
     pending?.reject(error);
+    for (const grammar of this.grammarsPreparing.values()) grammar.reject(error);
+    this.grammarsPreparing.clear();
   }
 }

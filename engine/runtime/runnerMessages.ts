@@ -101,7 +101,17 @@ export interface ShutdownMessage {
   type: 'shutdown';
 }
 
-export type ToRunner = InitMessage | StepMessage | ShutdownMessage;
+/**
+ * Compile a request's grammar before it is admitted (on the grammar thread; steps go on meanwhile).
+ * Answered by 'grammarPrepared' with the same id.
+ */
+export interface PrepareGrammarMessage {
+  type: 'prepareGrammar';
+  id: number;
+  spec: ConstraintSpec;
+}
+
+export type ToRunner = InitMessage | StepMessage | ShutdownMessage | PrepareGrammarMessage;
 
 export interface TokenSample {
   requestId: string;
@@ -154,4 +164,11 @@ export interface ClosedMessage {
   profileFile?: string;
 }
 
-export type FromRunner = ReadyMessage | InitFailedMessage | StepDoneMessage | LogMessage | ClosedMessage;
+export interface GrammarPreparedMessage {
+  type: 'grammarPrepared';
+  id: number;
+  /** The compiler's rejection (a GrammarCompileError), if any. */
+  error?: SerializedError;
+}
+
+export type FromRunner = ReadyMessage | InitFailedMessage | StepDoneMessage | LogMessage | ClosedMessage | GrammarPreparedMessage;

@@ -120,7 +120,7 @@ async function prepareSamplers(r: Runner, releasedIds: string[], inits: SamplerI
     r.samplers.set(init.requestId, state);
     if (!init.constraint) continue;
     try {
-      const matcher = await r.grammar.constraint(init.constraint);
+      const matcher = await r.grammar.constraint(init.requestId, init.constraint);
       r.matchers.set(init.requestId, matcher);
       state.constraint = matcher;
     } catch (error) {
@@ -191,15 +191,25 @@ async function shutdown(): Promise<void> {
       // profiling was off
     }
     runner.kv.release();
+    await runner.grammar.close();
     await runner.session.release();
     runner = null;
   }
   post({ type: 'closed', profileFile });
 }
 
-// Messages are handled one at a time, in order (a step must never overlap the next).
+// Messages are handled one at a time, in order (a step must never overlap the next), except
+// grammar compiles: they run on the grammar thread while steps go on.
 let queue = Promise.resolve();
 port.on('message', (message: ToRunner) => {
+  if (message.type === 'prepareGrammar') {
+    const prepared = runner ? runner.grammar.prepare(message.spec) : Promise.reject(new Error('runner: grammar before init (bug)'));
+    prepared.then(
+      () => post({ type: 'grammarPrepared', id: message.id }),
+      (error: unknown) => post({ type: 'grammarPrepared', id: message.id, error: serializeError(error) }),
+    );
+    return;
+  }
   queue = queue.then(async () => {
     switch (message.type) {
       case 'init':

@@ -17,9 +17,9 @@ import { chatLogprobs } from './logprobs.js';
 import type { DoneEvent } from '../common/engineApi.js';
 import type { ChatTemplateMessage, ChatTemplateOptions, ServedEngine } from './servedEngine.js';
 import { endSse, sendSse, startSse } from './sse.js';
-import { ChatOutputParser, mergeDeltas, type ChatDelta, type ChatOutputOptions } from './chatOutput.js';
+import { ChatOutputParser, droppedMarkers, mergeDeltas, parserText, type ChatDelta, type ParserOptions } from './chatOutput.js';
 import { responseFormatConstraint, structuredOutputsConstraint } from './structuredOutput.js';
-import { resolveToolUse } from './toolUse.js';
+import { resolveToolUse, type ToolUse } from './toolUse.js';
 import { chatCompletionSchema, parseBody, type ChatCompletionBody } from './validation.js';
 
 /** An API tool call's arguments for the template: parsed JSON (transformers' templates expect objects). */
@@ -31,8 +31,14 @@ function templateArguments(text: string): unknown {
   }
 }
 
-function templateMessages(body: ChatCompletionBody): ChatTemplateMessage[] {
-  return body.messages.map((message, i) => {
+/**
+ * The messages as the template reads them. A template that renders only a system message's
+ * `tools` string and message contents (Phi-4-mini's) gets the tools there (in a system message
+ * added when there is none) and earlier calls written back into the assistant content in the
+ * model's own syntax.
+ */
+function templateMessages(body: ChatCompletionBody, toolUse: ToolUse): ChatTemplateMessage[] {
+  const messages = body.messages.map((message, i): ChatTemplateMessage => {
     let content = '';
     if (typeof message.content === 'string') content = message.content;
     else if (Array.isArray(message.content)) {
@@ -56,6 +62,19 @@ function templateMessages(body: ChatCompletionBody): ChatTemplateMessage[] {
     if (message.reasoning_content) rendered.reasoning_content = message.reasoning_content;
     return rendered;
   });
+  if (toolUse.format?.toolsIn !== 'systemMessage') return messages;
+  for (const message of messages) {
+    if (message.role === 'assistant' && message.tool_calls) {
+      const calls = message.tool_calls.map((call) => ({ name: call.function.name, arguments: call.function.arguments }));
+      message.content += `${toolUse.format.start}${JSON.stringify(calls)}${toolUse.format.markers.at(-1)}`;
+    }
+  }
+  if (toolUse.templateTools === undefined) return messages;
+  const tools = JSON.stringify((toolUse.templateTools as { function: unknown }[]).map((tool) => tool.function));
+  const system = messages[0]?.role === 'system' ? messages[0] : null;
+  if (system) system.tools = tools;
+  else messages.unshift({ role: 'system', content: '', tools });
+  return messages;
 }
 
 export function chatPromptIds(engine: ServedEngine, messages: ChatTemplateMessage[], options: ChatTemplateOptions): { ids: number[]; text: string } {
@@ -84,7 +103,7 @@ export async function chatCompletions(ctx: RequestContext): Promise<void> {
 interface PreparedChat {
   body: ChatCompletionBody;
   /** How each choice's text splits into reasoning, content and tool calls. */
-  output: ChatOutputOptions & { markerTokenId: number | null };
+  output: ParserOptions;
   generations: RunningGeneration[];
   topLogprobs: number | undefined;
   promptTokenIds: number[];
@@ -107,7 +126,7 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
     throw badRequest("'top_logprobs' needs 'logprobs': true.", 'top_logprobs');
   }
-  const { ids, text } = chatPromptIds(engine, templateMessages(body), {
+  const { ids, text } = chatPromptIds(engine, templateMessages(body, toolUse), {
     addGenerationPrompt: body.add_generation_prompt ?? true,
     tools: toolUse.templateTools,
     kwargs: body.chat_template_kwargs ?? undefined,
@@ -121,7 +140,7 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
     tools: toolUse.format,
     parallel: toolUse.parallel,
     streamArguments: toolUse.constraint !== undefined,
-    markerTokenId: toolUse.format ? droppedMarkerId(engine, toolUse.format.start) : null,
+    markers: toolUse.format ? droppedMarkers(engine.tokenizer, toolUse.format) : new Map(),
   };
   const maxParam = body.max_completion_tokens !== null && body.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
   const maxNewTokens = resolveMaxNewTokens(engine, ids.length, body.max_completion_tokens ?? body.max_tokens, maxParam);
@@ -144,21 +163,8 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   return { body, output, generations, topLogprobs, promptTokenIds: ids, base: { id: ctx.id, created: unixSeconds(ctx.arrivalMs), model, system_fingerprint: null } };
 }
 
-/**
- * The token id of a call marker the detokenizer drops (a special token, like Mistral's
- * [TOOL_CALLS]), so the parser can be shown it; null when the marker is ordinary text.
- */
-function droppedMarkerId(engine: ServedEngine, marker: string): number | null {
-  const ids = engine.tokenizer.encode(marker, { addSpecialTokens: false });
-  return ids.length === 1 && engine.tokenizer.decode(ids) === '' ? ids[0]! : null;
-}
-
-/** A token's text for the output parser: a dropped call marker is put back. */
-const parserText = (event: { tokenId: number; text: string }, output: PreparedChat['output']) =>
-  output.markerTokenId !== null && event.tokenId === output.markerTokenId ? output.tools!.start + event.text : event.text;
-
 /** The message and finish reason of one finished choice. */
-function assistantMessage(tokens: { tokenId: number; text: string }[], done: DoneEvent, options: ChatOutputOptions & { markerTokenId: number | null }) {
+function assistantMessage(tokens: { tokenId: number; text: string }[], done: DoneEvent, options: ParserOptions) {
   const parser = new ChatOutputParser(options);
   const text = tokens.map((token) => parserText(token, options)).join('');
   const { reasoning, content, calls } = mergeDeltas([...parser.push(text), ...parser.finish()]);

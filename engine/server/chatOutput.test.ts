@@ -99,4 +99,53 @@ test('the syntax is chosen from the template', () => {
   assert.equal(toolFormatForTemplate('{% if tools %}<tool_call>{% endif %}')?.name, 'hermes');
   assert.equal(toolFormatForTemplate('{% if tools %}[AVAILABLE_TOOLS]{{ tools }}[TOOL_CALLS]{% endif %}')?.name, 'mistral');
   assert.equal(toolFormatForTemplate('{% if tools %}{"name": function name, "parameters": ...} ipython <|python_tag|>{% endif %}')?.name, 'llama3_json');
+  assert.equal(toolFormatForTemplate("{% if 'tools' in message %}{{ '<|tool|>' + message['tools'] + '<|/tool|>' }}{% endif %}")?.name, 'phi4_mini');
+});
+
+test('Phi-4-mini: <|tool_call|>[...]<|/tool_call|> lists after content; stream splits agree at every cut', () => {
+  const phi: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true };
+  const text = 'Checking.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {}}]<|/tool_call|>';
+  assert.deepEqual(parseAllWays(text, phi), { reasoning: null, content: 'Checking.', calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}' }, { name: 'get_time', arguments: '{}' }] });
+  // The closing marker is optional at the end; one object without the list counts; keys in another order are re-serialized.
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"name": "a", "arguments": {"x": 1}}]', phi).calls, [{ name: 'a', arguments: '{"x": 1}' }]);
+  assert.deepEqual(parseAllWays('<|tool_call|>{"name": "a", "arguments": {"x": 1}}<|/tool_call|>', phi).calls, [{ name: 'a', arguments: '{"x": 1}' }]);
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"arguments": {"x": 1}, "name": "a"}]<|/tool_call|>', phi).calls, [{ name: 'a', arguments: '{"x":1}' }]);
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"name": "a", "arguments": {}}]<|/tool_call|><|tool_call|>[{"name": "b", "arguments": {}}]', phi).calls.map((call) => call.name), ['a', 'b']);
+  assert.deepEqual(parseAllWays(text, { ...phi, parallel: false }).calls, [{ name: 'get_weather', arguments: '{"city": "Paris"}' }]);
+  // Strings holding brackets and escaped quotes do not end a call early.
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"name": "a", "arguments": {"q": "] \\" }<|/tool_call|>"}}]<|/tool_call|>', phi).calls, [{ name: 'a', arguments: '{"q": "] \\" }<|/tool_call|>"}' }]);
+});
+
+test('Phi-4-mini: malformed lists fall back to plain content; text after a list is content', () => {
+  const phi: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true };
+  for (const text of [
+    '<|tool_call|>[{"name": "a", "arguments": {"x": }]<|/tool_call|>', // broken JSON
+    '<|tool_call|>[{"arguments": {}}]<|/tool_call|>', // no name
+    '<|tool_call|>[{"name": "a", "arguments": [1]}]<|/tool_call|>', // arguments not an object
+    '<|tool_call|>[]<|/tool_call|>', // no calls
+    '<|tool_call|>[{"name": "a", "arguments": {"x": 1', // cut inside a call
+    '<|tool_call|> sure, calling now', // prose
+    'I would write <|tool_call|>', // a marker at the very end
+  ]) {
+    assert.deepEqual(parseAllWays(text, phi), { reasoning: null, content: text, calls: [] }, text);
+  }
+  // Cut after a complete call (max_tokens): that call counts, as a Hermes call cut before its closing tag does.
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"name": "a", "arguments": {}}, {"name": "b"', phi), { reasoning: null, content: ', {"name": "b"', calls: [{ name: 'a', arguments: '{}' }] });
+  const listThenProse = '<|tool_call|>[{"name": "a", "arguments": {}}]<|/tool_call|> Done!';
+  assert.deepEqual(parseAllWays(listThenProse, phi), { reasoning: null, content: ' Done!', calls: [{ name: 'a', arguments: '{}' }] });
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"name": "a", "arguments": {}}] Done!', phi), { reasoning: null, content: ' Done!', calls: [{ name: 'a', arguments: '{}' }] });
+});
+
+test('grammar-forced Phi-4-mini calls stream their arguments as written, fragments adding up to each call', () => {
+  const forced: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true, streamArguments: true };
+  const text = '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Oslo", "days": [1, 2]}}, {"name": "b", "arguments": {"k": "]"}}]<|/tool_call|>';
+  const expected = [{ name: 'get_weather', arguments: '{"city": "Oslo", "days": [1, 2]}' }, { name: 'b', arguments: '{"k": "]"}' }];
+  assert.deepEqual(parseAllWays(text, forced).calls, expected);
+  const parser = new ChatOutputParser(forced);
+  const deltas = [...[...text].flatMap((char) => parser.push(char)), ...parser.finish()];
+  for (const [index, call] of expected.entries()) {
+    const fragments = deltas.flatMap((delta) => delta.tool_calls ?? []).filter((delta) => delta.index === index && !delta.id);
+    assert.ok(fragments.length > 3, `call ${index}: arguments arrive in several fragments (${fragments.length})`);
+    assert.equal(fragments.map((delta) => delta.function.arguments).join(''), call.arguments);
+  }
 });

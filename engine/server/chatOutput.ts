@@ -5,6 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ParsedToolCall, ToolFormat } from './toolFormats.js';
 
+/** What the marker put-back needs of a tokenizer. */
+export interface MarkerTokenizer {
+  encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: number[]): string;
+}
+
 export interface ToolCallDelta {
   index: number;
   id?: string;
@@ -189,7 +195,7 @@ export class ChatOutputParser {
 
   /**
    * Streams the arguments of the call being written, holding back what may still be its closing
-   * (trailing whitespace, the body's final '}', a partial end tag).
+   * (trailing whitespace, the body's final '}', the format's closers such as a partial end tag).
    */
   private streamOpenCall(section: string, from: number, out: ChatDelta[]): void {
     const format = this.options.tools!;
@@ -202,8 +208,10 @@ export class ChatOutputParser {
     for (let changed = true; changed; ) {
       const before = safe.length;
       safe = safe.replace(/\s+$/, '');
-      const partialEnd = heldTail(safe, '</tool_call>') || (safe.endsWith('</tool_call>') ? '</tool_call>'.length : 0);
-      safe = safe.slice(0, safe.length - partialEnd);
+      for (const closer of format.closers) {
+        const partialEnd = heldTail(safe, closer) || (safe.endsWith(closer) ? closer.length : 0);
+        safe = safe.slice(0, safe.length - partialEnd);
+      }
       changed = safe.length !== before;
     }
     if (safe.endsWith('}')) safe = safe.slice(0, -1);
@@ -244,3 +252,23 @@ export function mergeDeltas(deltas: ChatDelta[]): { reasoning: string | null; co
   }
   return { reasoning, content, calls };
 }
+
+/** Chat output options with the call markers the detokenizer drops (token id → marker text). */
+export type ParserOptions = ChatOutputOptions & { markers: ReadonlyMap<number, string> };
+
+/**
+ * The format's call markers that are special tokens of this tokenizer (Mistral's [TOOL_CALLS],
+ * Phi's <|tool_call|> and <|/tool_call|>): the detokenizer drops them, so the parser must be shown
+ * them again. Markers that are ordinary text are absent.
+ */
+export function droppedMarkers(tokenizer: MarkerTokenizer, format: ToolFormat): Map<number, string> {
+  const markers = new Map<number, string>();
+  for (const marker of format.markers) {
+    const ids = tokenizer.encode(marker, { addSpecialTokens: false });
+    if (ids.length === 1 && tokenizer.decode(ids) === '') markers.set(ids[0]!, marker);
+  }
+  return markers;
+}
+
+/** A token's text for the output parser: a dropped call marker is put back. */
+export const parserText = (event: { tokenId: number; text: string }, options: ParserOptions) => (options.markers.get(event.tokenId) ?? '') + event.text;

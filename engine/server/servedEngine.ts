@@ -12,6 +12,8 @@ export interface ChatTemplateMessage {
   tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: unknown } }[];
   tool_call_id?: string;
   reasoning_content?: string;
+  /** A system message's tool list as JSON text, for templates that read it there (Phi-4-mini). */
+  tools?: string;
 }
 
 export interface ChatTemplateOptions {

@@ -1,12 +1,14 @@
-// Grammar-constrained decoding in the runner worker: xgrammar's tokenizer info (built once, on
-// the first constrained request), compiled grammars cached by spec, and one matcher per request.
-import { readFileSync } from 'node:fs';
-import type { ConstraintSpec } from '../../common/engineApi.js';
+// Grammar-constrained decoding for the runner worker: a client of the grammar thread
+// (grammarWorker.ts, started on the first constrained request), which owns xgrammar, so compiling
+// a new grammar never stalls the model's steps. One GrammarConstraint per request: its mask
+// arrives from the grammar thread after each accepted token.
+import { Worker } from 'node:worker_threads';
+import type { ConstraintSpec, SerializedError } from '../../common/engineApi.js';
+import { deserializeError } from '../errors.js';
 import type { TokenConstraint } from '../sampler.js';
-import { withDiagnostics, xgrammar, type CompiledGrammar, type GrammarCompiler, type GrammarMatcher } from './xgrammar.js';
+import type { FromGrammar, GrammarWorkerData, ToGrammar } from './grammarMessages.js';
 
-/** Compiled grammars kept per worker (a small JSON-schema compile over a 152k vocabulary took ~0.4 s). */
-const MAX_CACHED_GRAMMARS = 64;
+const WORKER_ENTRY = new URL('./grammarWorker.mjs', import.meta.url);
 
 export class GrammarCompileError extends Error {
   override readonly name = 'GrammarCompileError';
@@ -51,89 +53,136 @@ export function boundedStringsAsPatterns(schema: unknown): unknown {
   return out;
 }
 
-/**
- * A structural tag's json_schema contents allow any whitespace between tokens (xgrammar has no
- * option there), which a weak model fills for ever; swap each for the grammar of the same schema
- * in the compact layout that response_format uses.
- */
-async function compactJsonContents(node: unknown): Promise<unknown> {
-  if (Array.isArray(node)) return Promise.all(node.map(compactJsonContents));
-  if (typeof node !== 'object' || node === null) return node;
-  const record = node as Record<string, unknown>;
-  if (record.type === 'json_schema' && 'json_schema' in record) {
-    const schema = JSON.stringify(boundedStringsAsPatterns(record.json_schema));
-    return { type: 'grammar', grammar: await xgrammar().Testings._jsonSchemaToEBNF(schema, false) };
-  }
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(record)) out[key] = await compactJsonContents(value);
-  return out;
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: Error): void;
 }
 
-/** The grammar xgrammar compiles for a spec (json_schema: compact separators, no free whitespace). */
-async function compile(compiler: GrammarCompiler, spec: ConstraintSpec): Promise<CompiledGrammar> {
-  switch (spec.type) {
-    case 'json_schema':
-      return compiler.compileJSONSchema(JSON.stringify(boundedStringsAsPatterns(spec.schema)), false);
-    case 'regex':
-      return compiler.compileStructuralTag({ type: 'structural_tag', format: { type: 'regex', pattern: spec.pattern } } as never);
-    case 'structural_tag':
-      return compiler.compileStructuralTag(JSON.stringify(await compactJsonContents(spec.tag)));
-  }
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // observed by whoever awaits it; a failure nobody awaits is not unhandled
+  return { promise, resolve, reject };
+}
+
+/** A compile error crosses threads as {name, message}: re-raised as the GrammarCompileError it was. */
+function grammarError(error: SerializedError): Error {
+  return error.name === 'GrammarCompileError' ? new GrammarCompileError(error.message) : deserializeError(error);
 }
 
 export class GrammarRuntime {
-  private compiler: Promise<GrammarCompiler> | null = null;
-  private readonly compiled = new Map<string, CompiledGrammar>();
+  private worker: Worker | null = null;
+  private deadError: Error | null = null;
+  private nextPrepareId = 0;
+  private readonly prepares = new Map<number, Deferred<void>>();
+  private readonly constraints = new Map<string, GrammarConstraint>();
+  private readonly stopIds: ReadonlySet<number>;
 
   constructor(
     private readonly tokenizerJsonPath: string,
     private readonly vocabSize: number,
     private readonly stopTokenIds: number[],
-  ) {}
-
-  private compilerOnce(): Promise<GrammarCompiler> {
-    this.compiler ??= (async () => {
-      const xg = xgrammar();
-      const { tokens, vocabType, prependSpace } = encodedVocabulary(JSON.parse(readFileSync(this.tokenizerJsonPath, 'utf8')) as Record<string, unknown>);
-      const info = await xg.TokenizerInfo.createTokenizerInfo(tokens, vocabType, prependSpace, this.vocabSize, this.stopTokenIds);
-      return xg.GrammarCompiler.createGrammarCompiler(info, false);
-    })();
-    return this.compiler;
+  ) {
+    this.stopIds = new Set(stopTokenIds);
   }
 
-  /** A fresh matcher for `spec` (compiling on a cache miss). Throws GrammarCompileError with xgrammar's reason. */
-  async constraint(spec: ConstraintSpec): Promise<GrammarConstraint> {
-    const compiler = await this.compilerOnce();
-    const key = JSON.stringify(spec);
-    let grammar = this.compiled.get(key);
-    if (grammar) {
-      this.compiled.delete(key); // re-insert: most recently used last
-    } else {
-      try {
-        grammar = await withDiagnostics(() => compile(compiler, spec));
-      } catch (error) {
-        throw new GrammarCompileError((error as Error).message);
-      }
-      if (this.compiled.size >= MAX_CACHED_GRAMMARS) {
-        const [oldestKey, oldest] = this.compiled.entries().next().value as [string, CompiledGrammar];
-        this.compiled.delete(oldestKey);
-        oldest.dispose();
-      }
+  /** Compiles `spec` into the grammar thread's cache, so the request's matcher opens without a compile. */
+  prepare(spec: ConstraintSpec): Promise<void> {
+    const id = this.nextPrepareId++;
+    const pending = deferred<void>();
+    this.prepares.set(id, pending);
+    this.send({ type: 'prepare', id, spec });
+    return pending.promise;
+  }
+
+  /** A fresh matcher for `spec` with its first mask (compiling on a cache miss). Throws GrammarCompileError with xgrammar's reason. */
+  async constraint(requestId: string, spec: ConstraintSpec): Promise<GrammarConstraint> {
+    const constraint = new GrammarConstraint(this, requestId, this.stopIds);
+    this.constraints.set(requestId, constraint);
+    this.send({ type: 'open', requestId, spec });
+    try {
+      await constraint.refresh();
+    } catch (error) {
+      this.constraints.delete(requestId);
+      throw error;
     }
-    this.compiled.set(key, grammar);
-    const matcher = await xgrammar().GrammarMatcher.createGrammarMatcher(grammar);
-    const constraint = new GrammarConstraint(matcher);
-    await constraint.refresh();
     return constraint;
+  }
+
+  /** @internal (GrammarConstraint) */
+  send(message: ToGrammar): void {
+    if (message.type === 'close') this.constraints.delete(message.requestId);
+    if (this.deadError) {
+      if (message.type === 'prepare') this.prepares.get(message.id)?.reject(this.deadError);
+      else if (message.type !== 'close') this.constraints.get(message.requestId)?.fail(this.deadError);
+      return;
+    }
+    this.workerOnce().postMessage(message);
+  }
+
+  close(): Promise<number> | undefined {
+    return this.worker?.terminate();
+  }
+
+  private workerOnce(): Worker {
+    if (this.worker) return this.worker;
+    const workerData: GrammarWorkerData = { tokenizerJsonPath: this.tokenizerJsonPath, vocabSize: this.vocabSize, stopTokenIds: this.stopTokenIds };
+    const worker = new Worker(WORKER_ENTRY, { workerData });
+    worker.unref();
+    worker.on('message', (message: FromGrammar) => this.onMessage(message));
+    const die = (error: Error) => {
+      if (this.deadError) return;
+      this.deadError = error;
+      for (const pending of this.prepares.values()) pending.reject(error);
+      this.prepares.clear();
+      for (const constraint of this.constraints.values()) constraint.fail(error);
+    };
+    worker.on('error', die);
+    worker.on('exit', (code) => die(new Error(`The grammar thread exited (code ${code}).`)));
+    this.worker = worker;
+    return worker;
+  }
+
+  private onMessage(message: FromGrammar): void {
+    switch (message.type) {
+      case 'prepared': {
+        const pending = this.prepares.get(message.id);
+        this.prepares.delete(message.id);
+        if (message.error) pending?.reject(grammarError(message.error));
+        else pending?.resolve();
+        return;
+      }
+      case 'mask':
+        this.constraints.get(message.requestId)?.receive(message.mask);
+        return;
+      case 'failed':
+        this.constraints.get(message.requestId)?.fail(grammarError(message.error));
+        return;
+    }
   }
 }
 
-/** One request's matcher. `refresh()` (async in xgrammar's API) runs before each step that samples. */
+/**
+ * One request's matcher, as the sampler sees it. `accept()` tells the grammar thread and expects
+ * the next mask from it; `refresh()` (before each step that samples) waits for that mask. A stop
+ * token its mask allowed completes the grammar (xgrammar terminates on it), so completion is
+ * known without a round trip.
+ */
 export class GrammarConstraint implements TokenConstraint {
   private mask: Int32Array | null = null;
   private terminated = false;
+  private next: Deferred<Int32Array> = deferred();
 
-  constructor(private readonly matcher: GrammarMatcher) {}
+  constructor(
+    private readonly runtime: GrammarRuntime,
+    private readonly requestId: string,
+    private readonly stopIds: ReadonlySet<number>,
+  ) {}
 
   get bitmask(): Int32Array {
     if (!this.mask) throw new Error('grammar mask used before refresh() (bug in the runner)');
@@ -149,18 +198,29 @@ export class GrammarConstraint implements TokenConstraint {
   }
 
   async refresh(): Promise<void> {
-    if (this.terminated) return;
-    this.mask = await this.matcher.getNextTokenBitmask();
+    if (this.terminated || this.mask) return;
+    this.mask = await this.next.promise;
   }
 
   accept(tokenId: number): boolean {
-    const accepted = this.matcher.acceptToken(tokenId);
+    this.runtime.send({ type: 'accept', requestId: this.requestId, tokenId });
     this.mask = null;
-    this.terminated = this.matcher.isTerminated();
-    return accepted;
+    this.terminated = this.stopIds.has(tokenId);
+    this.next = deferred();
+    return true; // the mask allowed it; a rejection (a bug) arrives as the next refresh()'s error
+  }
+
+  /** @internal (GrammarRuntime) */
+  receive(mask: Int32Array): void {
+    this.next.resolve(mask);
+  }
+
+  /** @internal (GrammarRuntime) */
+  fail(error: Error): void {
+    this.next.reject(error);
   }
 
   dispose(): void {
-    this.matcher.dispose();
+    this.runtime.send({ type: 'close', requestId: this.requestId });
   }
 }
