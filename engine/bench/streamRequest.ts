@@ -2,7 +2,7 @@
 // generated text, ITL as the gaps between text chunks, end-to-end to the end of the stream.
 import { performance } from 'node:perf_hooks';
 import type { BenchEndpoint, RequestSample } from './types.js';
-import { SseParser } from './sseParser.js';
+import { sseData } from '../common/sse.js';
 
 export interface StreamRequestOptions {
   baseUrl: string;
@@ -99,13 +99,13 @@ export async function streamRequest(options: StreamRequestOptions): Promise<Requ
     return fail(response.status, `HTTP ${response.status}: ${errorMessageOf(text)}`);
   }
 
-  const parser = new SseParser();
-  const decoder = new TextDecoder();
   let sawDone = false;
   try {
-    for await (const bytes of response.body) {
+    // Payloads come out as soon as the network read completing them is parsed: the time taken
+    // here is their arrival (payloads of one read share it).
+    for await (const payload of sseData(response.body)) {
       const arrivedAtMs = performance.now();
-      for (const payload of parser.push(decoder.decode(bytes as Uint8Array, { stream: true }))) {
+      {
         if (payload === '[DONE]') {
           sawDone = true;
           continue;

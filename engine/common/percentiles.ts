@@ -26,6 +26,12 @@ export function percentileOfSorted(sortedValues: readonly number[], q: number): 
   return sortedValues[lower]! + (sortedValues[upper]! - sortedValues[lower]!) * fraction;
 }
 
+/** p50, p95 and p99 of `values` (any order); null when empty. */
+export function percentilesOf(values: readonly number[]): { p50: number | null; p95: number | null; p99: number | null } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentileOfSorted(sorted, 50), p95: percentileOfSorted(sorted, 95), p99: percentileOfSorted(sorted, 99) };
+}
+
 export function percentile(values: readonly number[], q: number): number | null {
   return percentileOfSorted([...values].sort((a, b) => a - b), q);
 }

@@ -21,6 +21,7 @@ import type {
 } from '../common/adminApi.js';
 import { ensureFixturePackage } from '../../test/fixtures/packages.js';
 import { startHost, type RunningHost } from './host.js';
+import { sseData, sseEvents } from '../common/sse.js';
 
 const TOKEN = 'test-admin-token-0123456789';
 let home: string;
@@ -128,11 +129,12 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   });
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type') ?? '', /text\/event-stream/);
-  const streamed = await response.text();
-  const chunks = streamed.split('\n\n').filter((frame) => frame.startsWith('data: {'));
+  const payloads: string[] = [];
+  for await (const data of sseData(response.body!)) payloads.push(data);
+  const chunks = payloads.filter((data) => data.startsWith('{'));
   assert.ok(chunks.length >= 2, 'several chunks streamed');
-  assert.match(streamed, /data: \[DONE\]/);
-  const chatId = JSON.parse(chunks[0]!.slice(6)).id as string;
+  assert.equal(payloads.at(-1), '[DONE]');
+  const chatId = JSON.parse(chunks[0]!).id as string;
 
   // An error request: its message must reach the log.
   const failed = await api<{ error: { message: string } }>('/api/proxy/v1/chat/completions', {
@@ -207,19 +209,9 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   const tickStream = await fetch(`${host.url}/api/events?token=${TOKEN}`, { signal: loadEvents.signal });
   const ticks: DashboardSnapshot[] = [];
   const collecting = (async () => {
-    const tickReader = tickStream.body!.getReader();
-    const decoder = new TextDecoder();
-    let buffer = '';
     try {
-      for (;;) {
-        const { value, done } = await tickReader.read();
-        if (done) return;
-        buffer += decoder.decode(value, { stream: true });
-        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (frame.startsWith('event: dashboard\ndata: ')) ticks.push(JSON.parse(frame.slice('event: dashboard\ndata: '.length)) as DashboardSnapshot);
-        }
+      for await (const { event, data } of sseEvents(tickStream.body!)) {
+        if (event === 'dashboard') ticks.push(JSON.parse(data) as DashboardSnapshot);
       }
     } catch {
       // aborted below

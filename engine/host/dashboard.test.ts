@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import type { EngineSnapshot } from '../common/engineApi.js';
 import type { RequestLogEntry } from '../common/requestLog.js';
 import type { MemoryReading } from '../common/adminApi.js';
-import { DASHBOARD_HISTORY_TICKS, DashboardSampler, interTokenLatencyMs, percentiles } from './dashboard.js';
-import { percentileOfSorted } from '../common/percentiles.js';
+import { DASHBOARD_HISTORY_TICKS, DashboardSampler, interTokenLatencyMs } from './dashboard.js';
+import { percentileOfSorted, percentilesOf as percentiles } from '../common/percentiles.js';
 
 const memory: MemoryReading = { source: 'system', deviceName: 'x', usedBytes: 1, totalBytes: 2, engine: { weightsBytes: 0, kvCacheBytes: 0, otherBytes: 0 }, accelerator: null };
 

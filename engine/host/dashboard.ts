@@ -1,9 +1,9 @@
 // The dashboard's numbers, built once per tick from plain inputs (engine snapshot, recent request
 // log rows, a memory reading) so the arithmetic is unit-tested without a model or a server.
-import type { DashboardSnapshot, LatencyPercentiles, MemoryReading, ServeState } from '../common/adminApi.js';
+import type { DashboardSnapshot, MemoryReading, ServeState } from '../common/adminApi.js';
 import type { EngineSnapshot } from '../common/engineApi.js';
 import type { RequestLogEntry } from '../common/requestLog.js';
-import { percentileOfSorted } from '../common/percentiles.js';
+import { percentilesOf } from '../common/percentiles.js';
 
 export const DASHBOARD_HISTORY_TICKS = 120;
 /** Finished requests younger than this feed the TTFT/ITL percentiles. */
@@ -21,11 +21,7 @@ export interface DashboardInputs {
   requestsFailed: number;
 }
 
-/** p50/p95/p99 of `values` (unsorted), as the benchmark computes them. */
-export function percentiles(values: readonly number[]): LatencyPercentiles {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { p50: percentileOfSorted(sorted, 50), p95: percentileOfSorted(sorted, 95), p99: percentileOfSorted(sorted, 99) };
-}
+
 
 /** Mean inter-token latency of one request: generation time after the first token / tokens after it. */
 export function interTokenLatencyMs(entry: RequestLogEntry): number | null {
@@ -108,8 +104,8 @@ export class DashboardSampler {
       peakBatchSize: engine ? stepWindow.peakBatchSize : 0,
       stepsInWindow: engine ? stepWindow.steps : 0,
       maxBatchSize: engine?.config.maxBatchSize ?? 0,
-      ttftMs: percentiles(ttfts),
-      itlMs: percentiles(itls),
+      ttftMs: percentilesOf(ttfts),
+      itlMs: percentilesOf(itls),
       windowMs: LATENCY_WINDOW_MS,
       kvCacheUsage: engine?.kvCacheUsage ?? 0,
       kvCacheCapacityTokens: engine?.kvCacheCapacityTokens ?? 0,

@@ -126,6 +126,8 @@ export class HearthEngine implements LoadedEngine {
   private readonly scheduler: Scheduler;
   private readonly kv: KvCacheManager;
   private readonly active = new Map<string, ActiveRequest>();
+  /** Constrained requests whose grammar is compiling (not yet given to the scheduler): prompt tokens by id. */
+  private readonly compiling = new Map<string, number>();
   private readonly stepListeners = new Set<(stats: StepStats) => void>();
   private releasedIds: string[] = [];
   private wake: (() => void) | null = null;
@@ -229,11 +231,12 @@ export class HearthEngine implements LoadedEngine {
       throw new ValidationError(`Prompt token ids must be integers in [0, ${vocabSize}).`, 'prompt');
     }
     if (this.active.has(request.requestId)) throw new ValidationError(`Duplicate request id ${request.requestId}.`, null);
-    const inFlight = this.scheduler.numRunning + this.scheduler.numWaiting;
+    // Requests waiting for their grammar to compile count as queued: they hold a slot and prompt tokens too.
+    const inFlight = this.scheduler.numRunning + this.scheduler.numWaiting + this.compiling.size;
     if (inFlight >= maxConcurrentRequests) {
       throw new OverloadedError(`The server is at its limit of ${maxConcurrentRequests} concurrent requests; retry shortly.`, this.retryAfterSeconds(), 'max_concurrent_requests');
     }
-    if (this.scheduler.waitingTokens() + numPromptTokens > maxWaitingTokens) {
+    if (this.scheduler.waitingTokens() + this.compilingTokens() + numPromptTokens > maxWaitingTokens) {
       throw new OverloadedError(`The queue holds more than ${maxWaitingTokens} prompt tokens; retry shortly.`, this.retryAfterSeconds(), 'max_waiting_tokens');
     }
     const channel = new RequestChannel(request.requestId, () => this.cancel(request.requestId));
@@ -272,12 +275,23 @@ export class HearthEngine implements LoadedEngine {
    * before it takes a slot.
    */
   private admitOnceCompiled(requestId: string, constraint: NonNullable<GenerationRequest['constraint']>, numPromptTokens: number): void {
+    this.compiling.set(requestId, numPromptTokens);
     this.runner!.prepareGrammar(constraint).then(
       () => {
+        this.compiling.delete(requestId);
         if (this.active.get(requestId)?.done === false) this.admit(requestId, numPromptTokens);
       },
-      (error: unknown) => this.finish(requestId, 'error', serializeError(error)),
+      (error: unknown) => {
+        this.compiling.delete(requestId);
+        this.finish(requestId, 'error', serializeError(error));
+      },
     );
+  }
+
+  private compilingTokens(): number {
+    let sum = 0;
+    for (const numTokens of this.compiling.values()) sum += numTokens;
+    return sum;
   }
 
   snapshot(): EngineSnapshot {
@@ -285,7 +299,7 @@ export class HearthEngine implements LoadedEngine {
       state: this.state,
       model: this.servedName,
       device: this.device?.executionProvider ?? 'pending',
-      queueSize: this.scheduler.numWaiting,
+      queueSize: this.scheduler.numWaiting + this.compiling.size,
       runningSize: this.scheduler.numRunning,
       kvCacheUsage: this.kv.usage,
       kvCacheCapacityTokens: this.config.kvCacheCapacityTokens,

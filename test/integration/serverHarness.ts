@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchingConfig } from '../../engine/common/batching.js';
 import type { ModelManifest } from '../../engine/common/manifest.js';
+import { sseData } from '../../engine/common/sse.js';
 import { loadEngine, type LoadedEngine } from '../../engine/runtime/index.js';
 import { createServer, type CreateServerOptions, type HearthServer } from '../../engine/server/index.js';
 import { RequestLog } from '../../engine/store/requestLog.js';
@@ -77,12 +78,9 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
 
 /** Reads an SSE response into its `data:` payloads (stops at `[DONE]`). */
 export async function readSse(response: Response): Promise<any[]> {
-  const text = await response.text();
   const events: any[] = [];
-  for (const block of text.split('\n\n')) {
-    const line = block.split('\n').find((l) => l.startsWith('data: '));
-    if (!line) continue;
-    const data = line.slice('data: '.length);
+  if (!response.body) return events;
+  for await (const data of sseData(response.body)) {
     if (data === '[DONE]') break;
     events.push(JSON.parse(data));
   }

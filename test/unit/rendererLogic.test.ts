@@ -2,41 +2,10 @@
 // benchmark's concurrency parsing, the copy-paste snippets, and display formats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sseData } from '../../renderer/src/api/chat.js';
 import { filterQuery } from '../../renderer/src/api/query.js';
 import { formatBytes, formatCount, formatMs } from '../../renderer/src/components/format.js';
 import { parseLevels } from '../../renderer/src/views/benchLevels.js';
 import { curlSnippet, langchainSnippet, openaiSnippet } from '../../renderer/src/views/snippets.js';
-
-function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
-  const encoder = new TextEncoder();
-  return new ReadableStream({
-    start(controller) {
-      for (const chunk of chunks) controller.enqueue(encoder.encode(chunk));
-      controller.close();
-    },
-  });
-}
-
-test('SSE frames split anywhere (even inside a UTF-8 character) come out whole', async () => {
-  const text = 'data: {"a":"é"}\n\ndata: [DONE]\r\n\r\n';
-  const bytes = new TextEncoder().encode(text);
-  // Cut inside the two-byte 'é' on purpose.
-  const cut = bytes.indexOf(0xc3) + 1;
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(bytes.slice(0, cut));
-      controller.enqueue(bytes.slice(cut));
-      controller.close();
-    },
-  });
-  const frames: string[] = [];
-  for await (const data of sseData(stream)) frames.push(data);
-  assert.deepEqual(frames, ['{"a":"é"}', '[DONE]']);
-  const more: string[] = [];
-  for await (const data of sseData(streamOf([': comment\n\n', 'event: x\ndata: 1\n', 'data: 2\n\n']))) more.push(data);
-  assert.deepEqual(more, ['1\n2'], 'comments are skipped; multi-line data joins with newlines');
-});
 
 test('concurrency levels: sorted, unique, whole numbers only', () => {
   assert.deepEqual(parseLevels('4, 1 2,2'), [1, 2, 4]);

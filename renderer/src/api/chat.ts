@@ -1,6 +1,7 @@
 // Streams a chat completion from the served model (through the host's proxy) and times it as
 // the user sees it: time to first token, total, tokens per second.
 import type { AdminClient } from './client.js';
+import { sseData } from '../../../engine/common/sse.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -44,29 +45,6 @@ interface ChunkShape {
   choices?: { delta?: { content?: string | null; reasoning_content?: string | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   error?: { message?: string };
-}
-
-/** Splits an SSE byte stream into `data:` payloads. */
-export async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let boundary: number;
-    while ((boundary = buffer.search(/\r?\n\r?\n/)) >= 0) {
-      const frame = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary).replace(/^\r?\n\r?\n/, '');
-      const data = frame
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5).replace(/^ /, ''))
-        .join('\n');
-      if (data) yield data;
-    }
-  }
 }
 
 export async function streamChat(
