@@ -1,4 +1,8 @@
 /** Batching policy, TGI-style named settings. Defaults and validation: engine/runtime/config.ts. */
+
+/** Most sequences per step when not set: the CLI, the Serve view and the engine agree on it. */
+export const DEFAULT_MAX_BATCH_SIZE = 64;
+
 export interface BatchingConfig {
   /** Most sequences in one decode step. */
   maxBatchSize: number;

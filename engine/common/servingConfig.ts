@@ -3,7 +3,12 @@
 // in engine/runtime/config.ts (the one place batching settings are read).
 import type { BatchingConfig } from './batching.js';
 
-export type DeviceChoice = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+/** Every --device value, in the order help texts and the Serve view list them. */
+export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+export type DeviceChoice = (typeof DEVICE_CHOICES)[number];
+
+/** The OpenAI API's port when none is given: `hearth serve`, the Serve view, `hearth bench --url`. */
+export const DEFAULT_SERVE_PORT = 8000;
 
 export interface ServingConfig {
   /** Schema version of this file. */

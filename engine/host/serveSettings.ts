@@ -1,12 +1,11 @@
 // The Serve view's settings → a validated ServeSettings → a full ServingConfig. Pure, so the
 // mapping (which setting lands in which config field) is unit-tested.
 import type { ServeSettings } from '../common/adminApi.js';
-import type { BatchingConfig } from '../common/batching.js';
+import { DEFAULT_MAX_BATCH_SIZE, type BatchingConfig } from '../common/batching.js';
 import { MODEL_DTYPES } from '../common/manifest.js';
-import type { DeviceChoice, ServingConfig } from '../common/servingConfig.js';
+import { DEVICE_CHOICES, type ServingConfig } from '../common/servingConfig.js';
 import { badRequest } from './httpUtil.js';
 
-const DEVICES: readonly DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 function wholeNumber(value: unknown, name: string, min: number, max: number): number {
@@ -23,7 +22,7 @@ export function validateServeSettings(raw: unknown): ServeSettings {
   if (typeof s.model !== 'string' || s.model.trim() === '') throw badRequest("Pick a model to serve ('model': a library name or package folder).");
   if (s.dtype !== undefined && !MODEL_DTYPES.includes(s.dtype)) throw badRequest(`'dtype' must be one of ${MODEL_DTYPES.join(', ')}.`);
   const device = s.device ?? 'auto';
-  if (!DEVICES.includes(device)) throw badRequest(`'device' must be one of ${DEVICES.join(', ')}.`);
+  if (!DEVICE_CHOICES.includes(device)) throw badRequest(`'device' must be one of ${DEVICE_CHOICES.join(', ')}.`);
   const corsOrigins = s.corsOrigins ?? [];
   if (!Array.isArray(corsOrigins) || corsOrigins.some((origin) => typeof origin !== 'string')) {
     throw badRequest("'corsOrigins' must be a list of origins such as ['http://localhost:3000'] (or ['*']).");
@@ -38,7 +37,7 @@ export function validateServeSettings(raw: unknown): ServeSettings {
     port: wholeNumber(s.port ?? 0, 'port', 0, 65535),
     apiKey: s.apiKey?.trim() || undefined,
     corsOrigins: corsOrigins.map((origin) => origin.trim()).filter((origin) => origin !== ''),
-    maxBatchSize: wholeNumber(s.maxBatchSize ?? 8, 'maxBatchSize', 1, 1024),
+    maxBatchSize: wholeNumber(s.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE, 'maxBatchSize', 1, 1024),
     contextLength: wholeNumber(s.contextLength ?? 0, 'contextLength', 0, 1 << 22),
     kvCacheBytes: wholeNumber(s.kvCacheBytes ?? 0, 'kvCacheBytes', 0, Number.MAX_SAFE_INTEGER),
     contentLogging: s.contentLogging ?? true,

@@ -1,7 +1,7 @@
 // The ONE place batching settings are read and validated: defaults, limits derived from the
 // model package, and the KV-cache capacity (tokens) derived from the memory budget.
 import { z } from 'zod';
-import type { BatchingConfig } from '../common/batching.js';
+import { DEFAULT_MAX_BATCH_SIZE, type BatchingConfig } from '../common/batching.js';
 import type { ModelManifest } from '../common/manifest.js';
 import { EngineConfigError } from './errors.js';
 import { STRIDE_STEP_TOKENS } from './kvCache.js';
@@ -39,7 +39,7 @@ export interface ResolvedBatchingConfig extends BatchingConfig {
 }
 
 export const DEFAULTS = {
-  maxBatchSize: 64,
+  maxBatchSize: DEFAULT_MAX_BATCH_SIZE,
   /** Keeps one prefill chunk short enough that running streams keep flowing on a small CPU. */
   maxPrefillTokens: 256,
   maxConcurrentRequests: 128,

@@ -9,12 +9,13 @@ import { ServerMetrics } from './metrics.js';
 import { buildRoutes, createRequestHandler } from './router.js';
 import type { ServedEngine } from './servedEngine.js';
 import { vertexRoutes } from './vertex.js';
+import { DEFAULT_SERVE_PORT } from '../common/servingConfig.js';
 
 export type { ServedEngine } from './servedEngine.js';
 export { ServerMetrics } from './metrics.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_PORT = 8000;
+const DEFAULT_PORT = DEFAULT_SERVE_PORT;
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface CreateServerOptions {

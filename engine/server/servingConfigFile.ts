@@ -5,10 +5,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { batchingConfigSchema } from '../runtime/config.js';
-import type { DeviceChoice, ServingConfig } from '../common/servingConfig.js';
+import { DEVICE_CHOICES, type DeviceChoice, type ServingConfig } from '../common/servingConfig.js';
 import { paramPath } from './validation.js';
 
-const DEVICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const satisfies readonly DeviceChoice[];
 
 const servingConfigSchema = z
   .object({
@@ -26,7 +25,7 @@ const servingConfigSchema = z
       })
       .partial()
       .strict(),
-    device: z.enum(DEVICES, { error: `must be one of ${DEVICES.join(', ')}` }),
+    device: z.enum(DEVICE_CHOICES, { error: `must be one of ${DEVICE_CHOICES.join(', ')}` }),
     cpuThreads: z.number().int().min(0),
     batching: batchingConfigSchema,
     logging: z

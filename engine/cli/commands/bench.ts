@@ -5,6 +5,7 @@ import { parseCommandArgs, positiveInt, positiveIntList } from '../args.js';
 import { CliError } from '../cliError.js';
 import { openDb } from '../../store/db.js';
 import { databasePath } from '../../store/dataDir.js';
+import { DEFAULT_SERVE_PORT } from '../../common/servingConfig.js';
 import {
   DEFAULT_BENCH_SETTINGS, batchingGains, compareRuns, formatComparison, formatGains, formatRun, formatRunList,
   getRun, listRuns, migrateBench, runBenchmark, saveRun, type BenchMode, type BenchSettings,
@@ -125,7 +126,7 @@ export async function run(argv: string[]): Promise<number> {
   const modes: BenchMode[] = values.sequential ? ['sequential'] : values['with-sequential'] ? ['batched', 'sequential'] : ['batched'];
   const settings: BenchSettings = {
     ...DEFAULT_BENCH_SETTINGS,
-    baseUrl: values.url ?? 'http://127.0.0.1:8000',
+    baseUrl: values.url ?? `http://127.0.0.1:${DEFAULT_SERVE_PORT}`,
     model: values.model,
     apiKey: values['api-key'] ?? process.env.HEARTH_API_KEY,
     endpoint,

@@ -1,6 +1,6 @@
 // `hearth serve <model-package>`: load a package and serve it over the OpenAI-compatible API.
 // Listens at once (503 while loading), shuts down gracefully on SIGTERM/SIGINT.
-import type { DeviceChoice } from '../../common/servingConfig.js';
+import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, type DeviceChoice } from '../../common/servingConfig.js';
 import type { LoadedEngine } from '../../runtime/index.js';
 import { intInRange, parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
@@ -33,7 +33,6 @@ Options:
   --shutdown-grace-ms N  How long in-flight requests may finish on SIGTERM (default 10000)
   -h, --help          Show this help`;
 
-const DEVICES: readonly DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
 
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(
@@ -79,11 +78,11 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
   const device = (values.device ?? file.device ?? 'auto') as DeviceChoice;
-  if (!DEVICES.includes(device)) throw new CliError(`--device must be one of ${DEVICES.join(', ')}; got '${values.device}'.`, 2);
+  if (!DEVICE_CHOICES.includes(device)) throw new CliError(`--device must be one of ${DEVICE_CHOICES.join(', ')}; got '${values.device}'.`, 2);
   const vertex = values.vertex ?? file.server?.vertex ?? false;
   // Vertex AI tells the container which port to serve on; an explicit --port still wins.
   const vertexPort = vertex && process.env.AIP_HTTP_PORT ? intInRange('port (AIP_HTTP_PORT)', process.env.AIP_HTTP_PORT, 1, 65535) : undefined;
-  const port = intInRange('port', values.port, 0, 65535) ?? vertexPort ?? file.server?.port ?? 8000;
+  const port = intInRange('port', values.port, 0, 65535) ?? vertexPort ?? file.server?.port ?? DEFAULT_SERVE_PORT;
   const host = values.host ?? file.server?.host ?? '127.0.0.1';
   const apiKey = values['api-key'] ?? file.server?.apiKey ?? process.env.HEARTH_API_KEY ?? null;
   const cpuThreads = intInRange('cpu-threads', values['cpu-threads'], 0, 1024) ?? file.cpuThreads;

@@ -3,7 +3,8 @@
 import { useEffect, useState } from 'react';
 import type { LibraryModel, ServeSettings } from '../../../engine/common/adminApi.js';
 import { MODEL_DTYPES, type ModelDtype } from '../../../engine/common/manifest.js';
-import type { DeviceChoice } from '../../../engine/common/servingConfig.js';
+import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, type DeviceChoice } from '../../../engine/common/servingConfig.js';
+import { DEFAULT_MAX_BATCH_SIZE } from '../../../engine/common/batching.js';
 import { Card, Empty, ErrorBox, Stat } from '../components/States.js';
 import { formatBytes } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
@@ -13,14 +14,13 @@ import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
 const SETTINGS_KEY = 'hearth.serve.settings';
 const MIB = 1024 * 1024;
-const DEVICES: DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml'];
 
 export const DEFAULT_SETTINGS: ServeSettings = {
   model: '',
   device: 'auto',
-  port: 8080,
+  port: DEFAULT_SERVE_PORT,
   corsOrigins: [],
-  maxBatchSize: 8,
+  maxBatchSize: DEFAULT_MAX_BATCH_SIZE,
   contextLength: 0,
   kvCacheBytes: 0,
   contentLogging: true,
@@ -90,7 +90,7 @@ export function ServeView({ go }: ViewProps) {
           <label>
             Device
             <select value={settings.device} onChange={(event) => set('device', event.target.value as DeviceChoice)}>
-              {DEVICES.map((device) => <option key={device} value={device}>{device}</option>)}
+              {DEVICE_CHOICES.map((device) => <option key={device} value={device}>{device}</option>)}
             </select>
           </label>
           <label>
