@@ -102,3 +102,12 @@ test('facts written once: percentiles, SSE parsing, the batching settings list',
     assert.deepEqual(owners, expected, `${what} belongs in ${expected.join(', ') || 'a library'} only`);
   }
 });
+
+test('one served-model lifecycle: only engine/server/servedModel.ts loads an engine and puts a server in front of it', () => {
+  // Benchmarks and checks in scripts/ drive the engine in-process (no server); tests may build servers around fakes.
+  const production = sourceFiles(join(root, 'engine')).filter((file) => !file.endsWith('.test.ts'));
+  const starts = (source: string) => /(?<!function\s+)\bloadEngine\(/.test(source) || /import\s*\{[^}]*\bcreateServer\b[^}]*\}\s*from\s*['"](\.\/|[./]*\/server\/)index\.js['"]/.test(source);
+  assert.ok(starts("import { createServer, PortInUseError } from '../server/index.js';"), 'the check catches a second lifecycle (self-test)');
+  const owners = production.filter((file) => starts(readFileSync(file, 'utf8'))).map((file) => relative(root, file).split(sep).join('/'));
+  assert.deepEqual(owners, ['engine/server/servedModel.ts'], 'start a served model through startServedModel (engine/server/servedModel.ts)');
+});

@@ -33,7 +33,6 @@ const TGI_KEYS: Record<string, keyof BatchingConfig> = {
   max_batch_size: 'maxBatchSize',
   max_batch_total_tokens: 'maxBatchTotalTokens',
   max_batch_prefill_tokens: 'maxPrefillTokens',
-  max_waiting_tokens: 'maxWaitingTokens',
   max_concurrent_requests: 'maxConcurrentRequests',
   max_input_tokens: 'maxInputTokens',
   max_input_length: 'maxInputTokens',

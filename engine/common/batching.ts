@@ -11,7 +11,7 @@ export interface BatchingConfig {
   /** Most prompt tokens prefilled in one step (long prompts are chunked to this). */
   maxPrefillTokens: number;
   /** Most prompt tokens queued (admitted but not yet running) at once; beyond it: 429. (Every step has prefill budget, so no request is passed over.) */
-  maxWaitingTokens: number;
+  maxQueuedTokens: number;
   /** Most requests admitted (running + queued); beyond it: 429. */
   maxConcurrentRequests: number;
   /** Longest prompt accepted, in tokens. */
@@ -30,6 +30,13 @@ export interface BatchingConfig {
 
 /** Every BatchingConfig field, in display order (the one list: tune files, bench probes). */
 export const BATCHING_KEYS: readonly (keyof BatchingConfig)[] = [
-  'maxBatchSize', 'maxBatchTotalTokens', 'maxPrefillTokens', 'maxWaitingTokens',
+  'maxBatchSize', 'maxBatchTotalTokens', 'maxPrefillTokens', 'maxQueuedTokens',
   'maxConcurrentRequests', 'maxInputTokens', 'maxTotalTokens', 'kvCacheBytes', 'prefixCacheBytes',
 ];
+
+/** Only the BatchingConfig fields of a resolved config (which carries derived extras too). */
+export function pickBatching(resolved: BatchingConfig): BatchingConfig {
+  const picked = {} as BatchingConfig;
+  for (const key of BATCHING_KEYS) picked[key] = resolved[key];
+  return picked;
+}

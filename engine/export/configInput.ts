@@ -10,7 +10,8 @@ import type { ServingConfig } from '../common/servingConfig.js';
 import type { ModelManifest } from '../common/manifest.js';
 import { kvBytesPerToken, resolveBatchingConfig } from '../runtime/config.js';
 import { STRIDE_STEP_TOKENS } from '../runtime/kvCache.js';
-import { pickBatching, tunedServingConfig } from '../tune/tunedConfig.js';
+import { tunedServingConfig } from '../tune/tunedConfig.js';
+import { pickBatching } from '../common/batching.js';
 import type { PartialServingConfig } from '../server/servingConfigFile.js';
 
 export interface CompletedConfig {

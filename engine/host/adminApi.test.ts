@@ -96,7 +96,7 @@ test('bad serve settings and unknown models get messages that say what to do', a
   assert.match(bad.body.error.message, /'port'/);
   const unknown = await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'no-such-model', device: 'cpu', port: 0 } }) });
   assert.equal(unknown.body.state, 'failed');
-  assert.match(unknown.body.error ?? '', /no ready 'no-such-model'|library has no/i);
+  assert.match(unknown.body.error ?? '', /No model named 'no-such-model' in the library.*Models tab/);
   const taken = Number(new URL(host.url).port);
   const portInUse = await api<ServeStatus>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: packageDir, device: 'cpu', port: taken } }) });
   assert.equal(portInUse.body.state, 'failed');

@@ -12,7 +12,7 @@ function snapshot(tokensGenerated: number, extra: Partial<EngineSnapshot> = {}):
   return {
     state: 'ready', model: 'm', device: 'cpu', queueSize: 1, runningSize: 3, kvCacheUsage: 0.25, kvCacheCapacityTokens: 1024,
     kvCacheBytes: 10, weightsBytes: 20, tokensGenerated, hasGenerated: true, accelerator: null,
-    config: { maxBatchSize: 8, maxBatchTotalTokens: 1024, maxPrefillTokens: 256, maxWaitingTokens: 1, maxConcurrentRequests: 8, maxInputTokens: 255, maxTotalTokens: 256, kvCacheBytes: 10, prefixCacheBytes: 0 },
+    config: { maxBatchSize: 8, maxBatchTotalTokens: 1024, maxPrefillTokens: 256, maxQueuedTokens: 1, maxConcurrentRequests: 8, maxInputTokens: 255, maxTotalTokens: 256, kvCacheBytes: 10, prefixCacheBytes: 0 },
     ...extra,
   };
 }

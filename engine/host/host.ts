@@ -54,7 +54,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const registry = new ModelRegistry(db, { dataDir: home });
   const library = libraryService(registry, env);
   const events = new EventHub();
-  const serve = new ServeController(options.serveBackend ?? realServeBackend({ requestLog, library, log, env }));
+  const serve = new ServeController(options.serveBackend ?? realServeBackend({ requestLog, log, env }));
   const dashboard = new DashboardSampler();
   const memory = new MemoryProbe();
 

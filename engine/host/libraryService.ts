@@ -7,7 +7,7 @@ import type { ModelDtype } from '../common/manifest.js';
 import { servingProcesses } from '../hub/index.js';
 import { readManifest } from '../runtime/index.js';
 import { ModelInUseError, type ModelRegistry } from '../store/modelRegistry.js';
-import { HttpError, badRequest, notFound } from './httpUtil.js';
+import { HttpError, notFound } from './httpUtil.js';
 import type { LibraryService } from './services.js';
 
 export function folderBytes(dir: string): number {
@@ -66,13 +66,6 @@ export function libraryService(registry: ModelRegistry, env: NodeJS.ProcessEnv =
       const bytesFreed = folderBytes(join(registry.modelsDir, name));
       registry.remove(name);
       return { name, dtype, bytesFreed };
-    },
-    async resolve(name: string, dtype?: ModelDtype) {
-      try {
-        return registry.readyVariant(dtype ? `${name}:${dtype}` : name)?.variant.path ?? null;
-      } catch (error) {
-        throw badRequest((error as Error).message);
-      }
     },
   };
 }

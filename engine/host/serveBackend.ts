@@ -1,105 +1,77 @@
-// The real serving backend: engine/runtime loads the package, engine/server answers the
-// OpenAI API — the same code `hearth serve` runs, in the host's process.
-import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// The real serving backend: the same served-model lifecycle `hearth serve` runs
+// (server/servedModel.ts), in the host's process.
 import type { ServeSettings } from '../common/adminApi.js';
-import type { BatchingConfig } from '../common/batching.js';
-import { markServing } from '../hub/index.js';
-import { loadEngine } from '../runtime/index.js';
-import { PortInUseError, createServer } from '../server/index.js';
+import { pickBatching } from '../common/batching.js';
+import { PortInUseError } from '../server/index.js';
+import { startServedModel } from '../server/servedModel.js';
 import type { RequestLog } from '../store/requestLog.js';
-import { badRequest, notFound } from './httpUtil.js';
+import { LibraryError, resolvePackage } from '../hub/library.js';
+import { notFound } from './httpUtil.js';
 import type { RunningServer, ServeBackend } from './serveController.js';
 import { batchingFromSettings, servingConfigFromSettings } from './serveSettings.js';
-import type { LibraryService } from './services.js';
 
 export interface ServeBackendOptions {
   requestLog: RequestLog;
-  library?: LibraryService;
   log?: (line: string) => void;
   /** For the serving mark (`hearth rm` refuses a model a process serves). */
   env?: NodeJS.ProcessEnv;
 }
 
-function isPackageDir(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory() && existsSync(join(path, 'manifest.json'));
-}
-
-export async function resolvePackageDir(settings: ServeSettings, library?: LibraryService): Promise<string> {
-  const asPath = resolve(settings.model);
-  if (isPackageDir(asPath)) return asPath;
-  if (/[\\/]/.test(settings.model)) {
-    throw notFound(`No model package at ${asPath} (a folder with manifest.json). Pick a model from the library, or convert one with \`hearth convert\`.`);
+/** The package folder for the Serve tab's choice: the same resolver `hearth serve` uses (a folder, or a library name and variant). */
+export function resolvePackageDir(settings: ServeSettings, env: NodeJS.ProcessEnv = process.env): string {
+  try {
+    return resolvePackage(settings.dtype ? `${settings.model}:${settings.dtype}` : settings.model, env);
+  } catch (error) {
+    if (error instanceof LibraryError) throw notFound(`${error.message} (The Models tab lists what the library holds.)`);
+    throw error;
   }
-  if (!library) throw badRequest(`'${settings.model}' is not a package folder and the model library is not available; give the package folder's path.`);
-  const dir = await library.resolve(settings.model, settings.dtype);
-  if (!dir) {
-    throw notFound(
-      `The library has no ready ${settings.dtype ? `${settings.dtype} variant of ` : ''}'${settings.model}'. Download it on the Models tab, or pick another variant.`,
-    );
-  }
-  return dir;
 }
 
 export function realServeBackend(options: ServeBackendOptions): ServeBackend {
   const log = options.log ?? ((line: string) => console.error(line));
   return {
     async start(settings: ServeSettings): Promise<RunningServer> {
-      const packageDir = await resolvePackageDir(settings, options.library);
-      const enginePromise = loadEngine({
-        packageDir,
-        device: settings.device,
-        batching: batchingFromSettings(settings),
-        servedName: settings.servedName,
-        log,
-      });
-      enginePromise.catch(() => {});
-      let server;
+      const packageDir = resolvePackageDir(settings, options.env ?? process.env);
+      let served;
       try {
-        server = await createServer({
-          engine: enginePromise,
-          host: settings.host,
-          port: settings.port,
-          servedName: settings.servedName,
-          apiKey: settings.apiKey ?? null,
-          corsOrigins: settings.corsOrigins,
-          vertex: settings.vertex ?? false,
-          requestLog: options.requestLog,
-          contentLogging: settings.contentLogging,
+        served = await startServedModel({
+          packageDir,
+          engine: { device: settings.device, batching: batchingFromSettings(settings), servedName: settings.servedName },
+          server: {
+            host: settings.host,
+            port: settings.port,
+            servedName: settings.servedName,
+            apiKey: settings.apiKey ?? null,
+            corsOrigins: settings.corsOrigins,
+            vertex: settings.vertex ?? false,
+            requestLog: options.requestLog,
+            contentLogging: settings.contentLogging,
+          },
+          mark: { env: options.env ?? process.env },
           log,
         });
       } catch (error) {
-        enginePromise.then((engine) => engine.shutdown(0), () => {});
         if (error instanceof PortInUseError) {
           throw new Error(`Port ${error.port} on ${error.host} is already in use (another server is running there?). Pick another port in the settings, or 0 for any free port.`);
         }
         throw error;
       }
+      let engine;
       try {
-        await server.ready;
+        engine = await served.ready;
       } catch (error) {
-        await server.close(0);
+        await served.close(0);
         throw new Error(`The model could not be loaded: ${(error as Error).message}`);
       }
-      const engine = await enginePromise;
-      const unmark = markServing(packageDir, options.env ?? process.env);
-      const { kvCacheCapacityTokens: _capacity, kvCacheBytesPerToken: _perToken, ...batching } = engine.config;
-      const config = servingConfigFromSettings(settings, packageDir, batching satisfies BatchingConfig);
+      const config = servingConfigFromSettings(settings, packageDir, pickBatching(engine.config));
       return {
-        origin: server.url,
+        origin: served.url,
         engine,
         manifest: engine.manifest,
         servedName: settings.servedName ?? engine.manifest.name,
         config,
         onStep: (listener) => engine.onStep(listener),
-        async close(deadlineMs: number) {
-          try {
-            await server.close(deadlineMs);
-            await engine.shutdown(deadlineMs);
-          } finally {
-            unmark();
-          }
-        },
+        close: (deadlineMs: number) => served.close(deadlineMs),
       };
     },
   };

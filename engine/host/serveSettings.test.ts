@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import type { BatchingConfig } from '../common/batching.js';
 import { HttpError } from './httpUtil.js';
 import { batchingFromSettings, servingConfigFromSettings, validateServeSettings } from './serveSettings.js';
+import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
 
 test('fills defaults and trims', () => {
   const settings = validateServeSettings({ model: ' tiny ', device: 'cpu', port: 0, corsOrigins: [' http://a ', ''], apiKey: '  ' });
   assert.equal(settings.model, 'tiny');
   assert.deepEqual(settings.corsOrigins, ['http://a']);
   assert.equal(settings.apiKey, undefined);
-  assert.equal(settings.maxBatchSize, 8);
+  assert.equal(settings.maxBatchSize, DEFAULT_MAX_BATCH_SIZE, 'the CLI and engine default');
   assert.equal(settings.host, '127.0.0.1');
   assert.equal(settings.contentLogging, true);
 });

@@ -23,8 +23,6 @@ import type { ModelDtype } from '../common/manifest.js';
 export interface LibraryService {
   list(): Promise<LibraryModel[]>;
   remove(name: string, dtype: ModelDtype | null): Promise<DeleteModelResponse['removed']>;
-  /** Package directory for a library name (+ optional dtype), or null when unknown. */
-  resolve(name: string, dtype?: ModelDtype): Promise<string | null>;
 }
 
 export interface HubService {

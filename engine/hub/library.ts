@@ -1,7 +1,8 @@
 // The library seen from other commands: `hearth serve <name>` resolves a library name to a
 // package folder, marks it as served, and `hearth rm` refuses to delete what is being served.
 //
-// How serve marks a model: `markServing(packageDir)` writes <dataDir>/run/serving/<pid>.json
+// How serve marks a model: `markServing(packageDir)` writes <dataDir>/run/serving/<pid>-<n>.json (one
+// per served model: a process may serve several, e.g. the host and an auto-tune trial)
 // ({ pid, packageDir, startedAt }) and removes it on release or process exit. `servingProcesses`
 // lists the marks whose process is still alive, so a crashed server never blocks `hearth rm`.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -44,8 +45,15 @@ export function resolvePackage(nameOrPath: string, env: NodeJS.ProcessEnv = proc
       throw new LibraryError((error as Error).message);
     }
     if (!found) {
-      const model = registry.get(nameOrPath.split(':')[0]!);
+      const [name, dtype] = nameOrPath.split(':') as [string, string | undefined];
+      const model = registry.get(name);
       if (!model) throw notInLibrary(nameOrPath);
+      const ready = model.variants.filter((variant) => variant.status === 'ready').map((variant) => variant.dtype);
+      if (dtype && ready.length > 0) {
+        throw new LibraryError(
+          `'${name}' has no ready ${dtype} variant (ready: ${ready.join(', ')}). Serve one of those, or add it with \`hearth pull ${model.repo} --dtype ${dtype}\`.`,
+        );
+      }
       const statuses = model.variants.map((variant) => `${variant.dtype} ${variant.status}`).join(', ') || 'no converted variant';
       throw new LibraryError(
         `'${nameOrPath}' is in the library but not ready to serve (${model.status}; ${statuses})${model.error ? `: ${model.error}` : ''}. ` +
@@ -74,10 +82,12 @@ function servingDir(env: NodeJS.ProcessEnv): string {
 }
 
 /** Records that this process serves `packageDir`; returns a function that removes the mark. */
+let marksMade = 0;
+
 export function markServing(packageDir: string, env: NodeJS.ProcessEnv = process.env): () => void {
   const dir = servingDir(env);
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${process.pid}.json`);
+  const file = join(dir, `${process.pid}-${++marksMade}.json`);
   const mark: ServingMark = { pid: process.pid, packageDir: resolve(packageDir), startedAt: new Date().toISOString() };
   writeFileSync(file, JSON.stringify(mark));
   const release = () => {

@@ -48,3 +48,9 @@ test('auto device: accelerators by platform, only those the build has', () => {
   assert.deepEqual(autoCandidates('win32', new Set(['cpu', 'dml', 'webgpu'])), ['webgpu', 'dml']);
   assert.deepEqual(autoCandidates('darwin', new Set(['cpu', 'coreml'])), ['coreml']);
 });
+
+test('a settings file written before the rename (maxWaitingTokens, TGI\'s name for another knob) still loads as maxQueuedTokens', () => {
+  assert.equal(resolveBatchingConfig({ maxWaitingTokens: 1234 } as never, manifest, { freeBytes: GiB }).maxQueuedTokens, 1234);
+  assert.equal(resolveBatchingConfig({ maxWaitingTokens: 1, maxQueuedTokens: 99 } as never, manifest, { freeBytes: GiB }).maxQueuedTokens, 99, 'the new name wins');
+  assert.throws(() => resolveBatchingConfig({ maxWaitingToken: 5 } as never, manifest, { freeBytes: GiB }), /Invalid batching settings/);
+});

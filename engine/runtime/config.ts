@@ -9,12 +9,12 @@ import { STRIDE_STEP_TOKENS } from './kvCache.js';
 const positiveInt = z.number().int().positive();
 
 /** Partial batching settings as a user/tune file may give them; every field optional. */
-export const batchingConfigSchema = z
+const batchingFields = z
   .object({
     maxBatchSize: positiveInt,
     maxBatchTotalTokens: positiveInt,
     maxPrefillTokens: positiveInt,
-    maxWaitingTokens: positiveInt,
+    maxQueuedTokens: positiveInt,
     maxConcurrentRequests: positiveInt,
     maxInputTokens: positiveInt,
     maxTotalTokens: positiveInt,
@@ -23,6 +23,20 @@ export const batchingConfigSchema = z
   })
   .partial()
   .strict();
+
+/** Settings renamed since files were first written: old name → new name. (maxWaitingTokens is TGI's name for a different knob.) */
+const RENAMED_SETTINGS: Record<string, keyof BatchingConfig> = { maxWaitingTokens: 'maxQueuedTokens' };
+
+/** Partial batching settings; a file written with an old setting name still loads. */
+export const batchingConfigSchema = z.preprocess((value) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const renamed: Record<string, unknown> = {};
+  for (const [key, setting] of Object.entries(value)) {
+    const name = RENAMED_SETTINGS[key] ?? key;
+    if (!(name in value) || name === key) renamed[name] = setting;
+  }
+  return renamed;
+}, batchingFields);
 
 export interface MemoryInfo {
   /** Memory the OS reports as available now (os.freemem()). */
@@ -44,7 +58,7 @@ export const DEFAULTS = {
   maxPrefillTokens: 256,
   maxConcurrentRequests: 128,
   /** Summed prompt tokens of queued requests. */
-  maxWaitingTokens: 65_536,
+  maxQueuedTokens: 65_536,
   /** Share of available memory the KV cache takes when kvCacheBytes is 0. */
   freeMemoryFraction: 0.25,
   /** Prefix cache without a budget: this share of the KV cache, at most maxPrefixCacheBytes. */
@@ -119,7 +133,7 @@ export function resolveBatchingConfig(
     maxBatchSize,
     maxBatchTotalTokens,
     maxPrefillTokens: given.maxPrefillTokens ?? DEFAULTS.maxPrefillTokens,
-    maxWaitingTokens: given.maxWaitingTokens ?? DEFAULTS.maxWaitingTokens,
+    maxQueuedTokens: given.maxQueuedTokens ?? DEFAULTS.maxQueuedTokens,
     maxConcurrentRequests: given.maxConcurrentRequests ?? DEFAULTS.maxConcurrentRequests,
     maxInputTokens,
     maxTotalTokens,

@@ -83,26 +83,41 @@ export interface LoadedEngine extends Engine {
   onStep(listener: (stats: StepStats) => void): () => void;
 }
 
+/**
+ * Where a request is in its life. 'queued': not admitted yet (no sampler state on the runner).
+ * 'admitted': has been (running, or preempted and requeued). 'finishing': its last token was
+ * accepted, so it is no longer scheduled and its row and sampler are released; the done event
+ * follows that token's emission. 'done': the done event went out (it is gone from `active`).
+ */
+type RequestPhase = 'queued' | 'admitted' | 'finishing' | 'done';
+
 interface ActiveRequest {
   request: GenerationRequest;
+  phase: RequestPhase;
+  /** Set with phase 'finishing': decided when the last token was accepted (EOS/stop id, length, grammar complete). */
+  finishReason: FinishReason | null;
   channel: RequestChannel;
   tokenIds: number[];
   numGenerated: number;
   detokenizer: StreamDetokenizer;
   stopIds: Set<number>;
   fallbackSeed: number;
-  samplerSent: boolean;
   admittedAtMs: number | null;
   /** Prompt tokens whose K/V came from the prefix cache at the latest admission. */
   cachedPromptTokens: number;
   firstTokenAtMs: number | null;
   lastTokenAtMs: number | null;
-  /** Decided at accept time (EOS/stop id, length); the done event follows its token's emission. */
-  finishing: FinishReason | null;
-  /** No longer scheduled; row and sampler state released. */
-  retired: boolean;
-  done: boolean;
 }
+
+/** What a step's update hands to publishing and emission. */
+interface StepOutcome {
+  timing: Pick<StepDoneMessage, 'runMs' | 'overheadMs' | 'phases' | 'transfer'>;
+  numFailed: number;
+  /** Samples accepted into their requests, to be emitted while the next step runs. */
+  accepted: TokenSample[];
+}
+
+const NO_TIMING: StepOutcome['timing'] = { runMs: 0, overheadMs: 0, phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 }, transfer: { toDeviceBytes: 0, toHostBytes: 0 } };
 
 export function readManifest(packageDir: string): ModelManifest {
   const path = join(packageDir, 'manifest.json');
@@ -211,7 +226,7 @@ export class HearthEngine implements LoadedEngine {
     if (this.state === 'failed') throw new NotReadyError(`The model failed to load: ${this.loadError?.message ?? 'unknown error'}.`);
     if (this.state === 'stopping') throw new NotReadyError('The server is shutting down.');
     const numPromptTokens = request.promptTokenIds.length;
-    const { maxInputTokens, maxTotalTokens, maxConcurrentRequests, maxWaitingTokens } = this.config;
+    const { maxInputTokens, maxTotalTokens, maxConcurrentRequests, maxQueuedTokens } = this.config;
     if (numPromptTokens === 0) throw new ValidationError('The prompt is empty: it must contain at least one token.', 'prompt');
     if (numPromptTokens > maxInputTokens) {
       throw new ValidationError(`The prompt has ${numPromptTokens} tokens; this server accepts at most ${maxInputTokens} input tokens.`, 'messages');
@@ -236,28 +251,26 @@ export class HearthEngine implements LoadedEngine {
     if (inFlight >= maxConcurrentRequests) {
       throw new OverloadedError(`The server is at its limit of ${maxConcurrentRequests} concurrent requests; retry shortly.`, this.retryAfterSeconds(), 'max_concurrent_requests');
     }
-    if (this.scheduler.waitingTokens() + this.compilingTokens() + numPromptTokens > maxWaitingTokens) {
-      throw new OverloadedError(`The queue holds more than ${maxWaitingTokens} prompt tokens; retry shortly.`, this.retryAfterSeconds(), 'max_waiting_tokens');
+    if (this.scheduler.queuedPromptTokens() + this.compilingTokens() + numPromptTokens > maxQueuedTokens) {
+      throw new OverloadedError(`The queue holds more than ${maxQueuedTokens} prompt tokens; retry shortly.`, this.retryAfterSeconds(), 'max_queued_tokens');
     }
     const channel = new RequestChannel(request.requestId, () => this.cancel(request.requestId));
     const stopIds = new Set(request.stopTokenIds);
     if (!request.ignoreEos) for (const id of this.manifest.tokenizer.eosTokenIds) stopIds.add(id);
     this.active.set(request.requestId, {
       request,
+      phase: 'queued',
+      finishReason: null,
       channel,
       tokenIds: [...request.promptTokenIds],
       numGenerated: 0,
       detokenizer: new StreamDetokenizer((ids) => this.tokenizer.decode(ids), request.stopStrings, request.promptTokenIds.slice(-5)),
       stopIds,
       fallbackSeed: randomInt(2 ** 32 - 1),
-      samplerSent: false,
       admittedAtMs: null,
       cachedPromptTokens: 0,
       firstTokenAtMs: null,
       lastTokenAtMs: null,
-      finishing: null,
-      retired: false,
-      done: false,
     });
     if (request.constraint) this.admitOnceCompiled(request.requestId, request.constraint, numPromptTokens);
     else this.admit(request.requestId, numPromptTokens);
@@ -279,7 +292,7 @@ export class HearthEngine implements LoadedEngine {
     this.runner!.prepareGrammar(constraint).then(
       () => {
         this.compiling.delete(requestId);
-        if (this.active.get(requestId)?.done === false) this.admit(requestId, numPromptTokens);
+        if (this.active.get(requestId)?.phase === 'queued') this.admit(requestId, numPromptTokens);
       },
       (error: unknown) => {
         this.compiling.delete(requestId);
@@ -332,12 +345,12 @@ export class HearthEngine implements LoadedEngine {
     };
   }
 
-  /** `deadlineMs`: how long running requests may take to finish (an epoch timestamp is also accepted). */
+  /** `deadlineMs`: how long running requests may take to finish. */
   async shutdown(deadlineMs: number): Promise<void> {
     if (this.state === 'stopping') return;
     const wasReady = this.state === 'ready';
     this.state = 'stopping';
-    const deadline = deadlineMs > 1e12 ? deadlineMs : Date.now() + deadlineMs;
+    const deadline = Date.now() + deadlineMs;
     // Nothing new is accepted; everything in flight (running or queued) may finish until the deadline.
     if (wasReady) {
       while (this.active.size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -357,14 +370,13 @@ export class HearthEngine implements LoadedEngine {
   }
 
   private cancel(requestId: string): void {
-    const active = this.active.get(requestId);
-    if (!active || active.done) return;
-    this.finish(requestId, 'cancelled');
+    if (this.active.has(requestId)) this.finish(requestId, 'cancelled');
   }
 
   /**
-   * One step in flight at a time. Sampled tokens are accepted at once (the next step needs them),
-   * but detokenizing and emitting them happens while the worker runs the next step.
+   * One step in flight at a time, in four parts: schedule → execute (in the worker) → update →
+   * publish. Sampled tokens are accepted at once (the next step needs them), but detokenizing and
+   * emitting them happens while the worker runs the next step.
    */
   private async loop(): Promise<void> {
     let toEmit: TokenSample[] = [];
@@ -385,73 +397,83 @@ export class HearthEngine implements LoadedEngine {
       const plan = this.scheduler.schedule();
       const stepDone = this.runner!.step(this.buildStep(plan));
       this.emitAll(toEmit);
-      toEmit = [];
-      let stats: Pick<StepDoneMessage, 'runMs' | 'overheadMs' | 'phases' | 'transfer'> = {
-        runMs: 0,
-        overheadMs: 0,
-        phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 },
-        transfer: { toDeviceBytes: 0, toHostBytes: 0 },
-      };
-      let numFailed = 0;
-      try {
-        const done = await stepDone;
-        stats = done;
-        this.transfer.deviceKvCacheBytes = done.deviceKvCacheBytes;
-        const failedIds = new Set<string>();
-        for (const failure of done.failures) {
-          this.log(`step ${plan.stepId} failed for ${failure.requestIds.length} request(s): ${failure.error.message}`);
-          for (const id of failure.requestIds) failedIds.add(id);
-        }
-        const samples = done.samples.filter((s) => !failedIds.has(s.requestId));
-        this.scheduler.updateFromOutput(plan, samples.map((s) => s.requestId), failedIds);
-        for (const failure of done.failures) for (const id of failure.requestIds) this.finish(id, 'error', failure.error);
-        numFailed = failedIds.size;
-        const now = Date.now();
-        for (const sample of samples) if (this.acceptSample(sample, now)) toEmit.push(sample);
-      } catch (error) {
-        // The runner thread itself died: nothing can run any more.
-        this.scheduler.updateFromOutput(plan, []);
-        this.emitAll(toEmit);
-        toEmit = [];
-        this.log(`model runner failed: ${(error as Error).message}`);
-        const serialized = serializeError(error);
-        for (const id of [...this.active.keys()]) this.finish(id, 'error', serialized);
-        this.state = 'failed';
-        this.loadError = deserializeError(serialized);
-        this.stopLoop = true;
-      }
-      const stepStats: StepStats = {
-        stepId: plan.stepId,
-        batchSize: plan.prefills.length + plan.numDecodeTokens,
-        numDecodeTokens: plan.numDecodeTokens,
-        numPrefillTokens: plan.numPrefillTokens,
-        numPaddingRows: plan.decode ? plan.decode.numRows - plan.numDecodeTokens : 0,
-        stepMs: performance.now() - stepStarted,
-        runMs: stats.runMs,
-        overheadMs: stats.overheadMs,
-        ...stats.phases,
-        ...stats.transfer,
-        queueSize: this.scheduler.numWaiting,
-        runningSize: this.scheduler.numRunning,
-        kvCacheUsage: this.kv.usage,
-        numPreempted: plan.preemptedIds.length,
-        numAdmitted: plan.admittedIds.length,
-        numPrefixHits: plan.prefixHits.length,
-        numPrefixHitTokens: plan.prefixHits.reduce((sum, hit) => sum + hit.numTokens, 0),
-        numFailedRequests: numFailed,
-      };
-      this.transfer.toDeviceBytes += stats.transfer.toDeviceBytes;
-      this.transfer.toHostBytes += stats.transfer.toHostBytes;
-      this.transfer.steps++;
-      for (const listener of this.stepListeners) {
-        try {
-          listener(stepStats);
-        } catch (error) {
-          this.log(`step listener failed: ${(error as Error).message}`);
-        }
-      }
+      const outcome = await this.update(plan, stepDone);
+      toEmit = outcome.accepted;
+      this.publish(plan, outcome, performance.now() - stepStarted);
     }
     this.emitAll(toEmit);
+  }
+
+  /**
+   * Apply a step's result: a failed run fails only its requests; the samples of the rest are
+   * accepted (returned for emission). A dead runner thread fails everything and stops the loop.
+   */
+  private async update(plan: StepPlan, stepDone: Promise<StepDoneMessage>): Promise<StepOutcome> {
+    let done: StepDoneMessage;
+    try {
+      done = await stepDone;
+    } catch (error) {
+      this.runnerDied(plan, error);
+      return { timing: NO_TIMING, numFailed: 0, accepted: [] };
+    }
+    this.transfer.deviceKvCacheBytes = done.deviceKvCacheBytes;
+    const failedIds = new Set<string>();
+    for (const failure of done.failures) {
+      this.log(`step ${plan.stepId} failed for ${failure.requestIds.length} request(s): ${failure.error.message}`);
+      for (const id of failure.requestIds) failedIds.add(id);
+    }
+    const samples = done.samples.filter((s) => !failedIds.has(s.requestId));
+    this.scheduler.updateFromOutput(plan, samples.map((s) => s.requestId), failedIds);
+    for (const failure of done.failures) for (const id of failure.requestIds) this.finish(id, 'error', failure.error);
+    const now = Date.now();
+    const accepted: TokenSample[] = [];
+    for (const sample of samples) if (this.acceptSample(sample, now)) accepted.push(sample);
+    return { timing: done, numFailed: failedIds.size, accepted };
+  }
+
+  private runnerDied(plan: StepPlan, error: unknown): void {
+    const ran = [...plan.prefills.map((run) => run.requestId), ...(plan.decode?.rows.flatMap((row) => (row.requestId ? [row.requestId] : [])) ?? [])];
+    this.scheduler.updateFromOutput(plan, [], new Set(ran));
+    this.log(`model runner failed: ${(error as Error).message}`);
+    const serialized = serializeError(error);
+    for (const id of [...this.active.keys()]) this.finish(id, 'error', serialized);
+    this.state = 'failed';
+    this.loadError = deserializeError(serialized);
+    this.stopLoop = true;
+  }
+
+  /** Step statistics to the counters and the step listeners (metrics, the dashboard, benchmarks). */
+  private publish(plan: StepPlan, { timing, numFailed }: StepOutcome, stepMs: number): void {
+    const stepStats: StepStats = {
+      stepId: plan.stepId,
+      batchSize: plan.prefills.length + plan.numDecodeTokens,
+      numDecodeTokens: plan.numDecodeTokens,
+      numPrefillTokens: plan.numPrefillTokens,
+      numPaddingRows: plan.decode ? plan.decode.numRows - plan.numDecodeTokens : 0,
+      stepMs,
+      runMs: timing.runMs,
+      overheadMs: timing.overheadMs,
+      ...timing.phases,
+      ...timing.transfer,
+      queueSize: this.scheduler.numWaiting,
+      runningSize: this.scheduler.numRunning,
+      kvCacheUsage: this.kv.usage,
+      numPreempted: plan.preemptedIds.length,
+      numAdmitted: plan.admittedIds.length,
+      numPrefixHits: plan.prefixHits.length,
+      numPrefixHitTokens: plan.prefixHits.reduce((sum, hit) => sum + hit.numTokens, 0),
+      numFailedRequests: numFailed,
+    };
+    this.transfer.toDeviceBytes += timing.transfer.toDeviceBytes;
+    this.transfer.toHostBytes += timing.transfer.toHostBytes;
+    this.transfer.steps++;
+    for (const listener of this.stepListeners) {
+      try {
+        listener(stepStats);
+      } catch (error) {
+        this.log(`step listener failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   /**
@@ -483,8 +505,8 @@ export class HearthEngine implements LoadedEngine {
       const active = this.active.get(id)!;
       active.admittedAtMs ??= now;
       active.cachedPromptTokens = Math.min(hits.get(id) ?? 0, active.request.promptTokenIds.length);
-      if (!active.samplerSent) {
-        active.samplerSent = true;
+      if (active.phase === 'queued') {
+        active.phase = 'admitted';
         samplerInits.push({
           requestId: id,
           sampling: active.request.sampling,
@@ -526,16 +548,19 @@ export class HearthEngine implements LoadedEngine {
    */
   private acceptSample(sample: TokenSample, now: number): boolean {
     const active = this.active.get(sample.requestId);
-    if (!active || active.done || active.finishing) return false; // cancelled/stopped while its step ran
+    if (active?.phase !== 'admitted') return false; // cancelled or finished while its step ran
     active.tokenIds.push(sample.tokenId);
     active.numGenerated++;
     active.firstTokenAtMs ??= now;
     active.lastTokenAtMs = now;
     this.tokensGenerated++;
     this.hasGenerated = true;
-    if (active.stopIds.has(sample.tokenId) || sample.grammarComplete) active.finishing = 'stop';
-    else if (active.numGenerated >= active.request.maxNewTokens || active.tokenIds.length >= this.config.maxTotalTokens) active.finishing = 'length';
-    if (active.finishing) this.retire(sample.requestId);
+    if (active.stopIds.has(sample.tokenId) || sample.grammarComplete) active.finishReason = 'stop';
+    else if (active.numGenerated >= active.request.maxNewTokens || active.tokenIds.length >= this.config.maxTotalTokens) active.finishReason = 'length';
+    if (active.finishReason) {
+      this.retire(sample.requestId, active);
+      active.phase = 'finishing';
+    }
     return true;
   }
 
@@ -545,21 +570,21 @@ export class HearthEngine implements LoadedEngine {
 
   private emitSample(sample: TokenSample): void {
     const active = this.active.get(sample.requestId);
-    if (!active || active.done) return;
+    if (!active) return; // done (cancelled, failed) before its token went out
     const { request } = active;
     let text: string;
     let finish: FinishReason | null = null;
-    if (active.finishing === 'stop' && active.stopIds.has(sample.tokenId)) {
+    if (active.finishReason === 'stop' && active.stopIds.has(sample.tokenId)) {
       text = active.detokenizer.flush(); // EOS/stop id: no text of its own; release what was held back
       finish = 'stop';
     } else {
       const step = active.detokenizer.push(sample.tokenId);
       text = step.text;
       if (step.stopped) finish = 'stop';
-      else if (active.finishing !== null) {
+      else if (active.finishReason !== null) {
         // Length, or a grammar completed by a token that is not a stop id (ignore_eos).
         text += active.detokenizer.flush();
-        finish = active.finishing;
+        finish = active.finishReason;
       }
     }
     const event: TokenEvent = { type: 'token', tokenId: sample.tokenId, text };
@@ -580,19 +605,18 @@ export class HearthEngine implements LoadedEngine {
    * Stop scheduling a request and free its row and sampler state (its events may still be
    * pending). `failed`: its cache row is not offered to the prefix cache.
    */
-  private retire(requestId: string, active = this.active.get(requestId), failed = false): void {
-    if (!active || active.retired) return;
-    active.retired = true;
+  private retire(requestId: string, active: ActiveRequest, failed = false): void {
+    if (active.phase === 'finishing' || active.phase === 'done') return; // already retired
     this.scheduler.remove(requestId, !failed);
-    if (active.samplerSent) this.releasedIds.push(requestId);
+    if (active.phase === 'admitted') this.releasedIds.push(requestId);
   }
 
   private finish(requestId: string, reason: FinishReason, error?: SerializedError): void {
     const active = this.active.get(requestId);
-    if (!active || active.done) return;
-    active.done = true;
+    if (!active) return;
     this.active.delete(requestId);
     this.retire(requestId, active, reason === 'error');
+    active.phase = 'done';
     const now = Date.now();
     const arrival = active.request.arrivalTimeMs;
     const done: DoneEvent = {

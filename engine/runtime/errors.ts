@@ -2,7 +2,7 @@
 // OverloadedError → 429 (Retry-After), NotReadyError → 503, ValidationError → 400.
 
 /** Which admission limit refused a request (a metrics label: hearth_requests_rejected_total). */
-export type OverloadReason = 'max_concurrent_requests' | 'max_waiting_tokens';
+export type OverloadReason = 'max_concurrent_requests' | 'max_queued_tokens';
 
 /** Too much work admitted already; the client should retry later. */
 export class OverloadedError extends Error {

@@ -112,7 +112,7 @@ export class Scheduler {
     return this.requests.has(requestId);
   }
 
-  waitingTokens(): number {
+  queuedPromptTokens(): number {
     let sum = 0;
     for (const id of this.waiting) sum += this.requests.get(id)!.numTokens;
     return sum;

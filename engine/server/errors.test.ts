@@ -9,7 +9,7 @@ test('engine admission errors map to their HTTP status by class', () => {
   assert.equal(overloaded.headers['Retry-After'], '3', 'whole seconds, rounded up');
   assert.equal(overloaded.code, 'overloaded');
   assert.equal(overloaded.reason, 'max_concurrent_requests', 'the limit hit labels the rejection metric');
-  assert.equal(toApiError(new OverloadedError('busy', 0, 'max_waiting_tokens')).headers['Retry-After'], '1', 'never 0');
+  assert.equal(toApiError(new OverloadedError('busy', 0, 'max_queued_tokens')).headers['Retry-After'], '1', 'never 0');
   assert.equal(toApiError(new NotReadyError('loading')).status, 503);
   const invalid = toApiError(new ValidationError('prompt too long', 'messages'));
   assert.equal(invalid.status, 400);

@@ -169,7 +169,6 @@ export async function info(ctx: RequestContext): Promise<void> {
     max_total_tokens: config.maxTotalTokens,
     max_batch_total_tokens: config.maxBatchTotalTokens,
     max_batch_prefill_tokens: config.maxPrefillTokens,
-    max_waiting_tokens: config.maxWaitingTokens,
     max_batch_size: config.maxBatchSize,
     validation_workers: 1,
     waiting_served_ratio: null,

@@ -11,4 +11,4 @@
 export { autoTune, candidateKvCacheBytes, type TuneOptions, type TuneResult, type TuneTrial } from './tuner.js';
 export { judgeLevel, bestMeetingLevel, pickBest, describeObjective, type TuneObjective, type LevelVerdict } from './objective.js';
 export { batchSizeCandidates, prefillCandidates, budgetCandidates, candidateFor, describeCandidate, DEFAULT_BATCH_SIZES, DEFAULT_PREFILL_TOKENS, type TuneCandidate } from './candidates.js';
-export { tunedServingConfig, pickBatching, type BaseServingConfig } from './tunedConfig.js';
+export { tunedServingConfig, type BaseServingConfig } from './tunedConfig.js';

@@ -1,7 +1,7 @@
 // Builds the complete ServingConfig `hearth tune` writes: the base config's choices, the
 // effective batching settings the engine ran with (after defaults and derived limits, so serving
 // the file reproduces them exactly), and the tuning record.
-import { BATCHING_KEYS, type BatchingConfig } from '../common/batching.js';
+import { pickBatching, type BatchingConfig } from '../common/batching.js';
 import type { DeviceChoice, ServingConfig } from '../common/servingConfig.js';
 
 /** What a base config file may give (the same shape `hearth serve --config` accepts). */
@@ -15,12 +15,6 @@ export interface BaseServingConfig {
 }
 
 
-/** Only the BatchingConfig fields of a resolved config (which carries derived extras too). */
-export function pickBatching(resolved: BatchingConfig): BatchingConfig {
-  const picked = {} as BatchingConfig;
-  for (const key of BATCHING_KEYS) picked[key] = resolved[key];
-  return picked;
-}
 
 export function tunedServingConfig(input: {
   packageDir: string;

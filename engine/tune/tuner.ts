@@ -8,12 +8,13 @@ import type { ServingConfig } from '../common/servingConfig.js';
 import { runBenchmark } from '../bench/sweep.js';
 import { describeMachine } from '../bench/sweep.js';
 import { DEFAULT_BENCH_SETTINGS, type BenchEndpoint, type BenchRun, type LevelResult } from '../bench/types.js';
-import { loadEngine, readManifest, resolveBatchingConfig } from '../runtime/index.js';
+import { readManifest, resolveBatchingConfig } from '../runtime/index.js';
 import { STRIDE_STEP_TOKENS } from '../runtime/kvCache.js';
-import { createServer } from '../server/index.js';
+import { startServedModel } from '../server/servedModel.js';
 import { batchSizeCandidates, budgetCandidates, describeCandidate, prefillCandidates, type CandidateLimits, type TuneCandidate } from './candidates.js';
 import { bestMeetingLevel, describeObjective, judgeLevel, pickBest, type LevelVerdict, type TuneObjective } from './objective.js';
-import { pickBatching, tunedServingConfig, type BaseServingConfig } from './tunedConfig.js';
+import { tunedServingConfig, type BaseServingConfig } from './tunedConfig.js';
+import { pickBatching } from '../common/batching.js';
 import type { BatchingConfig } from '../common/batching.js';
 
 export interface TuneOptions {
@@ -69,22 +70,26 @@ export function candidateKvCacheBytes(candidate: TuneCandidate, bytesPerToken: n
 async function runTrial(options: TuneOptions, candidate: TuneCandidate, bench: { concurrencyLevels: number[]; promptTokens: number; maxTokens: number; requestsPerLevel?: number; endpoint: BenchEndpoint }, bytesPerToken: number): Promise<TuneTrial> {
   const batching = { ...options.base?.batching, ...candidate, kvCacheBytes: candidateKvCacheBytes(candidate, bytesPerToken, options.base?.batching?.kvCacheBytes) };
   const trial: TuneTrial = { candidate, effective: null, run: null, verdicts: [], bestLevel: null, error: null };
-  let engine;
+  const served = await startServedModel({
+    packageDir: options.packageDir,
+    engine: { device: options.base?.device, cpuThreads: options.base?.cpuThreads, batching },
+    server: { host: '127.0.0.1', port: 0, warmUp: true },
+    log: options.log ?? (() => {}),
+  });
   try {
-    engine = await loadEngine({ packageDir: options.packageDir, device: options.base?.device, cpuThreads: options.base?.cpuThreads, batching, log: () => {} });
-  } catch (error) {
-    trial.error = `the engine refused these settings: ${(error as Error).message}`;
-    return trial;
-  }
-  try {
-    trial.effective = pickBatching(engine.config);
-    const server = await createServer({ engine, host: '127.0.0.1', port: 0, warmUp: true, log: options.log ?? (() => {}) });
+    let engine;
     try {
-      await server.ready;
+      engine = await served.ready;
+    } catch (error) {
+      trial.error = `the engine refused these settings: ${(error as Error).message}`;
+      return trial;
+    }
+    trial.effective = pickBatching(engine.config);
+    try {
       trial.run = await runBenchmark(
         {
           ...DEFAULT_BENCH_SETTINGS,
-          baseUrl: server.url,
+          baseUrl: served.url,
           endpoint: bench.endpoint,
           concurrencyLevels: bench.concurrencyLevels,
           promptTokens: bench.promptTokens,
@@ -95,13 +100,11 @@ async function runTrial(options: TuneOptions, candidate: TuneCandidate, bench: {
         },
         { signal: options.signal },
       );
-    } finally {
-      await server.close(1000);
+    } catch (error) {
+      trial.error = (error as Error).message;
     }
-  } catch (error) {
-    trial.error = (error as Error).message;
   } finally {
-    await engine.shutdown(1000);
+    await served.close(2000);
   }
   if (trial.run) {
     trial.verdicts = trial.run.levels.map((level) => judgeLevel(level, options.objective));

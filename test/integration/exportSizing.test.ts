@@ -53,7 +53,7 @@ test('fits, max concurrency, monthly cost and replicas follow from the estimate 
   const { manifest } = await ensureFixturePackage({ shape: 'tiny' });
   // A SmolLM2-135M-shaped model (fp32, 8k context) on the default GPU table.
   const model = { ...manifest, name: 'smollm2', dtype: 'fp32' as const, weightsBytes: 538_090_408, shape: { ...manifest.shape, vocabSize: 49152, hiddenSize: 576, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, intermediateSize: 1536, contextLength: 8192, tiedEmbeddings: true } };
-  const batching = { maxBatchSize: 64, maxBatchTotalTokens: 64 * 8192, maxPrefillTokens: 256, maxWaitingTokens: 65536, maxConcurrentRequests: 128, maxInputTokens: 8191, maxTotalTokens: 8192, kvCacheBytes: 0, prefixCacheBytes: 0 };
+  const batching = { maxBatchSize: 64, maxBatchTotalTokens: 64 * 8192, maxPrefillTokens: 256, maxQueuedTokens: 65536, maxConcurrentRequests: 128, maxInputTokens: 8191, maxTotalTokens: 8192, kvCacheBytes: 0, prefixCacheBytes: 0 };
   const sizing = sizeDeployment({ model, batching, gpus: DEFAULT_GPUS, prices: DEFAULT_PRICES, throughput: { tokensPerSec: 512, tokensPerRequest: 256 }, targetRequestsPerSec: 10 });
   const perToken = 2 * 30 * 3 * 64 * 4;
   assert.equal(sizing.kvBytesPerToken, perToken);

@@ -117,7 +117,7 @@ describe('pull from the Hub', () => {
     // `hearth serve <name>` resolves the library name to the package.
     assert.equal(resolvePackage('tiny-llama', { HEARTH_HOME: options.dataDir }), result.packageDir);
     assert.equal(resolvePackage('tiny-llama:int4', { HEARTH_HOME: options.dataDir }), result.packageDir);
-    assert.throws(() => resolvePackage('tiny-llama:fp16', { HEARTH_HOME: options.dataDir }), /not ready to serve/);
+    assert.throws(() => resolvePackage('tiny-llama:fp16', { HEARTH_HOME: options.dataDir }), /has no ready fp16 variant \(ready: int4\).*--dtype fp16/);
     assert.throws(() => resolvePackage('no-such-model', { HEARTH_HOME: options.dataDir }), /No model named 'no-such-model'/);
 
     // A second pull of the same commit and dtype downloads nothing and reuses the package.

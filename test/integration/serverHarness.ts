@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import type { BatchingConfig } from '../../engine/common/batching.js';
 import type { ModelManifest } from '../../engine/common/manifest.js';
 import { sseData } from '../../engine/common/sse.js';
-import { loadEngine, type LoadedEngine } from '../../engine/runtime/index.js';
-import { createServer, type CreateServerOptions, type HearthServer } from '../../engine/server/index.js';
+import type { LoadedEngine } from '../../engine/runtime/index.js';
+import type { CreateServerOptions, HearthServer } from '../../engine/server/index.js';
+import { startServedModel } from '../../engine/server/servedModel.js';
 import { RequestLog } from '../../engine/store/requestLog.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 
@@ -43,12 +44,18 @@ export async function startHarness(
   const { packageDir, checkpointDir, manifest } = await (options.fixture ?? tinyPackage)();
   const dir = mkdtempSync(join(tmpdir(), 'hearth-server-test-'));
   const requestLog = new RequestLog({ file: join(dir, 'hearth.db') });
-  const engine = await loadEngine({ packageDir, device: 'cpu', batching: options.batching, log: () => {} });
-  const server = await createServer({ engine, port: 0, requestLog, contentLogging: true, log: () => {}, ...options.server });
-  await server.ready;
+  const served = await startServedModel({
+    packageDir,
+    engine: { device: 'cpu', batching: options.batching },
+    server: { port: 0, requestLog, contentLogging: true, ...options.server },
+    // Marks go to this test's own data directory, not the user's.
+    mark: { env: { ...process.env, HEARTH_HOME: dir } },
+    log: () => {},
+  });
+  const engine = await served.ready;
   return {
-    url: server.url,
-    server,
+    url: served.url,
+    server: served.server,
     engine,
     requestLog,
     manifest,
@@ -56,8 +63,7 @@ export async function startHarness(
     checkpointDir,
     model: manifest.name,
     async stop() {
-      await server.close(2000);
-      await engine.shutdown(2000);
+      await served.close(4000);
       requestLog.close();
       rmSync(dir, { recursive: true, force: true });
     },

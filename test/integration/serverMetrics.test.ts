@@ -78,7 +78,7 @@ test('hearth_requests_rejected_total{reason} counts refusals by reason; existing
   assert.equal((await postJson(`${server.url}/v1/completions`, { prompt: 'x', max_tokens: 1 << 20 })).status, 400);
 
   assert.equal(await rejected('max_concurrent_requests'), 3);
-  assert.equal(await rejected('max_waiting_tokens'), 0);
+  assert.equal(await rejected('max_queued_tokens'), 0);
   assert.equal(await rejected('unsupported_media_type'), 1);
   assert.equal(await rejected('origin_not_allowed'), 1);
   assert.equal(await rejected('route_not_found'), 1);

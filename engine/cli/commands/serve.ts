@@ -1,7 +1,6 @@
 // `hearth serve <model-package>`: load a package and serve it over the OpenAI-compatible API.
 // Listens at once (503 while loading), shuts down gracefully on SIGTERM/SIGINT.
 import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, type DeviceChoice } from '../../common/servingConfig.js';
-import type { LoadedEngine } from '../../runtime/index.js';
 import { intInRange, parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
@@ -69,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   const packageArg = positionals[0] ?? file.model?.package;
   if (!packageArg) throw new CliError(`name the model package to serve.\n\n${USAGE}`, 2);
   // A package folder, or a library name (`hearth models` lists them; `name:int4` picks a variant).
-  const { resolvePackage, markServing, LibraryError } = await import('../../hub/library.js');
+  const { resolvePackage, LibraryError } = await import('../../hub/library.js');
   let packageDir: string;
   try {
     packageDir = resolvePackage(packageArg);
@@ -89,9 +88,9 @@ export async function run(argv: string[]): Promise<number> {
   const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 
-  const [{ createServer, PortInUseError }, { loadEngine }, { RequestLog }, { parseList }] = await Promise.all([
+  const [{ PortInUseError }, { startServedModel }, { RequestLog }, { parseList }] = await Promise.all([
     import('../../server/index.js'),
-    import('../../runtime/index.js'),
+    import('../../server/servedModel.js'),
     import('../../store/requestLog.js'),
     import('../../server/browserGuard.js'),
   ]);
@@ -103,31 +102,26 @@ export async function run(argv: string[]): Promise<number> {
     retentionMaxRows: file.logging?.retentionMaxRows ?? 100_000,
   });
   const log = (line: string) => console.log(line);
-  // The server binds first (a taken port fails fast, before any model loading), then the engine
-  // loads behind it while /health and the API answer 503.
-  let engineLoaded!: (engine: LoadedEngine) => void;
-  let engineFailed!: (error: unknown) => void;
-  const enginePromise = new Promise<LoadedEngine>((resolve, reject) => {
-    engineLoaded = resolve;
-    engineFailed = reject;
-  });
-  // Load failures are reported through `server.ready`; this only keeps Node from calling them unhandled.
-  enginePromise.catch(() => {});
-
-  let server;
+  const servedName = values['served-name'] ?? file.model?.servedName;
+  // Marked, bound (a taken port fails before any loading), then loaded behind the bound server
+  // while /health and the API answer 503 (server/servedModel.ts).
+  let served;
   try {
-    server = await createServer({
-      engine: enginePromise,
-      host,
-      port,
-      servedName: values['served-name'] ?? file.model?.servedName,
-      apiKey,
-      corsOrigins: values['cors-origin'] ?? file.server?.corsOrigins ?? [],
-      allowedHosts,
-      vertex,
-      maxBodyBytes: file.server?.maxBodyBytes,
-      requestLog,
-      contentLogging,
+    served = await startServedModel({
+      packageDir,
+      engine: { device, cpuThreads, batching: file.batching, servedName },
+      server: {
+        host,
+        port,
+        servedName,
+        apiKey,
+        corsOrigins: values['cors-origin'] ?? file.server?.corsOrigins ?? [],
+        allowedHosts,
+        vertex,
+        maxBodyBytes: file.server?.maxBodyBytes,
+        requestLog,
+        contentLogging,
+      },
       log: (line) => console.error(line),
     });
   } catch (error) {
@@ -135,27 +129,13 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof PortInUseError) throw new CliError(error.message, 1);
     throw error;
   }
-  // `hearth rm` refuses to delete a package while this mark exists.
-  const releaseServingMark = markServing(packageDir);
-  loadEngine({
-    packageDir,
-    device,
-    cpuThreads,
-    batching: file.batching,
-    servedName: values['served-name'] ?? file.model?.servedName,
-    log,
-  }).then(engineLoaded, engineFailed);
-  log(`hearth serve: listening on ${server.url} (loading ${packageDir}; /health turns 200 when ready)`);
+  log(`hearth serve: listening on ${served.url} (loading ${packageDir}; /health turns 200 when ready)`);
 
   let stopping: Promise<number> | null = null;
   const stop = async (reason: string): Promise<number> => {
     log(`hearth serve: ${reason}; finishing in-flight requests (up to ${graceMs} ms)…`);
-    const startedMs = Date.now();
-    await server.close(graceMs);
-    const engine = await enginePromise.catch(() => null);
-    await engine?.shutdown(Math.max(0, graceMs - (Date.now() - startedMs)));
+    await served.close(graceMs);
     requestLog.close();
-    releaseServingMark();
     log('hearth serve: stopped.');
     return 0;
   };
@@ -174,9 +154,8 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    server.ready.then(
-      async () => {
-        const engine = await enginePromise;
+    served.ready.then(
+      (engine) => {
         const snapshot = engine.snapshot();
         const config = engine.config;
         log(
@@ -184,7 +163,7 @@ export async function run(argv: string[]): Promise<number> {
             `(${(snapshot.kvCacheBytes / 2 ** 20).toFixed(1)} MiB); max batch ${config.maxBatchSize}, ` +
             `max concurrent ${config.maxConcurrentRequests}, context ${config.maxTotalTokens} tokens.`,
         );
-        log(`hearth serve: OpenAI API at ${server.url}/v1${apiKey ? ' (API key required)' : ''}`);
+        log(`hearth serve: OpenAI API at ${served.url}/v1${apiKey ? ' (API key required)' : ''}`);
       },
       (error: Error) => {
         console.error(`hearth serve: the model could not be loaded: ${error.message}`);

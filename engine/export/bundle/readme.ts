@@ -126,7 +126,7 @@ ${plan.bakeModel ? '' : 'This bundle mounts the model from a volume, which Verte
 | maxBatchSize | ${b.maxBatchSize} |
 | maxBatchTotalTokens | ${b.maxBatchTotalTokens} |
 | maxPrefillTokens | ${b.maxPrefillTokens} |
-| maxWaitingTokens | ${b.maxWaitingTokens} |
+| maxQueuedTokens | ${b.maxQueuedTokens} |
 | maxConcurrentRequests | ${b.maxConcurrentRequests} |
 | maxInputTokens / maxTotalTokens | ${b.maxInputTokens} / ${b.maxTotalTokens} |
 | kvCacheBytes | ${b.kvCacheBytes === 0 ? 'derived at start' : formatBytes(b.kvCacheBytes)} |
