@@ -1,8 +1,8 @@
 // The model package contract: what `hearth convert` writes and the engine reads.
 // Runtime-free (no Node imports) so the renderer can show manifests too.
 
-export type ModelDtype = 'fp32' | 'fp16' | 'int4';
-export const MODEL_DTYPES: readonly ModelDtype[] = ['fp32', 'fp16', 'int4'];
+export const MODEL_DTYPES = ['fp32', 'fp16', 'int4'] as const;
+export type ModelDtype = (typeof MODEL_DTYPES)[number];
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3';
 

@@ -90,6 +90,22 @@ test('status reports the data dir and which parts exist', async () => {
   assert.equal(body.features.bench, true);
 });
 
+test('admin bodies are checked by their schemas: a 400 names the field and what is allowed', async () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['/api/bench/runs', { concurrencyLevels: [0], promptTokens: 8, outputTokens: 8, requestsPerLevel: 1 }, /'concurrencyLevels' must be a list of whole numbers between 1 and 1024/],
+    ['/api/bench/runs', { concurrencyLevels: [1], promptTokens: 8, outputTokens: 1.5, requestsPerLevel: 1 }, /'outputTokens' must be a whole number of at least 1/],
+    ['/api/export/bundle', { config: {}, target: 'tpu' }, /'target' must be 'gpu' or 'cpu'/],
+    ['/api/export/sizing', { config: {}, gpus: 'T4', prices: [] }, /'gpus'/],
+    ['/api/serve/start', { settings: { model: 'x', device: 'tpu' } }, /'device' must be one of auto, cpu, cuda, dml, coreml, webgpu/],
+    ['/api/serve/start', {}, /'settings'/],
+  ];
+  for (const [route, body, message] of cases) {
+    const response = await api<AdminError>(route, { method: 'POST', body: JSON.stringify(body) });
+    assert.equal(response.status, 400, `${route} ${JSON.stringify(body)}`);
+    assert.match(response.body.error.message, message);
+  }
+});
+
 test('bad serve settings and unknown models get messages that say what to do', async () => {
   const bad = await api<AdminError>('/api/serve/start', { method: 'POST', body: JSON.stringify({ settings: { model: 'x', port: -1 } }) });
   assert.equal(bad.status, 400);

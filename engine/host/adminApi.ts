@@ -7,19 +7,14 @@ import type {
   AdminStatus,
   BenchRunListResponse,
   BenchStarted,
-  BenchSweepRequest,
   DeleteModelResponse,
-  ExportBundleRequest,
   HubSearchResponse,
   LatencyByDayResponse,
   LibraryResponse,
   PullListResponse,
-  PullRequest,
   PullStarted,
   RequestListResponse,
   RequestLogFilter,
-  ServeStartRequest,
-  SizingRequest,
 } from '../common/adminApi.js';
 import { ADMIN_PROXY_PREFIX } from '../common/adminApi.js';
 import { MODEL_DTYPES, type ModelDtype } from '../common/manifest.js';
@@ -29,11 +24,11 @@ import type { RequestLog } from '../store/requestLog.js';
 import { isAuthorized } from './auth.js';
 import type { DashboardSampler } from './dashboard.js';
 import type { EventHub } from './events.js';
-import { HttpError, badRequest, notFound, optionalNumber, readJson, sendError, sendJson, unavailable } from './httpUtil.js';
+import { HttpError, badRequest, notFound, optionalNumber, readBody, sendError, sendJson, unavailable } from './httpUtil.js';
 import type { ServeController } from './serveController.js';
 import type { OptionalServices } from './services.js';
 import { serveStatic } from './staticFiles.js';
-import { validateServeSettings } from './serveSettings.js';
+import { benchSweepSchema, exportBundleSchema, pullSchema, serveStartSchema, sizingSchema } from './adminBodies.js';
 
 /**
  * Origins of UIs that call the admin API cross-origin: the Electron renderer is served from
@@ -165,12 +160,8 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
     '/api/hub/pull',
     async ({ req }): Promise<PullStarted> => {
       if (!ctx.hub) missing('hub', 'Downloading from the Hub');
-      const body = await readJson<PullRequest>(req);
-      if (typeof body.repo !== 'string' || !/^[\w.-]+\/[\w.-]+$/.test(body.repo)) {
-        throw badRequest("'repo' must be a Hub repo id such as 'HuggingFaceTB/SmolLM2-135M-Instruct'.");
-      }
-      const dtype = parseDtype(body.dtype ?? null) ?? 'int4';
-      const jobId = ctx.hub.pull({ ...body, dtype }, (progress) => ctx.events.publish('pull', progress));
+      const body = await readBody(req, pullSchema);
+      const jobId = ctx.hub.pull(body, (progress) => ctx.events.publish('pull', progress));
       return { jobId };
     },
     202,
@@ -179,12 +170,12 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
   // Serve
   add('GET', '/api/serve', () => ctx.serve.current());
   add('POST', '/api/serve/start', async ({ req }) => {
-    const body = await readJson<ServeStartRequest>(req);
-    return ctx.serve.start(validateServeSettings(body.settings));
+    const { settings } = await readBody(req, serveStartSchema);
+    return ctx.serve.start(settings);
   });
   add('POST', '/api/serve/reload', async ({ req }) => {
-    const body = await readJson<ServeStartRequest>(req);
-    return ctx.serve.reload(validateServeSettings(body.settings));
+    const { settings } = await readBody(req, serveStartSchema);
+    return ctx.serve.reload(settings);
   });
   add('POST', '/api/serve/stop', () => ctx.serve.stop());
 
@@ -199,10 +190,7 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
   add('GET', '/api/requests', ({ url }): RequestListResponse => {
     const filter = parseRequestFilter(url.searchParams);
     const { limit: _limit, offset: _offset, ...countFilter } = filter;
-    ctx.requestLog.flush();
-    const models = (ctx.requestLog.db.prepare('SELECT DISTINCT model FROM request_log WHERE model IS NOT NULL ORDER BY model').all() as { model: string }[]).map(
-      (row) => row.model,
-    );
+    const models = ctx.requestLog.models();
     return { total: ctx.requestLog.count(countFilter), entries: ctx.requestLog.list({ limit: 100, ...filter }), models };
   });
   add('GET', '/api/requests.csv', ({ url, res }) => {
@@ -239,8 +227,7 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
     '/api/bench/runs',
     async ({ req }): Promise<BenchStarted> => {
       if (!ctx.bench) missing('bench', 'Benchmarking');
-      const body = await readJson<BenchSweepRequest>(req);
-      validateSweep(body);
+      const body = await readBody(req, benchSweepSchema);
       const server = ctx.serve.server();
       const status = ctx.serve.current();
       if (!server || !status.baseUrl) throw new HttpError(409, 'not_serving', 'Nothing is being served. Start a model on the Serve tab, then run the benchmark.');
@@ -258,30 +245,16 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
   add('GET', '/api/export/defaults', () => (ctx.exporter ? ctx.exporter.defaults() : missing('export', 'Export')));
   add('POST', '/api/export/sizing', async ({ req }) => {
     if (!ctx.exporter) missing('export', 'GPU sizing');
-    const body = await readJson<SizingRequest>(req);
-    if (!body.config || !Array.isArray(body.gpus) || !Array.isArray(body.prices)) throw badRequest("Send 'config', 'gpus' and 'prices'.");
-    return ctx.exporter.sizing(body);
+    return ctx.exporter.sizing(await readBody(req, sizingSchema));
   });
   add('POST', '/api/export/bundle', async ({ req }) => {
     if (!ctx.exporter) missing('export', 'Export');
-    const body = await readJson<ExportBundleRequest>(req);
-    if (!body.config) throw badRequest("Send the serving 'config' to export.");
-    if (body.target !== 'gpu' && body.target !== 'cpu') throw badRequest("'target' must be 'gpu' or 'cpu'.");
-    return ctx.exporter.bundle(body);
+    return ctx.exporter.bundle(await readBody(req, exportBundleSchema));
   });
 
   return routes;
 }
 
-function validateSweep(body: BenchSweepRequest): void {
-  const levels = body.concurrencyLevels;
-  if (!Array.isArray(levels) || levels.length === 0 || levels.some((level) => !Number.isInteger(level) || level < 1 || level > 1024)) {
-    throw badRequest("'concurrencyLevels' must be a list of whole numbers between 1 and 1024, e.g. [1, 2, 4, 8].");
-  }
-  for (const key of ['promptTokens', 'outputTokens', 'requestsPerLevel'] as const) {
-    if (!Number.isInteger(body[key]) || body[key] < 1) throw badRequest(`'${key}' must be a whole number of at least 1.`);
-  }
-}
 
 /** Forwards /api/proxy/v1/* to the running OpenAI server, adding its API key; streams both ways. */
 function proxyToServer(ctx: AdminApiContext, req: IncomingMessage, res: ServerResponse, url: URL): void {

@@ -3,6 +3,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminError } from '../common/adminApi.js';
 import { checkJsonContentType } from '../server/browserGuard.js';
+import type { z } from 'zod';
+import { paramPath } from '../server/validation.js';
 
 /** An error a user can meet, sent as an AdminError body with this HTTP status. */
 export class HttpError extends Error {
@@ -61,6 +63,22 @@ export async function readJson<T>(req: IncomingMessage): Promise<T> {
   } catch {
     throw badRequest('The request body is not valid JSON.');
   }
+}
+
+/** `value` checked against `schema`, or a 400 naming the first offending field ("'port' must be …"). */
+export function parseWith<T>(schema: z.ZodType<T, unknown>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = paramPath(issue.path);
+  // Our messages name their field already ('port' must be …); zod's own do not.
+  const message = issue.message.startsWith("'") || issue.message.startsWith('Pick') || issue.message.startsWith('Send') ? issue.message : `'${field || 'body'}': ${issue.message}`;
+  throw badRequest(`${message}.`);
+}
+
+/** The JSON body, checked against `schema` (see adminBodies.ts). */
+export async function readBody<T>(req: IncomingMessage, schema: z.ZodType<T, unknown>): Promise<T> {
+  return parseWith(schema, await readJson<unknown>(req));
 }
 
 export function optionalNumber(query: URLSearchParams, name: string): number | undefined {

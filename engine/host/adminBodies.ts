@@ -1,0 +1,75 @@
+// Bodies of the admin API's POST routes, as zod schemas (as the OpenAI routes' are in
+// server/validation.ts): a handler gets a typed, checked value or the client gets a 400 that names
+// the field and says what is allowed.
+import { z } from 'zod';
+import type { BenchSweepRequest, ExportBundleRequest, PullRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
+import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
+import { MODEL_DTYPES } from '../common/manifest.js';
+import { DEVICE_CHOICES, DEFAULT_SERVE_PORT } from '../common/servingConfig.js';
+import type { ServingConfig } from '../common/servingConfig.js';
+
+const wholeNumber = (name: string, min: number, max: number) =>
+  z.number({ error: `'${name}' must be a whole number from ${min} to ${max}` }).int(`'${name}' must be a whole number from ${min} to ${max}`).min(min, `'${name}' must be a whole number from ${min} to ${max}`).max(max, `'${name}' must be a whole number from ${min} to ${max}`);
+const oneOf = <T extends readonly [string, ...string[]]>(name: string, values: T) => z.enum(values, { error: `'${name}' must be one of ${values.join(', ')}` });
+const trimmedOrUndefined = z.string().transform((value) => value.trim() || undefined);
+
+export const serveSettingsSchema = z.object({
+  model: z.string({ error: "Pick a model to serve ('model': a library name or package folder)" }).trim().min(1, "Pick a model to serve ('model': a library name or package folder)"),
+  dtype: oneOf('dtype', MODEL_DTYPES).optional(),
+  servedName: trimmedOrUndefined.optional(),
+  device: oneOf('device', DEVICE_CHOICES).default('auto'),
+  host: z.string().transform((value) => value.trim() || '127.0.0.1').default('127.0.0.1'),
+  port: wholeNumber('port', 0, 65535).default(DEFAULT_SERVE_PORT),
+  apiKey: z.string({ error: "'apiKey' must be text" }).transform((value) => value.trim() || undefined).optional(),
+  corsOrigins: z
+    .array(z.string(), { error: "'corsOrigins' must be a list of origins such as ['http://localhost:3000'] (or ['*'])" })
+    .transform((origins) => origins.map((origin) => origin.trim()).filter((origin) => origin !== ''))
+    .default([]),
+  maxBatchSize: wholeNumber('maxBatchSize', 1, 1024).default(DEFAULT_MAX_BATCH_SIZE),
+  contextLength: wholeNumber('contextLength', 0, 1 << 22).default(0),
+  kvCacheBytes: wholeNumber('kvCacheBytes', 0, Number.MAX_SAFE_INTEGER).default(0),
+  contentLogging: z.boolean().default(true),
+  vertex: z.boolean().default(false),
+}) satisfies z.ZodType<ServeSettings, unknown>;
+
+export const serveStartSchema = z.object({ settings: serveSettingsSchema });
+
+export const pullSchema = z.object({
+  repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, "'repo' must be a Hub repo id such as 'HuggingFaceTB/SmolLM2-135M-Instruct'"),
+  dtype: oneOf('dtype', MODEL_DTYPES).default('int4'),
+  revision: z.string().optional(),
+  name: z.string().optional(),
+}) satisfies z.ZodType<PullRequest, unknown>;
+
+const LEVELS = "'concurrencyLevels' must be a list of whole numbers between 1 and 1024, e.g. [1, 2, 4, 8]";
+const positive = (name: string) => z.number().int(`'${name}' must be a whole number of at least 1`).min(1, `'${name}' must be a whole number of at least 1`);
+
+export const benchSweepSchema = z.object({
+  label: z.string().optional(),
+  concurrencyLevels: z.array(z.number({ error: LEVELS }).int(LEVELS).min(1, LEVELS).max(1024, LEVELS), { error: LEVELS }).min(1, LEVELS),
+  promptTokens: positive('promptTokens'),
+  outputTokens: positive('outputTokens'),
+  requestsPerLevel: positive('requestsPerLevel'),
+}) satisfies z.ZodType<BenchSweepRequest, unknown>;
+
+// The serving config is checked in depth where it is used (export re-resolves its batching); here: that it is one.
+const servingConfig = z.custom<ServingConfig>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), "Send the serving 'config' (an object, as GET /api/export/defaults returns it)");
+const gpus = z.array(z.object({ name: z.string(), memoryBytes: z.number().positive() }));
+const prices = z.array(z.object({ gpu: z.string(), usdPerHour: z.number().nonnegative() }));
+
+export const sizingSchema = z.object({
+  config: servingConfig,
+  gpus,
+  prices,
+  targetRequestsPerSec: z.number().positive().optional(),
+  measuredRequestsPerSec: z.number().positive().optional(),
+}) satisfies z.ZodType<SizingRequest, unknown>;
+
+export const exportBundleSchema = z.object({
+  config: servingConfig,
+  outDir: z.string().optional(),
+  target: z.enum(['gpu', 'cpu'], { error: "'target' must be 'gpu' or 'cpu'" }),
+  bakeModel: z.boolean().default(false),
+  gpus: gpus.optional(),
+  prices: prices.optional(),
+}) satisfies z.ZodType<ExportBundleRequest, unknown>;
