@@ -19,9 +19,11 @@ import { onnx } from './onnx/proto.js';
 import { halfPrecisionVariant, readAt } from './halfGraph.js';
 import type { ProgressListener } from './progress.js';
 import { readTokenizerInfo } from './tokenizerInfo.js';
+import { PACKAGE_FILES } from './modelPackage.js';
+
+export { PACKAGE_FILES };
 
 export const CONVERTER_VERSION = `hearth-convert/${HEARTH_VERSION}+gqa-v2`;
-export const PACKAGE_FILES = { model: 'model.onnx', modelF16: 'model.f16.onnx', modelData: 'model.onnx.data', manifest: 'manifest.json' } as const;
 
 export interface ConvertOptions {
   checkpointDir: string;

@@ -2,7 +2,7 @@
 // it, with the model package, Hearth's engine source and its build script copied in so the
 // directory builds on its own (`docker build bundle/`: the image's build stage compiles the
 // serving code; the runtime image holds only the result).
-import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { APP_ROOT } from '../appRoot.js';
 import type { ModelManifest } from '../common/manifest.js';
@@ -17,6 +17,7 @@ import { renderDockerfile, renderDockerignore } from './bundle/dockerfile.js';
 import { renderK8s, renderPrometheusAdapterValues, renderTunedJson } from './bundle/k8s.js';
 import { renderReadme } from './bundle/readme.js';
 import { renderVertexScript } from './bundle/vertex.js';
+import { PackageError, readManifest as readPackageManifest } from '../convert/modelPackage.js';
 
 export interface ExportOptions {
   config: ServingConfig;
@@ -63,11 +64,12 @@ export function packageDirOf(packageOrName: string): string {
 
 export function readManifest(packageOrName: string): ModelManifest {
   const packageDir = packageDirOf(packageOrName);
-  const file = join(packageDir, 'manifest.json');
-  if (!existsSync(file)) {
-    throw new ExportError(`no model package at ${packageDir} (a folder with manifest.json); point the config's model.package at one made by \`hearth convert\` or \`hearth pull\``);
+  try {
+    return readPackageManifest(packageDir);
+  } catch (error) {
+    if (error instanceof PackageError) throw new ExportError(`${error.message.replace(/\.$/, '')} (the config's model.package)`);
+    throw error;
   }
-  return JSON.parse(readFileSync(file, 'utf8')) as ModelManifest;
 }
 
 /** Throughput to plan replicas with: the tuning measurement unless the caller gives one. */

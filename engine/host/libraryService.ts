@@ -9,6 +9,7 @@ import { readManifest } from '../runtime/index.js';
 import { ModelInUseError, type ModelRegistry } from '../store/modelRegistry.js';
 import { HttpError, notFound } from './httpUtil.js';
 import type { LibraryService } from './services.js';
+import { isModelPackage } from '../convert/modelPackage.js';
 
 export function folderBytes(dir: string): number {
   if (!existsSync(dir)) return 0;
@@ -26,7 +27,7 @@ export function libraryService(registry: ModelRegistry, env: NodeJS.ProcessEnv =
     async list(): Promise<LibraryModel[]> {
       return registry.list().flatMap((model) => {
         const variants: LibraryVariant[] = model.variants
-          .filter((variant) => variant.status === 'ready' && existsSync(join(variant.path, 'manifest.json')))
+          .filter((variant) => variant.status === 'ready' && isModelPackage(variant.path))
           .map((variant) => {
             const manifest = readManifest(variant.path);
             return {

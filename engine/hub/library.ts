@@ -10,6 +10,7 @@ import { join, resolve, sep } from 'node:path';
 import { dataDir, databasePath } from '../store/dataDir.js';
 import { openDb } from '../store/db.js';
 import { ModelRegistry, assertSafeModelName } from '../store/modelRegistry.js';
+import { isModelPackage } from '../convert/modelPackage.js';
 
 export class LibraryError extends Error {
   constructor(message: string) {
@@ -25,7 +26,7 @@ export class LibraryError extends Error {
  */
 export function resolvePackage(nameOrPath: string, env: NodeJS.ProcessEnv = process.env): string {
   const asPath = resolve(nameOrPath);
-  if (existsSync(join(asPath, 'manifest.json'))) return asPath;
+  if (isModelPackage(asPath)) return asPath;
   if (/[\\/]/.test(nameOrPath) || nameOrPath.startsWith('.')) {
     throw new LibraryError(`No model package at ${asPath} (no manifest.json there). Convert one with \`hearth convert\`, or give a library name (\`hearth models\` lists them).`);
   }

@@ -17,6 +17,7 @@ import { checkFit, detectMemory, type DetectedMemory } from './fitCheck.js';
 import { HfCacheRepo } from './hfCache.js';
 import { HubError, hubSettings, type HubOptions, type HubSettings } from './hubSettings.js';
 import { assertConvertible, metadataFiles, parseRepoRef, resolveRepo, SAFETENSORS_INDEX, weightFiles, type RepoSnapshot } from './repoFiles.js';
+import { isModelPackage, readManifest } from '../convert/modelPackage.js';
 
 export interface PullOptions {
   /** `org/name` or `org/name@revision`. */
@@ -188,9 +189,8 @@ async function pullInto(registry: ModelRegistry, options: PullOptions, emit: (ev
 
   // Convert, unless this exact commit was already converted to this dtype.
   const existing = registry.get(name)?.variants.find((variant) => variant.dtype === options.dtype);
-  const manifestPath = join(packageDir, 'manifest.json');
-  if (existing?.status === 'ready' && existsSync(manifestPath)) {
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelManifest;
+  if (existing?.status === 'ready' && isModelPackage(packageDir)) {
+    const manifest = readManifest(packageDir);
     if (manifest.source.revision === commit) {
       registry.markReady(name, options.dtype, manifest.weightsBytes);
       emit({ type: 'done', name, dtype: options.dtype, packageDir, weightsBytes: manifest.weightsBytes, reusedPackage: true });

@@ -1,7 +1,6 @@
 // The engine loop (vLLM's shape): scheduler.schedule() → runner.step() in the worker →
 // updateFromOutput() → emit events. Admission is bounded; a failed run fails only its requests.
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +19,7 @@ import { PrefixCache } from './prefixCache.js';
 import { StreamDetokenizer } from './detokenizer.js';
 import { ModelTokenizer } from './tokenizer.js';
 import { RequestChannel } from './requestChannel.js';
+import { readManifest } from '../convert/modelPackage.js';
 
 export interface LoadEngineOptions {
   packageDir: string;
@@ -118,15 +118,6 @@ interface StepOutcome {
 }
 
 const NO_TIMING: StepOutcome['timing'] = { runMs: 0, overheadMs: 0, phases: { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 }, transfer: { toDeviceBytes: 0, toHostBytes: 0 } };
-
-export function readManifest(packageDir: string): ModelManifest {
-  const path = join(packageDir, 'manifest.json');
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as ModelManifest;
-  } catch (error) {
-    throw new Error(`Cannot read the model package manifest ${path}: ${(error as Error).message}. Is this a package made by \`hearth convert\`?`);
-  }
-}
 
 export class HearthEngine implements LoadedEngine {
   readonly manifest: ModelManifest;

@@ -3,7 +3,7 @@
 import { HearthEngine, type LoadEngineOptions, type LoadedEngine } from './engine.js';
 
 export type { LoadEngineOptions, LoadedEngine, StepStats } from './engine.js';
-export { readManifest } from './engine.js';
+export { readManifest } from '../convert/modelPackage.js';
 export { resolveBatchingConfig, batchingConfigSchema, kvBytesPerToken, type ResolvedBatchingConfig, type MemoryInfo } from './config.js';
 export { OverloadedError, NotReadyError, ValidationError, EngineConfigError, serializeError, deserializeError } from './errors.js';
 export { ModelTokenizer, type ChatMessage, type ChatTemplateOptions } from './tokenizer.js';
