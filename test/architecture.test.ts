@@ -111,3 +111,16 @@ test('one served-model lifecycle: only engine/server/servedModel.ts loads an eng
   const owners = production.filter((file) => starts(readFileSync(file, 'utf8'))).map((file) => relative(root, file).split(sep).join('/'));
   assert.deepEqual(owners, ['engine/server/servedModel.ts'], 'start a served model through startServedModel (engine/server/servedModel.ts)');
 });
+
+test('one HTTP kit: only engine/server/http.ts reads request bodies and only engine/server/sse.ts starts event streams', () => {
+  const production = ['engine', 'electron'].flatMap((dir) => sourceFiles(join(root, dir))).filter((file) => !file.endsWith('.test.ts'));
+  const checks: Array<{ owner: string; pattern: RegExp; catches: string }> = [
+    { owner: 'engine/server/http.ts', pattern: /for await \(const \w+ of req\b/, catches: 'for await (const chunk of req) {' },
+    { owner: 'engine/server/sse.ts', pattern: /['"]text\/event-stream/i, catches: "res.writeHead(200, { 'content-type': 'text/event-stream' })" },
+  ];
+  for (const { owner, pattern, catches } of checks) {
+    assert.match(catches, pattern, 'the check catches a copy (self-test)');
+    const owners = production.filter((file) => pattern.test(readFileSync(file, 'utf8'))).map((file) => relative(root, file).split(sep).join('/'));
+    assert.deepEqual(owners, [owner]);
+  }
+});

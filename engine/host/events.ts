@@ -2,6 +2,7 @@
 // goes through `publish`, typed by AdminEventMap. Slow clients are dropped, not buffered forever.
 import type { ServerResponse } from 'node:http';
 import type { AdminEventMap, AdminEventType } from '../common/adminApi.js';
+import { sseFrame, startSse } from '../server/sse.js';
 
 const HEARTBEAT_MS = 15_000;
 /** A client whose socket buffer grows past this is too slow to follow the dashboard; drop it. */
@@ -23,12 +24,7 @@ export class EventHub {
 
   /** Turns `res` into an event stream; `initial` events are sent to this client first. */
   attach(res: ServerResponse, initial: { type: AdminEventType; data: unknown }[] = []): void {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
+    startSse(res, { 'Cache-Control': 'no-store' });
     res.write('retry: 2000\n\n');
     for (const event of initial) res.write(format(event.type, event.data));
     this.clients.add(res);
@@ -55,6 +51,4 @@ export class EventHub {
   }
 }
 
-function format(type: string, data: unknown): string {
-  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
-}
+const format = (type: string, data: unknown) => sseFrame(data, type);

@@ -2,7 +2,8 @@
 // responses, and query parsing. No framework: the admin API is a handful of routes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminError } from '../common/adminApi.js';
-import { checkJsonContentType } from '../server/browserGuard.js';
+import { ApiError } from '../server/errors.js';
+import { readJsonBody, sendJson as sendKitJson } from '../server/http.js';
 import type { z } from 'zod';
 import { paramPath } from '../server/validation.js';
 
@@ -23,17 +24,18 @@ export const notFound = (message: string) => new HttpError(404, 'not_found', mes
 export const conflict = (message: string) => new HttpError(409, 'conflict', message);
 export const unavailable = (message: string) => new HttpError(503, 'unavailable', message);
 
+/** A JSON response (the kit's), never cached: admin answers are live state. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(text);
+  sendKitJson(res, status, body, { 'cache-control': 'no-store' });
 }
 
 export function sendError(res: ServerResponse, error: unknown): void {
   const httpError =
     error instanceof HttpError
       ? error
-      : new HttpError(500, 'internal', `The engine host failed: ${(error as Error)?.message ?? String(error)}. See the host's log; retry, or restart Hearth if it persists.`);
+      : error instanceof ApiError
+        ? new HttpError(error.status, error.code ?? 'bad_request', error.message) // the kit's (body reading: 400/413/415)
+        : new HttpError(500, 'internal', `The engine host failed: ${(error as Error)?.message ?? String(error)}. See the host's log; retry, or restart Hearth if it persists.`);
   const body: AdminError = { error: { code: httpError.code, message: httpError.message } };
   if (res.headersSent) {
     res.end();
@@ -42,27 +44,9 @@ export function sendError(res: ServerResponse, error: unknown): void {
   sendJson(res, httpError.status, body);
 }
 
-const MAX_BODY_BYTES = 1 << 20;
-
-/** The JSON body; an absent body reads as {} (bodiless POSTs such as /api/serve/stop). */
+/** The JSON body, as the API server reads it (the kit's limits and refusals). */
 export async function readJson<T>(req: IncomingMessage): Promise<T> {
-  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  const refusal = hasBody ? checkJsonContentType(req) : null;
-  if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'too_large', 'The request body is over 1 MiB; send less.');
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {} as T;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    throw badRequest('The request body is not valid JSON.');
-  }
+  return (await readJsonBody(req)) as T;
 }
 
 /** `value` checked against `schema`, or a 400 naming the first offending field ("'port' must be …"). */

@@ -3,10 +3,10 @@
 import type { ServeSettings } from '../common/adminApi.js';
 import type { BatchingConfig } from '../common/batching.js';
 import type { ServingConfig } from '../common/servingConfig.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../server/http.js';
 import { badRequest, parseWith } from './httpUtil.js';
 import { serveSettingsSchema } from './adminBodies.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** Checks what the UI (or a script) sent; every message names the field and the allowed values (adminBodies.ts). */
 export function validateServeSettings(raw: unknown): ServeSettings {

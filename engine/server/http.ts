@@ -1,8 +1,16 @@
-// Small node:http helpers: bounded JSON bodies, JSON responses, client identity.
+// The HTTP kit both servers use (the OpenAI API here, the desktop host's admin API): bounded JSON
+// bodies that must say they are JSON, JSON and text responses, client identity. No framework.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkJsonContentType } from './browserGuard.js';
 import { ApiError } from './errors.js';
 
-export async function readJsonBody(req: IncomingMessage, maxBodyBytes: number): Promise<unknown> {
+/** Largest request body either server reads by default (server.maxBodyBytes overrides it for the API). */
+export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The JSON body (415 unless it is declared JSON, 413 past the limit, 400 when empty or not JSON). */
+export async function readJsonBody(req: IncomingMessage, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): Promise<unknown> {
+  const refusal = checkJsonContentType(req);
+  if (refusal) throw new ApiError(refusal.status, refusal.message, { code: refusal.code });
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBodyBytes) throw bodyTooLarge(declared, maxBodyBytes);
   const chunks: Buffer[] = [];
@@ -34,7 +42,7 @@ function bodyTooLarge(numBytes: number, maxBodyBytes: number): ApiError {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(text);
 }
 

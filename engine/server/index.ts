@@ -10,13 +10,14 @@ import { buildRoutes, createRequestHandler } from './router.js';
 import type { ServedEngine } from './servedEngine.js';
 import { vertexRoutes } from './vertex.js';
 import { DEFAULT_SERVE_PORT } from '../common/servingConfig.js';
+import { DEFAULT_MAX_BODY_BYTES } from './http.js';
 
 export type { ServedEngine } from './servedEngine.js';
 export { ServerMetrics } from './metrics.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_PORT = DEFAULT_SERVE_PORT;
-export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES };
 
 export interface CreateServerOptions {
   /** The engine, or its loading promise (the server answers 503 until it resolves; 503 with the reason if it rejects). */

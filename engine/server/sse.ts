@@ -13,11 +13,16 @@ export function startSse(res: ServerResponse, headers: Record<string, string> = 
   res.flushHeaders();
 }
 
+/** One event as it goes on the wire; `event` names it (unnamed: OpenAI's streams). */
+export function sseFrame(data: unknown, event?: string): string {
+  const payload = typeof data === 'string' ? data : JSON.stringify(data);
+  return `${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`;
+}
+
 /** Writes one `data:` event; resolves once the socket can take more (or is gone). */
 export async function sendSse(res: ServerResponse, data: unknown): Promise<void> {
   if (res.destroyed || res.writableEnded) return;
-  const payload = typeof data === 'string' ? data : JSON.stringify(data);
-  if (!res.write(`data: ${payload}\n\n`)) {
+  if (!res.write(sseFrame(data))) {
     await new Promise<void>((resolve) => {
       const done = () => {
         res.off('drain', done);
