@@ -5,6 +5,7 @@ import { DEFAULT_MAX_BATCH_SIZE, type BatchingConfig } from '../common/batching.
 import type { ModelManifest } from '../common/manifest.js';
 import { EngineConfigError } from './errors.js';
 import { STRIDE_STEP_TOKENS } from './kvCache.js';
+import { kvBytesPerToken as kvBytesPerTokenOf } from '../common/memoryEstimate.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -66,9 +67,9 @@ export const DEFAULTS = {
   maxPrefixCacheBytes: 512 * 2 ** 20,
 } as const;
 
+/** K+V bytes per token of a package's cache (the one formula: common/memoryEstimate.ts). */
 export function kvBytesPerToken(manifest: ModelManifest): number {
-  const elementBytes = manifest.graph.kvDtype === 'float16' ? 2 : 4;
-  return manifest.graph.numLayers * 2 * manifest.graph.numKvHeads * manifest.graph.headDim * elementBytes;
+  return kvBytesPerTokenOf(manifest.graph, manifest.graph.kvDtype);
 }
 
 function roundDown(value: number, step: number): number {

@@ -14,6 +14,7 @@ import { SamplerScratch, SamplerState, sample } from './sampler.js';
 import { serializeError } from './errors.js';
 import { GrammarRuntime, type GrammarConstraint } from './grammar/grammarRuntime.js';
 import type { FromRunner, InitMessage, RunFailure, RunnerReport, SamplerInit, StepMessage, ToRunner, TokenSample } from './runnerMessages.js';
+import { kvBytesPerToken } from '../common/memoryEstimate.js';
 
 const port = parentPort;
 if (!port) throw new Error('runnerWorker must run in a worker thread');
@@ -74,7 +75,8 @@ async function init(message: InitMessage): Promise<void> {
   };
   const report: RunnerReport = { ...device, kvResidency: kv.residency, kvResidencyNote };
   log(`KV cache: ${kv.residency === 'device' ? 'resident on the device' : 'in host memory'}`);
-  const kvCacheBytes = message.kvCapacityTokens * graph.numKvHeads * graph.headDim * 4 * 2 * graph.numLayers;
+  // The budget as the cache's capacity in float32 (the host cache's element type).
+  const kvCacheBytes = message.kvCapacityTokens * kvBytesPerToken(graph, 'float32');
   post({ type: 'ready', device: report, kvCacheBytes });
 }
 
