@@ -2,6 +2,7 @@
 //
 //   node --import tsx scripts/bench-engine.ts --package DIR
 //   node --import tsx scripts/bench-engine.ts --fixture smollm2-135m --dtype int4      (H1's generated fixture)
+//   node --import tsx scripts/bench-engine.ts --fixture qwen2.5-0.5b --arch qwen2       (the Qwen2.5-0.5B shape)
 //   options: --concurrency 1,4,16,64  --new-tokens 64  --prompt-tokens 32  --threads N
 //            --spinning  --profile  --max-prefill-tokens N  --json  --no-warmup
 //
@@ -35,7 +36,7 @@ const { values } = parseArgs({
 });
 
 if (values.help || (!values.package && !values.fixture)) {
-  console.log('usage: node --import tsx scripts/bench-engine.ts (--package DIR | --fixture smollm2-135m [--dtype int4|fp32|fp16]) [--concurrency 1,4,16,64] [--new-tokens 64] [--prompt-tokens 32] [--threads N] [--spinning] [--profile] [--json]');
+  console.log('usage: node --import tsx scripts/bench-engine.ts (--package DIR | --fixture smollm2-135m|qwen2.5-0.5b [--arch llama|qwen2] [--dtype int4|fp32|fp16]) [--concurrency 1,4,16,64] [--new-tokens 64] [--prompt-tokens 32] [--threads N] [--spinning] [--profile] [--json]');
   process.exit(values.help ? 0 : 2);
 }
 

@@ -11,9 +11,11 @@
 // The weight layout mirrors engine/convert (decoderGraph.ts): every linear layer (fused qkv, o,
 // fused gate_up, down, lm_head) is stored in the package dtype. int4 linears are MatMulNBits
 // (4-bit codes + one fp32 scale per block of 32 input features + packed 4-bit zero points); the
-// token embedding table is fp32 in fp32 packages and fp16 in fp16/int4 packages; norms and biases
-// stay fp32. A tied lm_head shares the embedding table in float packages (Gemm transB) and gets its
-// own quantized copy in int4 packages.
+// token embedding table is fp32 in fp32 packages, fp16 in fp16 packages and int4 blocks in the
+// MatMulNBits layout in int4 packages (read by GatherBlockQuantized; fp16 where a row has an odd
+// number of blocks, see quantizedEmbedding); norms and biases stay fp32. A tied lm_head shares the
+// embedding: Gemm transB over the float table, MatMulNBits over the int4 blocks (an int4 package
+// whose table had to stay fp16 quantizes its own lm_head copy).
 //
 // Stored bytes (the package on disk) and loaded bytes (memory once onnxruntime has the session)
 // differ for fp16: the converter casts fp16 weights to fp32 in the graph, and onnxruntime folds
@@ -37,9 +39,19 @@ export interface Int4Layout {
 
 export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 4, hasZeroPoints: true, floatBytes: 4 };
 
-/** Bytes per element of the embedding table as the converter stores it. */
+/** Bytes per element of a float embedding table as the converter stores it. */
 export function embeddingElementBytes(dtype: ModelDtype): number {
   return dtype === 'fp32' ? 4 : 2;
+}
+
+/**
+ * Whether the converter stores the embedding as int4 blocks (MatMulNBits layout, block 32). Only
+ * int4 packages, and only when a row has an even number of blocks: WebGPU's GatherBlockQuantized
+ * reads the packed zero points as one flat nibble array, which matches MatMulNBits' per-row packing
+ * only then (hidden sizes that are multiples of 64: every common model). Otherwise the table is fp16.
+ */
+export function quantizedEmbedding(dtype: ModelDtype, hiddenSize: number, int4: Int4Layout = DEFAULT_INT4_LAYOUT): boolean {
+  return dtype === 'int4' && hiddenSize % (2 * int4.blockSize) === 0;
 }
 
 /** The parts of a model's shape the estimate needs (a subset of the manifest's ModelShape). */
@@ -126,7 +138,9 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   };
 
   const embeddingElements = vocabSize * h;
-  tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
+  const int4Embedding = quantizedEmbedding(dtype, h, int4);
+  if (int4Embedding) linear('model.embed_tokens', h, vocabSize, 'embedding');
+  else tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
   const rotaryElements = (shape.contextLength ?? 0) * (headDim / 2);
   if (rotaryElements) {
     fp32('rotary.cos_cache', rotaryElements, 'other');
@@ -146,7 +160,9 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
     linear(`layers.${i}.down_proj`, intermediateSize, h, 'layers');
   }
   fp32('model.norm', h, 'other');
-  if (dtype === 'int4' || !shape.tiedEmbeddings) {
+  if (shape.tiedEmbeddings && int4Embedding) {
+    // The tied lm_head is a MatMulNBits over the embedding's blocks: nothing more is stored.
+  } else if (dtype === 'int4' || !shape.tiedEmbeddings) {
     linear('lm_head', h, vocabSize, 'lmHead');
   } else if (dtype === 'fp16') {
     // Tied fp16: Gemm reads Cast(embedding table); the folded cast is an fp32 copy in memory.

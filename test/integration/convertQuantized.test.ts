@@ -17,7 +17,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Architecture } from '../../engine/common/manifest.js';
+import type { Architecture, ModelManifest } from '../../engine/common/manifest.js';
+import { weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
@@ -30,13 +31,13 @@ const TEACHER_FORCED = Array.from({ length: 40 }, (_, i) => ((i * 7919 + 13) % 5
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-quantized-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number): Promise<void> {
-  let { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype });
+async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, hiddenSize?: number): Promise<ModelManifest> {
+  let { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype, ...(hiddenSize ? { hiddenSize } : {}) });
   if (int4AccuracyLevel !== undefined) {
-    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}`);
+    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}-h${hiddenSize ?? 'default'}`);
     manifest = await convertCheckpoint({ checkpointDir, outDir: packageDir, dtype, int4AccuracyLevel });
   }
-  const roundedDir = join(scratch, `rounded-${dtype}`);
+  const roundedDir = join(scratch, `rounded-${dtype}-h${hiddenSize ?? 'default'}`);
   if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, dtype);
   const runner = await DecoderRunner.open(packageDir, manifest);
   try {
@@ -52,6 +53,7 @@ async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number
   } finally {
     await runner.release();
   }
+  return manifest;
 }
 
 async function teacherForcedLogits(dtype: 'fp32' | 'fp16' | 'int4', arch: Architecture): Promise<Float32Array[]> {
@@ -78,7 +80,16 @@ describe('hearth convert: fp16 and int4 packages', () => {
   });
 
   it('int4 graph with fp32 activations matches the reference on int4-dequantized weights (≤ 1e-4)', async () => {
-    await graphVsRoundedReference('int4', 1e-4, 0);
+    // The embedding too: GatherBlockQuantized reads the same blocks as MatMulNBits.
+    const manifest = await graphVsRoundedReference('int4', 1e-4, 0);
+    assert.equal(manifest.weightsBytes, weightsBytes(manifest.shape, 'int4').storedBytes);
+  });
+
+  it('int4 with a hidden size of an odd number of blocks keeps an fp16 embedding table (≤ 1e-4 of its reference)', async () => {
+    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, 96);
+    assert.equal(manifest.shape.hiddenSize, 96);
+    assert.equal(manifest.weightsBytes, weightsBytes(manifest.shape, 'int4').storedBytes);
+    assert.equal(weightsBytes(manifest.shape, 'int4').embeddingBytes, manifest.shape.vocabSize * 96 * 2);
   });
 
   it('int4 graph with int8 activations (default) stays within 1e-1 of that reference', async () => {
