@@ -170,7 +170,7 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
 
 /** MatMulNBits' three initializers for one [numOut, numIn] weight (see quantize.ts for the layout). */
 interface Int4Initializers {
-  /** uint8 [numOut, kBlocks, 16] */
+  /** uint8 [numOut, kBlocks, 16] (the embedding: [numOut, numIn / 2], the same bytes) */
   codes: string;
   /** float32 [numOut, kBlocks] */
   scales: string;
@@ -193,7 +193,8 @@ class WeightEmitter {
    * lm_head. fp32 tables stay fp32; fp16 packages (and int4 ones it does not fit) store fp16.
    */
   embedding(reader: RowReader): Embedding {
-    if (quantizedEmbedding(this.dtype, reader.cols)) return { kind: 'int4', weight: this.quantized('model.embed_tokens', reader) };
+    // Stored as GatherBlockQuantized reads it ([rows, cols / 2]); a tied lm_head views the same bytes.
+    if (quantizedEmbedding(this.dtype, reader.cols)) return { kind: 'int4', weight: this.quantized('model.embed_tokens', reader, [reader.rows, reader.cols / 2]) };
     return { kind: 'table', table: this.table('model.embed_tokens.weight', reader) };
   }
 
@@ -203,11 +204,9 @@ class WeightEmitter {
       const rows = this.g.op('Gather', [embedding.table, ids]);
       return this.dtype === 'fp32' ? rows : this.g.op('Cast', [rows], { attributes: { to: FLOAT } });
     }
-    // GatherBlockQuantized wants the codes as [rows, cols / 2]; the Reshape of a constant is
-    // folded at session load. Its output type follows the scales (float32; float16 in model.f16.onnx).
-    const { codes, scales, zeroPoints, numOut, numIn } = embedding.weight;
-    const packed = this.g.op('Reshape', [codes, this.g.int64s([numOut, numIn / 2])]);
-    return this.g.op('GatherBlockQuantized', [packed, ids, scales, zeroPoints], {
+    // Output type follows the scales: float32, float16 in model.f16.onnx.
+    const { codes, scales, zeroPoints } = embedding.weight;
+    return this.g.op('GatherBlockQuantized', [codes, ids, scales, zeroPoints], {
       domain: MS, attributes: { bits: 4, block_size: INT4_BLOCK_SIZE, gather_axis: 0, quantize_axis: 1 },
     });
   }
@@ -239,7 +238,12 @@ class WeightEmitter {
   /** `tiedTo`: the embedding when embeddings are tied. */
   lmHead(input: string, tiedTo: Embedding | null, reader: RowReader, output: string): void {
     if (tiedTo?.kind === 'int4') {
-      this.matMulNBits(tiedTo.weight, input, output);
+      // MatMulNBits wants [rows, blocks, 16]: a view of the embedding's bytes in model.onnx.data.
+      // onnxruntime maps it apart from the Gather's, prepacks it and releases it, so the Gather's
+      // stays paged in only where rows are read (a Reshape would be folded into a full copy).
+      const { codes, numOut, numIn } = tiedTo.weight;
+      const blocks = this.g.view(`${codes}.blocks`, codes, [numOut, numIn / INT4_BLOCK_SIZE, INT4_BLOCK_SIZE / 2]);
+      this.matMulNBits({ ...tiedTo.weight, codes: blocks }, input, output);
       return;
     }
     if (this.dtype === 'int4') {
@@ -254,13 +258,13 @@ class WeightEmitter {
   }
 
   /** Quantizes rows (output features) chunk by chunk; codes stream to disk, scales and zero points are small. */
-  private quantized(name: string, reader: RowReader): Int4Initializers {
+  private quantized(name: string, reader: RowReader, codesDims?: number[]): Int4Initializers {
     const { rows: numOut, cols: numIn } = reader;
     const kBlocks = Math.ceil(numIn / INT4_BLOCK_SIZE);
     const zpBytesPerRow = Math.ceil(kBlocks / 2);
     const scales = new Float32Array(numOut * kBlocks);
     const zeroPointBytes = new Uint8Array(numOut * zpBytesPerRow);
-    const codes = this.g.streamedWeight(`${name}.q4`, 'uint8', [numOut, kBlocks, INT4_BLOCK_SIZE / 2], (write) => {
+    const codes = this.g.streamedWeight(`${name}.q4`, 'uint8', codesDims ?? [numOut, kBlocks, INT4_BLOCK_SIZE / 2], (write) => {
       forEachRowChunk(reader, this.chunkBytes, (chunk, rowStart, rowEnd) => {
         const q = quantizeInt4(chunk, rowEnd - rowStart, numIn);
         scales.set(q.scales, rowStart * kBlocks);

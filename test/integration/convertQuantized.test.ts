@@ -13,12 +13,12 @@
 // worst case for 4-bit blocks (≈8% RMS weight error per matrix, compounding over a tiny model);
 // trained weights quantize far better. These bounds still catch a broken packing or scale.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Architecture, ModelManifest } from '../../engine/common/manifest.js';
-import { weightsBytes } from '../../engine/common/memoryEstimate.js';
+import { modelShapeFromHfConfig, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
@@ -31,13 +31,15 @@ const TEACHER_FORCED = Array.from({ length: 40 }, (_, i) => ((i * 7919 + 13) % 5
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-quantized-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, hiddenSize?: number): Promise<ModelManifest> {
-  let { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype, ...(hiddenSize ? { hiddenSize } : {}) });
+async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: { hiddenSize?: number; arch?: Architecture } = {}): Promise<ModelManifest> {
+  const arch = fixture.arch ?? 'llama';
+  const variant = `${arch}-h${fixture.hiddenSize ?? 'default'}`;
+  let { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch, dtype, ...(fixture.hiddenSize ? { hiddenSize: fixture.hiddenSize } : {}) });
   if (int4AccuracyLevel !== undefined) {
-    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}-h${hiddenSize ?? 'default'}`);
+    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}-${variant}`);
     manifest = await convertCheckpoint({ checkpointDir, outDir: packageDir, dtype, int4AccuracyLevel });
   }
-  const roundedDir = join(scratch, `rounded-${dtype}-h${hiddenSize ?? 'default'}`);
+  const roundedDir = join(scratch, `rounded-${dtype}-${variant}`);
   if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, dtype);
   const runner = await DecoderRunner.open(packageDir, manifest);
   try {
@@ -81,15 +83,26 @@ describe('hearth convert: fp16 and int4 packages', () => {
 
   it('int4 graph with fp32 activations matches the reference on int4-dequantized weights (≤ 1e-4)', async () => {
     // The embedding too: GatherBlockQuantized reads the same blocks as MatMulNBits.
-    const manifest = await graphVsRoundedReference('int4', 1e-4, 0);
-    assert.equal(manifest.weightsBytes, weightsBytes(manifest.shape, 'int4').storedBytes);
+    await graphVsRoundedReference('int4', 1e-4, 0);
+  });
+
+  it('int4 with tied embeddings: the lm_head reads the embedding blocks (≤ 1e-4, stored once)', async () => {
+    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, { arch: 'qwen2' });
+    assert.equal(manifest.shape.tiedEmbeddings, true);
+    // The estimate stores no lm_head for a tied int4 model; the converter writes exactly that.
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'qwen2', dtype: 'int4' });
+    const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+    assert.equal(weightsBytes(shape, 'int4').lmHeadBytes, 0);
+    assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
   });
 
   it('int4 with a hidden size of an odd number of blocks keeps an fp16 embedding table (≤ 1e-4 of its reference)', async () => {
-    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, 96);
+    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, { hiddenSize: 96 });
     assert.equal(manifest.shape.hiddenSize, 96);
-    assert.equal(manifest.weightsBytes, weightsBytes(manifest.shape, 'int4').storedBytes);
-    assert.equal(weightsBytes(manifest.shape, 'int4').embeddingBytes, manifest.shape.vocabSize * 96 * 2);
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4', hiddenSize: 96 });
+    const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+    assert.equal(weightsBytes(shape, 'int4').embeddingBytes, shape.vocabSize * 96 * 2);
+    assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
   });
 
   it('int4 graph with int8 activations (default) stays within 1e-1 of that reference', async () => {

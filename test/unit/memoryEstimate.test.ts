@@ -8,6 +8,7 @@ import {
   linearWeightBytes,
   modelShapeFromHfConfig,
   weightsBytes,
+  LM_HEAD_PACKED_BYTES_PER_BLOCK,
 } from '../../engine/common/memoryEstimate.js';
 
 // config.json of HuggingFaceTB/SmolLM2-135M-Instruct (the fields that matter).
@@ -55,6 +56,8 @@ test('int4 counts MatMulNBits packed weights, scales and zero points; a tied emb
   const int4 = weightsBytes(shape, 'int4');
   assert.equal(int4.embeddingBytes, linearWeightBytes(576, 49152, 'int4')); // MatMulNBits blocks, read by GatherBlockQuantized
   assert.equal(int4.lmHeadBytes, 0, 'the tied lm_head reads the embedding blocks');
+  // In memory the lm_head is MLAS's packed copy of those blocks, beside the embedding's mapped codes.
+  assert.equal(int4.loadedBytes - int4.loadedAsStoredBytes, 49152 * 18 * LM_HEAD_PACKED_BYTES_PER_BLOCK);
   assert.ok(int4.storedBytes < weightsBytes(shape, 'fp16').storedBytes * 0.35);
   // Untied: the embedding and the lm_head each get their blocks.
   assert.equal(weightsBytes({ ...shape, tiedEmbeddings: false }, 'int4').lmHeadBytes, linearWeightBytes(576, 49152, 'int4'));
