@@ -109,8 +109,16 @@ if (llamaReady) {
 }
 let llamaPeakRssBytes = 0;
 
+const llamaRuns = new Map<string, Promise<Record<string, number>>>();
+/** One anchor script's JSON line, run once per argument list (prefill.mjs 2000 serves two rows). */
+function llama(script: string, args: string[]): Promise<Record<string, number>> {
+  const key = [script, ...args].join(' ');
+  if (!llamaRuns.has(key)) llamaRuns.set(key, runLlama(script, args));
+  return llamaRuns.get(key)!;
+}
+
 /** Runs one anchor script; returns its JSON line. Tracks the child's peak RSS (VmHWM). */
-async function llama(script: string, args: string[]): Promise<Record<string, number>> {
+async function runLlama(script: string, args: string[]): Promise<Record<string, number>> {
   const child = spawn(process.execPath, [join(llamaDir!, script), gguf!, ...args], { cwd: llamaDir!, stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
