@@ -10,7 +10,7 @@
 //
 // The weight layout mirrors engine/convert (decoderGraph.ts): every linear layer (fused qkv, o,
 // fused gate_up, down, lm_head) is stored in the package dtype. int4 linears are MatMulNBits
-// (4-bit codes + one fp32 scale per block of 32 input features + packed 4-bit zero points); the
+// (4-bit codes + one fp16 scale per block of 32 input features + packed 4-bit zero points); the
 // token embedding table is fp32 in fp32 packages, fp16 in fp16 packages and int4 blocks in the
 // MatMulNBits layout in int4 packages (read by GatherBlockQuantized; fp16 where a row has an odd
 // number of blocks, see quantizedEmbedding); norms and biases stay fp32. A tied lm_head shares the
@@ -37,7 +37,7 @@ export interface Int4Layout {
   floatBytes: number;
 }
 
-export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 4, hasZeroPoints: true, floatBytes: 4 };
+export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 2, hasZeroPoints: true, floatBytes: 4 };
 
 /**
  * Memory one 32-weight block of an int4 lm_head takes once onnxruntime has loaded it on the CPU
@@ -139,7 +139,8 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
       const codesBytes = blocks * (int4.blockSize / 2);
       const parts = [
         [`${name}.q4`, codesBytes, part === 'lmHead' ? blocks * LM_HEAD_PACKED_BYTES_PER_BLOCK : codesBytes],
-        [`${name}.scales`, blocks * int4.scaleBytes],
+        // fp16 scales are cast to fp32 at load (a folded copy).
+        [`${name}.scales`, blocks * int4.scaleBytes, blocks * 4],
         ...(int4.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocks / outFeatures / 2)] as const] : []),
       ] as const;
       for (const [partName, bytes, loadedBytes = bytes] of parts) tensors.push({ name: partName, bytes, loadedBytes, part });

@@ -272,9 +272,11 @@ class WeightEmitter {
         write(q.codes);
       });
     });
+    // Scales are float16 values (quantize.ts): stored as fp16, cast to fp32 (folded at session load).
+    const halfScales = this.g.weight(`${name}.scales`, 'float16', [numOut, kBlocks], bytesOf(toFloat16Bits(scales)));
     return {
       codes,
-      scales: this.g.weight(`${name}.scales`, 'float32', [numOut, kBlocks], bytesOf(scales)),
+      scales: this.g.op('Cast', [halfScales], { attributes: { to: FLOAT } }),
       zeroPoints: this.g.weight(`${name}.zero_points`, 'uint8', [numOut, zpBytesPerRow], zeroPointBytes),
       numOut,
       numIn,

@@ -7,6 +7,7 @@ import {
   kvBytesPerToken,
   linearWeightBytes,
   modelShapeFromHfConfig,
+  packageTensors,
   weightsBytes,
   LM_HEAD_PACKED_BYTES_PER_BLOCK,
 } from '../../engine/common/memoryEstimate.js';
@@ -50,14 +51,15 @@ test('counts SmolLM2-135M parameters exactly and sizes fp32/fp16 weights from th
 });
 
 test('int4 counts MatMulNBits packed weights, scales and zero points; a tied embedding is stored once, in int4', () => {
-  // 64 inputs, block 32 → 2 blocks per output row: 32 bytes of nibbles + 2 fp32 scales + 1 zero-point byte.
-  assert.equal(linearWeightBytes(64, 10, 'int4'), 10 * (32 + 8 + 1));
+  // 64 inputs, block 32 → 2 blocks per output row: 32 bytes of nibbles + 2 fp16 scales + 1 zero-point byte.
+  assert.equal(linearWeightBytes(64, 10, 'int4'), 10 * (32 + 4 + 1));
   const shape = modelShapeFromHfConfig(smolConfig);
   const int4 = weightsBytes(shape, 'int4');
   assert.equal(int4.embeddingBytes, linearWeightBytes(576, 49152, 'int4')); // MatMulNBits blocks, read by GatherBlockQuantized
   assert.equal(int4.lmHeadBytes, 0, 'the tied lm_head reads the embedding blocks');
   // In memory the lm_head is MLAS's packed copy of those blocks, beside the embedding's mapped codes.
-  assert.equal(int4.loadedBytes - int4.loadedAsStoredBytes, 49152 * 18 * LM_HEAD_PACKED_BYTES_PER_BLOCK);
+  const packedCopy = packageTensors(shape, 'int4').find((tensor) => tensor.part === 'lmHead')!;
+  assert.deepEqual([packedCopy.bytes, packedCopy.loadedBytes], [0, 49152 * 18 * LM_HEAD_PACKED_BYTES_PER_BLOCK]);
   assert.ok(int4.storedBytes < weightsBytes(shape, 'fp16').storedBytes * 0.35);
   // Untied: the embedding and the lm_head each get their blocks.
   assert.equal(weightsBytes({ ...shape, tiedEmbeddings: false }, 'int4').lmHeadBytes, linearWeightBytes(576, 49152, 'int4'));
