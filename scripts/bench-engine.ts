@@ -2,6 +2,7 @@
 //
 //   node --import tsx scripts/bench-engine.ts --package DIR
 //   node --import tsx scripts/bench-engine.ts --fixture smollm2-135m --dtype int4      (H1's generated fixture)
+//   node --import tsx scripts/bench-engine.ts --fixture qwen2.5-0.5b --arch qwen2       (the Qwen2.5-0.5B shape)
 //   options: --concurrency 1,4,16,64  --new-tokens 64  --prompt-tokens 32  --threads N
 //            --spinning  --profile  --max-prefill-tokens N  --json  --no-warmup
 //
@@ -10,10 +11,8 @@
 // (generated tokens / wall time), per-stream decode tokens/s (after the first token), TTFT and
 // ITL percentiles, mean step time and batch size. Figures are only meaningful on an idle machine.
 import { parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
-import type { GenerationRequest } from '../engine/common/engineApi.js';
-import type { ModelDtype } from '../engine/common/manifest.js';
 import { loadEngine, type StepStats } from '../engine/runtime/index.js';
+import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs } from './engineRuns.js';
 
 const { values } = parseArgs({
   options: {
@@ -35,17 +34,11 @@ const { values } = parseArgs({
 });
 
 if (values.help || (!values.package && !values.fixture)) {
-  console.log('usage: node --import tsx scripts/bench-engine.ts (--package DIR | --fixture smollm2-135m [--dtype int4|fp32|fp16]) [--concurrency 1,4,16,64] [--new-tokens 64] [--prompt-tokens 32] [--threads N] [--spinning] [--profile] [--json]');
+  console.log('usage: node --import tsx scripts/bench-engine.ts (--package DIR | --fixture smollm2-135m|qwen2.5-0.5b [--arch llama|qwen2] [--dtype int4|fp32|fp16]) [--concurrency 1,4,16,64] [--new-tokens 64] [--prompt-tokens 32] [--threads N] [--spinning] [--profile] [--json]');
   process.exit(values.help ? 0 : 2);
 }
 
-let packageDir = values.package;
-if (!packageDir) {
-  const { ensureFixturePackage } = await import('../test/fixtures/packages.js');
-  const fixture = await ensureFixturePackage({ arch: values.arch as 'llama', dtype: values.dtype as ModelDtype, shape: values.fixture as 'smollm2-135m' });
-  packageDir = fixture.packageDir;
-}
-
+const { packageDir } = await benchPackage(values);
 const newTokens = Number(values['new-tokens']);
 const promptTokens = Number(values['prompt-tokens']);
 const levels = values.concurrency!.split(',').map(Number);
@@ -65,43 +58,19 @@ let steps: StepStats[] = [];
 engine.onStep((stats) => steps.push(stats));
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : 0);
-let requestSeq = 0;
 
 async function runLevel(concurrency: number) {
   steps = [];
   const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  const results = await Promise.all(
-    Array.from({ length: concurrency }, async (_, stream) => {
-      const prompt = Array.from({ length: promptTokens }, (_, i) => (17 + stream * 101 + i * 13) % vocabSize);
-      const request: GenerationRequest = {
-        requestId: `bench-${++requestSeq}`,
-        promptTokenIds: prompt,
-        sampling: { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 },
-        maxNewTokens: newTokens,
-        stopStrings: [],
-        stopTokenIds: [],
-        ignoreEos: true,
-        arrivalTimeMs: Date.now(),
-      };
-      const submitted = performance.now();
-      const tokenTimes: number[] = [];
-      let finishReason = '';
-      for await (const event of engine.submit(request)) {
-        if (event.type === 'token') tokenTimes.push(performance.now());
-        else finishReason = event.finishReason;
-      }
-      return { submitted, tokenTimes, finishReason };
-    }),
-  );
-  const wallMs = performance.now() - started;
+  const prompts = Array.from({ length: concurrency }, (_, stream) => syntheticPrompt(promptTokens, vocabSize, stream));
+  const { wallMs, results } = await runStreams(engine, prompts, newTokens);
   const cpu = process.cpuUsage(cpuBefore);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  const generated = results.reduce((sum, r) => sum + r.tokenTimes.length, 0);
+  const generated = results.reduce((sum, r) => sum + r.tokenTimesMs.length, 0);
   const errors = results.filter((r) => r.finishReason !== 'length').length;
-  const ttft = results.map((r) => r.tokenTimes[0]! - r.submitted).sort((a, b) => a - b);
-  const itl = results.flatMap((r) => r.tokenTimes.slice(1).map((t, i) => t - r.tokenTimes[i]!)).sort((a, b) => a - b);
-  const decodeRates = results.map((r) => (r.tokenTimes.length - 1) / ((r.tokenTimes.at(-1)! - r.tokenTimes[0]!) / 1000));
+  const ttft = results.map(ttftMs).sort((a, b) => a - b);
+  const itl = results.flatMap((r) => r.tokenTimesMs.slice(1).map((t, i) => t - r.tokenTimesMs[i]!)).sort((a, b) => a - b);
+  const decodeRates = results.map(decodeTokensPerSecond);
   const decodeSteps = steps.filter((s) => s.numPrefillTokens === 0 && s.numDecodeTokens > 0);
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
   return {

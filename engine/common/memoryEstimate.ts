@@ -10,10 +10,12 @@
 //
 // The weight layout mirrors engine/convert (decoderGraph.ts): every linear layer (fused qkv, o,
 // fused gate_up, down, lm_head) is stored in the package dtype. int4 linears are MatMulNBits
-// (4-bit codes + one fp32 scale per block of 32 input features + packed 4-bit zero points); the
-// token embedding table is fp32 in fp32 packages and fp16 in fp16/int4 packages; norms and biases
-// stay fp32. A tied lm_head shares the embedding table in float packages (Gemm transB) and gets its
-// own quantized copy in int4 packages.
+// (4-bit codes + one fp16 scale per block of 32 input features + packed 4-bit zero points); the
+// token embedding table is fp32 in fp32 packages, fp16 in fp16 packages and int4 blocks in the
+// MatMulNBits layout in int4 packages (read by GatherBlockQuantized; fp16 where a row has an odd
+// number of blocks, see quantizedEmbedding); norms and biases stay fp32. A tied lm_head shares the
+// embedding: Gemm transB over the float table, MatMulNBits over the int4 blocks (an int4 package
+// whose table had to stay fp16 quantizes its own lm_head copy).
 //
 // Stored bytes (the package on disk) and loaded bytes (memory once onnxruntime has the session)
 // differ for fp16: the converter casts fp16 weights to fp32 in the graph, and onnxruntime folds
@@ -35,11 +37,30 @@ export interface Int4Layout {
   floatBytes: number;
 }
 
-export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 4, hasZeroPoints: true, floatBytes: 4 };
+export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 2, hasZeroPoints: true, floatBytes: 4 };
 
-/** Bytes per element of the embedding table as the converter stores it. */
+/**
+ * Memory one 32-weight block of an int4 lm_head takes once onnxruntime has loaded it on the CPU
+ * (accuracy_level 4): MLAS repacks the codes with a float scale and a block sum per block and
+ * releases the stored codes; the stored scales stay mapped beside it. Measured on ORT 1.30, AVX2,
+ * for vocabulary-sized weights: 28.2 and 27.8 bytes a block at [576 → 49152] and [896 → 151936].
+ * (Projection-sized weights measured at or below their stored size, so they count as stored.)
+ */
+export const LM_HEAD_PACKED_BYTES_PER_BLOCK = 28;
+
+/** Bytes per element of a float embedding table as the converter stores it. */
 export function embeddingElementBytes(dtype: ModelDtype): number {
   return dtype === 'fp32' ? 4 : 2;
+}
+
+/**
+ * Whether the converter stores the embedding as int4 blocks (MatMulNBits layout, block 32). Only
+ * int4 packages, and only when a row has an even number of blocks: WebGPU's GatherBlockQuantized
+ * reads the packed zero points as one flat nibble array, which matches MatMulNBits' per-row packing
+ * only then (hidden sizes that are multiples of 64: every common model). Otherwise the table is fp16.
+ */
+export function quantizedEmbedding(dtype: ModelDtype, hiddenSize: number, int4: Int4Layout = DEFAULT_INT4_LAYOUT): boolean {
+  return dtype === 'int4' && hiddenSize % (2 * int4.blockSize) === 0;
 }
 
 /** The parts of a model's shape the estimate needs (a subset of the manifest's ModelShape). */
@@ -110,15 +131,19 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   const kvDim = numKvHeads * headDim;
   const tensors: PackageTensor[] = [];
   const fp32 = (name: string, elements: number, part: PackageTensor['part']) => tensors.push({ name, bytes: elements * 4, loadedBytes: elements * 4, part });
+  // int4 codes in memory: as stored for the projections and the embedding (GatherBlockQuantized
+  // reads them in place), MLAS's packed copy for the lm_head (see LM_HEAD_PACKED_BYTES_PER_BLOCK).
   const linear = (name: string, inFeatures: number, outFeatures: number, part: PackageTensor['part']) => {
     if (dtype === 'int4') {
-      const blocksPerRow = Math.ceil(inFeatures / int4.blockSize);
+      const blocks = outFeatures * Math.ceil(inFeatures / int4.blockSize);
+      const codesBytes = blocks * (int4.blockSize / 2);
       const parts = [
-        [`${name}.q4`, outFeatures * blocksPerRow * (int4.blockSize / 2)],
-        [`${name}.scales`, outFeatures * blocksPerRow * int4.scaleBytes],
-        ...(int4.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocksPerRow / 2)] as const] : []),
+        [`${name}.q4`, codesBytes, part === 'lmHead' ? blocks * LM_HEAD_PACKED_BYTES_PER_BLOCK : codesBytes],
+        // fp16 scales are cast to fp32 at load (a folded copy).
+        [`${name}.scales`, blocks * int4.scaleBytes, blocks * 4],
+        ...(int4.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocks / outFeatures / 2)] as const] : []),
       ] as const;
-      for (const [partName, bytes] of parts) tensors.push({ name: partName, bytes, loadedBytes: bytes, part });
+      for (const [partName, bytes, loadedBytes = bytes] of parts) tensors.push({ name: partName, bytes, loadedBytes, part });
     } else {
       const elements = inFeatures * outFeatures;
       tensors.push({ name, bytes: elements * floatBytesOf(dtype), loadedBytes: elements * 4, part });
@@ -126,7 +151,9 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   };
 
   const embeddingElements = vocabSize * h;
-  tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
+  const int4Embedding = quantizedEmbedding(dtype, h, int4);
+  if (int4Embedding) linear('model.embed_tokens', h, vocabSize, 'embedding');
+  else tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
   const rotaryElements = (shape.contextLength ?? 0) * (headDim / 2);
   if (rotaryElements) {
     fp32('rotary.cos_cache', rotaryElements, 'other');
@@ -146,7 +173,12 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
     linear(`layers.${i}.down_proj`, intermediateSize, h, 'layers');
   }
   fp32('model.norm', h, 'other');
-  if (dtype === 'int4' || !shape.tiedEmbeddings) {
+  if (shape.tiedEmbeddings && int4Embedding) {
+    // The tied lm_head is a MatMulNBits over the embedding's blocks: nothing more is stored, but
+    // MatMulNBits packs its own copy at load.
+    const blocks = vocabSize * Math.ceil(h / int4.blockSize);
+    tensors.push({ name: 'lm_head (MatMulNBits packed copy)', bytes: 0, loadedBytes: blocks * LM_HEAD_PACKED_BYTES_PER_BLOCK, part: 'lmHead' });
+  } else if (dtype === 'int4' || !shape.tiedEmbeddings) {
     linear('lm_head', h, vocabSize, 'lmHead');
   } else if (dtype === 'fp16') {
     // Tied fp16: Gemm reads Cast(embedding table); the folded cast is an fp32 copy in memory.
@@ -213,10 +245,15 @@ export function kvDtypeFor(_dtype: ModelDtype): KvDtype {
 export const RUNTIME_OVERHEAD_BYTES = 90 * 1024 * 1024;
 
 /**
- * Vocabulary-sized buffers beside the weights (the embedding table's pages of model.onnx.data that
- * stay mapped, the logits projection's workspace), in bytes per vocab × hidden element.
+ * Vocabulary-sized memory beside the weights, in bytes per vocab × hidden element: the logits
+ * projection's workspace and, once the engine is busy, the JavaScript young generation of both
+ * isolates where each step's logits rows and K/V copies churn (≈ 27 MiB of the SmolLM2 shape's
+ * peak goes with --max-semi-space-size=1). Refitted from 1 to 2 when int4 packages stopped storing
+ * an fp16 table: the estimate used to count that table in full, though it is mapped and paged in
+ * only where rows are read, and so had covered this memory (SmolLM2-135M/6 layers, 2 × 512
+ * tokens: int4 0.85 → 0.96, fp16 0.89 → 0.97, fp32 0.91 → 0.95 of measured; tiny fixtures unchanged).
  */
-export const VOCAB_BUFFER_BYTES_PER_ELEMENT = 1;
+export const VOCAB_BUFFER_BYTES_PER_ELEMENT = 2;
 
 /**
  * Attention workspace per byte of KV cache: GroupQueryAttention writes a `present` copy of the past

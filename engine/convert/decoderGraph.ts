@@ -1,6 +1,7 @@
 // Builds the `hearth-decoder-gqa-v2` decoder graph (contract: ./README.md). Weights stream
 // from the checkpoint one layer at a time into model.onnx.data.
 import type { GraphContract, ModelDtype, ModelShape } from '../common/manifest.js';
+import { quantizedEmbedding } from '../common/memoryEstimate.js';
 import { rowsOf, type LinearWeight, type RowReader, type WeightSource } from './architectures.js';
 import { GRAPH_DESCRIPTION } from './graphContract.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
@@ -66,11 +67,9 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
 
   const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel, options.rowChunkBytes ?? DEFAULT_ROW_CHUNK_BYTES);
 
-  // Token embedding, streamed in row chunks (a tied int4 lm_head re-reads it at the end).
-  // fp16 tables are gathered first and only the gathered rows are cast.
-  const embeddingName = emitter.table('model.embed_tokens.weight', weights.embedding());
-  let hidden = g.op('Gather', [embeddingName, inputIds]);
-  if (dtype !== 'fp32') hidden = g.op('Cast', [hidden], { attributes: { to: FLOAT } });
+  // Token embedding, streamed in row chunks; a tied lm_head reads the same initializers.
+  const embedding = emitter.embedding(weights.embedding());
+  const hidden = emitter.gather(embedding, inputIds);
 
   const { cos, sin } = rotaryTables(headDim, shape.ropeTheta, options.ropeScaling, shape.contextLength);
   const cosCache = g.weight('rotary.cos_cache', 'float32', [shape.contextLength, headDim / 2], bytesOf(cos));
@@ -167,12 +166,51 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   ]);
   const finalNorm = g.weight('model.norm', 'float32', [h], bytesOf(weights.finalNorm()));
   const normedLast = g.op('SimplifiedLayerNormalization', [lastHidden, finalNorm], { attributes: { axis: -1, epsilon: { float: epsilon } } });
-  emitter.lmHead(normedLast, shape.tiedEmbeddings ? embeddingName : null, weights.lmHead(), 'logits');
+  emitter.lmHead(normedLast, shape.tiedEmbeddings ? embedding : null, weights.lmHead(), 'logits');
 }
+
+/** MatMulNBits' three initializers for one [numOut, numIn] weight (see quantize.ts for the layout). */
+interface Int4Initializers {
+  /** uint8 [numOut, kBlocks, 16] (the embedding: [numOut, numIn / 2], the same bytes) */
+  codes: string;
+  /** float32 [numOut, kBlocks] */
+  scales: string;
+  /** uint8 [numOut, ceil(kBlocks / 2)] */
+  zeroPoints: string;
+  numOut: number;
+  numIn: number;
+}
+
+/** The token embedding as stored: a float table for Gather, or int4 blocks for GatherBlockQuantized. */
+type Embedding = { kind: 'table'; table: string } | { kind: 'int4'; weight: Int4Initializers };
 
 /** Stores weights in the package's dtype and emits the matching MatMul flavour. */
 class WeightEmitter {
   constructor(private readonly g: GraphBuilder, private readonly dtype: ModelDtype, private readonly accuracyLevel: number, private readonly chunkBytes: number) {}
+
+  /**
+   * int4 packages store the embedding in MatMulNBits' layout (when its rows have an even number
+   * of blocks: see quantizedEmbedding), so one copy serves GatherBlockQuantized and a tied
+   * lm_head. fp32 tables stay fp32; fp16 packages (and int4 ones it does not fit) store fp16.
+   */
+  embedding(reader: RowReader): Embedding {
+    // Stored as GatherBlockQuantized reads it ([rows, cols / 2]); a tied lm_head views the same bytes.
+    if (quantizedEmbedding(this.dtype, reader.cols)) return { kind: 'int4', weight: this.quantized('model.embed_tokens', reader, [reader.rows, reader.cols / 2]) };
+    return { kind: 'table', table: this.table('model.embed_tokens.weight', reader) };
+  }
+
+  gather(embedding: Embedding, ids: string): string {
+    if (embedding.kind === 'table') {
+      // fp16 tables are gathered first and only the gathered rows are cast.
+      const rows = this.g.op('Gather', [embedding.table, ids]);
+      return this.dtype === 'fp32' ? rows : this.g.op('Cast', [rows], { attributes: { to: FLOAT } });
+    }
+    // Output type follows the scales: float32, float16 in model.f16.onnx.
+    const { codes, scales, zeroPoints } = embedding.weight;
+    return this.g.op('GatherBlockQuantized', [codes, ids, scales, zeroPoints], {
+      domain: MS, attributes: { bits: 4, block_size: INT4_BLOCK_SIZE, gather_axis: 0, quantize_axis: 1 },
+    });
+  }
 
   /** An embedding-style table [rows, cols] for Gather: fp32, or fp16 for fp16/int4 packages. */
   table(name: string, reader: RowReader): string {
@@ -186,7 +224,7 @@ class WeightEmitter {
     const { numOut, numIn } = linear;
     let output: string;
     if (this.dtype === 'int4') {
-      output = this.matMulNBits(name, rowsOf(linear.weight, numOut, numIn), input);
+      output = this.matMulNBits(this.quantized(name, rowsOf(linear.weight, numOut, numIn)), input);
     } else {
       const transposed = transpose(linear.weight, numOut, numIn);
       const weight = this.dtype === 'fp32'
@@ -198,27 +236,36 @@ class WeightEmitter {
     return output;
   }
 
-  /** `tiedTo`: the embedding table's initializer when embeddings are tied. */
-  lmHead(input: string, tiedTo: string | null, reader: RowReader, output: string): void {
+  /** `tiedTo`: the embedding when embeddings are tied. */
+  lmHead(input: string, tiedTo: Embedding | null, reader: RowReader, output: string): void {
+    if (tiedTo?.kind === 'int4') {
+      // MatMulNBits wants [rows, blocks, 16]: a view of the embedding's bytes in model.onnx.data.
+      // onnxruntime maps it apart from the Gather's, prepacks it and releases it, so the Gather's
+      // stays paged in only where rows are read (a Reshape would be folded into a full copy).
+      const { codes, numOut, numIn } = tiedTo.weight;
+      const blocks = this.g.view(`${codes}.blocks`, codes, [numOut, numIn / INT4_BLOCK_SIZE, INT4_BLOCK_SIZE / 2]);
+      this.matMulNBits({ ...tiedTo.weight, codes: blocks }, input, output);
+      return;
+    }
     if (this.dtype === 'int4') {
-      // Tied or not, int4 quantizes its own lm_head copy (the Gather table stays fp16).
-      this.matMulNBits('lm_head', reader, input, output);
+      // Untied, or a tied table that could not be stored as int4 blocks: its own quantized copy.
+      this.matMulNBits(this.quantized('lm_head', reader), input, output);
       return;
     }
     // Gemm with transB reads the [vocab, hidden] table as stored, so a tied lm_head shares it.
-    let weight = tiedTo ?? this.table('lm_head.weight', reader);
+    let weight = tiedTo?.table ?? this.table('lm_head.weight', reader);
     if (this.dtype === 'fp16') weight = this.g.op('Cast', [weight], { attributes: { to: FLOAT } });
     this.g.op('Gemm', [input, weight], { attributes: { transB: 1 }, output });
   }
 
   /** Quantizes rows (output features) chunk by chunk; codes stream to disk, scales and zero points are small. */
-  private matMulNBits(name: string, reader: RowReader, input: string, output?: string): string {
+  private quantized(name: string, reader: RowReader, codesDims?: number[]): Int4Initializers {
     const { rows: numOut, cols: numIn } = reader;
     const kBlocks = Math.ceil(numIn / INT4_BLOCK_SIZE);
     const zpBytesPerRow = Math.ceil(kBlocks / 2);
     const scales = new Float32Array(numOut * kBlocks);
     const zeroPointBytes = new Uint8Array(numOut * zpBytesPerRow);
-    const codes = this.g.streamedWeight(`${name}.q4`, 'uint8', [numOut, kBlocks, INT4_BLOCK_SIZE / 2], (write) => {
+    const codes = this.g.streamedWeight(`${name}.q4`, 'uint8', codesDims ?? [numOut, kBlocks, INT4_BLOCK_SIZE / 2], (write) => {
       forEachRowChunk(reader, this.chunkBytes, (chunk, rowStart, rowEnd) => {
         const q = quantizeInt4(chunk, rowEnd - rowStart, numIn);
         scales.set(q.scales, rowStart * kBlocks);
@@ -226,11 +273,21 @@ class WeightEmitter {
         write(q.codes);
       });
     });
-    const scalesName = this.g.weight(`${name}.scales`, 'float32', [numOut * kBlocks], bytesOf(scales));
-    const zeroPoints = this.g.weight(`${name}.zero_points`, 'uint8', [zeroPointBytes.length], zeroPointBytes);
-    return this.g.op('MatMulNBits', [input, codes, scalesName, zeroPoints], {
+    // Scales are float16 values (quantize.ts): stored as fp16, cast to fp32 (folded at session load).
+    const halfScales = this.g.weight(`${name}.scales`, 'float16', [numOut, kBlocks], bytesOf(toFloat16Bits(scales)));
+    return {
+      codes,
+      scales: this.g.op('Cast', [halfScales], { attributes: { to: FLOAT } }),
+      zeroPoints: this.g.weight(`${name}.zero_points`, 'uint8', [numOut, zpBytesPerRow], zeroPointBytes),
+      numOut,
+      numIn,
+    };
+  }
+
+  private matMulNBits(weight: Int4Initializers, input: string, output?: string): string {
+    return this.g.op('MatMulNBits', [input, weight.codes, weight.scales, weight.zeroPoints], {
       domain: MS,
-      attributes: { K: numIn, N: numOut, bits: 4, block_size: INT4_BLOCK_SIZE, accuracy_level: this.accuracyLevel },
+      attributes: { K: weight.numIn, N: weight.numOut, bits: 4, block_size: INT4_BLOCK_SIZE, accuracy_level: this.accuracyLevel },
       ...(output ? { output } : {}),
     });
   }

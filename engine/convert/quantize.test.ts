@@ -38,13 +38,19 @@ describe('int4 quantization (MatMulNBits layout)', () => {
     }
   });
 
+  it('stores scales as float16 values', () => {
+    const q = quantizeInt4(Float32Array.from({ length: 3 * 64 }, (_, i) => Math.cos(i) * 0.37), 3, 64);
+    for (const scale of q.scales) assert.equal(fromFloat16Bits(toFloat16Bits(Float32Array.of(scale))[0]!), scale);
+  });
+
   it('keeps exact zeros exact and handles constant blocks', () => {
     const weights = new Float32Array(2 * 32);
     weights.fill(0.75, 32);
     weights[3] = -1;
     const restored = dequantizeInt4(quantizeInt4(weights, 2, 32), 2, 32);
     assert.equal(restored[0], 0);
-    assert.ok(Math.abs(restored[3]! + 1) < 1e-6);
-    for (let k = 32; k < 64; k++) assert.ok(Math.abs(restored[k]! - 0.75) < 1e-6);
+    // -1 and 0.75 are 15 steps of their block; a float16 scale holds a step to 2^-11 relative.
+    assert.ok(Math.abs(restored[3]! + 1) <= 2 ** -10);
+    for (let k = 32; k < 64; k++) assert.ok(Math.abs(restored[k]! - 0.75) <= 0.75 * 2 ** -10, `${restored[k]}`);
   });
 });

@@ -3,14 +3,16 @@
 // int4 follows com.microsoft MatMulNBits (bits 4, block 32, asymmetric): for an ONNX MatMul
 // weight W [K, N] (K inputs, N outputs), each output column n is cut into K/32 blocks; a block
 // stores 16 bytes of 4-bit codes (element 2i in the low nibble of byte i, 2i+1 in the high one),
-// one fp32 scale and one 4-bit zero point: w = (code - zeroPoint) * scale.
+// one scale and one 4-bit zero point: w = (code - zeroPoint) * scale. Scales are float16 values
+// (stored as fp16, cast to fp32 at session load): half the bytes of fp32 scales, and the
+// half-precision GPU graph reads the same ones.
 
 export const INT4_BLOCK_SIZE = 32;
 
 export interface Int4Weight {
   /** uint8 [N, kBlocks, 16] */
   codes: Uint8Array;
-  /** float32 [N * kBlocks] */
+  /** [N * kBlocks], each exactly representable in float16 */
   scales: Float32Array;
   /** uint8 [N * ceil(kBlocks / 2)]: two 4-bit zero points per byte, low nibble first. */
   zeroPoints: Uint8Array;
@@ -44,7 +46,7 @@ export function quantizeInt4(weightOutIn: Float32Array, numOut: number, numIn: n
         if (value > max) max = value;
       }
       // The range always includes 0 so that zero-padding and exact zeros stay exact.
-      const scale = max > min ? (max - min) / 15 : 1;
+      const scale = max > min ? toFloat16Scale((max - min) / 15) : 1;
       const zeroPoint = Math.min(15, Math.max(0, Math.round(-min / scale)));
       scales[n * kBlocks + kb] = scale;
       const zpIndex = n * zpBytesPerRow + (kb >> 1);
@@ -59,6 +61,14 @@ export function quantizeInt4(weightOutIn: Float32Array, numOut: number, numIn: n
   }
   return { codes, scales, zeroPoints, kBlocks };
 }
+
+/** The nearest float16 value, kept above zero (codes divide by it) and finite. */
+function toFloat16Scale(scale: number): number {
+  const half = fromFloat16Bits(toFloat16Bits(Float32Array.of(scale))[0]!);
+  return Math.min(HALF_MAX, Math.max(HALF_MIN_SUBNORMAL, half));
+}
+const HALF_MAX = 65504;
+const HALF_MIN_SUBNORMAL = 2 ** -24;
 
 function clampCode(code: number): number {
   return code < 0 ? 0 : code > 15 ? 15 : code;

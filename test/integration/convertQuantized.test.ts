@@ -13,11 +13,12 @@
 // worst case for 4-bit blocks (≈8% RMS weight error per matrix, compounding over a tiny model);
 // trained weights quantize far better. These bounds still catch a broken packing or scale.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { Architecture } from '../../engine/common/manifest.js';
+import type { Architecture, ModelManifest } from '../../engine/common/manifest.js';
+import { modelShapeFromHfConfig, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
@@ -30,15 +31,17 @@ const TEACHER_FORCED = Array.from({ length: 40 }, (_, i) => ((i * 7919 + 13) % 5
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-quantized-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number): Promise<void> {
-  const fixture = await ensureFixturePackage({ arch: 'llama', dtype });
-  const { checkpointDir } = fixture;
-  let { packageDir, manifest } = fixture;
+async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: { hiddenSize?: number; arch?: Architecture } = {}): Promise<ModelManifest> {
+  const arch = fixture.arch ?? 'llama';
+  const variant = `${arch}-h${fixture.hiddenSize ?? 'default'}`;
+  const generated = await ensureFixturePackage({ arch, dtype, ...(fixture.hiddenSize ? { hiddenSize: fixture.hiddenSize } : {}) });
+  const { checkpointDir } = generated;
+  let { packageDir, manifest } = generated;
   if (int4AccuracyLevel !== undefined) {
-    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}`);
+    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}-${variant}`);
     manifest = await convertCheckpoint({ checkpointDir, outDir: packageDir, dtype, int4AccuracyLevel });
   }
-  const roundedDir = join(scratch, `rounded-${dtype}`);
+  const roundedDir = join(scratch, `rounded-${dtype}-${variant}`);
   if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, dtype);
   const runner = await DecoderRunner.open(packageDir, manifest);
   try {
@@ -54,6 +57,7 @@ async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number
   } finally {
     await runner.release();
   }
+  return manifest;
 }
 
 async function teacherForcedLogits(dtype: 'fp32' | 'fp16' | 'int4', arch: Architecture): Promise<Float32Array[]> {
@@ -80,7 +84,27 @@ describe('hearth convert: fp16 and int4 packages', () => {
   });
 
   it('int4 graph with fp32 activations matches the reference on int4-dequantized weights (≤ 1e-4)', async () => {
+    // The embedding too: GatherBlockQuantized reads the same blocks as MatMulNBits.
     await graphVsRoundedReference('int4', 1e-4, 0);
+  });
+
+  it('int4 with tied embeddings: the lm_head reads the embedding blocks (≤ 1e-4, stored once)', async () => {
+    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, { arch: 'qwen2' });
+    assert.equal(manifest.shape.tiedEmbeddings, true);
+    // The estimate stores no lm_head for a tied int4 model; the converter writes exactly that.
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'qwen2', dtype: 'int4' });
+    const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+    assert.equal(weightsBytes(shape, 'int4').lmHeadBytes, 0);
+    assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
+  });
+
+  it('int4 with a hidden size of an odd number of blocks keeps an fp16 embedding table (≤ 1e-4 of its reference)', async () => {
+    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, { hiddenSize: 96 });
+    assert.equal(manifest.shape.hiddenSize, 96);
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4', hiddenSize: 96 });
+    const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+    assert.equal(weightsBytes(shape, 'int4').embeddingBytes, shape.vocabSize * 96 * 2);
+    assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
   });
 
   it('int4 graph with int8 activations (default) stays within 1e-1 of that reference', async () => {

@@ -7,7 +7,9 @@ import {
   kvBytesPerToken,
   linearWeightBytes,
   modelShapeFromHfConfig,
+  packageTensors,
   weightsBytes,
+  LM_HEAD_PACKED_BYTES_PER_BLOCK,
 } from '../../engine/common/memoryEstimate.js';
 
 // config.json of HuggingFaceTB/SmolLM2-135M-Instruct (the fields that matter).
@@ -48,14 +50,23 @@ test('counts SmolLM2-135M parameters exactly and sizes fp32/fp16 weights from th
   assert.ok(fp16.storedBytes < fp32.storedBytes * 0.55);
 });
 
-test('int4 counts MatMulNBits packed weights, scales and zero points, and a float embedding', () => {
-  // 64 inputs, block 32 → 2 blocks per output row: 32 bytes of nibbles + 2 fp32 scales + 1 zero-point byte.
-  assert.equal(linearWeightBytes(64, 10, 'int4'), 10 * (32 + 8 + 1));
+test('int4 counts MatMulNBits packed weights, scales and zero points; a tied embedding is stored once, in int4', () => {
+  // 64 inputs, block 32 → 2 blocks per output row: 32 bytes of nibbles + 2 fp16 scales + 1 zero-point byte.
+  assert.equal(linearWeightBytes(64, 10, 'int4'), 10 * (32 + 4 + 1));
   const shape = modelShapeFromHfConfig(smolConfig);
   const int4 = weightsBytes(shape, 'int4');
-  assert.equal(int4.embeddingBytes, 49152 * 576 * 2); // fp16 Gather table
-  assert.ok(int4.lmHeadBytes > 0, 'int4 quantizes the lm_head separately even when tied');
-  assert.ok(int4.storedBytes < weightsBytes(shape, 'fp16').storedBytes);
+  assert.equal(int4.embeddingBytes, linearWeightBytes(576, 49152, 'int4')); // MatMulNBits blocks, read by GatherBlockQuantized
+  assert.equal(int4.lmHeadBytes, 0, 'the tied lm_head reads the embedding blocks');
+  // In memory the lm_head is MLAS's packed copy of those blocks, beside the embedding's mapped codes.
+  const packedCopy = packageTensors(shape, 'int4').find((tensor) => tensor.part === 'lmHead')!;
+  assert.deepEqual([packedCopy.bytes, packedCopy.loadedBytes], [0, 49152 * 18 * LM_HEAD_PACKED_BYTES_PER_BLOCK]);
+  assert.ok(int4.storedBytes < weightsBytes(shape, 'fp16').storedBytes * 0.35);
+  // Untied: the embedding and the lm_head each get their blocks.
+  assert.equal(weightsBytes({ ...shape, tiedEmbeddings: false }, 'int4').lmHeadBytes, linearWeightBytes(576, 49152, 'int4'));
+  // A hidden size with an odd number of blocks per row keeps an fp16 table and its own lm_head copy.
+  const odd = weightsBytes({ ...shape, hiddenSize: 544, numHeads: 8, headDim: 68 }, 'int4');
+  assert.equal(odd.embeddingBytes, 49152 * 544 * 2);
+  assert.equal(odd.lmHeadBytes, linearWeightBytes(544, 49152, 'int4'));
 });
 
 test('KV cache scales with context × sequences', () => {

@@ -110,6 +110,20 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A second initializer over the bytes of `of` with other dims (same element type and byte
+   * count): stored once. onnxruntime maps each external initializer on its own, so a kernel that
+   * prepacks one copy (and releases it) leaves the other mapped and paged in only where read.
+   */
+  view(name: string, of: string, dims: number[]): string {
+    const source = this.initializers.find((tensor) => tensor.name === of);
+    if (!source?.externalData) throw new Error(`view ${name}: ${of} is not an external initializer (bug)`);
+    const elements = (shape: unknown[]) => shape.reduce<number>((product, dim) => product * Number(dim), 1);
+    if (elements(dims) !== elements(source.dims ?? [])) throw new Error(`view ${name}: [${dims}] does not cover ${of}'s [${source.dims}] (bug)`);
+    this.initializers.push({ ...source, name, dims });
+    return name;
+  }
+
   encodeModel(opsets: Record<string, number>, producer: string): Uint8Array {
     return onnx.ModelProto.encode(this.buildModel(opsets, producer)).finish();
   }

@@ -1,0 +1,190 @@
+// Issue 12's CPU table for one model shape: Hearth's side of every row and, when the llama.cpp
+// anchor is set up (../shared/anchors/llamacpp/README.md), llama.cpp's on a Q4_0 GGUF of the same
+// shape, row by row in the same minutes, with the ratios.
+//
+//   node --import tsx scripts/bench-cpu.ts --fixture qwen2.5-0.5b --arch qwen2
+//   node --import tsx scripts/bench-cpu.ts --fixture smollm2-135m
+//   options: --package DIR (instead of a fixture)  --dtype int4  --threads 2
+//            --llamacpp DIR (default ../llamacpp-anchor; 'none' skips llama.cpp)
+//            --gguf FILE (default DIR/<fixture>-q4_0.gguf, written by the anchor's to_gguf.py if missing)
+//            --rows decode1,decode16,prefill2000,prefill512,decodeAt2000,secondTurn  --max-prefill-tokens N  --json
+//
+// Rows, measured as the anchor's scripts measure llama.cpp: decode = generated tokens / wall time of
+// 64 greedy tokens per stream after a short prompt (1 and 16 streams); prefill = prompt tokens / time
+// to the first token (median of 3 distinct prompts); decode at 2000 tokens of context = tokens after
+// the first / their time, 65 tokens after a 2000-token prompt; second chat turn = TTFT of a request
+// whose prompt is a 1500-token turn 1 + its 32 generated tokens + 64 new tokens, against turn 1's
+// (the anchor has no llama.cpp counterpart); package size = every file of the package against the
+// GGUF file; RSS = peak resident memory of the process (Hearth: this one, ORT's worker included;
+// llama.cpp: the largest of its runs). Hearth's KV cache is sized like the anchor's 16-stream
+// context: 4096 tokens. Figures are only meaningful on an idle machine; compare ratios of one run.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { kvBytesPerToken, loadEngine, readManifest } from '../engine/runtime/index.js';
+import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs } from './engineRuns.js';
+
+const ROWS = ['decode1', 'decode16', 'prefill2000', 'prefill512', 'decodeAt2000', 'secondTurn'] as const;
+type RowName = (typeof ROWS)[number];
+
+const { values } = parseArgs({
+  options: {
+    package: { type: 'string' },
+    fixture: { type: 'string' },
+    arch: { type: 'string', default: 'llama' },
+    dtype: { type: 'string', default: 'int4' },
+    threads: { type: 'string', default: '2' },
+    llamacpp: { type: 'string' },
+    gguf: { type: 'string' },
+    rows: { type: 'string', default: ROWS.join(',') },
+    'max-prefill-tokens': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help || (!values.package && !values.fixture)) {
+  console.log('usage: node --import tsx scripts/bench-cpu.ts (--fixture smollm2-135m|qwen2.5-0.5b [--arch llama|qwen2] | --package DIR) [--threads 2] [--llamacpp DIR|none] [--gguf FILE] [--rows ...] [--json]');
+  process.exit(values.help ? 0 : 2);
+}
+const rows = values.rows!.split(',') as RowName[];
+for (const row of rows) if (!ROWS.includes(row)) throw new Error(`unknown row ${row}; rows: ${ROWS.join(', ')}`);
+const threads = Number(values.threads);
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+// --- Hearth ---
+const { packageDir, checkpointDir } = await benchPackage(values);
+const manifest = readManifest(packageDir);
+const KV_CACHE_TOKENS = 4096; // node-llama-cpp's context for the anchor's 16 streams: max(512, 16 × 256)
+const engine = await loadEngine({
+  packageDir,
+  cpuThreads: threads,
+  batching: {
+    maxBatchSize: 16,
+    maxTotalTokens: 2560,
+    kvCacheBytes: KV_CACHE_TOKENS * kvBytesPerToken(manifest),
+    ...(values['max-prefill-tokens'] ? { maxPrefillTokens: Number(values['max-prefill-tokens']) } : {}),
+  },
+  log: (line) => console.error(`[engine] ${line}`),
+});
+const vocabSize = manifest.shape.vocabSize;
+const SHORT_PROMPT_TOKENS = 12; // about what the anchor's "Request number i: tell me a story about the sea." is
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function hearthDecode(streams: number): Promise<number> {
+  const prompts = Array.from({ length: streams }, (_, i) => syntheticPrompt(SHORT_PROMPT_TOKENS, vocabSize, 1000 + i));
+  const { wallMs, results } = await runStreams(engine, prompts, 64);
+  return results.reduce((sum, r) => sum + r.tokenIds.length, 0) / (wallMs / 1000);
+}
+
+async function hearthPrefill(promptTokens: number): Promise<number> {
+  const ttfts: number[] = [];
+  for (let k = 0; k < 3; k++) ttfts.push(ttftMs((await runStreams(engine, [syntheticPrompt(promptTokens, vocabSize, 2000 + k)], 1)).results[0]!));
+  return promptTokens / (median(ttfts) / 1000);
+}
+
+async function hearthSecondTurn(): Promise<{ turn1Ms: number; turn2Ms: number }> {
+  const turn1Prompt = syntheticPrompt(1500, vocabSize, 3000);
+  const turn1 = (await runStreams(engine, [turn1Prompt], 32)).results[0]!;
+  const turn2Prompt = [...turn1Prompt, ...turn1.tokenIds, ...syntheticPrompt(64, vocabSize, 3001)];
+  const turn2 = (await runStreams(engine, [turn2Prompt], 1)).results[0]!;
+  return { turn1Ms: ttftMs(turn1), turn2Ms: ttftMs(turn2) };
+}
+
+// --- llama.cpp (the anchor's scripts, one child process per measurement) ---
+const llamaDir = values.llamacpp === 'none' ? null : resolve(values.llamacpp ?? join(repoRoot, '..', 'llamacpp-anchor'));
+const llamaReady = llamaDir !== null && existsSync(join(llamaDir, 'node_modules', 'node-llama-cpp')) && existsSync(join(llamaDir, 'bench.mjs'));
+if (llamaDir !== null && !llamaReady) console.error(`llama.cpp anchor not set up in ${llamaDir} (see ../shared/anchors/llamacpp/README.md): Hearth only.`);
+let gguf: string | null = null;
+if (llamaReady) {
+  gguf = values.gguf ?? join(llamaDir!, `${values.fixture ?? 'package'}-q4_0.gguf`);
+  if (!existsSync(gguf)) {
+    if (!checkpointDir) throw new Error(`${gguf} does not exist; pass --gguf for a --package run`);
+    const toGguf = join(repoRoot, '..', 'shared', 'anchors', 'llamacpp', 'to_gguf.py');
+    console.error(`writing ${gguf} from ${checkpointDir} (${toGguf})`);
+    const written = spawnSync('python3', [toGguf, checkpointDir, gguf, 'q4_0'], { stdio: 'inherit' });
+    if (written.status !== 0) throw new Error(`to_gguf.py failed (exit ${written.status})`);
+  }
+}
+let llamaPeakRssBytes = 0;
+
+const llamaRuns = new Map<string, Promise<Record<string, number>>>();
+/** One anchor script's JSON line, run once per argument list (prefill.mjs 2000 serves two rows). */
+function llama(script: string, args: string[]): Promise<Record<string, number>> {
+  const key = [script, ...args].join(' ');
+  if (!llamaRuns.has(key)) llamaRuns.set(key, runLlama(script, args));
+  return llamaRuns.get(key)!;
+}
+
+/** Runs one anchor script; returns its JSON line. Tracks the child's peak RSS (VmHWM). */
+async function runLlama(script: string, args: string[]): Promise<Record<string, number>> {
+  const child = spawn(process.execPath, [join(llamaDir!, script), gguf!, ...args], { cwd: llamaDir!, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  const readPeak = () => {
+    try {
+      const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (match) llamaPeakRssBytes = Math.max(llamaPeakRssBytes, Number(match[1]) * 1024);
+    } catch {
+      // Exited between polls: the last reading stands.
+    }
+  };
+  const poll = setInterval(readPeak, 50);
+  const code = await new Promise<number>((done) => child.on('close', (exitCode) => done(exitCode ?? 1)));
+  clearInterval(poll);
+  if (code !== 0) throw new Error(`${script} ${args.join(' ')} exited with ${code}`);
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
+}
+
+// --- the table ---
+interface Row { label: string; unit: string; hearth: number | null; llama: number | null; note?: string }
+const table: Row[] = [];
+
+await hearthDecode(16); // warm-up: first-touch pages of the KV cache and ORT's per-shape allocations
+for (const row of rows) {
+  console.error(`measuring ${row}`);
+  if (row === 'decode1' || row === 'decode16') {
+    const streams = row === 'decode1' ? 1 : 16;
+    const hearth = await hearthDecode(streams);
+    const other = llamaReady ? (await llama('bench.mjs', [String(streams), '64'])).tok_per_s! : null;
+    table.push({ label: streams === 1 ? 'decode, 1 stream, short prompt' : 'decode, 16 streams', unit: 'tok/s', hearth, llama: other });
+  } else if (row === 'prefill2000' || row === 'prefill512') {
+    const promptTokens = row === 'prefill2000' ? 2000 : 512;
+    const hearth = await hearthPrefill(promptTokens);
+    const other = llamaReady ? (await llama('prefill.mjs', [String(promptTokens)])).prefill_tok_s! : null;
+    table.push({ label: `prefill, ${promptTokens}-token prompt`, unit: 'tok/s', hearth, llama: other });
+  } else if (row === 'decodeAt2000') {
+    const hearth = decodeTokensPerSecond((await runStreams(engine, [syntheticPrompt(2000, vocabSize, 4000)], 65)).results[0]!);
+    const other = llamaReady ? (await llama('prefill.mjs', ['2000'])).decode_tok_s_at_ctx! : null;
+    table.push({ label: 'decode at 2000 tokens of context', unit: 'tok/s', hearth, llama: other });
+  } else {
+    const { turn1Ms, turn2Ms } = await hearthSecondTurn();
+    table.push({ label: '2nd chat turn extending a 1500-token prompt: TTFT', unit: 'ms', hearth: turn2Ms, llama: null, note: `${(turn2Ms / turn1Ms).toFixed(2)} of turn 1 (${turn1Ms.toFixed(0)} ms)` });
+  }
+}
+const hearthPeakRssBytes = process.resourceUsage().maxRSS * 1024;
+const snapshot = engine.snapshot();
+await engine.shutdown(0);
+
+const dirBytes = (dir: string) => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+const MB = 1e6;
+table.push({ label: 'package / GGUF size', unit: 'MB', hearth: dirBytes(packageDir) / MB, llama: gguf ? statSync(gguf).size / MB : null, note: `weights ${(manifest.weightsBytes / MB).toFixed(1)} MB` });
+table.push({ label: 'peak RSS', unit: 'MB', hearth: hearthPeakRssBytes / MB, llama: llamaReady ? llamaPeakRssBytes / MB : null, note: `Hearth KV cache ${(snapshot.kvCacheBytes / MB).toFixed(0)} MB for ${KV_CACHE_TOKENS} tokens` });
+
+if (values.json) {
+  console.log(JSON.stringify({ package: packageDir, gguf, threads, shape: manifest.shape, rows: table }, null, 2));
+} else {
+  const s = manifest.shape;
+  console.log(`Hearth ${manifest.dtype} ${packageDir}`);
+  console.log(`shape: hidden ${s.hiddenSize}, ${s.numLayers} layers, ${s.numHeads}/${s.numKvHeads} heads, vocab ${s.vocabSize}${s.tiedEmbeddings ? ', tied' : ''}; ${threads} threads`);
+  console.log(`llama.cpp: ${gguf ?? 'not run'}\n`);
+  console.log('| | Hearth | llama.cpp | ratio |');
+  console.log('|---|---|---|---|');
+  for (const row of table) {
+    const fmt = (x: number | null) => (x === null ? '' : `${x.toFixed(x >= 100 ? 0 : 1)} ${row.unit}`);
+    // Hearth / llama.cpp, as the issue's tables write it (speed: above 1 is faster; size: above 1 is larger).
+    const ratio = row.hearth !== null && row.llama !== null ? `${(row.hearth / row.llama).toFixed(2)}×` : '';
+    console.log(`| ${row.label} | ${fmt(row.hearth)}${row.note ? ` (${row.note})` : ''} | ${fmt(row.llama)} | ${ratio} |`);
+  }
+}
