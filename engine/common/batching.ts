@@ -23,7 +23,7 @@ export interface BatchingConfig {
   /**
    * Bytes kept for the prefix cache: the K/V of recent requests, reused by prompts that start with
    * the same tokens (the next chat turn, a shared system prompt). 0 = off. Default: a quarter of
-   * the KV cache, at most 512 MiB.
+   * the KV cache but at least one full-length conversation, at most 512 MiB.
    */
   prefixCacheBytes: number;
 }

@@ -54,3 +54,12 @@ test('a settings file written before the rename (maxWaitingTokens, TGI\'s name f
   assert.equal(resolveBatchingConfig({ maxWaitingTokens: 1, maxQueuedTokens: 99 } as never, manifest, { freeBytes: GiB }).maxQueuedTokens, 99, 'the new name wins');
   assert.throws(() => resolveBatchingConfig({ maxWaitingToken: 5 } as never, manifest, { freeBytes: GiB }), /Invalid batching settings/);
 });
+
+test('the prefix cache holds at least one full-length conversation by default, at most 512 MiB, and can be turned off', () => {
+  const perToken = kvBytesPerToken(manifest);
+  const small = resolveBatchingConfig({ kvCacheBytes: 4096 * perToken }, manifest, { freeBytes: GiB });
+  assert.equal(small.prefixCacheTokens, small.maxTotalTokens, 'a quarter of a 4096-token cache would not hold one 4096-token conversation');
+  const large = resolveBatchingConfig({ kvCacheBytes: 16 * GiB }, manifest, { freeBytes: 64 * GiB });
+  assert.equal(large.prefixCacheTokens, Math.floor((512 * 2 ** 20) / perToken));
+  assert.equal(resolveBatchingConfig({ prefixCacheBytes: 0 }, manifest, { freeBytes: GiB }).prefixCacheTokens, 0);
+});

@@ -62,7 +62,7 @@ export const DEFAULTS = {
   maxQueuedTokens: 65_536,
   /** Share of available memory the KV cache takes when kvCacheBytes is 0. */
   freeMemoryFraction: 0.25,
-  /** Prefix cache without a budget: this share of the KV cache, at most maxPrefixCacheBytes. */
+  /** Prefix cache without a budget: this share of the KV cache (at least one maxTotalTokens conversation), at most maxPrefixCacheBytes. */
   prefixCacheFraction: 0.25,
   maxPrefixCacheBytes: 512 * 2 ** 20,
 } as const;
@@ -129,7 +129,9 @@ export function resolveBatchingConfig(
       `maxBatchTotalTokens ${maxBatchTotalTokens} is below maxTotalTokens ${maxTotalTokens}: a single request could never run.`,
     );
   }
-  const prefixCacheTokens = Math.floor((given.prefixCacheBytes ?? Math.min(kvCacheBytes * DEFAULTS.prefixCacheFraction, DEFAULTS.maxPrefixCacheBytes)) / bytesPerToken);
+  // Default: a share of the KV cache, but at least one whole conversation (maxTotalTokens), at most 512 MiB.
+  const defaultPrefixBytes = Math.min(Math.max(kvCacheBytes * DEFAULTS.prefixCacheFraction, maxTotalTokens * bytesPerToken), DEFAULTS.maxPrefixCacheBytes);
+  const prefixCacheTokens = Math.floor((given.prefixCacheBytes ?? defaultPrefixBytes) / bytesPerToken);
   return {
     maxBatchSize,
     maxBatchTotalTokens,
