@@ -5,7 +5,6 @@
 // withStructuredOutput, <think> splitting and enable_thinking.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ajv } from 'ajv';
 import OpenAI from 'openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { HumanMessage } from '@langchain/core/messages';
@@ -14,6 +13,7 @@ import { z } from 'zod';
 import { ModelTokenizer } from '../../engine/runtime/index.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { postJson, qwen3Package, readSse, startHarness, type Harness } from './serverHarness.js';
+import { TOOLS, WEATHER_PARAMS, assertValidCall, user, validators } from '../fixtures/weatherTools.js';
 
 let h: Harness;
 let client: OpenAI;
@@ -28,28 +28,6 @@ after(async () => {
   await h?.stop();
 });
 
-const WEATHER_PARAMS = {
-  type: 'object',
-  properties: { city: { type: 'string', enum: ['Paris', 'Oslo', 'Lima'] }, days: { type: 'integer', minimum: 1, maximum: 5 } },
-  required: ['city', 'days'],
-  additionalProperties: false,
-};
-const TIME_PARAMS = { type: 'object', properties: { zone: { enum: ['UTC', 'CET'] } }, required: ['zone'], additionalProperties: false };
-const TOOLS: OpenAI.ChatCompletionTool[] = [
-  { type: 'function', function: { name: 'get_weather', description: 'Forecast for a city', parameters: WEATHER_PARAMS } },
-  { type: 'function', function: { name: 'get_time', description: 'Current time in a zone', parameters: TIME_PARAMS } },
-];
-const validators = { get_weather: new Ajv().compile(WEATHER_PARAMS), get_time: new Ajv().compile(TIME_PARAMS) };
-const user = (content: string): OpenAI.ChatCompletionMessageParam[] => [{ role: 'user', content }];
-
-function assertValidCall(call: OpenAI.ChatCompletionMessageToolCall) {
-  assert.equal(call.type, 'function');
-  assert.match(call.id, /^call_[0-9a-f]{24}$/);
-  const fn = (call as OpenAI.ChatCompletionMessageFunctionToolCall).function;
-  const validate = validators[fn.name as keyof typeof validators];
-  assert.ok(validate, `unknown tool ${fn.name}`);
-  assert.ok(validate(JSON.parse(fn.arguments)), `${fn.name}(${fn.arguments}): ${JSON.stringify(validate.errors)}`);
-}
 
 /** The prompt the server rendered, from vLLM's return_token_ids extension. */
 async function renderedPrompt(body: Record<string, unknown>): Promise<string> {

@@ -7,7 +7,6 @@
 // the detokenizer drops and the server puts back for the parser) or spelled in ordinary tokens.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Ajv } from 'ajv';
 import OpenAI from 'openai';
 import { ModelTokenizer } from '../../engine/runtime/index.js';
 import { droppedMarkers, parserText, ChatOutputParser, mergeDeltas } from '../../engine/server/chatOutput.js';
@@ -15,29 +14,8 @@ import { TOOL_FORMATS, type ToolFormatName } from '../../engine/server/toolForma
 import type { FixturePackageOptions } from '../fixtures/packages.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { postJson, startHarness, type Harness } from './serverHarness.js';
+import { TOOLS, assertValidCall, user } from '../fixtures/weatherTools.js';
 
-const WEATHER_PARAMS = {
-  type: 'object',
-  properties: { city: { type: 'string', enum: ['Paris', 'Oslo', 'Lima'] }, days: { type: 'integer', minimum: 1, maximum: 5 } },
-  required: ['city', 'days'],
-  additionalProperties: false,
-};
-const TIME_PARAMS = { type: 'object', properties: { zone: { enum: ['UTC', 'CET'] } }, required: ['zone'], additionalProperties: false };
-const TOOLS: OpenAI.ChatCompletionTool[] = [
-  { type: 'function', function: { name: 'get_weather', description: 'Forecast for a city', parameters: WEATHER_PARAMS } },
-  { type: 'function', function: { name: 'get_time', description: 'Current time in a zone', parameters: TIME_PARAMS } },
-];
-const validators = { get_weather: new Ajv().compile(WEATHER_PARAMS), get_time: new Ajv().compile(TIME_PARAMS) };
-const user = (content: string): OpenAI.ChatCompletionMessageParam[] => [{ role: 'user', content }];
-
-function assertValidCall(call: OpenAI.ChatCompletionMessageToolCall) {
-  assert.equal(call.type, 'function');
-  assert.match(call.id, /^call_[0-9a-f]{24}$/);
-  const fn = (call as OpenAI.ChatCompletionMessageFunctionToolCall).function;
-  const validate = validators[fn.name as keyof typeof validators];
-  assert.ok(validate, `unknown tool ${fn.name}`);
-  assert.ok(validate(JSON.parse(fn.arguments)), `${fn.name}(${fn.arguments}): ${JSON.stringify(validate.errors)}`);
-}
 
 interface Family {
   format: ToolFormatName;
