@@ -6,7 +6,7 @@ import { collectStream } from '../fixtures/engineStreams.js';
 import assert from 'node:assert/strict';
 import { Ajv } from 'ajv';
 import type { ConstraintSpec, GenerationRequest, SamplingParams } from '../../engine/common/engineApi.js';
-import { loadEngine, type LoadedEngine, type StepStats } from '../../engine/runtime/index.js';
+import { loadEngine, OverloadedError, type LoadedEngine, type StepStats } from '../../engine/runtime/index.js';
 import { completeJsonPrefix } from '../fixtures/jsonPrefix.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 
@@ -123,4 +123,22 @@ test('with ignore_eos the completed grammar still ends the request (stop), its s
   assert.equal(done.finishReason, 'stop');
   assert.ok(validate(JSON.parse(text)), text);
   assert.ok(done.completionTokens < 120);
+});
+
+test('a request waiting for its grammar to compile holds its slot: the admission limit counts it', async () => {
+  const limited = await loadEngine({ packageDir: fixture.packageDir, device: 'cpu', batching: { maxConcurrentRequests: 1 } });
+  try {
+    // A schema no earlier request compiled: its compile is still in flight when the next request arrives (same tick).
+    const fresh: ConstraintSpec = { type: 'json_schema', schema: { ...SCHEMA, properties: { ...SCHEMA.properties, level: { type: 'integer', minimum: 0, maximum: 42 } } } };
+    const waiting = collect(limited, request(prompts[0]!, { constraint: fresh, sampling: { ...SAMPLED, seed: 3 } }));
+    assert.equal(limited.snapshot().queueSize, 1, 'it is queued while it compiles');
+    assert.throws(() => limited.submit(request(prompts[1]!)), OverloadedError);
+    const { text, done } = await waiting;
+    assert.equal(done.finishReason, 'stop');
+    assert.ok(JSON.parse(text).level <= 42, text);
+    const next = await collect(limited, request(prompts[1]!, { maxNewTokens: 4 }));
+    assert.notEqual(next.done.finishReason, 'error', 'the slot is free again');
+  } finally {
+    await limited.shutdown(0);
+  }
 });
