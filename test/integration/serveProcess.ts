@@ -24,6 +24,16 @@ export async function serveToReady(command: string[], env: NodeJS.ProcessEnv): P
     });
     assert.equal(response.status, 200, await response.clone().text());
     assert.ok(((await response.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens > 0, 'the built runner worker generated');
+    // Structured output runs on the runner's grammar thread: a second worker the build must ship and find.
+    const schema = { type: 'object', properties: { answer: { enum: ['yes'] } }, required: ['answer'], additionalProperties: false };
+    const structured = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'ok?' }], max_tokens: 40, response_format: { type: 'json_schema', json_schema: { name: 'a', schema } } }),
+    });
+    assert.equal(structured.status, 200, await structured.clone().text());
+    const choice = ((await structured.json()) as { choices: Array<{ message: { content: string }; finish_reason: string }> }).choices[0]!;
+    assert.deepEqual([JSON.parse(choice.message.content), choice.finish_reason], [{ answer: 'yes' }, 'stop'], 'the built grammar worker constrained the output');
   } finally {
     child.kill('SIGTERM');
   }
