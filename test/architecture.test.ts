@@ -124,3 +124,20 @@ test('one HTTP kit: only engine/server/http.ts reads request bodies and only eng
     assert.deepEqual(owners, [owner]);
   }
 });
+
+test('one admin route table: admin paths are written only in engine/common/adminRoutes.ts, and one route matcher serves both servers', () => {
+  const production = ['engine', 'renderer', 'electron'].flatMap((dir) => sourceFiles(join(root, dir))).filter((file) => !/\.(test|spec)\.tsx?$/.test(file));
+  const rel = (file: string) => relative(root, file).split(sep).join('/');
+  // A route path such as '/api/library' or `/api/requests/${id}` outside the table is a second copy of it.
+  const routePath = /(?:['"`]|\})\/api\/[a-z]/;
+  assert.match("fetch(`${url}/api/library`)", routePath, 'the check catches a hand-written admin path (self-test)');
+  assert.deepEqual(production.filter((file) => routePath.test(readFileSync(file, 'utf8'))).map(rel), [
+    'engine/common/adminApi.ts', // ADMIN_PROXY_PREFIX, the one path outside the table (a proxy, not a route)
+    'engine/common/adminRoutes.ts',
+  ]);
+  const matcher = /function\s+findRoute\b|\.pattern\.test\(url\.pathname\)/;
+  assert.match('const methodMatches = routes.filter((route) => route.pattern.test(url.pathname));', matcher, 'the check catches a second matcher (self-test)');
+  assert.deepEqual(production.filter((file) => matcher.test(readFileSync(file, 'utf8'))).map(rel), ['engine/server/http.ts']);
+  const uses = ['engine/server/router.ts', 'engine/host/adminApi.ts'].filter((file) => /\bfindRoute\(/.test(readFileSync(join(root, file), 'utf8')));
+  assert.deepEqual(uses, ['engine/server/router.ts', 'engine/host/adminApi.ts'], 'both servers route with the kit');
+});

@@ -42,15 +42,6 @@ export interface AdminStatus {
   pid: number;
   startedAtMs: number;
   serve: ServeStatus;
-  /** Which optional parts of the host are available in this build (a missing part's views say so). */
-  features: HostFeatures;
-}
-
-export interface HostFeatures {
-  hub: boolean;
-  bench: boolean;
-  export: boolean;
-  serve: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

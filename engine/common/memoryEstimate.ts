@@ -22,6 +22,7 @@
 // those casts at load time, so an fp16 package holds fp32 linears in memory (the fp16 embedding
 // table stays fp16: only the gathered rows are cast).
 import type { ModelDtype, ModelShape } from './manifest.js';
+import { readModelShape } from './modelConfig.js';
 
 export type KvDtype = 'float32' | 'float16';
 
@@ -124,7 +125,11 @@ export interface PackageTensor {
   part: 'embedding' | 'lmHead' | 'layers' | 'other';
 }
 
-/** The weight tensors engine/convert writes, in the order it writes them. */
+/**
+ * The plan of the weight tensors engine/convert writes, in the order it writes them. The converter
+ * checks every package against it (assertFollowsPlan in engine/convert/convert.ts), so estimates
+ * made from it before a download describe exactly the package that will be written.
+ */
 export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT): PackageTensor[] {
   const { vocabSize, hiddenSize: h, numLayers, numHeads, numKvHeads, headDim, intermediateSize } = shape;
   const qDim = numHeads * headDim;
@@ -178,8 +183,12 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
     // MatMulNBits packs its own copy at load.
     const blocks = vocabSize * Math.ceil(h / int4.blockSize);
     tensors.push({ name: 'lm_head (MatMulNBits packed copy)', bytes: 0, loadedBytes: blocks * LM_HEAD_PACKED_BYTES_PER_BLOCK, part: 'lmHead' });
-  } else if (dtype === 'int4' || !shape.tiedEmbeddings) {
+  } else if (dtype === 'int4') {
     linear('lm_head', h, vocabSize, 'lmHead');
+  } else if (!shape.tiedEmbeddings) {
+    // Its own float table, [vocab, hidden] as stored (Gemm transB), in the package dtype.
+    const elements = vocabSize * h;
+    tensors.push({ name: 'lm_head.weight', bytes: elements * floatBytesOf(dtype), loadedBytes: elements * 4, part: 'lmHead' });
   } else if (dtype === 'fp16') {
     // Tied fp16: Gemm reads Cast(embedding table); the folded cast is an fp32 copy in memory.
     tensors.push({ name: 'lm_head (folded cast)', bytes: 0, loadedBytes: embeddingElements * 4, part: 'lmHead' });
@@ -347,32 +356,27 @@ export function activationBytesFor(shape: EstimateShape, maxPrefillTokens: numbe
 }
 
 /**
- * Reads the shape from a Hub `config.json` (Llama, Mistral, Qwen2/3, Phi-3 and lookalikes).
- * Throws with the missing field's name when the config is not a decoder-only transformer we know.
+ * The estimate's shape of a Hub `config.json`, read by the converter's own reader (modelConfig.ts:
+ * same keys, same defaults). Throws naming the missing or bad key when the config is not a
+ * decoder-only transformer.
  */
 export function modelShapeFromHfConfig(config: Record<string, unknown>): EstimateShape & { contextLength: number; modelType: string } {
+  const shape = readModelShape(config);
   const text = (config.text_config && typeof config.text_config === 'object' ? config.text_config : config) as Record<string, unknown>;
-  const num = (key: string, fallback?: number): number => {
-    const value = text[key];
-    if (typeof value === 'number' && Number.isFinite(value)) return value;
-    if (fallback !== undefined) return fallback;
-    throw new Error(`config.json has no numeric '${key}': this does not look like a decoder-only language model Hearth can size.`);
-  };
-  const hiddenSize = num('hidden_size');
-  const numHeads = num('num_attention_heads');
   const modelType = String(text.model_type ?? config.model_type ?? 'unknown');
   return {
     modelType,
-    vocabSize: num('vocab_size'),
-    hiddenSize,
-    numLayers: num('num_hidden_layers'),
-    numHeads,
-    numKvHeads: num('num_key_value_heads', numHeads),
-    headDim: num('head_dim', hiddenSize / numHeads),
-    intermediateSize: num('intermediate_size'),
-    contextLength: num('max_position_embeddings', 2048),
-    tiedEmbeddings: Boolean(text.tie_word_embeddings ?? config.tie_word_embeddings ?? false),
-    attentionBias: modelType === 'qwen2' ? true : Boolean(text.attention_bias ?? false),
+    vocabSize: shape.vocabSize,
+    hiddenSize: shape.hiddenSize,
+    numLayers: shape.numLayers,
+    numHeads: shape.numHeads,
+    numKvHeads: shape.numKvHeads,
+    headDim: shape.headDim,
+    intermediateSize: shape.intermediateSize,
+    contextLength: shape.contextLength,
+    tiedEmbeddings: shape.tiedEmbeddings,
+    // What the checkpoint reader finds in the weights, known here from the family: Qwen2's q/k/v biases, Qwen3's q/k norms.
+    attentionBias: modelType === 'qwen2' ? true : text.attention_bias === true,
     qkNorm: modelType === 'qwen3',
   };
 }

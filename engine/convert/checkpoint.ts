@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SourceFile } from '../common/manifest.js';
-import { ConvertError } from './convertError.js';
+import { ConvertError } from '../common/convertError.js';
 import { SafetensorsFile, type TensorInfo } from './safetensors.js';
 
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json'] as const;

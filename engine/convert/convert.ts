@@ -8,11 +8,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ModelDtype, ModelManifest } from '../common/manifest.js';
 import { HEARTH_VERSION } from '../common/version.js';
+import { packageTensors, type PackageTensor } from '../common/memoryEstimate.js';
 import { WeightSource } from './architectures.js';
 import { Checkpoint } from './checkpoint.js';
-import { ConvertError } from './convertError.js';
+import { ConvertError } from '../common/convertError.js';
 import { buildDecoderGraph, graphContract, OPSETS } from './decoderGraph.js';
-import { parseModelConfig } from './modelConfig.js';
+import { parseModelConfig } from '../common/modelConfig.js';
 import { ExternalDataWriter } from './onnx/externalData.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
 import { onnx } from './onnx/proto.js';
@@ -101,6 +102,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
           beforeLayer: options.beforeLayer,
           rowChunkBytes: options.rowChunkBytes,
         });
+        assertFollowsPlan(graph.stored, packageTensors({ ...config.shape, attentionBias: checkpoint.has('model.layers.0.self_attn.q_proj.bias'), qkNorm: checkpoint.has('model.layers.0.self_attn.q_norm.weight') }, options.dtype));
         writeFileSync(join(tempDir, PACKAGE_FILES.model), graph.encodeModel(OPSETS, CONVERTER_VERSION));
         weightsBytes = data.totalBytes;
       } finally {
@@ -203,4 +205,25 @@ function isProcessAlive(pid: number): boolean {
 
 function isNodeError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
+}
+
+/**
+ * The memory estimate sizes models from the plan of tensors in engine/common/memoryEstimate.ts
+ * (packageTensors) before anything is downloaded; every package the converter writes is checked
+ * against that plan, tensor by tensor, so the two cannot drift apart.
+ */
+export function assertFollowsPlan(stored: readonly { name: string; bytes: number }[], plan: readonly PackageTensor[]): void {
+  const planned = plan.filter((tensor) => tensor.bytes > 0);
+  const count = Math.max(stored.length, planned.length);
+  for (let i = 0; i < count; i++) {
+    const wrote = stored[i];
+    const expected = planned[i];
+    if (wrote?.name !== expected?.name || wrote?.bytes !== expected?.bytes) {
+      const describe = (tensor: { name: string; bytes: number } | undefined) => (tensor ? `${tensor.name} (${tensor.bytes} bytes)` : 'nothing');
+      throw new Error(
+        `The converter wrote ${describe(wrote)} as tensor ${i}, where the package plan (packageTensors in engine/common/memoryEstimate.ts) has ${describe(expected)}. ` +
+          'Update the plan with the converter: memory estimates and fit checks are computed from it.',
+      );
+    }
+  }
 }

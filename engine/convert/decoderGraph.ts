@@ -6,7 +6,7 @@ import { rowsOf, type LinearWeight, type RowReader, type WeightSource } from './
 import { GRAPH_DESCRIPTION } from './graphContract.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
 import { INT4_BLOCK_SIZE, quantizeInt4, toFloat16Bits } from './quantize.js';
-import type { RopeScaling } from './modelConfig.js';
+import type { RopeScaling } from '../common/modelConfig.js';
 import { rotaryTables } from './rope.js';
 
 export const OPSETS = { '': 17, 'com.microsoft': 1 };

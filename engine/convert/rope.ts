@@ -1,7 +1,7 @@
 // Rotary embedding tables baked into the graph: cos/sin [maxPositions, headDim / 2] for
 // com.microsoft RotaryEmbedding (non-interleaved, i.e. HF's rotate_half layout). Scaling
 // variants only change the inverse frequencies, so they are all handled here.
-import type { RopeScaling } from './modelConfig.js';
+import type { RopeScaling } from '../common/modelConfig.js';
 
 export function inverseFrequencies(headDim: number, theta: number, scaling: RopeScaling): Float64Array {
   const half = headDim / 2;

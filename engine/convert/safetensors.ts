@@ -4,7 +4,7 @@
 // never loaded whole.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ConvertError } from './convertError.js';
+import { ConvertError } from '../common/convertError.js';
 import { fromFloat16Bits } from './quantize.js';
 
 /** Storage dtypes the converter can read as weights. */

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GenerationDefaults, TokenizerInfo } from '../common/manifest.js';
-import { ConvertError } from './convertError.js';
+import { ConvertError } from '../common/convertError.js';
 
 type Json = Record<string, unknown>;
 

@@ -3,20 +3,9 @@
 // renderer (web mode) without a token, because the page reads the token from its URL fragment.
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type {
-  AdminStatus,
-  BenchRunListResponse,
-  BenchStarted,
-  DeleteModelResponse,
-  HubSearchResponse,
-  LatencyByDayResponse,
-  LibraryResponse,
-  PullListResponse,
-  PullStarted,
-  RequestListResponse,
-  RequestLogFilter,
-} from '../common/adminApi.js';
+import type { RequestLogFilter } from '../common/adminApi.js';
 import { ADMIN_PROXY_PREFIX } from '../common/adminApi.js';
+import { ADMIN_ROUTES, type AdminBody, type AdminParams, type AdminResponse, type AdminRouteName, type AdminRouteSpec } from '../common/adminRoutes.js';
 import { MODEL_DTYPES, type ModelDtype } from '../common/manifest.js';
 import { HEARTH_VERSION } from '../common/version.js';
 import { BrowserGuard } from '../server/browserGuard.js';
@@ -24,11 +13,14 @@ import type { RequestLog } from '../store/requestLog.js';
 import { isAuthorized } from './auth.js';
 import type { DashboardSampler } from './dashboard.js';
 import type { EventHub } from './events.js';
-import { HttpError, badRequest, notFound, optionalNumber, readBody, sendError, sendJson, unavailable } from './httpUtil.js';
+import { badRequest, conflict, httpError, notFound, optionalNumber, readBody, sendError, sendJson, unavailable } from './httpUtil.js';
+import { ApiError } from '../server/errors.js';
+import { findRoute, routePattern } from '../server/http.js';
+import type { z } from 'zod';
 import type { ServeController } from './serveController.js';
-import type { OptionalServices } from './services.js';
+import type { HostServices } from './services.js';
 import { serveStatic } from './staticFiles.js';
-import { benchSweepSchema, exportBundleSchema, pullSchema, serveStartSchema, sizingSchema } from './adminBodies.js';
+import { ADMIN_BODY_SCHEMAS } from './adminBodies.js';
 
 /**
  * Origins of UIs that call the admin API cross-origin: the Electron renderer is served from
@@ -36,7 +28,7 @@ import { benchSweepSchema, exportBundleSchema, pullSchema, serveStartSchema, siz
  */
 export const DEFAULT_UI_ORIGINS: readonly string[] = ['app://hearth'];
 
-export interface AdminApiContext extends OptionalServices {
+export interface AdminApiContext extends HostServices {
   token: string;
   /** Origins allowed to call the admin API cross-origin (CORS); the token is still required. Others get 403. */
   allowedOrigins?: readonly string[];
@@ -53,25 +45,28 @@ export interface AdminApiContext extends OptionalServices {
   dashboard: DashboardSampler;
 }
 
-interface RouteInput {
+interface RouteInput<K extends AdminRouteName> {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
-  params: Record<string, string>;
+  params: AdminParams<K>;
+  /** The JSON body, checked against the route's schema (adminBodies.ts); undefined for bodiless routes. */
+  body: AdminBody<K>;
 }
 
-/** A handler returns a JSON body (sent with 200, or `status`), or undefined when it answered itself. */
-type Handler = (input: RouteInput) => Promise<unknown> | unknown;
+/**
+ * One handler per route of ADMIN_ROUTES: a 'json' route returns its answer (sent with the route's
+ * status), a 'raw' route writes the response itself.
+ */
+type Handlers = { [K in AdminRouteName]: (input: RouteInput<K>) => Promise<AdminResponse<K>> | AdminResponse<K> | (AdminResponse<K> extends never ? void | Promise<void> : never) };
 
-interface Route {
+export interface Route {
+  name: AdminRouteName;
   method: string;
   pattern: RegExp;
-  handler: Handler;
-  status?: number;
-}
-
-function missing(part: string, what: string): never {
-  throw unavailable(`${what} is not available in this build of Hearth (engine/${part} is missing). Update Hearth to use it.`);
+  status: number;
+  answer: 'json' | 'raw';
+  handler: (input: RouteInput<AdminRouteName>) => unknown;
 }
 
 export function parseRequestFilter(query: URLSearchParams): RequestLogFilter {
@@ -100,137 +95,103 @@ function parseDtype(value: string | null): ModelDtype | null {
   return value as ModelDtype;
 }
 
-export function buildRoutes(ctx: AdminApiContext): Route[] {
-  const routes: Route[] = [];
-  const add = (method: string, path: string, handler: Handler, status?: number) => {
-    const pattern = new RegExp(`^${path.replace(/:(\w+)/g, '(?<$1>[^/]+)')}$`);
-    routes.push({ method, pattern, handler, status });
-  };
+function handlers(ctx: AdminApiContext): Handlers {
+  return {
+    status: () => ({
+      version: HEARTH_VERSION,
+      dataDir: ctx.dataDir,
+      modelsDir: ctx.modelsDir,
+      pid: process.pid,
+      startedAtMs: ctx.startedAtMs,
+      serve: ctx.serve.current(),
+    }),
 
-  add('GET', '/api/status', (): AdminStatus => ({
-    version: HEARTH_VERSION,
-    dataDir: ctx.dataDir,
-    modelsDir: ctx.modelsDir,
-    pid: process.pid,
-    startedAtMs: ctx.startedAtMs,
-    serve: ctx.serve.current(),
-    features: { hub: ctx.hub !== undefined, bench: ctx.bench !== undefined, export: ctx.exporter !== undefined, serve: true },
-  }));
+    events: ({ res }) => {
+      const initial: { type: 'serve' | 'dashboard'; data: unknown }[] = [{ type: 'serve', data: ctx.serve.current() }];
+      const dashboard = ctx.dashboard.current();
+      if (dashboard) initial.push({ type: 'dashboard', data: dashboard });
+      ctx.events.attach(res, initial);
+    },
 
-  add('GET', '/api/events', ({ res }) => {
-    const initial: { type: 'serve' | 'dashboard'; data: unknown }[] = [{ type: 'serve', data: ctx.serve.current() }];
-    const dashboard = ctx.dashboard.current();
-    if (dashboard) initial.push({ type: 'dashboard', data: dashboard });
-    ctx.events.attach(res, initial);
-    return undefined;
-  });
+    // Library
+    library: async () => ({
+      models: await ctx.library.list(),
+    }),
+    deleteModel: async ({ params, url }) => {
+      const name = params.name;
+      const dtype = parseDtype(url.searchParams.get('dtype'));
+      const served = ctx.serve.current();
+      // One variant: the library refuses it only if that variant's package is the one served.
+      if (dtype === null && served.state === 'ready' && served.settings?.model === name) {
+        throw conflict(`'${name}' is being served. Stop serving it on the Serve tab, then delete it.`);
+      }
+      return { removed: await ctx.library.remove(name, dtype) };
+    },
 
-  // Library
-  add('GET', '/api/library', async (): Promise<LibraryResponse> => ({
-    models: ctx.library ? await ctx.library.list() : missing('store/modelRegistry', 'The model library'),
-  }));
-  add('DELETE', '/api/library/:name', async ({ params, url }): Promise<DeleteModelResponse> => {
-    if (!ctx.library) missing('store/modelRegistry', 'The model library');
-    const name = params.name!;
-    const dtype = parseDtype(url.searchParams.get('dtype'));
-    const served = ctx.serve.current();
-    // One variant: the library refuses it only if that variant's package is the one served.
-    if (dtype === null && served.state === 'ready' && served.settings?.model === name) {
-      throw new HttpError(409, 'conflict', `'${name}' is being served. Stop serving it on the Serve tab, then delete it.`);
-    }
-    return { removed: await ctx.library.remove(name, dtype) };
-  });
-
-  // Hub
-  add('GET', '/api/hub/search', async ({ url }): Promise<HubSearchResponse> => {
-    if (!ctx.hub) missing('hub', 'Hub search');
-    const query = url.searchParams.get('q') ?? '';
-    const limit = optionalNumber(url.searchParams, 'limit') ?? 20;
-    return { query, results: await ctx.hub.search(query, limit) };
-  });
-  add('GET', '/api/hub/fit', async ({ url }) => {
-    if (!ctx.hub) missing('hub', 'The fit check');
-    const repo = url.searchParams.get('repo');
-    if (!repo) throw badRequest("Give the Hub repo to check as '?repo=owner/name'.");
-    return ctx.hub.fit(repo, parseDtype(url.searchParams.get('dtype')) ?? 'int4');
-  });
-  add('GET', '/api/hub/pulls', (): PullListResponse => ({ pulls: ctx.hub ? ctx.hub.pulls() : [] }));
-  add(
-    'POST',
-    '/api/hub/pull',
-    async ({ req }): Promise<PullStarted> => {
-      if (!ctx.hub) missing('hub', 'Downloading from the Hub');
-      const body = await readBody(req, pullSchema);
+    // Hub
+    hubSearch: async ({ url }) => {
+      const query = url.searchParams.get('q') ?? '';
+      const limit = optionalNumber(url.searchParams, 'limit') ?? 20;
+      return { query, results: await ctx.hub.search(query, limit) };
+    },
+    hubFit: async ({ url }) => {
+      const repo = url.searchParams.get('repo');
+      if (!repo) throw badRequest("Give the Hub repo to check as '?repo=owner/name'.");
+      return ctx.hub.fit(repo, parseDtype(url.searchParams.get('dtype')) ?? 'int4');
+    },
+    pulls: () => ({ pulls: ctx.hub.pulls() }),
+    pull: ({ body }) => {
       const jobId = ctx.hub.pull(body, (progress) => ctx.events.publish('pull', progress));
       return { jobId };
     },
-    202,
-  );
 
-  // Serve
-  add('GET', '/api/serve', () => ctx.serve.current());
-  add('POST', '/api/serve/start', async ({ req }) => {
-    const { settings } = await readBody(req, serveStartSchema);
-    return ctx.serve.start(settings);
-  });
-  add('POST', '/api/serve/reload', async ({ req }) => {
-    const { settings } = await readBody(req, serveStartSchema);
-    return ctx.serve.reload(settings);
-  });
-  add('POST', '/api/serve/stop', () => ctx.serve.stop());
+    // Serve
+    serveStatus: () => ctx.serve.current(),
+    serveStart: ({ body }) => ctx.serve.start(body.settings),
+    serveReload: ({ body }) => ctx.serve.reload(body.settings),
+    serveStop: () => ctx.serve.stop(),
 
-  // Dashboard
-  add('GET', '/api/dashboard', () => {
-    const snapshot = ctx.dashboard.current();
-    if (!snapshot) throw unavailable('The dashboard has no sample yet; retry in a second.');
-    return snapshot;
-  });
+    // Dashboard
+    dashboard: () => {
+      const snapshot = ctx.dashboard.current();
+      if (!snapshot) throw unavailable('The dashboard has no sample yet; retry in a second.');
+      return snapshot;
+    },
 
-  // Request log
-  add('GET', '/api/requests', ({ url }): RequestListResponse => {
-    const filter = parseRequestFilter(url.searchParams);
-    const { limit: _limit, offset: _offset, ...countFilter } = filter;
-    const models = ctx.requestLog.models();
-    return { total: ctx.requestLog.count(countFilter), entries: ctx.requestLog.list({ limit: 100, ...filter }), models };
-  });
-  add('GET', '/api/requests.csv', ({ url, res }) => {
-    const csv = ctx.requestLog.exportCsv(parseRequestFilter(url.searchParams));
-    res.writeHead(200, {
-      'content-type': 'text/csv; charset=utf-8',
-      'content-disposition': `attachment; filename="hearth-requests-${new Date().toISOString().slice(0, 10)}.csv"`,
-      'cache-control': 'no-store',
-    });
-    res.end(csv);
-    return undefined;
-  });
-  add('GET', '/api/requests/latency-by-day', ({ url }): LatencyByDayResponse => ({
-    days: ctx.requestLog.latencyByDay(parseRequestFilter(url.searchParams)),
-  }));
-  add('GET', '/api/requests/:id', ({ params }) => {
-    const entry = ctx.requestLog.get(params.id!);
-    if (!entry) throw notFound(`No request '${params.id}' in the log; it may have been pruned by retention.`);
-    return entry;
-  });
+    // Request log
+    requests: ({ url }) => {
+      const filter = parseRequestFilter(url.searchParams);
+      const { limit: _limit, offset: _offset, ...countFilter } = filter;
+      const models = ctx.requestLog.models();
+      return { total: ctx.requestLog.count(countFilter), entries: ctx.requestLog.list({ limit: 100, ...filter }), models };
+    },
+    requestsCsv: ({ url, res }) => {
+      const csv = ctx.requestLog.exportCsv(parseRequestFilter(url.searchParams));
+      res.writeHead(200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="hearth-requests-${new Date().toISOString().slice(0, 10)}.csv"`,
+        'cache-control': 'no-store',
+      });
+      res.end(csv);
+    },
+    latencyByDay: ({ url }) => ({ days: ctx.requestLog.latencyByDay(parseRequestFilter(url.searchParams)) }),
+    request: ({ params }) => {
+      const entry = ctx.requestLog.get(params.id);
+      if (!entry) throw notFound(`No request '${params.id}' in the log; it may have been pruned by retention.`);
+      return entry;
+    },
 
-  // Benchmark
-  add('GET', '/api/bench/runs', async (): Promise<BenchRunListResponse> => ({
-    runs: ctx.bench ? await ctx.bench.list() : missing('bench', 'Benchmarking'),
-  }));
-  add('GET', '/api/bench/runs/:id', async ({ params }) => {
-    if (!ctx.bench) missing('bench', 'Benchmarking');
-    const run = await ctx.bench.get(params.id!);
-    if (!run) throw notFound(`No benchmark run '${params.id}'.`);
-    return run;
-  });
-  add(
-    'POST',
-    '/api/bench/runs',
-    async ({ req }): Promise<BenchStarted> => {
-      if (!ctx.bench) missing('bench', 'Benchmarking');
-      const body = await readBody(req, benchSweepSchema);
+    // Benchmark
+    benchRuns: async () => ({ runs: await ctx.bench.list() }),
+    benchRun: async ({ params }) => {
+      const run = await ctx.bench.get(params.id);
+      if (!run) throw notFound(`No benchmark run '${params.id}'.`);
+      return run;
+    },
+    benchStart: async ({ body }) => {
       const server = ctx.serve.server();
       const status = ctx.serve.current();
-      if (!server || !status.baseUrl) throw new HttpError(409, 'not_serving', 'Nothing is being served. Start a model on the Serve tab, then run the benchmark.');
+      if (!server || !status.baseUrl) throw new ApiError(409, 'Nothing is being served. Start a model on the Serve tab, then run the benchmark.', { code: 'not_serving' });
       const runId = await ctx.bench.start(
         body,
         { baseUrl: status.baseUrl, apiKey: status.settings?.apiKey, model: server.servedName },
@@ -238,28 +199,36 @@ export function buildRoutes(ctx: AdminApiContext): Route[] {
       );
       return { runId };
     },
-    202,
-  );
 
-  // Export
-  add('GET', '/api/export/defaults', () => (ctx.exporter ? ctx.exporter.defaults() : missing('export', 'Export')));
-  add('POST', '/api/export/sizing', async ({ req }) => {
-    if (!ctx.exporter) missing('export', 'GPU sizing');
-    return ctx.exporter.sizing(await readBody(req, sizingSchema));
-  });
-  add('POST', '/api/export/bundle', async ({ req }) => {
-    if (!ctx.exporter) missing('export', 'Export');
-    return ctx.exporter.bundle(await readBody(req, exportBundleSchema));
-  });
-
-  return routes;
+    // Export
+    exportDefaults: () => ctx.exporter.defaults(),
+    exportSizing: ({ body }) => ctx.exporter.sizing(body),
+    exportBundle: ({ body }) => ctx.exporter.bundle(body),
+  };
 }
 
+/** ADMIN_ROUTES with this host's handlers; a route with a body reads and checks it before its handler runs. */
+export function buildRoutes(ctx: AdminApiContext): Route[] {
+  const table = handlers(ctx);
+  return (Object.keys(ADMIN_ROUTES) as AdminRouteName[]).map((name) => {
+    const spec: AdminRouteSpec = ADMIN_ROUTES[name];
+    const handler = table[name] as (input: RouteInput<AdminRouteName>) => unknown;
+    const schema = (ADMIN_BODY_SCHEMAS as Partial<Record<AdminRouteName, z.ZodType<unknown, unknown>>>)[name];
+    return {
+      name,
+      method: spec.method,
+      pattern: routePattern(spec.path),
+      status: spec.status,
+      answer: spec.answer,
+      handler: async (input: RouteInput<AdminRouteName>) => handler({ ...input, body: (schema ? await readBody(input.req, schema) : undefined) as AdminBody<AdminRouteName> }),
+    };
+  });
+}
 
 /** Forwards /api/proxy/v1/* to the running OpenAI server, adding its API key; streams both ways. */
 function proxyToServer(ctx: AdminApiContext, req: IncomingMessage, res: ServerResponse, url: URL): void {
   const server = ctx.serve.server();
-  if (!server) throw new HttpError(503, 'not_serving', 'No model is being served. Start one on the Serve tab, then send the message again.');
+  if (!server) throw httpError(503, 'not_serving', 'No model is being served. Start one on the Serve tab, then send the message again.');
   const target = new URL(url.pathname.slice(ADMIN_PROXY_PREFIX.length) + url.search, server.origin);
   const headers: Record<string, string> = { 'user-agent': 'hearth-playground' };
   // Passed on as sent: the API server itself refuses a body that is not JSON (415).
@@ -276,7 +245,7 @@ function proxyToServer(ctx: AdminApiContext, req: IncomingMessage, res: ServerRe
     upstreamRes.pipe(res);
   });
   upstream.on('error', (error) => {
-    sendError(res, new HttpError(502, 'upstream', `The model server did not answer (${error.message}). Check the Serve tab; restart serving if it failed.`));
+    sendError(res, httpError(502, 'upstream', `The model server did not answer (${error.message}). Check the Serve tab; restart serving if it failed.`));
   });
   // The browser closing the stream (Stop button) closes the upstream request, which cancels the generation.
   res.on('close', () => {
@@ -304,7 +273,7 @@ export function createAdminServer(ctx: AdminApiContext): Server {
 async function handle(ctx: AdminApiContext, guard: BrowserGuard, routes: Route[], req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   res.setHeader('x-content-type-options', 'nosniff');
   const refusal = guard.check(req);
-  if (refusal) throw new HttpError(refusal.status, refusal.code, refusal.message);
+  if (refusal) throw httpError(refusal.status, refusal.code, refusal.message);
   const origin = req.headers.origin;
   if (typeof origin === 'string' && (ctx.allowedOrigins ?? DEFAULT_UI_ORIGINS).includes(origin)) {
     res.setHeader('access-control-allow-origin', origin);
@@ -321,24 +290,21 @@ async function handle(ctx: AdminApiContext, guard: BrowserGuard, routes: Route[]
     }
   }
   if (!url.pathname.startsWith('/api/')) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', 'Only GET is served outside /api.');
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw httpError(405, 'method_not_allowed', 'Only GET is served outside /api.');
     if (url.pathname === '/health') return sendJson(res, 200, { status: 'ok' });
     if (ctx.rendererDir && serveStatic(ctx.rendererDir, url.pathname, res)) return;
     throw notFound(ctx.rendererDir ? `Nothing at ${url.pathname}.` : 'This engine host serves the admin API only (no built renderer). Build it with `npx vite build --config renderer/vite.config.ts`.');
   }
   if (!isAuthorized(req, url, ctx.token)) {
-    throw new HttpError(401, 'unauthorized', 'Missing or wrong admin token. Open the UI from the link the host printed (it carries the token), or restart Hearth.');
+    throw httpError(401, 'unauthorized', 'Missing or wrong admin token. Open the UI from the link the host printed (it carries the token), or restart Hearth.');
   }
   if (url.pathname.startsWith(`${ADMIN_PROXY_PREFIX}/`)) return proxyToServer(ctx, req, res, url);
-  const methodMatches = routes.filter((route) => route.pattern.test(url.pathname));
-  if (methodMatches.length === 0) throw notFound(`No admin route ${url.pathname}.`);
-  const route = methodMatches.find((candidate) => candidate.method === req.method);
-  if (!route) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}.`);
-  const params = Object.fromEntries(
-    Object.entries(route.pattern.exec(url.pathname)?.groups ?? {}).map(([key, value]) => [key, decodeURIComponent(value)]),
-  );
-  const body = await route.handler({ req, res, url, params });
-  if (body !== undefined) sendJson(res, route.status ?? 200, body);
+  const found = findRoute(routes, req.method ?? 'GET', url.pathname);
+  if (found === null) throw notFound(`No admin route ${url.pathname}.`);
+  if (found === 'wrong-method') throw new ApiError(405, `${req.method} is not allowed on ${url.pathname}.`, { code: 'method_not_allowed' });
+  const { route, params } = found;
+  const answer = await route.handler({ req, res, url, params, body: undefined });
+  if (route.answer === 'json') sendJson(res, route.status, answer);
 }
 
 /** The admin API is for this machine only; it always binds loopback. */

@@ -3,6 +3,7 @@
 // the field and says what is allowed.
 import { z } from 'zod';
 import type { BenchSweepRequest, ExportBundleRequest, PullRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
+import type { AdminBody, AdminBodyRoute } from '../common/adminRoutes.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
 import { MODEL_DTYPES } from '../common/manifest.js';
 import { DEVICE_CHOICES, DEFAULT_SERVE_PORT } from '../common/servingConfig.js';
@@ -73,3 +74,13 @@ export const exportBundleSchema = z.object({
   gpus: gpus.optional(),
   prices: prices.optional(),
 }) satisfies z.ZodType<ExportBundleRequest, unknown>;
+
+/** The body schema of every admin route that takes a body (a compile error when one is missing). */
+export const ADMIN_BODY_SCHEMAS: { [K in AdminBodyRoute]: z.ZodType<AdminBody<K>, unknown> } = {
+  pull: pullSchema,
+  serveStart: serveStartSchema,
+  serveReload: serveStartSchema,
+  benchStart: benchSweepSchema,
+  exportSizing: sizingSchema,
+  exportBundle: exportBundleSchema,
+};

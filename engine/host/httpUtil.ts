@@ -1,5 +1,5 @@
-// Small HTTP helpers for the admin API: JSON bodies, typed errors that become `AdminError`
-// responses, and query parsing. No framework: the admin API is a handful of routes.
+// The admin API's side of the HTTP kit (engine/server/http.ts): errors answered in the
+// `AdminError` shape, checked JSON bodies, query parsing.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdminError } from '../common/adminApi.js';
 import { ApiError } from '../server/errors.js';
@@ -7,22 +7,15 @@ import { readJsonBody, sendJson as sendKitJson } from '../server/http.js';
 import type { z } from 'zod';
 import { paramPath } from '../server/validation.js';
 
-/** An error a user can meet, sent as an AdminError body with this HTTP status. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
-
-export const badRequest = (message: string) => new HttpError(400, 'bad_request', message);
-export const notFound = (message: string) => new HttpError(404, 'not_found', message);
-export const conflict = (message: string) => new HttpError(409, 'conflict', message);
-export const unavailable = (message: string) => new HttpError(503, 'unavailable', message);
+/**
+ * An error a user can meet, sent as an AdminError body with this HTTP status: the kit's one error
+ * class (engine/server/errors.ts), shaped here as the admin API answers it.
+ */
+export const httpError = (status: number, code: string, message: string) => new ApiError(status, message, { code });
+export const badRequest = (message: string) => httpError(400, 'bad_request', message);
+export const notFound = (message: string) => httpError(404, 'not_found', message);
+export const conflict = (message: string) => httpError(409, 'conflict', message);
+export const unavailable = (message: string) => httpError(503, 'unavailable', message);
 
 /** A JSON response (the kit's), never cached: admin answers are live state. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -30,18 +23,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 export function sendError(res: ServerResponse, error: unknown): void {
-  const httpError =
-    error instanceof HttpError
+  const apiError =
+    error instanceof ApiError
       ? error
-      : error instanceof ApiError
-        ? new HttpError(error.status, error.code ?? 'bad_request', error.message) // the kit's (body reading: 400/413/415)
-        : new HttpError(500, 'internal', `The engine host failed: ${(error as Error)?.message ?? String(error)}. See the host's log; retry, or restart Hearth if it persists.`);
-  const body: AdminError = { error: { code: httpError.code, message: httpError.message } };
+      : httpError(500, 'internal', `The engine host failed: ${(error as Error)?.message ?? String(error)}. See the host's log; retry, or restart Hearth if it persists.`);
+  const body: AdminError = { error: { code: apiError.code ?? 'bad_request', message: apiError.message } };
   if (res.headersSent) {
     res.end();
     return;
   }
-  sendJson(res, httpError.status, body);
+  sendKitJson(res, apiError.status, body, { ...apiError.headers, 'cache-control': 'no-store' });
 }
 
 /** The JSON body, as the API server reads it (the kit's limits and refusals). */

@@ -9,7 +9,7 @@ import { metadataFiles, weightFiles } from '../hub/repoFiles.js';
 import type { Db } from '../store/db.js';
 import { dataDir } from '../store/dataDir.js';
 import type { ModelRegistry } from '../store/modelRegistry.js';
-import { badRequest, HttpError } from './httpUtil.js';
+import { badRequest, httpError } from './httpUtil.js';
 import type { HubService } from './services.js';
 
 const SUPPORTED_ARCHITECTURES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'];
@@ -75,7 +75,7 @@ export async function hubService(_db: Db, registry: ModelRegistry, env: NodeJS.P
       try {
         return (await searchModels({ query, limit, hub: { env } })).map(toSummary);
       } catch (error) {
-        throw new HttpError(502, 'hub_unreachable', `${(error as Error).message}`);
+        throw httpError(502, 'hub_unreachable', `${(error as Error).message}`);
       }
     },
     async fit(ref: string, dtype: ModelDtype): Promise<FitVerdict> {
@@ -85,7 +85,7 @@ export async function hubService(_db: Db, registry: ModelRegistry, env: NodeJS.P
       try {
         snapshot = await resolveRepo(hub, repo, revision);
       } catch (error) {
-        throw new HttpError(502, 'hub_error', (error as Error).message);
+        throw httpError(502, 'hub_error', (error as Error).message);
       }
       const memory = detectMemory('auto');
       const memorySource = memory.device === 'cuda' ? 'nvidia-smi' : 'system';

@@ -7,7 +7,7 @@ import type { ModelDtype } from '../common/manifest.js';
 import { servingProcesses } from '../hub/index.js';
 import { readManifest } from '../runtime/index.js';
 import { ModelInUseError, type ModelRegistry } from '../store/modelRegistry.js';
-import { HttpError, notFound } from './httpUtil.js';
+import { httpError, notFound } from './httpUtil.js';
 import type { LibraryService } from './services.js';
 import { isModelPackage } from '../convert/modelPackage.js';
 
@@ -55,14 +55,14 @@ export function libraryService(registry: ModelRegistry, env: NodeJS.ProcessEnv =
           // Any process serving it refuses, this one included (the host marks what it serves).
           registry.removeVariant(name, dtype, (dir) => servingProcesses(dir, env).map((mark) => mark.pid));
         } catch (error) {
-          if (error instanceof ModelInUseError) throw new HttpError(409, 'conflict', error.message);
+          if (error instanceof ModelInUseError) throw httpError(409, 'conflict', error.message);
           throw error;
         }
         return { name, dtype, bytesFreed };
       }
       const others = servingProcesses(join(registry.modelsDir, name), env).filter((mark) => mark.pid !== process.pid);
       if (others.length > 0) {
-        throw new HttpError(409, 'conflict', `'${name}' is being served by another Hearth process (pid ${others.map((mark) => mark.pid).join(', ')}). Stop that server first, then delete it.`);
+        throw httpError(409, 'conflict', `'${name}' is being served by another Hearth process (pid ${others.map((mark) => mark.pid).join(', ')}). Stop that server first, then delete it.`);
       }
       const bytesFreed = folderBytes(join(registry.modelsDir, name));
       registry.remove(name);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BatchingConfig } from '../common/batching.js';
-import { HttpError } from './httpUtil.js';
+import { ApiError } from '../server/errors.js';
 import { batchingFromSettings, servingConfigFromSettings, validateServeSettings } from './serveSettings.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
 
@@ -25,7 +25,7 @@ test('rejects bad settings with a message naming the field', () => {
     [{ model: 'm', corsOrigins: 'x' }, /'corsOrigins'/],
   ];
   for (const [input, message] of cases) {
-    assert.throws(() => validateServeSettings(input), (error: unknown) => error instanceof HttpError && error.status === 400 && message.test(error.message));
+    assert.throws(() => validateServeSettings(input), (error: unknown) => error instanceof ApiError && error.status === 400 && message.test(error.message));
   }
 });
 

@@ -1,6 +1,5 @@
 // The parts of the host that other engine modules provide (library, Hub, bench, export), as the
-// admin API needs them. host.ts wires each from its module; a part that is not in this build is
-// left undefined and its routes answer 503 with what is missing.
+// admin API needs them. host.ts wires each from its module.
 import type {
   BenchRun,
   BenchRunSummary,
@@ -46,9 +45,9 @@ export interface ExportService {
   bundle(request: ExportBundleRequest): Promise<ExportBundleResponse>;
 }
 
-export interface OptionalServices {
-  library?: LibraryService;
-  hub?: HubService;
-  bench?: BenchService;
-  exporter?: ExportService;
+export interface HostServices {
+  library: LibraryService;
+  hub: HubService;
+  bench: BenchService;
+  exporter: ExportService;
 }

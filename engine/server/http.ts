@@ -54,3 +54,53 @@ export function sendText(res: ServerResponse, status: number, text: string, cont
 export function clientIp(req: IncomingMessage): string | null {
   return req.socket.remoteAddress ?? null;
 }
+
+/** A route either server matches by method and path pattern. */
+export interface MatchableRoute {
+  method: string;
+  pattern: RegExp;
+}
+
+/**
+ * A path such as '/things/:name' or '/v1/models/:id*' as a pattern: `:name` matches one path
+ * segment, `:name*` the rest of the path (model ids contain slashes).
+ */
+export function routePattern(path: string): RegExp {
+  const source = path
+    .split(/(:\w+\*?)/)
+    .map((part) => (!part.startsWith(':') ? escapeRegExp(part) : part.endsWith('*') ? `(?<${part.slice(1, -1)}>.+)` : `(?<${part.slice(1)}>[^/]+)`))
+    .join('');
+  return new RegExp(`^${source}$`);
+}
+
+/** The route for method + path with its decoded params; 'wrong-method' when only the path matches (405); null (404). */
+export function findRoute<R extends MatchableRoute>(routes: readonly R[], method: string, pathname: string): { route: R; params: Record<string, string> } | 'wrong-method' | null {
+  let pathMatched = false;
+  for (const route of routes) {
+    const match = route.pattern.exec(pathname);
+    if (!match) continue;
+    if (route.method !== method) {
+      pathMatched = true;
+      continue;
+    }
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(match.groups ?? {})) {
+      try {
+        params[key] = decodeURIComponent(value);
+      } catch {
+        throw new ApiError(400, `The path parameter '${key}' is not valid percent-encoding: '${value}'.`, { code: 'bad_request' });
+      }
+    }
+    return { route, params };
+  }
+  return pathMatched ? 'wrong-method' : null;
+}
+
+/** A path matched literally (routes taken from configuration, such as Vertex AI's AIP_PREDICT_ROUTE, may contain ':'). */
+export function exactPath(path: string): RegExp {
+  return new RegExp(`^${escapeRegExp(path)}$`);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

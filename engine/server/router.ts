@@ -8,7 +8,7 @@ import { completions } from './completions.js';
 import { RequestContext, type ServerState } from './context.js';
 import { ApiError, toApiError } from './errors.js';
 import { health } from './health.js';
-import { clientIp, sendJson, sendText } from './http.js';
+import { clientIp, exactPath, findRoute, routePattern, sendJson, sendText } from './http.js';
 import { getModel, listModels } from './models.js';
 import { generate, generateStream, info } from './tgi.js';
 import { predict, type VertexRoutes } from './vertex.js';
@@ -16,7 +16,8 @@ import { sendSse, endSse } from './sse.js';
 
 interface Route {
   method: 'GET' | 'POST';
-  path: string | RegExp;
+  /** Path pattern (see routePattern in http.ts). */
+  pattern: RegExp;
   /** Label in metrics and the request log. */
   endpoint: string;
   idPrefix: string;
@@ -24,19 +25,22 @@ interface Route {
   /** Health probes and scrapes would drown the request log; they are not recorded. */
   recorded: boolean;
   errorShape: 'openai' | 'tgi';
-  handler: (ctx: RequestContext, match: RegExpExecArray | null) => Promise<void>;
+  handler: (ctx: RequestContext, params: Record<string, string>) => Promise<void>;
 }
+
+/** A route as written: its path, compiled to a pattern by buildRoutes. */
+type RouteSpec = Omit<Route, 'pattern'> & { path: string | RegExp };
 
 export function buildRoutes(vertex: VertexRoutes | null): Route[] {
   const api = { auth: true, recorded: true, errorShape: 'openai' as const };
   const open = { auth: false, recorded: false, errorShape: 'openai' as const };
-  const routes: Route[] = [
+  const routes: RouteSpec[] = [
     { ...api, method: 'POST', path: '/v1/chat/completions', endpoint: '/v1/chat/completions', idPrefix: 'chatcmpl', handler: chatCompletions },
     { ...api, method: 'POST', path: '/v1/completions', endpoint: '/v1/completions', idPrefix: 'cmpl', handler: completions },
     { ...api, method: 'GET', path: '/v1/models', endpoint: '/v1/models', idPrefix: 'models', handler: listModels },
     {
-      ...api, method: 'GET', path: /^\/v1\/models\/(.+)$/, endpoint: '/v1/models/{id}', idPrefix: 'models',
-      handler: (ctx, match) => getModel(ctx, decodeURIComponent(match![1]!)),
+      ...api, method: 'GET', path: '/v1/models/:id*', endpoint: '/v1/models/{id}', idPrefix: 'models',
+      handler: (ctx, params) => getModel(ctx, params.id!),
     },
     { ...api, errorShape: 'tgi', method: 'POST', path: '/generate', endpoint: '/generate', idPrefix: 'tgi', handler: generate },
     { ...api, errorShape: 'tgi', method: 'POST', path: '/generate_stream', endpoint: '/generate_stream', idPrefix: 'tgi', handler: generateStream },
@@ -44,27 +48,16 @@ export function buildRoutes(vertex: VertexRoutes | null): Route[] {
     { ...open, method: 'GET', path: '/health', endpoint: '/health', idPrefix: 'health', handler: health },
   ];
   if (vertex) {
-    routes.push({ ...api, method: 'POST', path: vertex.predictRoute, endpoint: vertex.predictRoute, idPrefix: 'predict', handler: predict });
+    routes.push({ ...api, method: 'POST', path: exactPath(vertex.predictRoute), endpoint: vertex.predictRoute, idPrefix: 'predict', handler: predict });
     if (vertex.healthRoute !== '/health') {
-      routes.push({ ...open, method: 'GET', path: vertex.healthRoute, endpoint: vertex.healthRoute, idPrefix: 'health', handler: health });
+      routes.push({ ...open, method: 'GET', path: exactPath(vertex.healthRoute), endpoint: vertex.healthRoute, idPrefix: 'health', handler: health });
     }
   }
-  return routes;
-}
-
-function findRoute(routes: Route[], method: string, pathname: string): { route: Route; match: RegExpExecArray | null } | 'wrong-method' | null {
-  let pathMatched = false;
-  for (const route of routes) {
-    const match = typeof route.path === 'string' ? (route.path === pathname ? null : undefined) : (route.path.exec(pathname) ?? undefined);
-    if (match === undefined) continue;
-    if (route.method === method) return { route, match };
-    pathMatched = true;
-  }
-  return pathMatched ? 'wrong-method' : null;
+  return routes.map(({ path, ...route }) => ({ ...route, pattern: typeof path === 'string' ? routePattern(path) : path }));
 }
 
 const UNMATCHED: Omit<Route, 'endpoint'> = {
-  method: 'GET', path: '', idPrefix: 'req', auth: false, recorded: true, errorShape: 'openai', handler: async () => {},
+  method: 'GET', pattern: /$^/, idPrefix: 'req', auth: false, recorded: true, errorShape: 'openai', handler: async () => {},
 };
 
 const refused = (refusal: GuardRefusal) => new ApiError(refusal.status, refusal.message, { code: refusal.code });
@@ -109,7 +102,7 @@ export function createRequestHandler(state: ServerState, routes: Route[], metric
         const contentTypeRefusal = checkJsonContentType(req);
         if (contentTypeRefusal) throw refused(contentTypeRefusal);
       }
-      await found.route.handler(ctx, found.match);
+      await found.route.handler(ctx, found.params);
     } catch (error) {
       await answerError(ctx, route, error);
     } finally {

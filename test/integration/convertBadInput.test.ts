@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
-import { ConvertError } from '../../engine/convert/convertError.js';
+import { ConvertError } from '../../engine/common/convertError.js';
 import { ensureFixtureCheckpoint } from '../fixtures/packages.js';
 
 const hearthBin = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));

@@ -1,12 +1,14 @@
 // Starts the real server on the real engine over the tiny generated fixture package, with a
 // request log in a temp dir. Shared by the server/API integration tests.
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchingConfig } from '../../engine/common/batching.js';
 import type { ModelManifest } from '../../engine/common/manifest.js';
 import { sseData } from '../../engine/common/sse.js';
-import type { LoadedEngine } from '../../engine/runtime/index.js';
+import OpenAI from 'openai';
+import { ModelTokenizer, type LoadedEngine } from '../../engine/runtime/index.js';
 import type { CreateServerOptions, HearthServer } from '../../engine/server/index.js';
 import { startServedModel } from '../../engine/server/servedModel.js';
 import { RequestLog } from '../../engine/store/requestLog.js';
@@ -66,6 +68,29 @@ export async function startHarness(
       await served.close(4000);
       requestLog.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A harness with the openai client and the package's tokenizer, for the chat, tool and template suites. */
+export interface ChatHarness extends Harness {
+  client: OpenAI;
+  tokenizer: ModelTokenizer;
+  /** The prompt the server rendered for a chat request (vLLM's return_token_ids extension), special tokens kept. */
+  renderedPrompt(body: Record<string, unknown>): Promise<string>;
+}
+
+export async function startChatHarness(options: Parameters<typeof startHarness>[0] = {}): Promise<ChatHarness> {
+  const h = await startHarness(options);
+  const tokenizer = ModelTokenizer.fromPackage(h.packageDir, h.manifest.tokenizer);
+  return {
+    ...h,
+    client: new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'unused', maxRetries: 0 }),
+    tokenizer,
+    async renderedPrompt(body) {
+      const { status, json } = await postJson(`${h.url}/v1/chat/completions`, { model: h.model, max_tokens: 1, temperature: 0, return_token_ids: true, ...body });
+      assert.equal(status, 200, JSON.stringify(json));
+      return tokenizer.decode(json.choices[0].prompt_token_ids, { skipSpecialTokens: false });
     },
   };
 }

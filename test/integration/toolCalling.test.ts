@@ -10,31 +10,21 @@ import { ChatOpenAI } from '@langchain/openai';
 import { HumanMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
 import { z } from 'zod';
-import { ModelTokenizer } from '../../engine/runtime/index.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { postJson, qwen3Package, readSse, startHarness, type Harness } from './serverHarness.js';
+import { postJson, qwen3Package, readSse, startChatHarness, startHarness, type ChatHarness } from './serverHarness.js';
 import { TOOLS, WEATHER_PARAMS, assertValidCall, user, validators } from '../fixtures/weatherTools.js';
 
-let h: Harness;
+let h: ChatHarness;
 let client: OpenAI;
-let tokenizer: ModelTokenizer;
 
 before(async () => {
-  h = await startHarness({ fixture: qwen3Package });
-  client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-  tokenizer = ModelTokenizer.fromPackage(h.packageDir, h.manifest.tokenizer);
+  h = await startChatHarness({ fixture: qwen3Package });
+  client = h.client;
 });
 after(async () => {
   await h?.stop();
 });
 
-
-/** The prompt the server rendered, from vLLM's return_token_ids extension. */
-async function renderedPrompt(body: Record<string, unknown>): Promise<string> {
-  const { status, json } = await postJson(`${h.url}/v1/chat/completions`, { model: h.model, max_tokens: 1, temperature: 0, return_token_ids: true, ...body });
-  assert.equal(status, 200, JSON.stringify(json));
-  return tokenizer.decode(json.choices[0].prompt_token_ids, { skipSpecialTokens: false });
-}
 
 test('a named tool_choice forces that call: arguments match its schema, finish_reason tool_calls', async () => {
   for (let seed = 1; seed <= 3; seed++) {
@@ -93,7 +83,7 @@ test('agent loop: call → tool result rendered into the template → final answ
   assertValidCall(call);
   const result = JSON.stringify({ forecast: 'sunny', city: JSON.parse(call.function.arguments).city });
   messages.push({ role: 'assistant', content: assistant.content, tool_calls: assistant.tool_calls }, { role: 'tool', tool_call_id: call.id, content: result });
-  const prompt = await renderedPrompt({ messages, tools: TOOLS });
+  const prompt = await h.renderedPrompt({ messages, tools: TOOLS });
   // The template writes the arguments with its own tojson spacing: compare them as JSON.
   const rendered = /<\|im_start\|>assistant\n<tool_call>\n\{"name": "get_weather", "arguments": (\{.*\})\}\n<\/tool_call><\|im_end\|>/.exec(prompt);
   assert.ok(rendered, prompt);
@@ -106,9 +96,9 @@ test('agent loop: call → tool result rendered into the template → final answ
 });
 
 test("tools reach the template as transformers passes them; tool_choice 'none' leaves them out", async () => {
-  const withTools = await renderedPrompt({ messages: user('hi'), tools: TOOLS });
+  const withTools = await h.renderedPrompt({ messages: user('hi'), tools: TOOLS });
   assert.ok(withTools.includes('<tools>\n{"type": "function", "function": {"name": "get_weather"'), withTools);
-  assert.ok(!(await renderedPrompt({ messages: user('hi'), tools: TOOLS, tool_choice: 'none' })).includes('<tools>'));
+  assert.ok(!(await h.renderedPrompt({ messages: user('hi'), tools: TOOLS, tool_choice: 'none' })).includes('<tools>'));
 });
 
 test('tool errors are 400s naming the field', async () => {
@@ -162,8 +152,8 @@ test('reasoning: <think> splits into reasoning_content, streamed and not', async
 });
 
 test('chat_template_kwargs enable_thinking:false renders the no-think form', async () => {
-  assert.ok((await renderedPrompt({ messages: user('hi'), chat_template_kwargs: { enable_thinking: false } })).endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n'));
-  assert.ok((await renderedPrompt({ messages: user('hi') })).endsWith('<|im_start|>assistant\n'));
+  assert.ok((await h.renderedPrompt({ messages: user('hi'), chat_template_kwargs: { enable_thinking: false } })).endsWith('<|im_start|>assistant\n<think>\n\n</think>\n\n'));
+  assert.ok((await h.renderedPrompt({ messages: user('hi') })).endsWith('<|im_start|>assistant\n'));
 });
 
 test("Llama 3.1's real tokenizer: its packaged template never renders tools (400), and grammars work over its 128k vocabulary", async () => {

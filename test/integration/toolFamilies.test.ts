@@ -8,12 +8,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { ModelTokenizer } from '../../engine/runtime/index.js';
 import { droppedMarkers, parserText, ChatOutputParser, mergeDeltas } from '../../engine/server/chatOutput.js';
 import { TOOL_FORMATS, type ToolFormatName } from '../../engine/server/toolFormats.js';
 import type { FixturePackageOptions } from '../fixtures/packages.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { postJson, startHarness, type Harness } from './serverHarness.js';
+import { postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
 import { TOOLS, assertValidCall, user } from '../fixtures/weatherTools.js';
 
 
@@ -49,30 +48,22 @@ const FAMILIES: Family[] = [
 
 for (const family of FAMILIES) {
   describe(`${family.format} tool calls over HTTP`, () => {
-    let h: Harness;
+    let h: ChatHarness;
     let client: OpenAI;
-    let tokenizer: ModelTokenizer;
 
     before(async () => {
-      h = await startHarness({ fixture: () => ensureFixturePackage(family.fixture) });
-      client = new OpenAI({ baseURL: `${h.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-      tokenizer = ModelTokenizer.fromPackage(h.packageDir, h.manifest.tokenizer);
+      h = await startChatHarness({ fixture: () => ensureFixturePackage(family.fixture) });
+      client = h.client;
     });
     after(async () => {
       await h?.stop();
     });
 
-    async function renderedPrompt(body: Record<string, unknown>): Promise<string> {
-      const { status, json } = await postJson(`${h.url}/v1/chat/completions`, { model: h.model, max_tokens: 1, temperature: 0, return_token_ids: true, ...body });
-      assert.equal(status, 200, JSON.stringify(json));
-      return tokenizer.decode(json.choices[0].prompt_token_ids, { skipSpecialTokens: false });
-    }
-
     test('the template renders the tools where the family reads them, and earlier calls and results back', async () => {
-      const withTools = await renderedPrompt({ messages: [{ role: 'system', content: 'Be brief.' }, ...user('hi')], tools: TOOLS });
+      const withTools = await h.renderedPrompt({ messages: [{ role: 'system', content: 'Be brief.' }, ...user('hi')], tools: TOOLS });
       assert.match(withTools, family.toolsInPrompt);
-      assert.doesNotMatch(await renderedPrompt({ messages: [{ role: 'system', content: 'Be brief.' }, ...user('hi')], tools: TOOLS, tool_choice: 'none' }), /get_weather/);
-      const history = await renderedPrompt({
+      assert.doesNotMatch(await h.renderedPrompt({ messages: [{ role: 'system', content: 'Be brief.' }, ...user('hi')], tools: TOOLS, tool_choice: 'none' }), /get_weather/);
+      const history = await h.renderedPrompt({
         messages: [
           ...user('What time is it?'),
           { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_time', arguments: '{"zone": "UTC"}' } }] },
@@ -127,7 +118,7 @@ for (const family of FAMILIES) {
 
     test('call markers that are special tokens: dropped by the detokenizer, put back for the parser', async () => {
       const format = TOOL_FORMATS[family.format];
-      const markers = droppedMarkers(tokenizer, format);
+      const markers = droppedMarkers(h.tokenizer, format);
       // Llama's JSON calls have no marker of their own (<|python_tag|> is dropped and not needed).
       assert.deepEqual([...markers.values()], family.format === 'llama3_json' ? [] : format.markers);
       if (markers.size === 0) return;
@@ -137,10 +128,10 @@ for (const family of FAMILIES) {
       const ids = [...markers.keys()];
       const tokens = [
         { tokenId: ids[0]!, text: '' },
-        ...tokenizer.encode(call, { addSpecialTokens: false }).map((tokenId) => ({ tokenId, text: tokenizer.decode([tokenId]) })),
+        ...h.tokenizer.encode(call, { addSpecialTokens: false }).map((tokenId) => ({ tokenId, text: h.tokenizer.decode([tokenId]) })),
         ...ids.slice(1).map((tokenId) => ({ tokenId, text: '' })),
       ];
-      assert.equal(tokenizer.decode(tokens.map((token) => token.tokenId)), call, 'the markers decode to nothing');
+      assert.equal(h.tokenizer.decode(tokens.map((token) => token.tokenId)), call, 'the markers decode to nothing');
       const options = { reasoning: false, startsInReasoning: false, tools: format, parallel: true, markers };
       const parser = new ChatOutputParser(options);
       const merged = mergeDeltas([...tokens.flatMap((token) => parser.push(parserText(token, options))), ...parser.finish()]);

@@ -2,7 +2,6 @@
 // benchmark's concurrency parsing, the copy-paste snippets, and display formats.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { filterQuery } from '../../renderer/src/api/query.js';
 import { formatBytes, formatCount, formatMs } from '../../renderer/src/components/format.js';
 import { parseLevels } from '../../renderer/src/views/benchLevels.js';
 import { curlSnippet, langchainSnippet, openaiSnippet } from '../../renderer/src/views/snippets.js';
@@ -32,6 +31,4 @@ test('formats carry units; filters become query strings without empty values', (
   assert.equal(formatMs(12_345), '12.3 s');
   assert.equal(formatCount(140_000), '140 K');
   assert.equal(formatCount(1_500_000_000), '1.5 B');
-  assert.equal(filterQuery({ status: '4xx', text: '', model: undefined }), '?status=4xx');
-  assert.equal(filterQuery({}), '');
 });

@@ -24,7 +24,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!MODEL_DTYPES.includes(dtype)) throw new CliError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got '${values.dtype}').`, 2);
 
   const { convertCheckpoint } = await import('../../convert/convert.js');
-  const { ConvertError } = await import('../../convert/convertError.js');
+  const { ConvertError } = await import('../../common/convertError.js');
   const { formatBytes, terminalProgress } = await import('../../convert/progress.js');
   const progress = terminalProgress();
   const startedMs = Date.now();

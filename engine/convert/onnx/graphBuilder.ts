@@ -30,6 +30,8 @@ export interface NodeOptions {
 export class GraphBuilder {
   private readonly nodes: P.INodeProto[] = [];
   private readonly initializers: P.ITensorProto[] = [];
+  /** Every tensor written to the external data file, in order (views excluded: they store nothing). */
+  readonly stored: { name: string; bytes: number }[] = [];
   private readonly inputs: P.IValueInfoProto[] = [];
   private readonly outputs: P.IValueInfoProto[] = [];
   private counter = 0;
@@ -96,6 +98,7 @@ export class GraphBuilder {
     const tensor = this.data.begin();
     produce((bytes) => tensor.write(bytes));
     const { offset, length } = tensor.end();
+    this.stored.push({ name, bytes: length });
     this.initializers.push({
       name,
       dataType: elementTypeCodes[type],

@@ -1,37 +1,20 @@
-// Typed client for the engine host's admin API (contract: engine/common/adminApi.ts).
+// Typed client for the engine host's admin API: every call names a route of the table the host
+// registers (engine/common/adminRoutes.ts), so its path, params, body and answer are checked.
 import type {
   AdminError,
   AdminEventMap,
   AdminEventType,
-  AdminStatus,
-  BenchRun,
-  BenchRunListResponse,
-  BenchStarted,
   BenchSweepRequest,
-  DashboardSnapshot,
-  DeleteModelResponse,
   ExportBundleRequest,
-  ExportBundleResponse,
-  ExportDefaults,
-  FitVerdict,
-  HubSearchResponse,
-  LatencyByDayResponse,
-  LibraryResponse,
-  PullListResponse,
   PullRequest,
-  PullStarted,
-  RequestListResponse,
-  RequestLogEntry,
   RequestLogFilter,
   ServeSettings,
-  ServeStatus,
   SizingRequest,
-  SizingResponse,
 } from '../../../engine/common/adminApi.js';
+import { ADMIN_ROUTES, adminPath, type AdminBody, type AdminParams, type AdminQuery, type AdminResponse, type AdminRouteName } from '../../../engine/common/adminRoutes.js';
 import { ADMIN_EVENT_TYPES, ADMIN_PROXY_PREFIX } from '../../../engine/common/adminApi.js';
 import type { HostInfo } from '../../../engine/common/desktopApi.js';
 import type { ModelDtype } from '../../../engine/common/manifest.js';
-import { filterQuery } from './query.js';
 
 /** An admin API error, with the host's message (what happened, what to do). */
 export class AdminRequestError extends Error {
@@ -45,10 +28,19 @@ export class AdminRequestError extends Error {
   }
 }
 
+/** What a call passes: path params, query and body, each only where the route has them. */
+type CallArgs<K extends AdminRouteName> = (keyof AdminParams<K> extends never ? { params?: AdminParams<K> } : { params: AdminParams<K> }) & {
+  query?: AdminQuery<K>;
+} & (AdminBody<K> extends undefined ? { body?: undefined } : { body: AdminBody<K> });
+
 export class AdminClient {
   constructor(readonly host: HostInfo) {}
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** Calls one route of the host's table (engine/common/adminRoutes.ts) by name. */
+  async call<K extends AdminRouteName>(name: K, args: CallArgs<K> = {} as CallArgs<K>): Promise<AdminResponse<K>> {
+    const { method } = ADMIN_ROUTES[name];
+    const path = adminPath(name, (args.params ?? {}) as AdminParams<K>, args.query);
+    const body = args.body;
     let response: Response;
     try {
       response = await fetch(`${this.host.url}${path}`, {
@@ -72,36 +64,34 @@ export class AdminClient {
       }
       throw new AdminRequestError(response.status, code, message);
     }
-    return (text ? JSON.parse(text) : undefined) as T;
+    return (text ? JSON.parse(text) : undefined) as AdminResponse<K>;
   }
 
-  status = () => this.call<AdminStatus>('GET', '/api/status');
-  library = () => this.call<LibraryResponse>('GET', '/api/library');
-  deleteModel = (name: string, dtype?: ModelDtype) =>
-    this.call<DeleteModelResponse>('DELETE', `/api/library/${encodeURIComponent(name)}${dtype ? `?dtype=${dtype}` : ''}`);
-  searchHub = (query: string) => this.call<HubSearchResponse>('GET', `/api/hub/search?q=${encodeURIComponent(query)}`);
-  fit = (repo: string, dtype: ModelDtype) => this.call<FitVerdict>('GET', `/api/hub/fit?repo=${encodeURIComponent(repo)}&dtype=${dtype}`);
-  pull = (request: PullRequest) => this.call<PullStarted>('POST', '/api/hub/pull', request);
-  pulls = () => this.call<PullListResponse>('GET', '/api/hub/pulls');
-  serveStatus = () => this.call<ServeStatus>('GET', '/api/serve');
-  startServe = (settings: ServeSettings) => this.call<ServeStatus>('POST', '/api/serve/start', { settings });
-  reloadServe = (settings: ServeSettings) => this.call<ServeStatus>('POST', '/api/serve/reload', { settings });
-  stopServe = () => this.call<ServeStatus>('POST', '/api/serve/stop');
-  dashboard = () => this.call<DashboardSnapshot>('GET', '/api/dashboard');
-  requests = (filter: RequestLogFilter) => this.call<RequestListResponse>('GET', `/api/requests${filterQuery(filter)}`);
-  request = (id: string) => this.call<RequestLogEntry>('GET', `/api/requests/${encodeURIComponent(id)}`);
-  latencyByDay = (filter: RequestLogFilter) => this.call<LatencyByDayResponse>('GET', `/api/requests/latency-by-day${filterQuery(filter)}`);
-  benchRuns = () => this.call<BenchRunListResponse>('GET', '/api/bench/runs');
-  benchRun = (runId: string) => this.call<BenchRun>('GET', `/api/bench/runs/${encodeURIComponent(runId)}`);
-  startBench = (request: BenchSweepRequest) => this.call<BenchStarted>('POST', '/api/bench/runs', request);
-  exportDefaults = () => this.call<ExportDefaults>('GET', '/api/export/defaults');
-  sizing = (request: SizingRequest) => this.call<SizingResponse>('POST', '/api/export/sizing', request);
-  exportBundle = (request: ExportBundleRequest) => this.call<ExportBundleResponse>('POST', '/api/export/bundle', request);
+  status = () => this.call('status');
+  library = () => this.call('library');
+  deleteModel = (name: string, dtype?: ModelDtype) => this.call('deleteModel', { params: { name }, query: { dtype } });
+  searchHub = (query: string) => this.call('hubSearch', { query: { q: query } });
+  fit = (repo: string, dtype: ModelDtype) => this.call('hubFit', { query: { repo, dtype } });
+  pull = (request: PullRequest) => this.call('pull', { body: request });
+  pulls = () => this.call('pulls');
+  serveStatus = () => this.call('serveStatus');
+  startServe = (settings: ServeSettings) => this.call('serveStart', { body: { settings } });
+  reloadServe = (settings: ServeSettings) => this.call('serveReload', { body: { settings } });
+  stopServe = () => this.call('serveStop');
+  dashboard = () => this.call('dashboard');
+  requests = (filter: RequestLogFilter) => this.call('requests', { query: filter });
+  request = (id: string) => this.call('request', { params: { id } });
+  latencyByDay = (filter: RequestLogFilter) => this.call('latencyByDay', { query: filter });
+  benchRuns = () => this.call('benchRuns');
+  benchRun = (runId: string) => this.call('benchRun', { params: { id: runId } });
+  startBench = (request: BenchSweepRequest) => this.call('benchStart', { body: request });
+  exportDefaults = () => this.call('exportDefaults');
+  sizing = (request: SizingRequest) => this.call('exportSizing', { body: request });
+  exportBundle = (request: ExportBundleRequest) => this.call('exportBundle', { body: request });
 
   /** A link that downloads the filtered request log as CSV (token in the query: a link cannot set headers). */
   csvUrl(filter: RequestLogFilter): string {
-    const query = filterQuery({ ...filter, limit: undefined, offset: undefined });
-    return `${this.host.url}/api/requests.csv${query}${query ? '&' : '?'}token=${encodeURIComponent(this.host.token)}`;
+    return `${this.host.url}${adminPath('requestsCsv', {}, { ...filter, limit: undefined, offset: undefined, token: this.host.token })}`;
   }
 
   /** URL of the served OpenAI API through the host's proxy (for the playground). */
@@ -115,7 +105,7 @@ export class AdminClient {
 
   /** Subscribes to live events; returns the unsubscribe function. EventSource reconnects by itself. */
   subscribe(handlers: { [K in AdminEventType]?: (data: AdminEventMap[K]) => void } & { onConnection?: (open: boolean) => void }): () => void {
-    const source = new EventSource(`${this.host.url}/api/events?token=${encodeURIComponent(this.host.token)}`);
+    const source = new EventSource(`${this.host.url}${adminPath('events', {}, { token: this.host.token })}`);
     for (const type of ADMIN_EVENT_TYPES) {
       const handler = handlers[type] as ((data: unknown) => void) | undefined;
       if (handler) source.addEventListener(type, (event) => handler(JSON.parse((event as unknown as { data: string }).data)));

@@ -13,7 +13,7 @@ import type { ViewProps } from './viewProps.js';
 const RUN_COLORS = ['#4f7cff', '#e5534b'];
 
 export function BenchmarkView({ go }: ViewProps) {
-  const { client, serve, status, bench } = useHost();
+  const { client, serve, bench } = useHost();
   const progressKey = Object.values(bench).map((p) => `${p.runId}:${p.state}:${p.levelsDone}`).join('|');
   const runs = useAsync(() => client.benchRuns(), [client], progressKey);
   const [levelsText, setLevelsText] = useState('1, 2, 4');
@@ -29,9 +29,6 @@ export function BenchmarkView({ go }: ViewProps) {
     if (chosen.length === 0 && runs.data && runs.data.runs.length > 0) setChosen(runs.data.runs.slice(0, 2).map((run) => run.runId));
   }, [runs.data, chosen.length]);
 
-  if (!status.features.bench) {
-    return <div className="view" data-testid="view-benchmark"><h1>Benchmark</h1><Empty title="Benchmarking is not available in this build." /></div>;
-  }
   const levels = parseLevels(levelsText);
   const running = Object.values(bench).find((progress) => progress.state === 'running');
   const start = async () => {

@@ -32,9 +32,8 @@ function fromRows(rows: GpuRow[]): { gpus: GpuSpec[]; prices: GpuPrice[] } {
 }
 
 export function ExportView({ go }: ViewProps) {
-  const { client, status, serve } = useHost();
+  const { client, serve } = useHost();
   const defaults = useAsync(() => client.exportDefaults(), [client], serve.state);
-  if (!status.features.export) return <div className="view" data-testid="view-export"><h1>Export</h1><Empty title="Export is not available in this build." /></div>;
   return (
     <div className="view" data-testid="view-export">
       <h1>Export</h1>

@@ -10,7 +10,7 @@ import { useHost } from '../hostContext.js';
 import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
 export function ModelsView({ go }: ViewProps) {
-  const { client, status, pulls } = useHost();
+  const { client, pulls } = useHost();
   const doneCount = Object.values(pulls).filter((pull) => pull.phase === 'done').length;
   const library = useAsync(() => client.library(), [client], doneCount);
   const activePulls = Object.values(pulls);
@@ -18,7 +18,7 @@ export function ModelsView({ go }: ViewProps) {
   return (
     <div className="view" data-testid="view-models">
       <h1>Models</h1>
-      {status.features.hub ? <HubSearch /> : <Card title="Hugging Face Hub"><Empty title="Hub search is not available in this build.">Convert a local checkpoint with <code>hearth convert</code>, then it shows up in the library below.</Empty></Card>}
+      <HubSearch />
       {activePulls.length > 0 && (
         <Card title="Downloads" testId="downloads">
           <ul className="pull-list">

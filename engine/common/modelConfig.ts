@@ -1,5 +1,6 @@
-// Reads a Hugging Face config.json into the shape the converter needs, refusing architectures
-// and settings it cannot convert faithfully.
+// Reads a Hugging Face config.json, once for everyone: the converter (parseModelConfig, which also
+// refuses architectures and settings it cannot convert faithfully) and the memory estimate and fit
+// check before a download (readModelShape). Runtime-free.
 import type { Architecture, ModelShape } from '../common/manifest.js';
 import { ConvertError } from './convertError.js';
 
@@ -29,13 +30,18 @@ export interface ModelConfig {
 
 type Json = Record<string, unknown>;
 
-export function parseModelConfig(config: Json): ModelConfig {
-  const architectures = config.architectures;
-  const hfArchitecture = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : String(config.model_type ?? 'unknown');
-  const architecture = SUPPORTED_ARCHITECTURES[hfArchitecture];
-  if (!architecture) {
-    throw new ConvertError(`config.json declares architecture '${hfArchitecture}', which hearth cannot convert. Supported architectures: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}.`);
-  }
+/**
+ * The config's text model (multimodal checkpoints such as Gemma 3's nest it under `text_config`),
+ * with the outer architectures list when the inner one has none.
+ */
+function textConfigOf(config: Json): Json {
+  const inner = config.text_config;
+  return inner && typeof inner === 'object' && !Array.isArray(inner) ? { architectures: config.architectures, ...(inner as Json) } : config;
+}
+
+/** The decoder's dimensions, with transformers' defaults where a key may be absent. Throws ConvertError naming the bad key. */
+export function readModelShape(rawConfig: Json): ModelShape {
+  const config = textConfigOf(rawConfig);
   const int = (key: string, fallback?: number): number => {
     const value = config[key] ?? fallback;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
@@ -58,14 +64,7 @@ export function parseModelConfig(config: Json): ModelConfig {
   if (numHeads % numKvHeads !== 0) {
     throw new ConvertError(`config.json is inconsistent: num_key_value_heads (${numKvHeads}) does not divide num_attention_heads (${numHeads}).`);
   }
-  if (headDim % 2 !== 0) throw new ConvertError(`config.json: head dimension ${headDim} is odd; rotary embeddings need an even head dimension.`);
-  const partialRotary = config.partial_rotary_factor;
-  if (partialRotary != null && partialRotary !== 1) {
-    throw new ConvertError(`config.json sets partial_rotary_factor ${String(partialRotary)}; hearth supports full rotary embeddings only.`);
-  }
-  const hiddenAct = config.hidden_act ?? 'silu';
-  if (hiddenAct !== 'silu') throw new ConvertError(`config.json sets hidden_act '${String(hiddenAct)}'; hearth supports 'silu' only.`);
-  const shape: ModelShape = {
+  return {
     vocabSize: int('vocab_size'),
     hiddenSize,
     numLayers: int('num_hidden_layers'),
@@ -77,8 +76,31 @@ export function parseModelConfig(config: Json): ModelConfig {
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: ropeTheta(config),
     // Refined by the checkpoint reader: a checkpoint without lm_head.weight is tied too.
-    tiedEmbeddings: config.tie_word_embeddings === true,
+    tiedEmbeddings: (config.tie_word_embeddings ?? rawConfig.tie_word_embeddings) === true,
   };
+}
+
+/** The architecture config.json declares (its first `architectures` entry, else model_type). */
+export function declaredArchitecture(rawConfig: Json): string {
+  const architectures = textConfigOf(rawConfig).architectures;
+  return Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : String(textConfigOf(rawConfig).model_type ?? rawConfig.model_type ?? 'unknown');
+}
+
+export function parseModelConfig(rawConfig: Json): ModelConfig {
+  const config = textConfigOf(rawConfig);
+  const hfArchitecture = declaredArchitecture(rawConfig);
+  const architecture = SUPPORTED_ARCHITECTURES[hfArchitecture];
+  if (!architecture) {
+    throw new ConvertError(`config.json declares architecture '${hfArchitecture}', which hearth cannot convert. Supported architectures: ${Object.keys(SUPPORTED_ARCHITECTURES).join(', ')}.`);
+  }
+  const shape = readModelShape(rawConfig);
+  if (shape.headDim % 2 !== 0) throw new ConvertError(`config.json: head dimension ${shape.headDim} is odd; rotary embeddings need an even head dimension.`);
+  const partialRotary = config.partial_rotary_factor;
+  if (partialRotary != null && partialRotary !== 1) {
+    throw new ConvertError(`config.json sets partial_rotary_factor ${String(partialRotary)}; hearth supports full rotary embeddings only.`);
+  }
+  const hiddenAct = config.hidden_act ?? 'silu';
+  if (hiddenAct !== 'silu') throw new ConvertError(`config.json sets hidden_act '${String(hiddenAct)}'; hearth supports 'silu' only.`);
   // Mistral and Phi-3 apply sliding_window whenever it is set; Qwen2/3 only with
   // use_sliding_window, and then only on some layers, which the graph does not model.
   const window = config.sliding_window;

@@ -1,0 +1,80 @@
+// The renderer's typed client against a real engine host: both sides use the one route table
+// (engine/common/adminRoutes.ts), so every call here goes through the host's registration of it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ADMIN_ROUTES, adminPath, type AdminRouteName } from '../../engine/common/adminRoutes.js';
+import { buildRoutes, type AdminApiContext } from '../../engine/host/adminApi.js';
+import { startHost, type RunningHost } from '../../engine/host/host.js';
+import { findRoute } from '../../engine/server/http.js';
+import { AdminClient, AdminRequestError } from '../../renderer/src/api/client.js';
+
+const TOKEN = 'test-admin-token-route-table-0001';
+let home: string;
+let host: RunningHost;
+let client: AdminClient;
+
+before(async () => {
+  home = mkdtempSync(join(tmpdir(), 'hearth-admin-client-'));
+  host = await startHost({ token: TOKEN, port: 0, rendererDir: null, env: { ...process.env, HEARTH_HOME: home }, dashboardIntervalMs: 200, log: () => {} });
+  client = new AdminClient({ url: host.url, token: TOKEN });
+});
+
+after(async () => {
+  await host?.close(1000);
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('the host registers every route of the table, and each path reaches its own handler', () => {
+  // Handlers are looked up only when called, so an empty context is enough to match paths.
+  const routes = buildRoutes({} as AdminApiContext);
+  assert.deepEqual(routes.map((route) => route.name).sort(), Object.keys(ADMIN_ROUTES).sort());
+  const sample: Record<string, string> = { name: 'tiny model', id: 'req-1' };
+  for (const name of Object.keys(ADMIN_ROUTES) as AdminRouteName[]) {
+    const spec = ADMIN_ROUTES[name];
+    const params = Object.fromEntries([...spec.path.matchAll(/:(\w+)/g)].map((match) => [match[1]!, sample[match[1]!]!]));
+    const path = adminPath(name, params as never).split('?')[0]!;
+    const found = findRoute(routes, spec.method, path);
+    assert.ok(found !== null && found !== 'wrong-method', `${spec.method} ${path} is routed`);
+    assert.equal(found.route.name, name, `${spec.method} ${path} reaches '${name}', not a route declared before it`);
+    assert.deepEqual(found.params, params);
+  }
+});
+
+test('the typed client talks to the real host: status, library, serve, request log, bench, errors', async () => {
+  const status = await client.status();
+  assert.equal(status.dataDir, home);
+  assert.equal(status.serve.state, 'stopped');
+  assert.deepEqual((await client.library()).models, []);
+  assert.equal((await client.serveStatus()).state, 'stopped');
+  const log = await client.requests({ status: '4xx', text: '', limit: 5 });
+  assert.deepEqual(log, { total: 0, entries: [], models: [] });
+  assert.deepEqual((await client.latencyByDay({})).days, []);
+  assert.deepEqual((await client.benchRuns()).runs, []);
+  assert.deepEqual((await client.pulls()).pulls, []);
+
+  // Path params are encoded, and the host's errors arrive as AdminRequestError with its message.
+  const missingRow = await client.request('no such/row').catch((error: unknown) => error);
+  assert.ok(missingRow instanceof AdminRequestError);
+  assert.equal(missingRow.status, 404);
+  assert.match(missingRow.message, /No request 'no such\/row' in the log/);
+  const missingModel = await client.deleteModel('no-such-model', 'int4').catch((error: unknown) => error);
+  assert.ok(missingModel instanceof AdminRequestError);
+  assert.equal(missingModel.status, 404);
+
+  // A body route: the host checks the body with the route's schema.
+  const badStart = await client.startServe({ model: '', device: 'cpu', port: 0, corsOrigins: [], maxBatchSize: 1, contextLength: 0, kvCacheBytes: 0, contentLogging: false }).catch((error: unknown) => error);
+  assert.ok(badStart instanceof AdminRequestError);
+  assert.equal(badStart.status, 400);
+  assert.match(badStart.message, /Pick a model to serve/);
+  const noServer = await client.startBench({ concurrencyLevels: [1], promptTokens: 8, outputTokens: 4, requestsPerLevel: 1 }).catch((error: unknown) => error);
+  assert.ok(noServer instanceof AdminRequestError);
+  assert.equal(noServer.code, 'not_serving');
+
+  // The CSV link carries the token in its query (a link cannot set headers).
+  const csv = await fetch(client.csvUrl({ status: '2xx' }));
+  assert.equal(csv.status, 200);
+  assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
+});
