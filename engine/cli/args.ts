@@ -100,3 +100,14 @@ export function intInRange(name: string, text: string | undefined, min: number, 
   }
   return value;
 }
+
+const BYTE_UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/** `--name SIZE` as bytes: a number with an optional binary unit (512M, 8G, 1.5G; K, M, G, T; a trailing B or iB is allowed). */
+export function byteSize(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  const bytes = match ? Math.floor(Number(match[1]) * BYTE_UNITS[match[2]!.toLowerCase()]!) : Number.NaN;
+  if (!(bytes > 0)) throw new CliError(`--${name} must be a size such as 8G, 512M or a number of bytes; got '${text}'.`, USAGE_EXIT_CODE);
+  return bytes;
+}

@@ -10,6 +10,7 @@ import { join, resolve, sep } from 'node:path';
 import { dataDir, databasePath } from '../store/dataDir.js';
 import { openDb } from '../store/db.js';
 import { ModelRegistry, assertSafeModelName } from '../store/modelRegistry.js';
+import type { ModelDtype } from '../common/manifest.js';
 import { isModelPackage } from '../convert/modelPackage.js';
 
 export class LibraryError extends Error {
@@ -63,6 +64,30 @@ export function resolvePackage(nameOrPath: string, env: NodeJS.ProcessEnv = proc
     }
     registry.touch(found.model.name);
     return found.variant.path;
+  } finally {
+    db.close();
+  }
+}
+
+/** A ready variant of a library model. */
+export interface LibraryVariantRef {
+  name: string;
+  dtype: ModelDtype;
+  packageDir: string;
+}
+
+/** Every ready variant in the library (what `hearth serve --library` can serve); a model's newest variant first, as resolvePackage picks it for a bare name. */
+export function readyVariants(env: NodeJS.ProcessEnv = process.env): LibraryVariantRef[] {
+  if (!existsSync(databasePath(env))) return [];
+  const db = openDb(databasePath(env));
+  try {
+    const registry = new ModelRegistry(db, { dataDir: dataDir(env) });
+    return registry.list().flatMap((model) =>
+      model.variants
+        .filter((variant) => variant.status === 'ready')
+        .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+        .map((variant) => ({ name: model.name, dtype: variant.dtype, packageDir: variant.path })),
+    );
   } finally {
     db.close();
   }

@@ -94,6 +94,8 @@ export function chatPromptIds(engine: ServedEngine, messages: ChatTemplateMessag
 export async function chatCompletions(ctx: RequestContext): Promise<void> {
   const body = parseBody(chatCompletionSchema, await readJsonBody(ctx.req, ctx.state.maxBodyBytes));
   ctx.stream = body.stream === true;
+  ctx.keepAliveSeconds = body.keep_alive ?? undefined;
+  await ctx.useModel(body.model);
   const prepared = submitChat(ctx, body, '');
   await RunningGeneration.allReady(ctx, prepared.generations);
   if (ctx.stream) await streamChat(ctx, prepared);

@@ -28,6 +28,8 @@ function prompts(body: CompletionBody): (string | number[])[] {
 export async function completions(ctx: RequestContext): Promise<void> {
   const body = parseBody(completionSchema, await readJsonBody(ctx.req, ctx.state.maxBodyBytes));
   ctx.stream = body.stream === true;
+  ctx.keepAliveSeconds = body.keep_alive ?? undefined;
+  await ctx.useModel(body.model);
   const prepared = submitCompletion(ctx, body, '');
   await RunningGeneration.allReady(ctx, prepared.generations);
   if (ctx.stream) await streamCompletion(ctx, prepared);

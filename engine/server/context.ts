@@ -7,10 +7,14 @@ import type { RequestLog } from '../store/requestLog.js';
 import type { BrowserGuard } from './browserGuard.js';
 import { ApiError } from './errors.js';
 import type { ServerMetrics } from './metrics.js';
+import type { ModelLease, ModelPool } from './modelPool.js';
 import type { ServedEngine } from './servedEngine.js';
 
 export interface ServerState {
+  /** The one engine (`hearth serve <model>`); null while it loads, and always in library mode. */
   engine: ServedEngine | null;
+  /** Library mode (`hearth serve --library`): the models, loaded on demand by name. */
+  pool: ModelPool | null;
   /** Set when loading failed: every model route answers 503 with this message. */
   loadError: Error | null;
   servedName: string | null;
@@ -50,7 +54,11 @@ export class RequestContext {
   constraintParam: string | null = null;
   /** Status to log when the real failure came after a 200 header (mid-stream). */
   statusOverride: number | null = null;
+  /** Library mode: the `keep_alive` the request asked for (seconds; 0 = unload when idle, -1 = keep). */
+  keepAliveSeconds: number | undefined = undefined;
   private readonly handles = new Set<RequestHandle>();
+  /** Library mode: the model serving this request, held until the response closes. */
+  private lease: { lease: ModelLease; requested: string | null } | null = null;
   private writeRecord: (() => void) | null = null;
 
   constructor(
@@ -70,10 +78,31 @@ export class RequestContext {
     });
   }
 
+  /**
+   * Picks the model for this request: in library mode, leases it from the pool (loading it if
+   * needed; released when the response closes); with one model, checks the name as checkModel does.
+   * Returns the name the response reports.
+   */
+  async useModel(requested: string | null | undefined): Promise<string> {
+    const pool = this.state.pool;
+    if (!pool) return this.checkModel(requested);
+    if (this.state.draining) throw new ApiError(503, 'The server is shutting down; retry against another instance.', { code: 'shutting_down' });
+    if (!this.lease) {
+      const lease = await pool.acquire(requested);
+      this.lease = { lease, requested: requested ?? null };
+      this.model = lease.id;
+      if (this.res.closed) lease.release(this.keepAliveSeconds);
+      else this.res.once('close', () => lease.release(this.keepAliveSeconds));
+    }
+    return this.checkModel(requested);
+  }
+
   /** The loaded engine, or a 503 while it loads (or after it failed to load). */
   engine(): ServedEngine {
     const { engine, loadError, draining } = this.state;
     if (draining) throw new ApiError(503, 'The server is shutting down; retry against another instance.', { code: 'shutting_down' });
+    if (this.lease) return this.lease.lease.engine;
+    if (this.state.pool) throw new Error('a library-mode handler used the engine before useModel() (bug)');
     if (engine) return engine;
     if (loadError) {
       throw new ApiError(503, `The model failed to load: ${loadError.message}`, { code: 'model_load_failed' });
@@ -86,11 +115,19 @@ export class RequestContext {
 
   /** The name the API reports and accepts: the server's option, else the engine's served name. */
   servedName(): string {
+    if (this.lease) return this.lease.requested ?? this.lease.lease.name;
     return this.state.servedName ?? this.engine().snapshot().model;
   }
 
   /** Served model name; a request naming another model gets 404. */
   checkModel(requested: string | null | undefined): string {
+    if (this.lease) {
+      const { lease, requested: leasedAs } = this.lease;
+      if (requested !== undefined && requested !== null && requested !== leasedAs && requested !== lease.id && requested !== lease.name) {
+        throw badRequestOneModel(requested, lease.id);
+      }
+      return requested ?? leasedAs ?? lease.name;
+    }
     const servedName = this.servedName();
     this.model = requested ?? servedName;
     if (requested !== undefined && requested !== null && requested !== servedName) {
@@ -161,4 +198,11 @@ export class RequestContext {
     }
     if (done.error && this.error === null) this.error = done.error.message;
   }
+}
+
+function badRequestOneModel(requested: string, leased: string): ApiError {
+  return new ApiError(400, `One request uses one model: '${requested}' differs from '${leased}', which this request already uses. Send a request per model.`, {
+    param: 'model',
+    code: 'one_model_per_request',
+  });
 }

@@ -6,6 +6,9 @@ import { sendJson } from './http.js';
 export async function health(ctx: RequestContext): Promise<void> {
   const { engine, loadError, draining } = ctx.state;
   if (draining) return sendJson(ctx.res, 503, { status: 'stopping' });
+  // Library mode: the server is up; models load on demand, each warmed up before it serves.
+  const pool = ctx.state.pool;
+  if (pool) return sendJson(ctx.res, 200, { status: 'ok', models: pool.loadedStatus().map((model) => ({ id: model.id, state: model.state })) });
   if (loadError) return sendJson(ctx.res, 503, { status: 'failed', error: loadError.message });
   if (!engine) return sendJson(ctx.res, 503, { status: 'loading' });
   const snapshot = engine.snapshot();

@@ -2,6 +2,7 @@
 // It listens at once and answers 503 until the engine has loaded and produced its warm-up token.
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { EngineSnapshot } from '../common/engineApi.js';
 import type { RequestLog } from '../store/requestLog.js';
 import { BrowserGuard } from './browserGuard.js';
 import type { ServerState } from './context.js';
@@ -9,6 +10,7 @@ import { ServerMetrics } from './metrics.js';
 import { buildRoutes, createRequestHandler } from './router.js';
 import type { ServedEngine } from './servedEngine.js';
 import { vertexRoutes } from './vertex.js';
+import type { ModelPool } from './modelPool.js';
 import { DEFAULT_SERVE_PORT } from '../common/servingConfig.js';
 import { DEFAULT_MAX_BODY_BYTES } from './http.js';
 
@@ -21,7 +23,9 @@ export { DEFAULT_MAX_BODY_BYTES };
 
 export interface CreateServerOptions {
   /** The engine, or its loading promise (the server answers 503 until it resolves; 503 with the reason if it rejects). */
-  engine: ServedEngine | Promise<ServedEngine>;
+  engine?: ServedEngine | Promise<ServedEngine>;
+  /** Library mode instead of `engine`: models loaded on demand by the name a request gives (modelPool.ts). */
+  pool?: ModelPool;
   host?: string;
   /** 0 picks a free port. */
   port?: number;
@@ -73,7 +77,8 @@ export class PortInUseError extends Error {
   }
 }
 
-async function warmUp(engine: ServedEngine): Promise<void> {
+/** One token through a freshly loaded engine, so /health turns green without user traffic. */
+export async function warmUp(engine: ServedEngine): Promise<void> {
   const promptTokenIds = engine.tokenizer.encode('Hello');
   if (promptTokenIds.length === 0) promptTokenIds.push(engine.manifest.tokenizer.bosTokenId ?? 0);
   const handle = engine.submit({
@@ -96,8 +101,11 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
   const metrics = new ServerMetrics();
   const host = options.host ?? DEFAULT_HOST;
   const corsOrigins = options.corsOrigins ?? [];
+  if ((options.engine === undefined) === (options.pool === undefined)) throw new Error('createServer needs an engine or a model pool (bug)');
+  const pool = options.pool ?? null;
   const state: ServerState = {
     engine: null,
+    pool,
     loadError: null,
     servedName: options.servedName ?? null,
     metrics,
@@ -118,7 +126,8 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
     draining: false,
     log,
   };
-  metrics.setSnapshotSource(() => state.engine?.snapshot() ?? null);
+  metrics.setSnapshotSource(() => (pool ? poolSnapshot(pool) : (state.engine?.snapshot() ?? null)));
+  if (pool) metrics.watchPool(pool);
   const routes = buildRoutes(options.vertex ? vertexRoutes(options.env ?? process.env) : null);
   const handler = createRequestHandler(state, routes, async () => ({
     text: await metrics.registry.metrics(),
@@ -146,8 +155,9 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
 
   let stopStepListener: (() => void) | void = undefined;
   const ready = (async () => {
+    if (pool) return; // each model warms up as it loads
     try {
-      const engine = await options.engine;
+      const engine = await options.engine!;
       stopStepListener = engine.onStep?.((stats) => metrics.observeStep(stats));
       if (options.warmUp ?? true) await warmUp(engine);
       state.engine = engine;
@@ -180,4 +190,26 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
   };
 
   return { url: `http://${urlHost}:${port}`, port, host, metrics, httpServer, ready, close };
+}
+
+/** Library mode's engine gauges: the loaded models together (queues and bytes add up). */
+function poolSnapshot(pool: ModelPool): EngineSnapshot | null {
+  const snapshots = pool.engines().map(({ engine }) => engine.snapshot());
+  const sum = (read: (snapshot: EngineSnapshot) => number) => snapshots.reduce((total, snapshot) => total + read(snapshot), 0);
+  const capacity = sum((snapshot) => snapshot.kvCacheCapacityTokens);
+  return {
+    state: 'ready',
+    model: snapshots.map((snapshot) => snapshot.model).join(','),
+    device: [...new Set(snapshots.map((snapshot) => snapshot.device))].join(',') || 'none',
+    queueSize: sum((snapshot) => snapshot.queueSize),
+    runningSize: sum((snapshot) => snapshot.runningSize),
+    kvCacheUsage: capacity > 0 ? sum((snapshot) => snapshot.kvCacheUsage * snapshot.kvCacheCapacityTokens) / capacity : 0,
+    kvCacheCapacityTokens: capacity,
+    kvCacheBytes: sum((snapshot) => snapshot.kvCacheBytes),
+    weightsBytes: sum((snapshot) => snapshot.weightsBytes),
+    tokensGenerated: sum((snapshot) => snapshot.tokensGenerated),
+    hasGenerated: true,
+    config: snapshots[0]?.config ?? ({} as EngineSnapshot['config']),
+    accelerator: snapshots[0]?.accelerator ?? null,
+  };
 }

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DoneEvent, EngineSnapshot } from '../common/engineApi.js';
 import type { StepStats } from './servedEngine.js';
+import type { ModelPool } from './modelPool.js';
 
 const LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
 const ITL_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
@@ -91,6 +92,19 @@ export class ServerMetrics {
     help: 'Prompt tokens whose K/V came from the prefix cache instead of prefill.',
     registers: [this.registry],
   });
+  /** Every answered request by the model that served it (library mode serves several). */
+  readonly modelRequests = new Counter({
+    name: 'hearth_model_requests_total',
+    help: 'HTTP requests answered, by model (`name:dtype` in library mode, the served name otherwise), endpoint and status code.',
+    labelNames: ['model', 'endpoint', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly modelGenerationTokens = new Counter({
+    name: 'hearth_model_generation_tokens_total',
+    help: 'Tokens generated, by model.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
   readonly rejections = new Counter({
     name: 'hearth_requests_rejected_total',
     help: 'Requests refused before generation, by reason (the error code, or the admission limit hit for 429).',
@@ -140,6 +154,46 @@ export class ServerMetrics {
     this.snapshot = source;
   }
 
+  /**
+   * Library mode: the engine gauges above sum over the loaded models (queue sizes, bytes), and
+   * per-model series say which models are loaded, what they hold and how often they were loaded
+   * and unloaded (and why).
+   */
+  watchPool(pool: ModelPool): void {
+    const registers = [this.registry];
+    const perModel = (name: string, help: string, value: (status: ReturnType<ModelPool['loadedStatus']>[number]) => number) =>
+      new Gauge({
+        name, help, labelNames: ['model'], registers,
+        collect(this: Gauge) {
+          this.reset();
+          for (const model of pool.status()) this.set({ model: model.id }, model.loaded ? value(model.loaded) : 0);
+        },
+      });
+    perModel('hearth_model_loaded', '1 while the model is loaded and serving, 0 otherwise (library mode).', (status) => (status.state === 'ready' ? 1 : 0));
+    perModel('hearth_model_memory_bytes', 'Memory the model holds (weights and KV cache, as estimated for the budget).', (status) => status.memoryBytes);
+    perModel('hearth_model_active_requests', 'Requests the model is serving now (a model with any is never unloaded).', (status) => status.activeRequests);
+    new Gauge({
+      name: 'hearth_model_memory_budget_used_bytes', help: 'Memory the loaded models hold, of the --memory-budget.', registers,
+      collect(this: Gauge) { this.set(pool.usedBytes()); },
+    });
+    const loads = new Counter({ name: 'hearth_model_loads_total', help: 'Times the model was loaded.', labelNames: ['model'], registers });
+    const loadFailures = new Counter({ name: 'hearth_model_load_failures_total', help: 'Loads of the model that failed.', labelNames: ['model'], registers });
+    const unloads = new Counter({
+      name: 'hearth_model_unloads_total',
+      help: 'Times the model was unloaded, by reason (capacity: to make room for another; idle: its keep-alive ran out; explicit: the admin API).',
+      labelNames: ['model', 'reason'],
+      registers,
+    });
+    const loadSeconds = new Histogram({ name: 'hearth_model_load_seconds', help: 'Time to load a model and generate its warm-up token.', labelNames: ['model'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120], registers });
+    pool.onEvent((event) => {
+      if (event.type === 'loaded') {
+        loads.inc({ model: event.id });
+        loadSeconds.observe({ model: event.id }, event.loadMs / 1000);
+      } else if (event.type === 'load_failed') loadFailures.inc({ model: event.id });
+      else unloads.inc({ model: event.id, reason: event.reason });
+    });
+  }
+
   observeStep(stats: StepStats): void {
     this.stepBatchSize.observe(stats.batchSize);
     this.stepDuration.observe(stats.stepMs / 1000);
@@ -167,7 +221,9 @@ export class ServerMetrics {
     this.queueTime.observe(done.timings.queueMs / 1000);
   }
 
-  observeRequest(endpoint: string, status: number, finishReason: string | null): void {
+  observeRequest(endpoint: string, status: number, finishReason: string | null, model: string | null, generatedTokens: number): void {
     this.requests.inc({ endpoint, status: String(status), finish_reason: finishReason ?? 'none' });
+    this.modelRequests.inc({ model: model ?? 'none', endpoint, status: String(status) });
+    if (model && generatedTokens > 0) this.modelGenerationTokens.inc({ model }, generatedTokens);
   }
 }

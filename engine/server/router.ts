@@ -162,7 +162,7 @@ function record(ctx: RequestContext, metricsEndpoint: string): void {
   const { state } = ctx;
   const status = ctx.statusOverride ?? (ctx.clientGone ? 499 : ctx.res.statusCode);
   const finishReason = ctx.clientGone && ctx.finishReason !== 'error' ? 'cancelled' : ctx.finishReason;
-  state.metrics.observeRequest(metricsEndpoint, status, finishReason);
+  state.metrics.observeRequest(metricsEndpoint, status, finishReason, ctx.model, ctx.completionTokens ?? 0);
   if (!state.requestLog) return;
   const totalMs = Date.now() - ctx.arrivalMs;
   const generated = ctx.completionTokens ?? 0;

@@ -3,10 +3,15 @@
 // bound server (which answers 503 until then), warm up, serve; close drains in-flight requests
 // within one deadline, shuts the engine down with what is left of it, and drops the mark.
 // `hearth serve`, the desktop host's Serve tab, auto-tune's trials and the server tests all start
-// models through startServedModel.
-import { markServing } from '../hub/library.js';
-import { loadEngine, type LoadEngineOptions, type LoadedEngine } from '../runtime/index.js';
-import { createServer, type CreateServerOptions, type HearthServer } from './index.js';
+// models through startServedModel; `hearth serve --library` serves the whole library through
+// startServedLibrary, whose pool loads each model the same way (mark, load, warm up; unload
+// drains and drops the mark).
+import { freemem, totalmem } from 'node:os';
+import { weightsBytes } from '../common/memoryEstimate.js';
+import { markServing, readyVariants } from '../hub/library.js';
+import { loadEngine, readManifest, resolveBatchingConfig, type LoadEngineOptions, type LoadedEngine } from '../runtime/index.js';
+import { createServer, warmUp, type CreateServerOptions, type HearthServer } from './index.js';
+import { ModelPool, variantId, type LoadedModel, type PoolModel } from './modelPool.js';
 
 export interface ServedModelOptions {
   /** The package folder (resolve library names first: hub/library.ts resolvePackage). */
@@ -64,4 +69,117 @@ export async function startServedModel(options: ServedModelOptions): Promise<Ser
       }
     })());
   return { url: server.url, server, ready, close };
+}
+
+export interface ServedLibraryOptions {
+  /** The data directory's environment: its library is served, and marks go there. */
+  env?: NodeJS.ProcessEnv;
+  /** How each model is loaded (device, threads, batching: the same for every model). */
+  engine?: Omit<LoadEngineOptions, 'packageDir' | 'log' | 'servedName'>;
+  server?: Omit<CreateServerOptions, 'engine' | 'pool' | 'servedName' | 'log'>;
+  /** Most models in memory at once (default DEFAULT_MAX_LOADED_MODELS). */
+  maxLoadedModels?: number;
+  /** Memory the loaded models may hold together (default: DEFAULT_MEMORY_BUDGET_FRACTION of this machine's memory). */
+  memoryBudgetBytes?: number;
+  /** Seconds an idle model stays loaded (default DEFAULT_IDLE_UNLOAD_SECONDS; -1 = until evicted). */
+  idleUnloadSeconds?: number;
+  /** Models (`name` or `name:dtype`) that never unload once loaded. */
+  pinned?: string[];
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_MAX_LOADED_MODELS = 3;
+export const DEFAULT_MEMORY_BUDGET_FRACTION = 0.75;
+/** As Ollama's default keep-alive: 5 minutes. */
+export const DEFAULT_IDLE_UNLOAD_SECONDS = 300;
+/** The library is re-read at most this often (and at once when a request names a model it does not know). */
+const CATALOG_REFRESH_MS = 2000;
+
+export interface ServedLibrary {
+  readonly url: string;
+  readonly server: HearthServer;
+  readonly pool: ModelPool;
+  /** Stops accepting requests, drains within `deadlineMs`, unloads every model. */
+  close(deadlineMs: number): Promise<void>;
+}
+
+export async function startServedLibrary(options: ServedLibraryOptions = {}): Promise<ServedLibrary> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const env = options.env ?? process.env;
+  let catalog: PoolModel[] = [];
+  let catalogReadMs = -Infinity;
+  const readCatalog = (force = false): PoolModel[] => {
+    if (force || Date.now() - catalogReadMs > CATALOG_REFRESH_MS) {
+      catalog = readyVariants(env).flatMap((variant) => {
+        try {
+          const manifest = readManifest(variant.packageDir);
+          return [{ ...variant, contextLength: Math.min(manifest.shape.contextLength, manifest.graph.maxPositions) }];
+        } catch {
+          return []; // a package that went missing is not servable
+        }
+      });
+      catalogReadMs = Date.now();
+    }
+    return catalog;
+  };
+  // eslint-disable-next-line prefer-const -- assigned once the server (whose metrics the loader feeds) exists
+  let server: HearthServer | undefined;
+  const pool: ModelPool = new ModelPool({
+    catalog: () => readCatalog(),
+    resolve: (requested) => {
+      const find = (models: PoolModel[]) => {
+        const [name, dtype] = requested.split(':');
+        const candidates = models.filter((model) => model.name === name && (dtype === undefined || model.dtype === dtype));
+        // A bare name: the variant already loaded, else the newest one (as `hearth serve <name>` picks it).
+        const loaded = new Set(pool.loadedStatus().map((status) => status.id));
+        return candidates.find((model) => loaded.has(variantId(model))) ?? candidates[0];
+      };
+      return find(readCatalog()) ?? find(readCatalog(true));
+    },
+    estimateBytes: (model) => {
+      const manifest = readManifest(model.packageDir);
+      const batching = resolveBatchingConfig(options.engine?.batching, manifest, { freeBytes: freemem() });
+      return weightsBytes(manifest.shape, manifest.dtype).loadedBytes + batching.kvCacheBytes + batching.prefixCacheBytes;
+    },
+    load: async (model): Promise<LoadedModel> => {
+      const unmark = markServing(model.packageDir, env);
+      let engine: LoadedEngine | undefined;
+      try {
+        engine = await loadEngine({ ...options.engine, packageDir: model.packageDir, servedName: model.name, log });
+        const stopSteps = engine.onStep?.((stats) => server?.metrics.observeStep(stats));
+        await warmUp(engine);
+        const loaded = engine;
+        return {
+          engine: loaded,
+          unload: async (deadlineMs) => {
+            if (typeof stopSteps === 'function') stopSteps();
+            try {
+              await loaded.shutdown(deadlineMs);
+            } finally {
+              unmark();
+            }
+          },
+        };
+      } catch (error) {
+        await engine?.shutdown(0).catch(() => {});
+        unmark();
+        throw error;
+      }
+    },
+    maxLoadedModels: options.maxLoadedModels ?? DEFAULT_MAX_LOADED_MODELS,
+    memoryBudgetBytes: options.memoryBudgetBytes ?? Math.floor(totalmem() * DEFAULT_MEMORY_BUDGET_FRACTION),
+    idleUnloadSeconds: options.idleUnloadSeconds ?? DEFAULT_IDLE_UNLOAD_SECONDS,
+    pinned: options.pinned,
+    log,
+  });
+  server = await createServer({ ...options.server, pool, log });
+  const served = server;
+  let closing: Promise<void> | null = null;
+  const close = (deadlineMs: number): Promise<void> =>
+    (closing ??= (async () => {
+      const startedMs = Date.now();
+      await served.close(deadlineMs);
+      await pool.close(Math.max(0, deadlineMs - (Date.now() - startedMs)));
+    })());
+  return { url: served.url, server: served, pool, close };
 }

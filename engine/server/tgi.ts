@@ -40,8 +40,9 @@ const tgiSchema = z.object({
 type TgiBody = z.infer<typeof tgiSchema>;
 
 async function startTgi(ctx: RequestContext, body: TgiBody, withLogprobs: boolean) {
+  // TGI's API names no model: one model, or the only one in the library.
+  await ctx.useModel(undefined);
   const engine = ctx.engine();
-  ctx.model = ctx.servedName();
   const parameters = body.parameters ?? {};
   const constraint = tgiGrammarConstraint(parameters.grammar);
   if (constraint) ctx.constraintParam = 'parameters.grammar';
@@ -152,6 +153,7 @@ export async function generateStream(ctx: RequestContext): Promise<void> {
 }
 
 export async function info(ctx: RequestContext): Promise<void> {
+  await ctx.useModel(ctx.url.searchParams.get('model'));
   const engine = ctx.engine();
   const config = engine.config;
   const snapshot = engine.snapshot();

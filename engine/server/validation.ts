@@ -19,6 +19,26 @@ const stopSchema = z
   })
   .nullish();
 
+const KEEP_ALIVE = "must be seconds (a number, or a duration such as '30s', '5m', '1h'); 0 unloads the model when the request ends, a negative value keeps it loaded";
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/**
+ * Ollama's `keep_alive` (library mode): how long the model stays loaded once idle, as seconds;
+ * negative values mean "keep it loaded" (-1).
+ */
+export const keepAliveSchema = z
+  .union([z.number(), z.string()], { error: KEEP_ALIVE })
+  .transform((value, context) => {
+    const match = typeof value === 'number' ? null : /^\s*(-?\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value);
+    const seconds = typeof value === 'number' ? value : match ? Number(match[1]) * DURATION_UNITS[match[2] ?? 's']! : Number.NaN;
+    if (!Number.isFinite(seconds)) {
+      context.addIssue({ code: 'custom', message: KEEP_ALIVE });
+      return z.NEVER;
+    }
+    return seconds < 0 ? -1 : seconds;
+  })
+  .nullish();
+
 /** Sampling and length fields shared by chat and text completions (plus vLLM's extras). */
 const samplingFields = {
   model: z.string().optional(),
@@ -40,6 +60,8 @@ const samplingFields = {
   best_of: z.number().int().max(1, 'is not supported above 1; use n').nullish(),
   /** vLLM's extension: each choice also carries `token_ids` (and `prompt_token_ids`). */
   return_token_ids: z.boolean().nullish(),
+  /** Ollama's extension (library mode): how long the model stays loaded after this request. */
+  keep_alive: keepAliveSchema,
 };
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });

@@ -43,6 +43,8 @@ export async function predict(ctx: RequestContext): Promise<void> {
     }
     throw badRequest(`instances[${i}] needs 'messages' (chat) or 'prompt' (completion).`, `instances[${i}]`);
   });
+  // One model per prediction (library mode: the first instance names it).
+  await ctx.useModel(parsed[0]?.body.model);
   // Every instance is submitted before any is awaited, so they share the engine's steps.
   const started = [];
   try {

@@ -1,10 +1,12 @@
 // `hearth serve <model-package>`: load a package and serve it over the OpenAI-compatible API.
 // Listens at once (503 while loading), shuts down gracefully on SIGTERM/SIGINT.
 import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, type DeviceChoice } from '../../common/servingConfig.js';
-import { intInRange, parseCommandArgs } from '../args.js';
+import type { LoadedEngine } from '../../runtime/index.js';
+import { byteSize, intInRange, parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
 const USAGE = `Usage: hearth serve <model-package-or-library-name> [options]
+       hearth serve --library [options]
 
 Serves a model package (a folder made by hearth convert, or a library name from hearth pull) with an OpenAI-compatible API
 (/v1/chat/completions, /v1/completions, /v1/models), TGI's /generate, /health and /metrics.
@@ -30,6 +32,15 @@ Options:
   --vertex            Also serve Vertex AI's /predict (honours AIP_HTTP_PORT, AIP_*_ROUTE)
   --log-content       Store prompt and response text in the request log
   --shutdown-grace-ms N  How long in-flight requests may finish on SIGTERM (default 10000)
+
+Library mode (--library): every ready model of the library at one port; a request's 'model'
+(a library name, or name:dtype for one variant) loads it on first use.
+  --max-loaded-models N     Most models in memory at once (default 3)
+  --memory-budget SIZE      Memory the loaded models may hold together, e.g. 8G (default 75% of RAM);
+                            the least recently used idle model is unloaded to make room
+  --idle-unload-seconds N   Unload a model idle this long (default 300; -1 = never); a request's
+                            keep_alive (seconds or '5m'; 0 = unload when done, -1 = keep) overrides it
+  --pin NAME                Never unload this model once loaded (repeatable)
   -h, --help          Show this help`;
 
 
@@ -49,6 +60,11 @@ export async function run(argv: string[]): Promise<number> {
       vertex: { type: 'boolean' },
       'log-content': { type: 'boolean' },
       'shutdown-grace-ms': { type: 'string' },
+      library: { type: 'boolean' },
+      'max-loaded-models': { type: 'string' },
+      'memory-budget': { type: 'string' },
+      'idle-unload-seconds': { type: 'string' },
+      pin: { type: 'string', multiple: true },
     },
     USAGE,
   );
@@ -65,13 +81,21 @@ export async function run(argv: string[]): Promise<number> {
     throw error;
   }
 
+  const library = values.library ?? false;
+  if (library && positionals.length > 0) throw new CliError(`--library serves every library model; name none (got '${positionals[0]}').\n\n${USAGE}`, 2);
+  if (!library && (values['max-loaded-models'] ?? values['memory-budget'] ?? values['idle-unload-seconds'] ?? values.pin) !== undefined) {
+    throw new CliError(`--max-loaded-models, --memory-budget, --idle-unload-seconds and --pin need --library.\n\n${USAGE}`, 2);
+  }
+  const maxLoadedModels = intInRange('max-loaded-models', values['max-loaded-models'], 1, 64);
+  const memoryBudgetBytes = byteSize('memory-budget', values['memory-budget']);
+  const idleUnloadSeconds = intInRange('idle-unload-seconds', values['idle-unload-seconds'], -1, 7 * 86_400);
   const packageArg = positionals[0] ?? file.model?.package;
-  if (!packageArg) throw new CliError(`name the model package to serve.\n\n${USAGE}`, 2);
+  if (!packageArg && !library) throw new CliError(`name the model package to serve, or serve the whole library with --library.\n\n${USAGE}`, 2);
   // A package folder, or a library name (`hearth models` lists them; `name:int4` picks a variant).
   const { resolvePackage, LibraryError } = await import('../../hub/library.js');
-  let packageDir: string;
+  let packageDir = '';
   try {
-    packageDir = resolvePackage(packageArg);
+    if (!library) packageDir = resolvePackage(packageArg!);
   } catch (error) {
     if (error instanceof LibraryError) throw new CliError(error.message, 2);
     throw error;
@@ -88,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
   const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 
-  const [{ PortInUseError }, { startServedModel }, { RequestLog }, { parseList }] = await Promise.all([
+  const [{ PortInUseError }, { startServedModel, startServedLibrary }, { RequestLog }, { parseList }] = await Promise.all([
     import('../../server/index.js'),
     import('../../server/servedModel.js'),
     import('../../store/requestLog.js'),
@@ -105,31 +129,49 @@ export async function run(argv: string[]): Promise<number> {
   const servedName = values['served-name'] ?? file.model?.servedName;
   // Marked, bound (a taken port fails before any loading), then loaded behind the bound server
   // while /health and the API answer 503 (server/servedModel.ts).
-  let served;
+  const server = {
+    host,
+    port,
+    apiKey,
+    corsOrigins: values['cors-origin'] ?? file.server?.corsOrigins ?? [],
+    allowedHosts,
+    vertex,
+    maxBodyBytes: file.server?.maxBodyBytes,
+    requestLog,
+    contentLogging,
+  };
+  let served: { url: string; close(deadlineMs: number): Promise<void>; ready: Promise<LoadedEngine | null> };
   try {
-    served = await startServedModel({
-      packageDir,
-      engine: { device, cpuThreads, batching: file.batching, servedName },
-      server: {
-        host,
-        port,
-        servedName,
-        apiKey,
-        corsOrigins: values['cors-origin'] ?? file.server?.corsOrigins ?? [],
-        allowedHosts,
-        vertex,
-        maxBodyBytes: file.server?.maxBodyBytes,
-        requestLog,
-        contentLogging,
-      },
-      log: (line) => console.error(line),
-    });
+    if (library) {
+      const libraryServer = await startServedLibrary({
+        engine: { device, cpuThreads, batching: file.batching },
+        server,
+        maxLoadedModels,
+        memoryBudgetBytes,
+        idleUnloadSeconds,
+        pinned: values.pin,
+        log: (line) => console.error(line),
+      });
+      served = { url: libraryServer.url, close: libraryServer.close, ready: Promise.resolve(null) };
+      const models = libraryServer.pool.status();
+      log(
+        `hearth serve: listening on ${served.url}: the library's ${new Set(models.map((model) => model.name)).size} model(s) (${models.map((model) => model.id).join(', ') || 'none yet'}), ` +
+          'each loaded when a request names it.',
+      );
+    } else {
+      served = await startServedModel({
+        packageDir,
+        engine: { device, cpuThreads, batching: file.batching, servedName },
+        server: { ...server, servedName },
+        log: (line) => console.error(line),
+      });
+      log(`hearth serve: listening on ${served.url} (loading ${packageDir}; /health turns 200 when ready)`);
+    }
   } catch (error) {
     requestLog.close();
     if (error instanceof PortInUseError) throw new CliError(error.message, 1);
     throw error;
   }
-  log(`hearth serve: listening on ${served.url} (loading ${packageDir}; /health turns 200 when ready)`);
 
   let stopping: Promise<number> | null = null;
   const stop = async (reason: string): Promise<number> => {
@@ -156,6 +198,10 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', onSignal);
     served.ready.then(
       (engine) => {
+        if (!engine) {
+          log(`hearth serve: OpenAI API at ${served.url}/v1${apiKey ? ' (API key required)' : ''}`);
+          return;
+        }
         const snapshot = engine.snapshot();
         const config = engine.config;
         log(
