@@ -361,7 +361,7 @@ test('a local-only package, an unsupported dtype or a CPU target: a clear error,
     assert.match(int4, new RegExp(`hearth pull ${REPO} --dtype fp16`));
     assert.match(attempt(`cpu-${engine}`, configs.fp16!, engine, 'cpu'), /--target gpu/);
   }
-  assert.match(attempt('fp32-tgi', configs.fp32!, 'tgi'), /fp32: TGI's --dtype does not take fp32\. Export a fp16 variant/);
+  assert.match(attempt('fp32-tgi', configs.fp32!, 'tgi'), /fp32: TGI's --dtype does not take fp32\. Export an fp16 variant/);
 });
 
 function hearthCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -30,7 +30,7 @@ export function engineDtype(dtype: string, supported: Readonly<Record<string, st
   const why = dtype === 'int4'
     ? `Hearth's int4 is its own ONNX quantization of the weights; ${engineLabel} loads the original checkpoint and cannot reproduce it`
     : `${engineLabel}'s --dtype does not take ${dtype}`;
-  throw new ExportError(`this package is ${dtype}: ${why}. Export a ${usable} variant (\`hearth pull ${repo} --dtype ${Object.keys(supported)[0]}\`), or export with --engine hearth`);
+  throw new ExportError(`this package is ${dtype}: ${why}. Export an ${usable} variant (\`hearth pull ${repo} --dtype ${Object.keys(supported)[0]}\`), or export with --engine hearth`);
 }
 
 /**
