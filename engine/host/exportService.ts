@@ -33,7 +33,8 @@ function userError(error: unknown): never {
     const message = /not empty/.test(error.message)
       ? `${error.message.replace(/ or pass --force$/, '')}: pick another output folder.`
       : `${error.message}.`;
-    throw badRequest(message.charAt(0).toUpperCase() + message.slice(1));
+    // Capitalize a plain first word ('the config …'), not a name ('vLLM serves …').
+    throw badRequest(message.replace(/^[a-z](?=[a-z]*\b)/, (first) => first.toUpperCase()));
   }
   throw error;
 }

@@ -91,7 +91,7 @@ and the flags below as \`--container-args\`, and deploys it${gpu ? ` on ${plan.g
 
 \`\`\`sh
 kubectl port-forward service/${plan.appName} 8080:80 &          # or the Ingress / load balancer URL
-hearth bench --url http://127.0.0.1:8080 --model ${plan.modelName}${hearth ? '' : ' --api-key "$API_KEY"'} --label ${plan.appName}-${plan.engine}
+hearth bench --url http://127.0.0.1:8080 --model ${plan.modelName}${hearth ? '' : ' --api-key change-me'} --label ${plan.appName}-${plan.engine}
 hearth bench --list                                              # find the desktop run the tuning used
 hearth bench --compare <desktop-run> ${plan.appName}-${plan.engine}
 \`\`\`
@@ -168,10 +168,10 @@ desktop, translated to ${label}'s flags (below). Hearth's converted package is n
 ## Run
 
 \`\`\`sh
-docker run --rm --gpus all --shm-size 1g -p ${c.port}:${c.port} -e HF_TOKEN ${c.image} \\\\
+docker run --rm --gpus all --shm-size 1g -p ${c.port}:${c.port} -e HF_TOKEN ${c.image} \\
   ${dockerArgs}
 curl -s localhost:${c.port}${c.healthPath}            # 200 once the model is loaded
-curl -s localhost:${c.port}/v1/chat/completions -H 'Content-Type: application/json' \\\\
+curl -s localhost:${c.port}/v1/chat/completions -H 'Content-Type: application/json' \\
   -d '{"model": "${plan.modelName}", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 32}'
 \`\`\`
 

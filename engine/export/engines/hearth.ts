@@ -27,7 +27,7 @@ export const hearthTarget: EngineTarget = {
         { name: 'HEARTH_HOME', value: input.containerDataDir },
         { name: 'HEARTH_API_KEY', secret: { name: `${input.appName}-api-key`, key: 'api-key' } },
       ],
-      secrets: [{ name: `${input.appName}-api-key`, key: 'api-key', envName: 'HEARTH_API_KEY', why: 'clients must send `Authorization: Bearer <key>` (optional)' }],
+      secrets: [{ name: `${input.appName}-api-key`, key: 'api-key', envName: 'HEARTH_API_KEY', why: 'clients must then send `Authorization: Bearer <key>`' }],
       port: input.port,
       healthPath: '/health',
       metricsPath: '/metrics',

@@ -5,7 +5,7 @@ import { ExportError } from '../errors.js';
 import { estimateDownloadAndLoadSeconds } from './loadTime.js';
 import type { EngineContainer, EngineInput, EngineTarget, FlagMapping } from './target.js';
 import { flagArgs } from './target.js';
-import { TGI_DOCS, TGI_IMAGE, TGI_METRICS, TGI_ROUTES } from './tgiFlags.js';
+import { TGI_IMAGE, TGI_METRICS, TGI_ROUTES } from './tgiFlags.js';
 import { engineDtype, gpuMemoryFraction, requireGpu, requireHubSource, upstreamHostMemory, upstreamScratch, upstreamSecrets } from './upstream.js';
 
 const LABEL = 'TGI';
@@ -33,7 +33,8 @@ export function tgiMapping(input: EngineInput): FlagMapping[] {
     { flag: '--max-total-tokens', value: String(b.maxTotalTokens), from: 'batching.maxTotalTokens' },
     {
       flag: '--max-batch-prefill-tokens',
-      value: String(Math.max(b.maxPrefillTokens, maxInputTokens)),
+      // TGI also needs it within --max-batch-total-tokens (≥ max-total-tokens > max-input-tokens).
+      value: String(Math.min(Math.max(b.maxPrefillTokens, maxInputTokens), maxBatchTotalTokens)),
       from: 'batching.maxPrefillTokens',
       note: b.maxPrefillTokens < maxInputTokens ? `raised from ${b.maxPrefillTokens} to --max-input-tokens: TGI prefills a prompt in one step where Hearth chunks it` : undefined,
     },
@@ -87,7 +88,6 @@ export const tgiTarget: EngineTarget = {
       healthCheckCommand: ['curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${input.port}${TGI_ROUTES.health}`],
       mapping,
       notes: [
-        `TGI is in maintenance mode: its maintainers accept only minor fixes and recommend vLLM, SGLang or llama.cpp going forward (${TGI_DOCS.maintenance}). Prefer --engine vllm for a new deployment.`,
         `TGI downloads ${input.hub?.repo} at commit ${input.hub?.commit} from the Hub when a pod starts and serves it in ${mapping.find((entry) => entry.flag === '--dtype')?.value}; Hearth's converted package is not used.`,
         'maxBatchSize does not map: TGI caps a batch by tokens (--max-batch-total-tokens); its --max-batch-size is only for hardware without unpadded batching. maxQueuedTokens has no TGI equivalent.',
       ],

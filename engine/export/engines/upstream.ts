@@ -61,7 +61,7 @@ export function upstreamHostMemory(weightsBytes: number): { requestBytes: number
 
 export function upstreamSecrets(appName: string, apiKeyEnv: string): SecretNeed[] {
   return [
-    { name: `${appName}-hf-token`, key: 'token', envName: 'HF_TOKEN', why: 'a Hugging Face token for gated or private repos (optional for public ones)' },
-    { name: `${appName}-api-key`, key: 'api-key', envName: apiKeyEnv, why: 'clients must send `Authorization: Bearer <key>` (optional)' },
+    { name: `${appName}-hf-token`, key: 'token', envName: 'HF_TOKEN', why: 'a Hugging Face token, needed for gated or private repos only' },
+    { name: `${appName}-api-key`, key: 'api-key', envName: apiKeyEnv, why: 'clients must then send `Authorization: Bearer <key>`' },
   ];
 }

@@ -27,7 +27,13 @@ export function vllmMapping(input: EngineInput): FlagMapping[] {
     { flag: '--dtype', value: dtype, from: `the package dtype (${input.sizing.dtype})` },
     { flag: '--max-model-len', value: String(b.maxTotalTokens), from: 'batching.maxTotalTokens' },
     { flag: '--max-num-seqs', value: String(b.maxBatchSize), from: 'batching.maxBatchSize' },
-    { flag: '--max-num-batched-tokens', value: String(b.maxPrefillTokens), from: 'batching.maxPrefillTokens (tokens per step)' },
+    {
+      flag: '--max-num-batched-tokens',
+      // vLLM refuses a step token budget below --max-num-seqs (each running sequence decodes one token per step).
+      value: String(Math.max(b.maxPrefillTokens, b.maxBatchSize)),
+      from: 'batching.maxPrefillTokens (tokens per step)',
+      note: b.maxPrefillTokens < b.maxBatchSize ? `raised from ${b.maxPrefillTokens} to --max-num-seqs, which vLLM requires` : undefined,
+    },
     { flag: '--enable-chunked-prefill', value: null, from: 'Hearth chunks long prompts to maxPrefillTokens per step' },
     { flag: '--gpu-memory-utilization', value: fraction.toFixed(2), from: `the sizing's fill limit on ${input.gpu.name} (KV gets what weights and overhead leave: at least the tuned ${input.sizing.kvCacheTokens}-token budget)` },
     { flag: '--tensor-parallel-size', value: '1', from: 'the sizing: one GPU per replica' },
