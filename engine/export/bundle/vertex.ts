@@ -4,6 +4,7 @@
 // container serves Vertex's {"instances"} contract on /predict; vLLM and TGI do not, so their
 // clients call :rawPredict, which Vertex forwards unchanged to the predict route.
 import type { BundlePlan } from '../plan.js';
+import { engineLabel } from './k8s.js';
 
 /** Single-quoted for bash. */
 export function shellQuote(value: string): string {
@@ -78,7 +79,7 @@ export function renderVertexScript(plan: BundlePlan): string {
     ...(mirrored ? [`docker pull ${shellQuote(c.image)}`, `docker tag ${shellQuote(c.image)} "$IMAGE"`] : [`docker build --target ${bakedTarget} -t "$IMAGE" .`]),
     'docker push "$IMAGE"',
     '',
-    `# 2. Model: the container, its port, and the routes Vertex calls (health gates traffic)${mirrored ? `; ${c.name}'s flags as its args` : ''}.`,
+    `# 2. Model: the container, its port, and the routes Vertex calls (health gates traffic)${mirrored ? `; ${engineLabel(plan)}'s flags as its args` : ''}.`,
     'gcloud ai models upload \\',
     '  --region="$REGION" \\',
     '  --display-name="$MODEL_DISPLAY_NAME" \\',
@@ -100,7 +101,7 @@ export function renderVertexScript(plan: BundlePlan): string {
     'gcloud ai endpoints deploy-model "$ENDPOINT_ID" \\',
     '  --region="$REGION" \\',
     '  --model="$MODEL_ID" \\',
-    `  --display-name="${plan.appName}-${plan.imageTag}" \\`,
+    `  --display-name="${plan.appName}-${plan.engine === 'hearth' ? plan.imageTag : plan.engine}" \\`,
     '  --machine-type="$MACHINE_TYPE" \\',
     ...(gpu ? ['  --accelerator="type=$ACCELERATOR,count=1" \\'] : []),
     '  --min-replica-count="$MIN_REPLICAS" \\',
@@ -116,7 +117,7 @@ export function renderVertexScript(plan: BundlePlan): string {
       ? [
         '    "https://${REGION}-aiplatform.googleapis.com/v1/projects/${PROJECT}/locations/${REGION}/endpoints/${ENDPOINT_ID}:rawPredict" \\',
         `    -d '{"model": "${plan.modelName}", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 64}'`,
-        `(:rawPredict forwards the OpenAI body unchanged to ${c.predictRoute}; ${c.name} does not read Vertex's {"instances": [...]} form.)`,
+        `(:rawPredict forwards the OpenAI body unchanged to ${c.predictRoute}; ${engineLabel(plan)} does not read Vertex's {"instances": [...]} form.)`,
       ]
       : [
         '    "https://${REGION}-aiplatform.googleapis.com/v1/projects/${PROJECT}/locations/${REGION}/endpoints/${ENDPOINT_ID}:predict" \\',
