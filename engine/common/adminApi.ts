@@ -369,8 +369,13 @@ export interface GpuPrice {
   usdPerHour: number;
 }
 
+/** The engine a bundle runs in production: Hearth's own, vLLM or TGI (engine/export/engines). */
+export type ExportEngine = 'hearth' | 'vllm' | 'tgi';
+
 /** GET /api/export/defaults */
 export interface ExportDefaults {
+  /** The engines a bundle can target, with what each pins (image tag) — the view's choice. */
+  engines: { name: ExportEngine; label: string }[];
   gpus: GpuSpec[];
   prices: GpuPrice[];
   /** The config of the running server, or of the last one, or null. */
@@ -419,7 +424,9 @@ export interface ExportBundleRequest {
   /** Absolute directory to write; default ExportDefaults.outDir. */
   outDir?: string;
   target: 'gpu' | 'cpu';
-  /** Bake the model into the image (true) or mount it from a volume (false). */
+  /** Default hearth. vllm and tgi serve the Hub checkpoint the package was pulled from. */
+  engine?: ExportEngine;
+  /** Bake the model into the image (true) or mount it from a volume (false); Hearth only. */
   bakeModel: boolean;
   gpus?: GpuSpec[];
   prices?: GpuPrice[];
@@ -427,8 +434,13 @@ export interface ExportBundleRequest {
 
 export interface ExportBundleResponse {
   outDir: string;
+  engine: ExportEngine;
+  /** What the pods run (the built image, or vLLM's/TGI's pinned one). */
+  image: string;
   /** Files written, relative to outDir. */
   files: string[];
+  /** The first step the bundle's README gives (build, or compose up). */
+  next: string;
 }
 
 // ---------------------------------------------------------------------------------------------

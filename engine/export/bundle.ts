@@ -1,7 +1,8 @@
-// Writes a production bundle to a directory: everything needed to build the image and deploy
-// it, with the model package, Hearth's engine source and its build script copied in so the
-// directory builds on its own (`docker build bundle/`: the image's build stage compiles the
-// serving code; the runtime image holds only the result).
+// Writes a production bundle to a directory: everything needed to deploy the tuned config on the
+// chosen engine. Hearth: the image is built from the bundle, with the model package, Hearth's
+// engine source and its build script copied in so the directory builds on its own (`docker build
+// bundle/`: the image's build stage compiles the serving code; the runtime image holds only the
+// result). vLLM/TGI: a pinned upstream image serves the Hub checkpoint; nothing is built.
 import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { APP_ROOT } from '../appRoot.js';
@@ -18,11 +19,18 @@ import { renderK8s, renderPrometheusAdapterValues, renderTunedJson } from './bun
 import { renderReadme } from './bundle/readme.js';
 import { renderVertexScript } from './bundle/vertex.js';
 import { PackageError, readManifest as readPackageManifest } from '../convert/modelPackage.js';
+import type { EngineName } from './engines/index.js';
+import { ExportError } from './errors.js';
+import { hubSourceOf } from './hubSource.js';
+
+export { ExportError } from './errors.js';
 
 export interface ExportOptions {
   config: ServingConfig;
   outDir: string;
   target: BundleTarget;
+  /** The engine production runs (default hearth). */
+  engine?: EngineName;
   bakeModel: boolean;
   /** GPU for the Kubernetes/Vertex deployment; default: the cheapest that fits. */
   gpuName?: string;
@@ -48,10 +56,6 @@ export interface ExportResult {
 }
 
 const MARKER = '.hearth-bundle';
-
-export class ExportError extends Error {
-  override readonly name = 'ExportError';
-}
 
 /** The package folder of a config's model.package: a package path or a library name (`hearth models`). */
 export function packageDirOf(packageOrName: string): string {
@@ -126,8 +130,8 @@ function linkOrCopyTree(from: string, to: string, include: (path: string) => boo
   }
 }
 
-export function writeBundle(options: ExportOptions): ExportResult {
-  const outDir = resolve(options.outDir);
+/** The plan and sizing for an export: the GPU (given, else the cheapest that fits), the engine's container. */
+function planFor(options: Omit<ExportOptions, 'outDir'>): { plan: BundlePlan; sizing: SizingResult } {
   const manifest = readManifest(options.config.model.package);
   const gpus = options.gpus ?? DEFAULT_GPUS;
   const sizing = sizeConfig(options, manifest);
@@ -141,10 +145,13 @@ export function writeBundle(options: ExportOptions): ExportResult {
   if (options.target === 'gpu' && sizedRow && !sizedRow.fits) {
     throw new ExportError(`the config needs ${(sizing.estimate.totalBytes / 2 ** 30).toFixed(1)} GiB, more than a ${gpu.name} offers; pick a larger GPU (--gpu) or lower maxBatchTotalTokens`);
   }
+  const engine = options.engine ?? 'hearth';
   const plan = planBundle({
     config: options.config,
     sizing,
     target: options.target,
+    engine,
+    hub: engine === 'hearth' ? null : hubSourceOf(packageDirOf(options.config.model.package), manifest),
     bakeModel: options.bakeModel,
     gpu,
     imageName: options.imageName,
@@ -152,6 +159,28 @@ export function writeBundle(options: ExportOptions): ExportResult {
     loadSeconds: options.loadSeconds,
     minReplicas: sizedRow?.replicas ?? 1,
   });
+  return { plan, sizing };
+}
+
+/** File (relative to the bundle) → content, for every generated text file of the plan's engine. */
+function renderFiles(plan: BundlePlan, sizing: SizingResult): Record<string, string> {
+  const hearth = plan.engine === 'hearth';
+  const k8s = Object.fromEntries(Object.entries(renderK8s(plan)).map(([name, content]) => [`k8s/${name}`, content]));
+  return {
+    ...(hearth ? { Dockerfile: renderDockerfile(plan), '.dockerignore': renderDockerignore() } : {}),
+    'docker-compose.yml': renderCompose(plan),
+    'config/tuned.json': renderTunedJson(plan),
+    ...k8s,
+    'monitoring/prometheus-adapter-values.yaml': renderPrometheusAdapterValues(plan),
+    'vertex-ai.sh': renderVertexScript(plan),
+    'sizing.json': `${JSON.stringify(sizing, null, 2)}\n`,
+    'README.md': renderReadme(plan),
+  };
+}
+
+export function writeBundle(options: ExportOptions): ExportResult {
+  const outDir = resolve(options.outDir);
+  const { plan, sizing } = planFor(options);
 
   prepareOutDir(outDir, options.force ?? false);
   const files: string[] = [];
@@ -163,15 +192,8 @@ export function writeBundle(options: ExportOptions): ExportResult {
     files.push(path);
   };
   write(MARKER, `Written by hearth export; the next export into this directory replaces it.\n`);
-  write('Dockerfile', renderDockerfile(plan));
-  write('.dockerignore', renderDockerignore());
-  write('docker-compose.yml', renderCompose(plan));
-  write('config/tuned.json', renderTunedJson(plan));
-  for (const [name, content] of Object.entries(renderK8s(plan))) write(`k8s/${name}`, content);
-  write('monitoring/prometheus-adapter-values.yaml', renderPrometheusAdapterValues());
-  write('vertex-ai.sh', renderVertexScript(plan), 0o755);
-  write('sizing.json', `${JSON.stringify(sizing, null, 2)}\n`);
-  write('README.md', renderReadme(plan));
+  for (const [path, content] of Object.entries(renderFiles(plan, sizing))) write(path, content, path.endsWith('.sh') ? 0o755 : undefined);
+  if (plan.engine !== 'hearth') return { outDir, files, plan, sizing };
 
   const appRoot = options.appSourceDir ?? APP_ROOT;
   for (const file of ['package.json', 'package-lock.json', 'scripts/build.mjs']) {
@@ -189,20 +211,10 @@ export function writeBundle(options: ExportOptions): ExportResult {
   return { outDir, files, plan, sizing };
 }
 
-/** The bundle's YAML files rendered in memory (for previews in the Export view). */
+/** The bundle's text files rendered in memory (for previews in the Export view). */
 export function previewBundle(options: Omit<ExportOptions, 'outDir'>): Record<string, string> {
-  const manifest = readManifest(options.config.model.package);
-  const sizing = sizeConfig(options, manifest);
-  const gpu = findGpu(options.gpus ?? DEFAULT_GPUS, options.gpuName ?? sizing.recommended ?? 'L4');
-  const plan = planBundle({ config: options.config, sizing, target: options.target, bakeModel: options.bakeModel, gpu, loadSeconds: options.loadSeconds, minReplicas: sizing.rows.find((row) => row.gpu === gpu.name)?.replicas ?? 1 });
-  const k8s = Object.fromEntries(Object.entries(renderK8s(plan)).map(([name, content]) => [`k8s/${name}`, content]));
-  return {
-    Dockerfile: renderDockerfile(plan),
-    'docker-compose.yml': renderCompose(plan),
-    'config/tuned.json': renderTunedJson(plan),
-    ...k8s,
-    'vertex-ai.sh': renderVertexScript(plan),
-    'README.md': renderReadme(plan),
-    'sizing.json': `${JSON.stringify(sizing, null, 2)}\n`,
-  };
+  const { plan, sizing } = planFor(options);
+  const files = renderFiles(plan, sizing);
+  delete files['.dockerignore'];
+  return files;
 }

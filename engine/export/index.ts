@@ -5,7 +5,7 @@
 //   sizeConfig({ config, gpus?, prices?, throughput?, targetRequestsPerSec? }) → SizingResult
 //     (rows: per GPU fits / maxConcurrency / $ per hour and month / replicas; notes; recommended)
 //   sizeDeployment({ model, batching, gpus, prices, ... }) → same, from a manifest you already have
-//   writeBundle({ config, outDir, target: 'gpu'|'cpu', bakeModel, gpuName?, ... }) → { outDir, files, plan, sizing }
+//   writeBundle({ config, outDir, target: 'gpu'|'cpu', engine?: 'hearth'|'vllm'|'tgi', bakeModel, gpuName?, ... }) → { outDir, files, plan, sizing }
 //   previewBundle({ ...same without outDir }) → { 'Dockerfile': text, 'k8s/deployment.yaml': text, ... }
 //   DEFAULT_GPUS, DEFAULT_PRICES (editable tables; sources in gpuCatalog.ts), parseGpuTable, parsePriceTable
 export * from './gpuCatalog.js';
@@ -17,3 +17,5 @@ export { buildK8sManifests, renderK8s, prometheusAdapterValues, QUEUE_METRIC, ty
 export { composeObject, renderCompose } from './bundle/compose.js';
 export { renderVertexScript } from './bundle/vertex.js';
 export { renderReadme } from './bundle/readme.js';
+export { hubSourceOf, type HubSource } from './hubSource.js';
+export { ENGINE_NAMES, ENGINE_TARGETS, engineTarget, isEngineName, gpuMemoryFraction, VLLM_IMAGE, VLLM_FLAGS, VLLM_ENV, VLLM_METRICS, VLLM_DOCS, TGI_IMAGE, TGI_FLAGS, TGI_ENV, TGI_METRICS, TGI_DOCS, type EngineName, type EngineContainer, type FlagMapping } from './engines/index.js';

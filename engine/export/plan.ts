@@ -4,7 +4,11 @@
 import type { ServingConfig } from '../common/servingConfig.js';
 import { HEARTH_VERSION } from '../common/version.js';
 import type { GpuSpec } from './gpuCatalog.js';
-import { hostMemoryBytes, type SizingResult } from './sizing.js';
+import type { HubSource } from './hubSource.js';
+import type { SizingResult } from './sizing.js';
+import { engineTarget, type EngineContainer, type EngineName } from './engines/index.js';
+
+export { estimateLoadSeconds } from './engines/loadTime.js';
 
 export type BundleTarget = 'gpu' | 'cpu';
 
@@ -13,6 +17,10 @@ export interface BundlePlanInput {
   config: ServingConfig;
   sizing: SizingResult;
   target: BundleTarget;
+  /** The engine the container runs (default hearth). */
+  engine?: EngineName;
+  /** The model's Hub checkpoint (vllm and tgi serve it; they refuse a package without one). */
+  hub?: HubSource | null;
   /** Bake the model into the image (true) or mount it from a volume (false). */
   bakeModel: boolean;
   /** GPU the Kubernetes nodes and Vertex AI machines carry (GPU target). */
@@ -28,6 +36,10 @@ export interface BundlePlanInput {
 }
 
 export interface BundlePlan {
+  engine: EngineName;
+  /** The serving container as the engine target decided it: image, args, env, port, probes, metric. */
+  container: EngineContainer;
+  hub: HubSource | null;
   appName: string;
   modelName: string;
   /** Directory name of the model package under /models. */
@@ -70,17 +82,6 @@ export function dnsLabel(name: string, maxLength = 40): string {
   return label || 'model';
 }
 
-/**
- * Seconds to load a package and produce the warm-up token: reading the weights (~150 MB/s from
- * a network disk, the slow case), building the session (about as long again for a GPU upload),
- * plus a fixed start-up of Node and the tokenizer.
- */
-export function estimateLoadSeconds(weightsBytes: number, target: BundleTarget): number {
-  const readSeconds = weightsBytes / 150e6;
-  const sessionSeconds = target === 'gpu' ? readSeconds + 15 : readSeconds * 0.5;
-  return Math.ceil(10 + readSeconds + sessionSeconds);
-}
-
 export function planBundle(input: BundlePlanInput): BundlePlan {
   const { config, sizing } = input;
   const modelName = config.model.servedName ?? sizing.model;
@@ -99,14 +100,35 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
     server: { ...server, host: '0.0.0.0', port: CONTAINER_PORT, vertex: true },
     device: input.target === 'gpu' ? 'cuda' : 'cpu',
   };
-  const host = hostMemoryBytes(input.target, sizing.estimate);
+  const engine = input.engine ?? 'hearth';
+  const target = engineTarget(engine);
+  const host = target.hostMemory(sizing.estimate, input.target);
+  const hub = input.hub ?? null;
+  const container = target.container({
+    appName,
+    modelName,
+    config,
+    sizing,
+    gpu: input.gpu,
+    device: input.target,
+    bakeModel: input.bakeModel,
+    port: CONTAINER_PORT,
+    builtImage: `${imageName}:${imageTag}`,
+    shutdownGraceSeconds: SHUTDOWN_GRACE_SECONDS,
+    containerDataDir: '/var/lib/hearth',
+    containerConfigPath,
+    hub,
+  });
   const minReplicas = Math.max(1, input.minReplicas ?? 1);
   const maxReplicas = Math.max(minReplicas + 1, input.maxReplicas ?? Math.max(4, minReplicas * 3));
   return {
+    engine,
+    container,
+    hub,
     appName,
     modelName,
     modelDirName,
-    image: `${imageName}:${imageTag}`,
+    image: container.image,
     imageName,
     imageTag,
     target: input.target,
@@ -122,7 +144,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
     hostMemoryRequestBytes: host.requestBytes,
     hostMemoryLimitBytes: host.limitBytes,
     cpuRequest: input.target === 'gpu' ? '2' : String(Math.max(1, config.cpuThreads || 2)),
-    loadSeconds: input.loadSeconds ?? estimateLoadSeconds(sizing.estimate.weightsBytes, input.target),
+    loadSeconds: input.loadSeconds ?? target.loadSeconds(sizing.estimate.weightsBytes, input.target),
     shutdownGraceSeconds: SHUTDOWN_GRACE_SECONDS,
     minReplicas,
     maxReplicas,

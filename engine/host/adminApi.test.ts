@@ -295,6 +295,16 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   assert.equal(bundle.body.outDir, outDir);
   assert.ok(bundle.body.files.includes('Dockerfile'));
   assert.ok(existsSync(join(outDir, 'Dockerfile')));
+  assert.equal(bundle.body.engine, 'hearth', 'the engine defaults to Hearth');
+  assert.deepEqual(defaults.body.engines.map((engine) => engine.name), ['hearth', 'vllm', 'tgi']);
+  // vLLM needs the Hub checkpoint; this package was converted from a local folder: a 400 that says so.
+  const local = await api<AdminError>('/api/export/bundle', { method: 'POST', body: JSON.stringify({ config: defaults.body.config, outDir: join(home, 'bundle-vllm'), target: 'gpu', engine: 'vllm', bakeModel: false }) });
+  assert.equal(local.status, 400);
+  assert.match(local.body.error.message, /^vLLM serves the original checkpoint from the Hugging Face Hub/);
+  assert.match(local.body.error.message, /hearth pull/);
+  const unknown = await api<AdminError>('/api/export/bundle', { method: 'POST', body: JSON.stringify({ config: defaults.body.config, outDir: join(home, 'bundle-x'), target: 'gpu', engine: 'sglang', bakeModel: false }) });
+  assert.equal(unknown.status, 400);
+  assert.match(unknown.body.error.message, /'engine' must be 'hearth', 'vllm' or 'tgi'/);
   const occupied = await api<AdminError>('/api/export/bundle', { method: 'POST', body: JSON.stringify({ config: defaults.body.config, outDir: rendererDir, target: 'cpu', bakeModel: false }) });
   assert.equal(occupied.status, 400);
   assert.match(occupied.body.error.message, /pick another output folder/);

@@ -70,6 +70,7 @@ export const exportBundleSchema = z.object({
   config: servingConfig,
   outDir: z.string().optional(),
   target: z.enum(['gpu', 'cpu'], { error: "'target' must be 'gpu' or 'cpu'" }),
+  engine: z.enum(['hearth', 'vllm', 'tgi'], { error: "'engine' must be 'hearth', 'vllm' or 'tgi'" }).default('hearth'),
   bakeModel: z.boolean().default(false),
   gpus: gpus.optional(),
   prices: prices.optional(),

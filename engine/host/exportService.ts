@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { ExportBundleResponse, ExportDefaults, SizingRequest, SizingResponse } from '../common/adminApi.js';
 import type { ServingConfig } from '../common/servingConfig.js';
 import { getRun } from '../bench/index.js';
-import { DEFAULT_GPUS, DEFAULT_PRICES, ExportError, dnsLabel, sizeConfig, throughputFromConfig, writeBundle, type MeasuredThroughput } from '../export/index.js';
+import { DEFAULT_GPUS, DEFAULT_PRICES, ENGINE_NAMES, ENGINE_TARGETS, ExportError, dnsLabel, sizeConfig, throughputFromConfig, writeBundle, type MeasuredThroughput } from '../export/index.js';
 import type { Db } from '../store/db.js';
 import { badRequest } from './httpUtil.js';
 import type { ExportService } from './services.js';
@@ -33,7 +33,8 @@ function userError(error: unknown): never {
     const message = /not empty/.test(error.message)
       ? `${error.message.replace(/ or pass --force$/, '')}: pick another output folder.`
       : `${error.message}.`;
-    throw badRequest(message.charAt(0).toUpperCase() + message.slice(1));
+    // Capitalize a plain first word ('the config …'), not a name ('vLLM serves …').
+    throw badRequest(message.replace(/^[a-z](?=[a-z]*\b)/, (first) => first.toUpperCase()));
   }
   throw error;
 }
@@ -46,6 +47,7 @@ export async function exportService(options: ExportServiceOptions): Promise<Expo
       const config = options.currentConfig();
       const name = config ? dnsLabel(config.model.servedName ?? config.model.package.split(/[\\/]/).filter(Boolean).pop() ?? 'model') : 'model';
       return {
+        engines: ENGINE_NAMES.map((engine) => ({ name: engine, label: ENGINE_TARGETS[engine].label })),
         gpus: DEFAULT_GPUS.map((gpu) => ({ name: gpu.name, memoryBytes: gpu.memoryBytes })),
         prices: DEFAULT_PRICES.map((price) => ({ ...price })),
         config,
@@ -82,12 +84,17 @@ export async function exportService(options: ExportServiceOptions): Promise<Expo
           config: request.config,
           outDir: request.outDir?.trim() || defaults.outDir,
           target: request.target,
+          engine: request.engine ?? 'hearth',
           bakeModel: request.bakeModel,
           gpus: request.gpus,
           prices: request.prices,
           throughput: throughputFor(request),
         });
-        return { outDir: result.outDir, files: result.files };
+        const { plan } = result;
+        const next = plan.container.buildTarget
+          ? `cd ${result.outDir} && docker build -t ${plan.image} .`
+          : `cd ${result.outDir} && docker compose up -d   (${plan.image} serves ${plan.hub?.repo} at ${plan.hub?.commit.slice(0, 12)})`;
+        return { outDir: result.outDir, engine: plan.engine, image: plan.image, files: result.files, next };
       } catch (error) {
         return userError(error);
       }

@@ -242,13 +242,38 @@ test('benchmark: two sweeps, plotted and compared side by side', async ({ page }
   await shot(page, 'benchmark');
 });
 
-test('export: sizing table and a bundle on disk', async ({ page }) => {
+test('export: sizing table and a bundle on disk, for Hearth and for vLLM; TGI refuses the fp32 package', async ({ page }) => {
   await ensureServing();
   await open(page, 'export');
   await expect(page.getByTestId('sizing-table')).toContainText('T4');
+  await expect(page.getByTestId('export-engine-hearth')).toBeChecked();
   await page.getByTestId('export-outdir').fill(join(env('HEARTH_E2E_HOME'), 'bundle'));
   await page.getByTestId('export-run').click();
   await expect(page.getByTestId('export-location')).toHaveText(join(env('HEARTH_E2E_HOME'), 'bundle'), { timeout: 30_000 });
   await expect(page.getByTestId('export-result')).toContainText('Dockerfile');
+  await expect(page.getByTestId('export-result-engine')).toHaveText('hearth');
   await shot(page, 'export');
+
+  // vLLM: the same bundle shape, the pinned image serving the Hub checkpoint the library pulled.
+  await page.getByTestId('export-engine-vllm').check();
+  await expect(page.getByTestId('export-engine-note')).toContainText('original Hub checkpoint');
+  await expect(page.getByTestId('export-result')).toHaveCount(0);
+  await page.getByTestId('export-outdir').fill(join(env('HEARTH_E2E_HOME'), 'bundle-vllm'));
+  await page.getByTestId('export-run').click();
+  await expect(page.getByTestId('export-location')).toHaveText(join(env('HEARTH_E2E_HOME'), 'bundle-vllm'), { timeout: 30_000 });
+  await expect(page.getByTestId('export-result-engine')).toHaveText('vllm');
+  await expect(page.getByTestId('export-image')).toContainText('vllm/vllm-openai:v');
+  await expect(page.getByTestId('export-result')).toContainText('k8s/deployment.yaml');
+  await expect(page.getByTestId('export-result')).not.toContainText('Dockerfile');
+  await expect(page.getByTestId('export-result')).toContainText(`serves ${env('HEARTH_E2E_REPO')} at `);
+  await shot(page, 'export-vllm');
+
+  // TGI takes float16 or bfloat16 only: the served fp32 package is refused with what to do.
+  await page.getByTestId('export-engine-tgi').check();
+  await expect(page.getByTestId('export-engine-note')).toContainText('maintenance mode');
+  await page.getByTestId('export-outdir').fill(join(env('HEARTH_E2E_HOME'), 'bundle-tgi'));
+  await page.getByTestId('export-run').click();
+  await expect(page.getByTestId('export-bundle')).toContainText("TGI's --dtype does not take fp32", { timeout: 30_000 });
+  await expect(page.getByTestId('export-bundle')).toContainText(`hearth pull ${env('HEARTH_E2E_REPO')} --dtype fp16`);
+  await shot(page, 'export-tgi-refused');
 });

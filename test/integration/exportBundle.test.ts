@@ -271,7 +271,7 @@ test('README explains build, run, scale and shows the sizing table', () => {
     assert.ok(readme.includes(heading), `README lacks ${heading}`);
   }
   for (const row of gpuBaked.sizing.rows) assert.ok(readme.includes(`| ${row.gpu} |`), `README sizing lacks ${row.gpu}`);
-  assert.match(readme, /seriesQuery: 'hearth_queue_size/);
+  assert.match(readme, /seriesQuery: "?hearth_queue_size\{/);
   // The adapter rule the README shows is the one shipped as Helm values.
   const adapter = parse(readFileSync(join(gpuBaked.outDir, 'monitoring/prometheus-adapter-values.yaml'), 'utf8'));
   const rule = adapter.rules.custom[0];

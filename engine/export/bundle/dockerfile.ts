@@ -32,7 +32,7 @@ export const SERVING_DIST_DIR = '/app/dist';
 /** The container's entrypoint: `hearth serve` alone, compiled (scripts/build.mjs ENTRIES['hearth-serve']). */
 export const SERVING_ENTRY = `${SERVING_DIST_DIR}/hearth-serve.mjs`;
 
-export function serveArgs(plan: BundlePlan, variant: 'gpu' | 'cpu'): string[] {
+export function serveArgs(plan: Pick<BundlePlan, 'containerConfigPath' | 'shutdownGraceSeconds'>, variant: 'gpu' | 'cpu'): string[] {
   return ['--config', plan.containerConfigPath, '--device', variant === 'gpu' ? 'cuda' : 'cpu', '--shutdown-grace-ms', String((plan.shutdownGraceSeconds - 5) * 1000)];
 }
 

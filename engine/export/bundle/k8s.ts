@@ -1,6 +1,8 @@
 // Kubernetes manifests: ConfigMap (the tuned config), Deployment, Service, HorizontalPodAutoscaler
-// (autoscaling/v2, on the per-pod queue depth `hearth_queue_size` served through a custom-metrics
-// adapter), PodDisruptionBudget, and a PersistentVolumeClaim for the model when it is not baked.
+// (autoscaling/v2, on the engine's per-pod queue depth — hearth_queue_size, vllm:num_requests_waiting,
+// tgi_queue_size — served through a custom-metrics adapter), PodDisruptionBudget, and a
+// PersistentVolumeClaim for the model when Hearth mounts it. The engine-specific parts (image,
+// args, env, port, probes, metric, writable paths) come from the plan's engine container.
 // Typed with kubernetes-models' interfaces so a misspelt field fails the typecheck; tests also
 // validate every object against the Kubernetes API schemas.
 import { createHash } from 'node:crypto';
@@ -11,10 +13,19 @@ import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolu
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext';
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext';
 import { mebibytes, type BundlePlan } from '../plan.js';
-import { CONTAINER_UID, serveArgs } from './dockerfile.js';
+import type { EngineContainer as EngineContainerSpec, EnvVar as EngineEnvVar } from '../engines/index.js';
 
+/** Hearth's own queue-depth gauge (each engine target names its own: plan.container.queueMetric). */
 export const QUEUE_METRIC = 'hearth_queue_size';
+
+function k8sEnv(env: readonly EngineEnvVar[]) {
+  return env.map((entry) =>
+    'secret' in entry ? { name: entry.name, valueFrom: { secretKeyRef: { name: entry.secret.name, key: entry.secret.key, optional: true } } } : { name: entry.name, value: entry.value },
+  );
+}
 
 export interface K8sManifests {
   configMap: IConfigMap;
@@ -46,26 +57,26 @@ export function buildK8sManifests(plan: BundlePlan): K8sManifests {
   const selector = { 'app.kubernetes.io/name': plan.appName };
   const configName = `${plan.appName}-config`;
   const tunedJson = renderTunedJson(plan);
+  const c = plan.container;
   const probes = probeTimings(plan.loadSeconds);
-  const health = { path: '/health', port: 'http' };
+  const health = { path: c.healthPath, port: 'http' };
   const gpuLimit: Record<string, string> = plan.target === 'gpu' ? { 'nvidia.com/gpu': '1' } : {};
 
-  const volumes: NonNullable<NonNullable<NonNullable<IDeployment['spec']>['template']['spec']>['volumes']> = [
-    { name: 'config', configMap: { name: configName } },
-    { name: 'data', emptyDir: {} },
-    // The root filesystem is read-only; /tmp stays writable scratch space for anything that needs one.
-    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
-  ];
-  const volumeMounts = [
-    { name: 'config', mountPath: '/etc/hearth', readOnly: true },
-    { name: 'data', mountPath: plan.containerDataDir },
-    { name: 'tmp', mountPath: '/tmp' },
-  ];
+  const volumes: NonNullable<NonNullable<NonNullable<IDeployment['spec']>['template']['spec']>['volumes']> = [];
+  const volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[] = [];
+  if (c.configMountPath) {
+    volumes.push({ name: 'config', configMap: { name: configName } });
+    volumeMounts.push({ name: 'config', mountPath: c.configMountPath, readOnly: true });
+  }
+  for (const scratch of c.scratch) {
+    volumes.push({ name: scratch.name, emptyDir: { ...(scratch.medium ? { medium: scratch.medium } : {}), ...(scratch.sizeLimitBytes ? { sizeLimit: mebibytes(scratch.sizeLimitBytes) } : {}) } });
+    volumeMounts.push({ name: scratch.name, mountPath: scratch.mountPath });
+  }
   let modelsPvc: IPersistentVolumeClaim | null = null;
-  if (!plan.bakeModel) {
+  if (c.modelsMountPath) {
     const claimName = `${plan.appName}-models`;
     volumes.push({ name: 'models', persistentVolumeClaim: { claimName, readOnly: true } });
-    volumeMounts.push({ name: 'models', mountPath: plan.containerModelsDir, readOnly: true });
+    volumeMounts.push({ name: 'models', mountPath: c.modelsMountPath, readOnly: true });
     modelsPvc = {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
@@ -78,6 +89,15 @@ export function buildK8sManifests(plan: BundlePlan): K8sManifests {
       },
     };
   }
+  // Hearth's image runs as its own uid on a read-only root; vLLM's and TGI's images run as root
+  // and write caches under their home (their documentation runs them that way).
+  const podSecurity: IPodSecurityContext = c.runAsUser !== null
+    ? { runAsNonRoot: true, runAsUser: c.runAsUser, runAsGroup: c.runAsUser, fsGroup: c.runAsUser, seccompProfile: { type: 'RuntimeDefault' } }
+    : { seccompProfile: { type: 'RuntimeDefault' } };
+  const containerSecurity: ISecurityContext = c.runAsUser !== null
+    ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } }
+    : { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+  const configHash = createHash('sha256').update(tunedJson).update(JSON.stringify([c.image, c.args])).digest('hex').slice(0, 16);
 
   const deployment: IDeployment = {
     apiVersion: 'apps/v1',
@@ -95,38 +115,35 @@ export function buildK8sManifests(plan: BundlePlan): K8sManifests {
           labels,
           annotations: {
             'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(plan.port),
-            'prometheus.io/path': '/metrics',
+            'prometheus.io/port': String(c.port),
+            'prometheus.io/path': c.metricsPath,
             // A changed config rolls the pods (ConfigMap edits alone do not restart them).
-            'hearth.dev/config-sha256': createHash('sha256').update(tunedJson).digest('hex').slice(0, 16),
+            'hearth.dev/config-sha256': configHash,
           },
         },
         spec: {
           terminationGracePeriodSeconds: plan.shutdownGraceSeconds + 5,
-          securityContext: { runAsNonRoot: true, runAsUser: CONTAINER_UID, runAsGroup: CONTAINER_UID, fsGroup: CONTAINER_UID, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: podSecurity,
           ...(plan.target === 'gpu' ? { tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] } : {}),
           containers: [
             {
-              name: 'hearth',
-              image: plan.image,
+              name: c.name,
+              image: c.image,
               imagePullPolicy: 'IfNotPresent',
-              args: serveArgs(plan, plan.target),
-              ports: [{ name: 'http', containerPort: plan.port, protocol: 'TCP' }],
-              env: [
-                { name: 'HEARTH_HOME', value: plan.containerDataDir },
-                { name: 'HEARTH_API_KEY', valueFrom: { secretKeyRef: { name: `${plan.appName}-api-key`, key: 'api-key', optional: true } } },
-              ],
+              args: c.args,
+              ports: [{ name: 'http', containerPort: c.port, protocol: 'TCP' }],
+              env: k8sEnv(c.env),
               resources: {
                 requests: { cpu: plan.cpuRequest, memory: mebibytes(plan.hostMemoryRequestBytes), ...gpuLimit },
                 limits: { memory: mebibytes(plan.hostMemoryLimitBytes), ...gpuLimit },
               },
-              // /health is 200 only once the model is loaded and has produced its warm-up token.
+              // The health route is 200 only once the model is loaded (Hearth: and has produced its warm-up token).
               startupProbe: { httpGet: health, periodSeconds: probes.startupPeriodSeconds, timeoutSeconds: 5, failureThreshold: probes.startupFailureThreshold },
               readinessProbe: { httpGet: health, periodSeconds: probes.readinessPeriodSeconds, timeoutSeconds: 3, failureThreshold: 2 },
               livenessProbe: { httpGet: health, periodSeconds: probes.livenessPeriodSeconds, timeoutSeconds: 5, failureThreshold: 3 },
               // Give the Service time to drop this pod before SIGTERM stops new admissions.
               lifecycle: { preStop: { exec: { command: ['sleep', '5'] } } },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              securityContext: containerSecurity,
               volumeMounts,
             },
           ],
@@ -154,7 +171,7 @@ export function buildK8sManifests(plan: BundlePlan): K8sManifests {
       metrics: [
         {
           type: 'Pods',
-          pods: { metric: { name: QUEUE_METRIC }, target: { type: 'AverageValue', averageValue: String(plan.queueDepthTarget) } },
+          pods: { metric: { name: c.hpaMetric }, target: { type: 'AverageValue', averageValue: String(plan.queueDepthTarget) } },
         },
       ],
       behavior: {
@@ -196,19 +213,23 @@ export function buildK8sManifests(plan: BundlePlan): K8sManifests {
   return { configMap, deployment, service, hpa, pdb, modelsPvc };
 }
 
+/** A Prometheus series name as a regular expression (vLLM's names hold ':'). */
+const regexOf = (name: string) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 /**
- * prometheus-adapter rule exposing `hearth_queue_size` (a gauge each pod serves on /metrics) as
- * the per-pod custom metric the HPA reads. Helm values for prometheus-community/prometheus-adapter.
+ * prometheus-adapter rule exposing the engine's queue gauge (each pod serves it on its metrics
+ * route) as the per-pod custom metric the HPA reads, under the HPA's name for it. Helm values for
+ * prometheus-community/prometheus-adapter.
  */
-export function prometheusAdapterValues(): Record<string, unknown> {
+export function prometheusAdapterValues(container: Pick<EngineContainerSpec, 'queueMetric' | 'hpaMetric'> = { queueMetric: QUEUE_METRIC, hpaMetric: QUEUE_METRIC }): Record<string, unknown> {
   return {
     rules: {
       default: false,
       custom: [
         {
-          seriesQuery: `${QUEUE_METRIC}{namespace!="",pod!=""}`,
+          seriesQuery: `${container.queueMetric}{namespace!="",pod!=""}`,
           resources: { overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } },
-          name: { matches: `^${QUEUE_METRIC}$`, as: QUEUE_METRIC },
+          name: { matches: `^${regexOf(container.queueMetric)}$`, as: container.hpaMetric },
           // Averaged over a minute so one burst does not add pods.
           metricsQuery: 'avg_over_time(<<.Series>>{<<.LabelMatchers>>}[1m])',
         },
@@ -217,18 +238,29 @@ export function prometheusAdapterValues(): Record<string, unknown> {
   };
 }
 
+/**
+ * YAML as kubectl and docker compose read it. Written with YAML 1.1's scalars so a value such as
+ * `off` (TGI's --usage-stats) is quoted: kubectl's parser reads a bare off/on/yes/no as a boolean.
+ */
+export function toYaml(object: unknown): string {
+  return stringify(object, { version: '1.1', lineWidth: 0, aliasDuplicateObjects: false });
+}
+
 function yamlFile(comment: string[], object: unknown): string {
-  return `${comment.map((line) => `# ${line}`).join('\n')}\n${stringify(object, { lineWidth: 0, aliasDuplicateObjects: false })}`;
+  return `${comment.map((line) => `# ${line}`).join('\n')}\n${toYaml(object)}`;
 }
 
 /** File name (under k8s/) → content. */
 export function renderK8s(plan: BundlePlan): Record<string, string> {
   const m = buildK8sManifests(plan);
   const files: Record<string, string> = {
-    'configmap.yaml': yamlFile(['The tuned serving config, mounted at /etc/hearth/tuned.json.'], m.configMap),
+    'configmap.yaml': yamlFile(
+      [plan.container.configMountPath ? `The tuned serving config, mounted at ${plan.containerConfigPath}.` : `The tuned Hearth config the ${plan.engine} flags in deployment.yaml were derived from (not mounted; kept for provenance).`],
+      m.configMap,
+    ),
     'deployment.yaml': yamlFile(
       [
-        `Hearth serving '${plan.modelName}' on ${plan.target === 'gpu' ? `one ${plan.gpu.name} per pod` : 'CPU'}.`,
+        `${engineLabel(plan)} serving '${plan.modelName}' on ${plan.target === 'gpu' ? `one ${plan.gpu.name} per pod` : 'CPU'}.`,
         `Memory from the sizing: request ${mebibytes(plan.hostMemoryRequestBytes)}, limit ${mebibytes(plan.hostMemoryLimitBytes)} (host RAM).`,
         `Expected model load ≈ ${plan.loadSeconds}s: the startup probe allows ${probeTimings(plan.loadSeconds).startupFailureThreshold * 10}s.`,
         plan.gpu.gkeAccelerator ? `On GKE pick the GPU with nodeSelector cloud.google.com/gke-accelerator: ${plan.gpu.gkeAccelerator}` : '',
@@ -238,7 +270,7 @@ export function renderK8s(plan: BundlePlan): Record<string, string> {
     'service.yaml': yamlFile(['Cluster-internal Service; put an Ingress or a LoadBalancer in front for outside clients.'], m.service),
     'hpa.yaml': yamlFile(
       [
-        `Scales on ${QUEUE_METRIC} (requests waiting for a batch slot), averaged per pod: add pods above ${plan.queueDepthTarget}.`,
+        `Scales on ${plan.container.queueMetric} (${plan.container.queueMetricMeaning}), served to the HPA as ${plan.container.hpaMetric}, averaged per pod: add pods above ${plan.queueDepthTarget}.`,
         'Needs a custom-metrics adapter: see ../monitoring/prometheus-adapter-values.yaml and README.md.',
       ],
       m.hpa,
@@ -251,16 +283,21 @@ export function renderK8s(plan: BundlePlan): Record<string, string> {
   return files;
 }
 
-export function renderPrometheusAdapterValues(): string {
+export function engineLabel(plan: Pick<BundlePlan, 'engine'>): string {
+  return { hearth: 'Hearth', vllm: 'vLLM', tgi: 'TGI' }[plan.engine];
+}
+
+export function renderPrometheusAdapterValues(plan: Pick<BundlePlan, 'container'>): string {
+  const { queueMetric, hpaMetric } = plan.container;
   return yamlFile(
     [
-      'Helm values for prometheus-community/prometheus-adapter: serves hearth_queue_size per pod',
-      'through custom.metrics.k8s.io so the HorizontalPodAutoscaler can read it.',
+      `Helm values for prometheus-community/prometheus-adapter: serves ${queueMetric} per pod`,
+      `through custom.metrics.k8s.io as ${hpaMetric}, so the HorizontalPodAutoscaler can read it.`,
       '  helm install prometheus-adapter prometheus-community/prometheus-adapter -n monitoring \\',
       '    --set prometheus.url=http://prometheus-server.monitoring.svc --values prometheus-adapter-values.yaml',
-      'Check: kubectl get --raw "/apis/custom.metrics.k8s.io/v1beta1/namespaces/default/pods/*/hearth_queue_size"',
+      `Check: kubectl get --raw "/apis/custom.metrics.k8s.io/v1beta1/namespaces/default/pods/*/${hpaMetric}"`,
       'Prometheus must scrape the pods (they carry prometheus.io/scrape annotations).',
     ],
-    prometheusAdapterValues(),
+    prometheusAdapterValues(plan.container),
   );
 }

@@ -1,7 +1,8 @@
 // Export: the tuned serving config, a GPU sizing and cost table (GPU and price tables are
-// editable), and the production bundle (Dockerfile, compose, Kubernetes, Vertex AI).
+// editable), and the production bundle (compose, Kubernetes, Vertex AI) for the engine production
+// runs: Hearth's own (Dockerfile), vLLM or TGI (their pinned images on the Hub checkpoint).
 import { useEffect, useMemo, useState } from 'react';
-import type { ExportBundleResponse, ExportDefaults, GpuPrice, GpuSpec, SizingResponse } from '../../../engine/common/adminApi.js';
+import type { ExportBundleResponse, ExportDefaults, ExportEngine, GpuPrice, GpuSpec, SizingResponse } from '../../../engine/common/adminApi.js';
 import type { ServingConfig } from '../../../engine/common/servingConfig.js';
 import { Card, Empty, ErrorBox, Loading } from '../components/States.js';
 import { GIB, formatBytes, formatUsd } from '../components/format.js';
@@ -60,6 +61,7 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
   const [targetRps, setTargetRps] = useState(1);
   const [sizing, setSizing] = useState<SizingResponse | null>(null);
   const [sizingError, setSizingError] = useState<unknown>(null);
+  const [engine, setEngine] = useState<ExportEngine>('hearth');
   const [target, setTarget] = useState<'gpu' | 'cpu'>('gpu');
   const [bakeModel, setBakeModel] = useState(false);
   const [outDir, setOutDir] = useState(defaults.outDir);
@@ -90,13 +92,14 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
     return () => clearTimeout(timer);
   }, [client, config, rows, targetRps]);
 
+  const hearth = engine === 'hearth';
   const setRow = (index: number, change: Partial<GpuRow>) => setRows((all) => all.map((row, i) => (i === index ? { ...row, ...change } : row)));
   const doExport = async () => {
     if (!config) return;
     setExporting(true);
     setExportError(null);
     try {
-      setResult(await client.exportBundle({ config, outDir, target, bakeModel, ...fromRows(rows) }));
+      setResult(await client.exportBundle({ config, outDir, engine, target: hearth ? target : 'gpu', bakeModel, ...fromRows(rows) }));
     } catch (error) {
       setExportError(error);
     } finally {
@@ -180,13 +183,27 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
       </Card>
       <Card title="Production bundle" testId="export-bundle">
         <form className="form-grid" onSubmit={(event) => { event.preventDefault(); void doExport(); }}>
+          <fieldset className="wide engine-choice" data-testid="export-engine">
+            <legend>Engine in production</legend>
+            {defaults.engines.map((choice) => (
+              <label key={choice.name} className="radio">
+                <input type="radio" name="engine" value={choice.name} checked={engine === choice.name} onChange={() => { setEngine(choice.name); setResult(null); setExportError(null); }} data-testid={`export-engine-${choice.name}`} />
+                {choice.label}
+              </label>
+            ))}
+            <div className="muted small" data-testid="export-engine-note">
+              {engine === 'hearth' && 'The bundle builds an image of this engine with the tuned config and the model package.'}
+              {engine === 'vllm' && "vLLM serves the model's original Hub checkpoint at the commit Hearth pulled, with the tuned settings as its flags (fp16 or fp32 packages, GPU only)."}
+              {engine === 'tgi' && 'TGI serves the Hub checkpoint with the tuned settings as its launcher flags (fp16 packages, GPU only). TGI is in maintenance mode: its maintainers recommend vLLM for new deployments.'}
+            </div>
+          </fieldset>
           <label>Target
-            <select value={target} onChange={(event) => setTarget(event.target.value as 'gpu' | 'cpu')}>
+            <select value={hearth ? target : 'gpu'} disabled={!hearth} onChange={(event) => setTarget(event.target.value as 'gpu' | 'cpu')}>
               <option value="gpu">GPU (CUDA runtime image)</option>
               <option value="cpu">CPU only</option>
             </select>
           </label>
-          <label className="checkbox"><input type="checkbox" checked={bakeModel} onChange={(event) => setBakeModel(event.target.checked)} /> Bake the model into the image (otherwise mount it from a volume)</label>
+          {hearth && <label className="checkbox"><input type="checkbox" checked={bakeModel} onChange={(event) => setBakeModel(event.target.checked)} /> Bake the model into the image (otherwise mount it from a volume)</label>}
           <label className="wide">Output folder<input value={outDir} onChange={(event) => setOutDir(event.target.value)} data-testid="export-outdir" /></label>
           <div className="form-actions">
             <button type="submit" className="primary" disabled={exporting || config === null} data-testid="export-run">{exporting ? 'Exporting…' : 'Export bundle'}</button>
@@ -195,9 +212,10 @@ function ExportForm({ defaults }: { defaults: ExportDefaults }) {
         {exportError !== null && <ErrorBox error={exportError} />}
         {result && (
           <div className="export-result" data-testid="export-result">
-            <div>Bundle written to <code data-testid="export-location">{result.outDir}</code></div>
+            <div>Bundle for <strong data-testid="export-result-engine">{result.engine}</strong> written to <code data-testid="export-location">{result.outDir}</code></div>
+            <div className="muted small">Image: <code data-testid="export-image">{result.image}</code></div>
             <ul className="file-list">{result.files.map((file) => <li key={file}><code>{file}</code></li>)}</ul>
-            <div className="muted small">Next: <code>cd {result.outDir} && docker build -t hearth-model .</code> — the bundle's README.md says how to run, scale and deploy it.</div>
+            <div className="muted small">Next: <code>{result.next}</code> — the bundle's README.md says how to run, scale, deploy and benchmark it.</div>
           </div>
         )}
       </Card>
