@@ -12,6 +12,7 @@ const commands: Record<string, CommandEntry> = {
   convert: { summary: 'Convert a safetensors checkpoint into an ONNX model package', load: () => import('./commands/convert.js') },
   serve: { summary: 'Serve a model package with an OpenAI-compatible API', load: () => import('./commands/serve.js') },
   pull: { summary: 'Download a Hub model (resumable, verified) and convert it', load: () => import('./commands/pull.js') },
+  import: { summary: 'Convert a local checkpoint (e.g. your fine-tune) into the model library', load: () => import('./commands/import.js') },
   search: { summary: 'Search the Hub for text-generation models', load: () => import('./commands/search.js') },
   fit: { summary: 'Check whether a Hub model fits this machine before downloading', load: () => import('./commands/fit.js') },
   models: { summary: 'List the models in the local library', load: () => import('./commands/models.js') },

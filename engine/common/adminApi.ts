@@ -53,6 +53,8 @@ export interface LibraryModel {
   name: string;
   /** Hub repo it came from, when pulled from the Hub. */
   repo: string | null;
+  /** The folder it was imported from (`hearth import`), when it was. */
+  sourceDir: string | null;
   /** One entry per converted variant (dtype) of the model. */
   variants: LibraryVariant[];
   /** Sum of the variants' bytes on disk. */

@@ -6,7 +6,7 @@ import type { LibraryModel, LibraryVariant } from '../common/adminApi.js';
 import type { ModelDtype } from '../common/manifest.js';
 import { servingProcesses } from '../hub/index.js';
 import { readManifest } from '../runtime/index.js';
-import { ModelInUseError, type ModelRegistry } from '../store/modelRegistry.js';
+import { ModelInUseError, localSource, type ModelRegistry } from '../store/modelRegistry.js';
 import { httpError, notFound } from './httpUtil.js';
 import type { LibraryService } from './services.js';
 import { isModelPackage } from '../convert/modelPackage.js';
@@ -41,7 +41,7 @@ export function libraryService(registry: ModelRegistry, env: NodeJS.ProcessEnv =
             };
           });
         if (variants.length === 0) return [];
-        return [{ name: model.name, repo: model.repo, variants, totalBytes: variants.reduce((sum, variant) => sum + variant.bytesOnDisk, 0) }];
+        return [{ name: model.name, repo: localSource(model) === null ? model.repo : null, sourceDir: localSource(model), variants, totalBytes: variants.reduce((sum, variant) => sum + variant.bytesOnDisk, 0) }];
       });
     },
     async remove(name: string, dtype: ModelDtype | null) {

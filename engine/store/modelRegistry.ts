@@ -99,6 +99,14 @@ export function assertSafeModelName(name: string): void {
 }
 
 /** A variant cannot be deleted now: a server uses it, or a conversion is writing it. */
+/** How a model imported from a local folder records its source in the `repo` column. */
+const LOCAL_SOURCE_PREFIX = 'local:';
+
+/** The folder a model was imported from (`hearth import`), or null for a Hub pull. */
+export function localSource(model: Pick<ModelRecord, 'repo'>): string | null {
+  return model.repo.startsWith(LOCAL_SOURCE_PREFIX) ? model.repo.slice(LOCAL_SOURCE_PREFIX.length) : null;
+}
+
 export class ModelInUseError extends Error {
   constructor(message: string) {
     super(message);
@@ -229,6 +237,31 @@ export class ModelRegistry {
            snapshot_dir = excluded.snapshot_dir, pid = excluded.pid, updated_at = excluded.updated_at`,
       )
       .run({ ...input, files: JSON.stringify(input.files), totalBytes, pid: process.pid, now });
+  }
+
+  /**
+   * Starts importing a local checkpoint folder as `name` (`hearth import`): recorded with its
+   * folder and file hashes, no Hub repo or commit (see localSource). Re-importing the same folder
+   * adds or replaces a variant; another folder under the same name is refused.
+   */
+  beginImport(input: { name: string; sourceDir: string; files: ModelFileRecord[] }): void {
+    assertSafeModelName(input.name);
+    const repo = `${LOCAL_SOURCE_PREFIX}${input.sourceDir}`;
+    const existing = this.get(input.name);
+    if (existing && existing.repo !== repo) {
+      const from = localSource(existing) ?? existing.repo;
+      throw new ModelNameError(`The library already has a model named '${input.name}' (from ${from}). Choose another name with --name, or remove it first (hearth rm ${input.name}).`);
+    }
+    const now = new Date().toISOString();
+    const totalBytes = input.files.reduce((sum, file) => sum + file.bytes, 0);
+    this.db
+      .prepare(
+        `INSERT INTO models (name, repo, revision, commit_sha, status, error, files_json, total_bytes, snapshot_dir, pid, created_at, updated_at)
+         VALUES (@name, @repo, 'local', NULL, 'converting', NULL, @files, @totalBytes, @sourceDir, @pid, @now, @now)
+         ON CONFLICT(name) DO UPDATE SET status = 'converting', error = NULL, files_json = excluded.files_json,
+           total_bytes = excluded.total_bytes, pid = excluded.pid, updated_at = excluded.updated_at`,
+      )
+      .run({ name: input.name, repo, files: JSON.stringify(input.files), totalBytes, sourceDir: input.sourceDir, pid: process.pid, now });
   }
 
   /** Files are on disk; converting `dtype` into `path`. */

@@ -9,7 +9,7 @@
 // and from a real `hearth export` run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, PersistentVolumeClaim, Service } from 'kubernetes-models/v1';
+import { runHearth } from '../fixtures/cli.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import {
   ExportError, GPU_MEMORY_UTILIZATION, TGI_FLAGS, TGI_METRICS, VLLM_FLAGS, VLLM_METRICS, TGI_ENV, VLLM_ENV, TGI_IMAGE, VLLM_IMAGE, writeBundle, type ExportResult,
@@ -364,15 +365,7 @@ test('a local-only package, an unsupported dtype or a CPU target: a clear error,
   assert.match(attempt('fp32-tgi', configs.fp32!, 'tgi'), /fp32: TGI's --dtype does not take fp32\. Export an fp16 variant/);
 });
 
-function hearthCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HEARTH_HOME: home };
-  delete env.NODE_OPTIONS;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'bin/hearth.mjs'), ...args], { cwd: root, env, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const hearthCli = (args: string[]) => runHearth(args, { ...process.env, HEARTH_HOME: home });
 
 test('`hearth export --engine` from the command line: a TGI bundle, and the clear errors with exit code 1', { timeout: 240_000 }, async () => {
   const tuned = join(dir, 'tuned-fp16.json');

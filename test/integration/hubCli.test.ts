@@ -2,7 +2,7 @@
 // endpoint from HF_ENDPOINT, the token from HF_TOKEN, the library in HEARTH_HOME.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDb } from '../../engine/store/db.js';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { markServing } from '../../engine/hub/library.js';
 import { startFakeHub, type FakeHub } from '../fixtures/fakeHub.js';
+import { runHearth, type CliRun } from '../fixtures/cli.js';
 import { ensureFixtureCheckpoint } from '../fixtures/packages.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -19,19 +20,8 @@ const TOKEN = 'hf_cliTokenMustNotAppear42';
 let hub: FakeHub;
 let home: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function hearth(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, HEARTH_HOME: home, HF_HOME: join(home, 'hf'), HF_ENDPOINT: hub.url, ...extraEnv };
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(root, 'bin/hearth.mjs'), ...args], { cwd: root, env, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+function hearth(args: string[], extraEnv: Record<string, string> = {}): Promise<CliRun> {
+  return runHearth(args, { PATH: process.env.PATH, HOME: home, HEARTH_HOME: home, HF_HOME: join(home, 'hf'), HF_ENDPOINT: hub.url, ...extraEnv });
 }
 
 before(async () => {

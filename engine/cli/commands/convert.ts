@@ -57,7 +57,7 @@ export async function run(argv: string[]): Promise<number> {
  * temporary directory already written) until it is cancelled, and says so on stderr, so a test
  * can interrupt it at a known point instead of racing the converter's speed.
  */
-function holdForTests(signal: AbortSignal): ((layerIndex: number) => Promise<void>) | undefined {
+export function holdForTests(signal: AbortSignal): ((layerIndex: number) => Promise<void>) | undefined {
   const raw = process.env.HEARTH_TEST_HOLD_CONVERSION_AT_LAYER;
   if (raw === undefined || raw === '') return undefined;
   const holdAt = Number(raw);

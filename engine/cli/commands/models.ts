@@ -12,7 +12,7 @@ export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs(argv, { json: { type: 'boolean', default: false } }, HELP, { allowPositionals: false });
   if (!parsed) return 0;
   const { values } = parsed;
-  const { openModelRegistry } = await import('../../store/modelRegistry.js');
+  const { openModelRegistry, localSource } = await import('../../store/modelRegistry.js');
   const { registry, close } = await openModelRegistry();
   try {
     const models = registry.list();
@@ -21,7 +21,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     if (!models.length) {
-      console.log('The library is empty. Add a model with: hearth pull HuggingFaceTB/SmolLM2-135M-Instruct --dtype int4');
+      console.log('The library is empty. Add a model with: hearth pull HuggingFaceTB/SmolLM2-135M-Instruct --dtype int4 (or your own checkpoint with: hearth import <folder>)');
       return 0;
     }
     printTable(
@@ -30,7 +30,7 @@ export async function run(argv: string[]): Promise<number> {
         model.name,
         model.status,
         model.variants.map((variant) => `${variant.dtype}${variant.status === 'ready' ? '' : ` (${variant.status})`}${variant.weightsBytes ? ` ${formatBytes(variant.weightsBytes)}` : ''}`).join(', ') || '-',
-        `${model.repo}@${(model.commit ?? model.revision).slice(0, 12)}`,
+        localSource(model) !== null ? `local ${localSource(model)}` : `${model.repo}@${(model.commit ?? model.revision).slice(0, 12)}`,
         formatBytes(model.totalBytes),
         model.lastUsedAt?.slice(0, 16).replace('T', ' ') ?? '-',
       ]),
