@@ -129,6 +129,15 @@ export interface PullRequest {
   name?: string;
 }
 
+/** POST /api/library/import → 202 PullStarted: a local checkpoint folder into the library (`hearth import`); progress arrives as `pull` events. */
+export interface ImportRequest {
+  /** Absolute path of the checkpoint folder on this machine. */
+  path: string;
+  dtype: ModelDtype;
+  /** Library name; default: the folder's name. */
+  name?: string;
+}
+
 export interface PullStarted {
   jobId: string;
 }

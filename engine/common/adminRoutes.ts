@@ -20,6 +20,7 @@ import type {
   PullListResponse,
   PullRequest,
   PullStarted,
+  ImportRequest,
   RequestListResponse,
   RequestLogEntry,
   RequestLogFilter,
@@ -57,6 +58,7 @@ export const ADMIN_ROUTES = {
   events: raw('GET', '/api/events', 'SSE: `serve`, `dashboard` (1 s), `pull`, `bench`, `requests` (`?token=`: EventSource cannot set headers)'),
   library: json('GET', '/api/library', 'converted models in the library'),
   deleteModel: json('DELETE', '/api/library/:name', 'delete a model, or one variant with `?dtype=` (409 while served)'),
+  importModel: json('POST', '/api/library/import', 'convert a local checkpoint folder into the library (`hearth import`); progress as `pull` events', 202),
   hubSearch: json('GET', '/api/hub/search', 'search the Hub (`?q=&limit=`; HF_ENDPOINT, HF_TOKEN honoured)'),
   hubFit: json('GET', '/api/hub/fit', 'will this repo fit here (`?repo=&dtype=`)'),
   pulls: json('GET', '/api/hub/pulls', 'active and recent downloads'),
@@ -88,6 +90,7 @@ export interface AdminRouteTypes {
   events: { params: NoParams; query: { token?: string }; body: undefined; response: never };
   library: { params: NoParams; query: NoParams; body: undefined; response: LibraryResponse };
   deleteModel: { params: { name: string }; query: { dtype?: ModelDtype }; body: undefined; response: DeleteModelResponse };
+  importModel: { params: NoParams; query: NoParams; body: ImportRequest; response: PullStarted };
   hubSearch: { params: NoParams; query: { q?: string; limit?: number }; body: undefined; response: HubSearchResponse };
   hubFit: { params: NoParams; query: { repo: string; dtype?: ModelDtype }; body: undefined; response: FitVerdict };
   pulls: { params: NoParams; query: NoParams; body: undefined; response: PullListResponse };

@@ -2,7 +2,7 @@
 // server/validation.ts): a handler gets a typed, checked value or the client gets a 400 that names
 // the field and says what is allowed.
 import { z } from 'zod';
-import type { BenchSweepRequest, ExportBundleRequest, PullRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
+import type { BenchSweepRequest, ExportBundleRequest, ImportRequest, PullRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
 import type { AdminBody, AdminBodyRoute } from '../common/adminRoutes.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
 import { MODEL_DTYPES } from '../common/manifest.js';
@@ -42,6 +42,12 @@ export const pullSchema = z.object({
   name: z.string().optional(),
 }) satisfies z.ZodType<PullRequest, unknown>;
 
+export const importSchema = z.object({
+  path: z.string({ error: "'path' must be the checkpoint folder's absolute path" }).trim().min(1, "Give the checkpoint folder ('path': its absolute path)"),
+  dtype: oneOf('dtype', MODEL_DTYPES).default('int4'),
+  name: trimmedOrUndefined.optional(),
+}) satisfies z.ZodType<ImportRequest, unknown>;
+
 const LEVELS = "'concurrencyLevels' must be a list of whole numbers between 1 and 1024, e.g. [1, 2, 4, 8]";
 const positive = (name: string) => z.number().int(`'${name}' must be a whole number of at least 1`).min(1, `'${name}' must be a whole number of at least 1`);
 
@@ -79,6 +85,7 @@ export const exportBundleSchema = z.object({
 /** The body schema of every admin route that takes a body (a compile error when one is missing). */
 export const ADMIN_BODY_SCHEMAS: { [K in AdminBodyRoute]: z.ZodType<AdminBody<K>, unknown> } = {
   pull: pullSchema,
+  importModel: importSchema,
   serveStart: serveStartSchema,
   serveReload: serveStartSchema,
   benchStart: benchSweepSchema,

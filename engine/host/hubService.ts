@@ -1,10 +1,12 @@
 // Hub search, fit check and pulls for the Models view, over engine/hub. Pull progress
 // (engine/common/pullEvents.ts) is folded into one PullProgress per job for the progress bars.
 import { randomBytes } from 'node:crypto';
-import type { FitVerdict, FitVerdictKind, HubModelSummary, PullProgress, PullRequest } from '../common/adminApi.js';
+import { isAbsolute } from 'node:path';
+import type { FitVerdict, FitVerdictKind, HubModelSummary, ImportRequest, PullProgress, PullRequest } from '../common/adminApi.js';
 import type { ModelDtype } from '../common/manifest.js';
 import type { PullEvent } from '../common/pullEvents.js';
 import { checkFit, detectMemory, fetchConfig, hubSettings, parseRepoRef, pullModel, resolveRepo, searchModels, type ModelSearchResult } from '../hub/index.js';
+import { importCheckpoint } from '../hub/importLocal.js';
 import { metadataFiles, weightFiles } from '../hub/repoFiles.js';
 import type { Db } from '../store/db.js';
 import { dataDir } from '../store/dataDir.js';
@@ -149,6 +151,35 @@ export async function hubService(_db: Db, registry: ModelRegistry, env: NodeJS.P
     },
     pulls() {
       return [...jobs.values()];
+    },
+    importLocal(request: ImportRequest, onProgress: (progress: PullProgress) => void): string {
+      if (!isAbsolute(request.path)) throw badRequest(`'path' must be an absolute folder path on this machine, got '${request.path}'.`);
+      if ([...jobs.values()].some((job) => job.repo === request.path && !['done', 'failed', 'cancelled'].includes(job.phase))) {
+        throw badRequest(`${request.path} is already being imported; follow it in Downloads.`);
+      }
+      const jobId = randomBytes(6).toString('hex');
+      // The Downloads list shows imports too: the folder in place of a repo, converting from the start.
+      let progress: PullProgress = { jobId, repo: request.path, dtype: request.dtype, phase: 'converting', fraction: 0, bytesDone: 0, bytesTotal: null, detail: 'importing a local checkpoint' };
+      const emit = (next: PullProgress) => {
+        progress = next;
+        jobs.set(jobId, progress);
+        onProgress(progress);
+      };
+      emit(progress);
+      void importCheckpoint({
+        checkpointDir: request.path,
+        dtype: request.dtype,
+        name: request.name,
+        env,
+        onProgress: (event) => emit({ ...progress, fraction: event.bytesTotal > 0 ? event.bytesDone / event.bytesTotal : null, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal, detail: `tensor ${event.tensorsDone} of ${event.tensorsTotal}` }),
+      }).then(
+        (result) => emit({ ...progress, phase: 'done', fraction: 1, name: result.name, detail: null }),
+        (error: unknown) => {
+          log(`hearth host: import of ${request.path} failed: ${(error as Error).message}`);
+          emit({ ...progress, phase: 'failed', error: (error as Error).message });
+        },
+      );
+      return jobId;
     },
   };
 }

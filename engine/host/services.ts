@@ -13,6 +13,7 @@ import type {
   LibraryModel,
   PullProgress,
   PullRequest,
+  ImportRequest,
   SizingRequest,
   SizingResponse,
   BenchProgress,
@@ -30,6 +31,8 @@ export interface HubService {
   /** Starts a download + convert; progress goes to `onProgress`. Returns the job id at once. */
   pull(request: PullRequest, onProgress: (progress: PullProgress) => void): string;
   pulls(): PullProgress[];
+  /** Starts converting a local checkpoint folder into the library (`hearth import`); progress as pull jobs. */
+  importLocal(request: ImportRequest, onProgress: (progress: PullProgress) => void): string;
 }
 
 export interface BenchService {

@@ -76,6 +76,33 @@ test('models: search the Hub, check fit, download, and see it in the library', a
   await shot(page, 'models');
 });
 
+test('models: import a checkpoint folder from disk, see it in the library, and chat with it', async ({ page }) => {
+  await open(page, 'models');
+  await page.getByTestId('import-path').fill(env('HEARTH_E2E_CHECKPOINT'));
+  await page.getByTestId('import-name').fill('my-finetune');
+  await page.getByTestId('import-dtype').selectOption('fp32');
+  await page.getByTestId('import-run').click();
+  await expect(page.getByTestId('downloads')).toContainText(env('HEARTH_E2E_CHECKPOINT'));
+  await expect(page.getByTestId('library-source-my-finetune')).toContainText(`imported from ${env('HEARTH_E2E_CHECKPOINT')}`, { timeout: 60_000 });
+  await shot(page, 'models-import');
+  // It serves by name like a pulled model (the Serve view's path, through the admin API), and answers.
+  const before = await admin<{ state: string; settings: unknown }>('/api/serve');
+  const started = await admin<{ state: string; error: string | null }>('/api/serve/start', { method: 'POST', body: { settings: { model: 'my-finetune', device: 'cpu', port: 0 } } });
+  expect(started.state, started.error ?? '').toBe('ready');
+  try {
+    const response = await fetch(`${env('HEARTH_E2E_URL')}/api/proxy/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'my-finetune', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { model: string }).model).toBe('my-finetune');
+  } finally {
+    await admin('/api/serve/stop', { method: 'POST' });
+    if (before.state === 'ready') await admin('/api/serve/start', { method: 'POST', body: { settings: before.settings } });
+  }
+});
+
 test('serve: load the model and get the endpoint and snippets', async ({ page }) => {
   await open(page, 'serve');
   await page.getByTestId('serve-model').fill('tiny-llama');

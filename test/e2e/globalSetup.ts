@@ -64,6 +64,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   process.env.HEARTH_E2E_PACKAGE = packageDir;
   process.env.HEARTH_E2E_HOME = home;
   process.env.HEARTH_E2E_REPO = E2E_REPO;
+  // The same checkpoint as a folder on disk, for the Import action.
+  process.env.HEARTH_E2E_CHECKPOINT = checkpointDir;
 
   return async () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -6,6 +6,7 @@ import type {
   AdminEventType,
   BenchSweepRequest,
   ExportBundleRequest,
+  ImportRequest,
   PullRequest,
   RequestLogFilter,
   ServeSettings,
@@ -74,6 +75,7 @@ export class AdminClient {
   fit = (repo: string, dtype: ModelDtype) => this.call('hubFit', { query: { repo, dtype } });
   pull = (request: PullRequest) => this.call('pull', { body: request });
   pulls = () => this.call('pulls');
+  importModel = (request: ImportRequest) => this.call('importModel', { body: request });
   serveStatus = () => this.call('serveStatus');
   startServe = (settings: ServeSettings) => this.call('serveStart', { body: { settings } });
   reloadServe = (settings: ServeSettings) => this.call('serveReload', { body: { settings } });

@@ -19,6 +19,7 @@ export function ModelsView({ go }: ViewProps) {
     <div className="view" data-testid="view-models">
       <h1>Models</h1>
       <HubSearch />
+      <ImportLocal />
       {activePulls.length > 0 && (
         <Card title="Downloads" testId="downloads">
           <ul className="pull-list">
@@ -45,7 +46,7 @@ export function ModelsView({ go }: ViewProps) {
         ) : library.error ? (
           <ErrorBox error={library.error} onRetry={library.reload} />
         ) : library.data!.models.length === 0 ? (
-          <Empty title="No models yet.">Search the Hub above and download one, or convert a checkpoint with <code>hearth convert</code>.</Empty>
+          <Empty title="No models yet.">Search the Hub above and download one, or import a checkpoint folder from this machine.</Empty>
         ) : (
           <LibraryTable models={library.data!.models} onChanged={library.reload} onServe={(name) => { sessionStorage.setItem(PRESELECT_KEY, name); go('serve'); }} />
         )}
@@ -80,6 +81,7 @@ function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; 
               <td>
                 <strong>{model.name}</strong>
                 {model.repo && <div className="muted small">{model.repo}</div>}
+                {model.sourceDir && <div className="muted small" data-testid={`library-source-${model.name}`}>imported from {model.sourceDir}</div>}
               </td>
               <td>
                 {model.variants.map((variant) => (
@@ -102,6 +104,48 @@ function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; 
         </tbody>
       </table>
     </>
+  );
+}
+
+/** A checkpoint folder on this machine (the model just fine-tuned) into the library, as `hearth import` does. */
+function ImportLocal() {
+  const { client } = useHost();
+  const [path, setPath] = useState('');
+  const [name, setName] = useState('');
+  const [dtype, setDtype] = useState<ModelDtype>('int4');
+  const [error, setError] = useState<unknown>(null);
+  const start = async (event: React.FormEvent) => {
+    event.preventDefault();
+    try {
+      await client.importModel({ path: path.trim(), dtype, name: name.trim() || undefined });
+      setError(null);
+      setPath('');
+      setName('');
+    } catch (reason) {
+      setError(reason);
+    }
+  };
+  return (
+    <Card title="Import local checkpoint" testId="import-local">
+      <form className="row" onSubmit={start}>
+        <label className="grow">
+          Checkpoint folder
+          <input data-testid="import-path" value={path} onChange={(event) => setPath(event.target.value)} placeholder="/home/me/finetunes/my-model (config.json, *.safetensors, tokenizer.json)" />
+        </label>
+        <label>
+          Name
+          <input data-testid="import-name" value={name} onChange={(event) => setName(event.target.value)} placeholder="the folder's name" />
+        </label>
+        <label>
+          Precision
+          <select data-testid="import-dtype" value={dtype} onChange={(event) => setDtype(event.target.value as ModelDtype)}>
+            {MODEL_DTYPES.map((option) => <option key={option} value={option}>{option}</option>)}
+          </select>
+        </label>
+        <button type="submit" data-testid="import-run" disabled={path.trim() === ''}>Import</button>
+      </form>
+      {error !== null && <ErrorBox error={error} />}
+    </Card>
   );
 }
 
