@@ -40,14 +40,19 @@ async function admin<T>(path: string, init: { method?: string; body?: unknown } 
 async function ensureServing(): Promise<void> {
   const serving = await admin<{ state: string }>('/api/serve');
   if (serving.state === 'ready') return;
+  await ensureInLibrary();
+  const started = await admin<{ state: string; error: string | null }>('/api/serve/start', { method: 'POST', body: { settings: { model: 'tiny-llama', device: 'cpu', port: 0 } } });
+  expect(started.state, started.error ?? '').toBe('ready');
+}
+
+/** The fixture model in the library (downloaded from the fake Hub, as the Models view does). */
+async function ensureInLibrary(): Promise<void> {
   const library = await admin<{ models: Array<{ name: string; variants: Array<{ dtype: string }> }> }>('/api/library');
   if (!library.models.some((model) => model.name === 'tiny-llama' && model.variants.some((variant) => variant.dtype === 'fp32'))) {
     const { jobId } = await admin<{ jobId: string }>('/api/hub/pull', { method: 'POST', body: { repo: env('HEARTH_E2E_REPO'), dtype: 'fp32' } });
     await expect.poll(async () => (await admin<{ pulls: Array<{ jobId: string; phase: string }> }>('/api/hub/pulls')).pulls.find((pull) => pull.jobId === jobId)?.phase, { timeout: 60_000 })
       .toBe('done');
   }
-  const started = await admin<{ state: string; error: string | null }>('/api/serve/start', { method: 'POST', body: { settings: { model: 'tiny-llama', device: 'cpu', port: 0 } } });
-  expect(started.state, started.error ?? '').toBe('ready');
 }
 
 /** Calls the served model through the host's proxy (the playground's path), outside the UI. */
@@ -103,7 +108,30 @@ test('models: import a checkpoint folder from disk, see it in the library, and c
   }
 });
 
+test('three actions from the start page to a streamed reply: Chat on a library model, type, Enter', async ({ page }) => {
+  await ensureInLibrary();
+  await admin('/api/serve/stop', { method: 'POST' }); // so that Chat has to load it
+  await page.goto(`${env('HEARTH_E2E_URL')}/#token=${env('HEARTH_E2E_TOKEN')}`);
+  await expect(page.getByTestId('view-models')).toBeVisible(); // the start page
+  const actions: string[] = [];
+  await page.getByTestId('chat-with-tiny-llama').click();
+  actions.push('click Chat');
+  await expect(page.getByTestId('chat-input')).toBeFocused({ timeout: 60_000 });
+  await page.keyboard.type('Hello there');
+  actions.push('type');
+  await page.keyboard.press('Enter');
+  actions.push('Enter');
+  await expect(page.getByTestId('msg-user')).toHaveText('Hello there');
+  await expect(page.getByTestId('msg-timings').last()).toBeVisible({ timeout: 60_000 });
+  expect((await page.getByTestId('msg-assistant').last().textContent())?.trim().length ?? 0).toBeGreaterThan(0);
+  expect(actions.length, actions.join(', ')).toBeLessThanOrEqual(3);
+  expect((await admin<{ state: string; settings: { model: string } }>('/api/serve')).settings.model).toBe('tiny-llama');
+});
+
 test('serve: load the model and get the endpoint and snippets', async ({ page }) => {
+  // Its own starting point: the model in the library, nothing served.
+  await ensureInLibrary();
+  await admin('/api/serve/stop', { method: 'POST' });
   await open(page, 'serve');
   await page.getByTestId('serve-model').fill('tiny-llama');
   await page.getByTestId('serve-port').fill('0');

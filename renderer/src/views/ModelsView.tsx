@@ -7,6 +7,7 @@ import { Card, Empty, ErrorBox, Loading, ProgressBar } from '../components/State
 import { formatBytes, formatCount } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
 import { useHost } from '../hostContext.js';
+import { savedServeSettings } from './ServeView.js';
 import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
 export function ModelsView({ go }: ViewProps) {
@@ -48,15 +49,15 @@ export function ModelsView({ go }: ViewProps) {
         ) : library.data!.models.length === 0 ? (
           <Empty title="No models yet.">Search the Hub above and download one, or import a checkpoint folder from this machine.</Empty>
         ) : (
-          <LibraryTable models={library.data!.models} onChanged={library.reload} onServe={(name) => { sessionStorage.setItem(PRESELECT_KEY, name); go('serve'); }} />
+          <LibraryTable models={library.data!.models} onChanged={library.reload} onServe={(name) => { sessionStorage.setItem(PRESELECT_KEY, name); go('serve'); }} onChat={() => go('playground')} />
         )}
       </Card>
     </div>
   );
 }
 
-function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; onChanged: () => void; onServe: (name: string) => void }) {
-  const { client } = useHost();
+function LibraryTable({ models, onChanged, onServe, onChat }: { models: LibraryModel[]; onChanged: () => void; onServe: (name: string) => void; onChat: (name: string) => void }) {
+  const { client, serve, setServe } = useHost();
   const [error, setError] = useState<unknown>(null);
   const remove = async (name: string, dtype?: ModelDtype) => {
     if (!confirm(`Delete ${name}${dtype ? ` (${dtype})` : ''} from disk?`)) return;
@@ -64,6 +65,18 @@ function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; 
       await client.deleteModel(name, dtype);
       setError(null);
       onChanged();
+    } catch (reason) {
+      setError(reason);
+    }
+  };
+  // One click to a conversation: serve the model (with the Serve view's last settings) unless it
+  // is the one served, and open the playground, whose input takes the focus once it is ready.
+  const chat = async (name: string) => {
+    onChat(name);
+    if (serve.state === 'ready' && serve.settings?.model === name) return;
+    const settings = { ...(serve.settings ?? savedServeSettings()), model: name, dtype: undefined };
+    try {
+      setServe(await (serve.state === 'ready' || serve.state === 'starting' ? client.reloadServe(settings) : client.startServe(settings)));
     } catch (reason) {
       setError(reason);
     }
@@ -96,6 +109,7 @@ function LibraryTable({ models, onChanged, onServe }: { models: LibraryModel[]; 
               </td>
               <td>{formatBytes(model.totalBytes)}</td>
               <td className="actions">
+                <button type="button" className="primary" data-testid={`chat-with-${model.name}`} onClick={() => void chat(model.name)}>Chat</button>
                 <button type="button" onClick={() => onServe(model.name)}>Serve</button>
                 <button type="button" className="danger" onClick={() => remove(model.name)}>Delete</button>
               </td>

@@ -33,7 +33,8 @@ export function PlaygroundView({ go }: ViewProps) {
     return (
       <div className="view" data-testid="view-playground">
         <h1>Playground</h1>
-        <Empty title={serve.state === 'starting' ? 'The model is loading…' : 'No model is being served.'}>
+        <Empty title={serve.state === 'starting' ? `Loading ${serve.settings?.model ?? 'the model'}…` : serve.state === 'failed' ? 'The model could not be served.' : 'No model is being served.'}>
+          {serve.state === 'failed' && serve.error && <div className="error-text" data-testid="playground-serve-error">{serve.error}</div>}
           {serve.state !== 'starting' && <button type="button" onClick={() => go('serve')}>Start serving a model</button>}
         </Empty>
       </div>
@@ -123,6 +124,8 @@ export function PlaygroundView({ go }: ViewProps) {
               }}
               placeholder="Message (Enter to send, Shift+Enter for a new line)"
               rows={3}
+              // The Models view's Chat action lands here: typing goes straight into the message.
+              autoFocus
               data-testid="chat-input"
             />
             <div className="column">

@@ -26,7 +26,8 @@ export const DEFAULT_SETTINGS: ServeSettings = {
   contentLogging: true,
 };
 
-function loadSettings(): ServeSettings {
+/** The Serve view's last settings (kept in localStorage), for views that start serving too. */
+export function savedServeSettings(): ServeSettings {
   try {
     const saved = localStorage.getItem(SETTINGS_KEY);
     return saved ? { ...DEFAULT_SETTINGS, ...(JSON.parse(saved) as Partial<ServeSettings>) } : DEFAULT_SETTINGS;
@@ -39,7 +40,7 @@ export function ServeView({ go }: ViewProps) {
   const { client, serve, setServe, status } = useHost();
   const library = useAsync(() => client.library(), [client]);
   const [settings, setSettings] = useState<ServeSettings>(() => {
-    const base = serve.settings ?? loadSettings();
+    const base = serve.settings ?? savedServeSettings();
     const preselected = sessionStorage.getItem(PRESELECT_KEY);
     if (preselected) {
       sessionStorage.removeItem(PRESELECT_KEY);
