@@ -299,6 +299,50 @@ export interface LatencyByDayResponse {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Conversations (the playground's, kept in the database)
+
+export interface ConversationMessage {
+  role: 'user' | 'assistant';
+  content: string;
+  /** An assistant reply's reasoning (`reasoning_content`); never sent back to the model. */
+  reasoning?: string;
+  /** The model that wrote an assistant reply. */
+  model?: string;
+  timings?: { ttftMs: number | null; totalMs: number; completionTokens: number | null; tokensPerSec: number | null };
+  /** A reply that failed or was stopped: what happened. */
+  error?: string;
+}
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  messageCount: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+export interface Conversation {
+  id: string;
+  title: string;
+  systemPrompt: string;
+  messages: ConversationMessage[];
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** GET /api/conversations?q= */
+export interface ConversationListResponse {
+  conversations: ConversationSummary[];
+}
+
+/** POST /api/conversations body (all optional), and PUT /api/conversations/:id (the fields to change). */
+export interface ConversationChange {
+  title?: string;
+  systemPrompt?: string;
+  messages?: ConversationMessage[];
+}
+
+// ---------------------------------------------------------------------------------------------
 // Benchmark
 
 /** POST /api/bench/runs body: a concurrency sweep against the running server. */

@@ -5,6 +5,9 @@
 import type {
   AdminStatus,
   BenchRun,
+  Conversation,
+  ConversationChange,
+  ConversationListResponse,
   BenchRunListResponse,
   BenchStarted,
   BenchSweepRequest,
@@ -31,7 +34,7 @@ import type {
 } from './adminApi.js';
 import type { ModelDtype } from './manifest.js';
 
-export type AdminMethod = 'GET' | 'POST' | 'DELETE';
+export type AdminMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
  * How a route answers: 'json' (the handler's value as JSON, with the route's status), or 'raw'
@@ -72,6 +75,11 @@ export const ADMIN_ROUTES = {
   requestsCsv: raw('GET', '/api/requests.csv', 'the filtered request log as CSV (same filters)'),
   latencyByDay: json('GET', '/api/requests/latency-by-day', 'daily latency percentiles (same filters)'),
   request: json('GET', '/api/requests/:id', 'one request log row'),
+  conversations: json('GET', '/api/conversations', 'the playground\'s saved conversations, newest first (`?q=` searches titles and messages)'),
+  conversationCreate: json('POST', '/api/conversations', 'save a new conversation'),
+  conversation: json('GET', '/api/conversations/:id', 'one conversation with its messages'),
+  conversationUpdate: json('PUT', '/api/conversations/:id', 'rename it, or replace its system prompt or messages'),
+  conversationDelete: json('DELETE', '/api/conversations/:id', 'delete a conversation'),
   benchRuns: json('GET', '/api/bench/runs', 'concurrency sweeps run so far (engine/bench)'),
   benchRun: json('GET', '/api/bench/runs/:id', 'one sweep with its levels'),
   benchStart: json('POST', '/api/bench/runs', 'start a sweep against the served model; progress as `bench` events', 202),
@@ -104,6 +112,11 @@ export interface AdminRouteTypes {
   requestsCsv: { params: NoParams; query: RequestLogFilter & { token?: string }; body: undefined; response: never };
   latencyByDay: { params: NoParams; query: RequestLogFilter; body: undefined; response: LatencyByDayResponse };
   request: { params: { id: string }; query: NoParams; body: undefined; response: RequestLogEntry };
+  conversations: { params: NoParams; query: { q?: string }; body: undefined; response: ConversationListResponse };
+  conversationCreate: { params: NoParams; query: NoParams; body: ConversationChange; response: Conversation };
+  conversation: { params: { id: string }; query: NoParams; body: undefined; response: Conversation };
+  conversationUpdate: { params: { id: string }; query: NoParams; body: ConversationChange; response: Conversation };
+  conversationDelete: { params: { id: string }; query: NoParams; body: undefined; response: { deleted: string } };
   benchRuns: { params: NoParams; query: NoParams; body: undefined; response: BenchRunListResponse };
   benchRun: { params: { id: string }; query: NoParams; body: undefined; response: BenchRun };
   benchStart: { params: NoParams; query: NoParams; body: BenchSweepRequest; response: BenchStarted };

@@ -89,6 +89,10 @@ export function parseRequestFilter(query: URLSearchParams): RequestLogFilter {
   return filter;
 }
 
+function conversationNotFound(id: string): never {
+  throw notFound(`No conversation '${id}'; it may have been deleted in another window.`);
+}
+
 function parseDtype(value: string | null): ModelDtype | null {
   if (value === null || value === '') return null;
   if (!(MODEL_DTYPES as readonly string[]).includes(value)) throw badRequest(`Unknown dtype '${value}'; use one of ${MODEL_DTYPES.join(', ')}.`);
@@ -180,6 +184,16 @@ function handlers(ctx: AdminApiContext): Handlers {
       const entry = ctx.requestLog.get(params.id);
       if (!entry) throw notFound(`No request '${params.id}' in the log; it may have been pruned by retention.`);
       return entry;
+    },
+
+    // Conversations
+    conversations: ({ url }) => ({ conversations: ctx.conversations.list(url.searchParams.get('q') ?? undefined) }),
+    conversationCreate: ({ body }) => ctx.conversations.create(body),
+    conversation: ({ params }) => ctx.conversations.get(params.id) ?? conversationNotFound(params.id),
+    conversationUpdate: ({ params, body }) => ctx.conversations.update(params.id, body) ?? conversationNotFound(params.id),
+    conversationDelete: ({ params }) => {
+      if (!ctx.conversations.remove(params.id)) conversationNotFound(params.id);
+      return { deleted: params.id };
     },
 
     // Benchmark
@@ -282,7 +296,7 @@ async function handle(ctx: AdminApiContext, guard: BrowserGuard, routes: Route[]
     if (req.method === 'OPTIONS') {
       // Preflight: browsers send it without the Authorization header, so it is answered before the token check.
       res.writeHead(204, {
-        'access-control-allow-methods': 'GET, POST, DELETE',
+        'access-control-allow-methods': 'GET, POST, PUT, DELETE',
         'access-control-allow-headers': 'authorization, content-type',
         'access-control-max-age': '600',
       });

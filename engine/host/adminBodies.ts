@@ -2,7 +2,7 @@
 // server/validation.ts): a handler gets a typed, checked value or the client gets a 400 that names
 // the field and says what is allowed.
 import { z } from 'zod';
-import type { BenchSweepRequest, ExportBundleRequest, ImportRequest, PullRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
+import type { BenchSweepRequest, ConversationChange, ExportBundleRequest, ImportRequest, PullRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
 import type { AdminBody, AdminBodyRoute } from '../common/adminRoutes.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
 import { MODEL_DTYPES } from '../common/manifest.js';
@@ -48,6 +48,22 @@ export const importSchema = z.object({
   name: trimmedOrUndefined.optional(),
 }) satisfies z.ZodType<ImportRequest, unknown>;
 
+const TIMINGS = z.object({ ttftMs: z.number().nullable(), totalMs: z.number(), completionTokens: z.number().nullable(), tokensPerSec: z.number().nullable() });
+const conversationMessage = z.object({
+  role: z.enum(['user', 'assistant'], { error: "a message's 'role' must be 'user' or 'assistant'" }),
+  content: z.string({ error: "a message's 'content' must be text" }),
+  reasoning: z.string().optional(),
+  model: z.string().optional(),
+  timings: TIMINGS.optional(),
+  error: z.string().optional(),
+});
+
+export const conversationSchema = z.object({
+  title: z.string().max(200, "'title' must be at most 200 characters").optional(),
+  systemPrompt: z.string().optional(),
+  messages: z.array(conversationMessage, { error: "'messages' must be a list of {role, content}" }).max(10_000).optional(),
+}) satisfies z.ZodType<ConversationChange, unknown>;
+
 const LEVELS = "'concurrencyLevels' must be a list of whole numbers between 1 and 1024, e.g. [1, 2, 4, 8]";
 const positive = (name: string) => z.number().int(`'${name}' must be a whole number of at least 1`).min(1, `'${name}' must be a whole number of at least 1`);
 
@@ -86,6 +102,8 @@ export const exportBundleSchema = z.object({
 export const ADMIN_BODY_SCHEMAS: { [K in AdminBodyRoute]: z.ZodType<AdminBody<K>, unknown> } = {
   pull: pullSchema,
   importModel: importSchema,
+  conversationCreate: conversationSchema,
+  conversationUpdate: conversationSchema,
   serveStart: serveStartSchema,
   serveReload: serveStartSchema,
   benchStart: benchSweepSchema,

@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import type { DashboardSnapshot } from '../common/adminApi.js';
 import { databasePath, dataDir as defaultDataDir } from '../store/dataDir.js';
 import { openDb, type Db } from '../store/db.js';
+import { ConversationStore } from '../store/conversations.js';
 import { ModelRegistry } from '../store/modelRegistry.js';
 import { RequestLog } from '../store/requestLog.js';
 import { createAdminServer, listen, type AdminApiContext } from './adminApi.js';
@@ -75,6 +76,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     events,
     dashboard,
     library,
+    conversations: new ConversationStore(db),
     bench,
     hub: await hubService(db, registry, env, log),
     exporter: await exportService({ dataDir: home, currentConfig: () => serve.current().config, db }),

@@ -19,6 +19,7 @@ import type {
   BenchProgress,
 } from '../common/adminApi.js';
 import type { ModelDtype } from '../common/manifest.js';
+import type { ConversationStore } from '../store/conversations.js';
 
 export interface LibraryService {
   list(): Promise<LibraryModel[]>;
@@ -49,6 +50,7 @@ export interface ExportService {
 }
 
 export interface HostServices {
+  conversations: ConversationStore;
   library: LibraryService;
   hub: HubService;
   bench: BenchService;

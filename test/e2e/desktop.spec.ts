@@ -121,7 +121,7 @@ test('three actions from the start page to a streamed reply: Chat on a library m
   actions.push('type');
   await page.keyboard.press('Enter');
   actions.push('Enter');
-  await expect(page.getByTestId('msg-user')).toHaveText('Hello there');
+  await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText('Hello there');
   await expect(page.getByTestId('msg-timings').last()).toBeVisible({ timeout: 60_000 });
   expect((await page.getByTestId('msg-assistant').last().textContent())?.trim().length ?? 0).toBeGreaterThan(0);
   expect(actions.length, actions.join(', ')).toBeLessThanOrEqual(3);
@@ -213,6 +213,38 @@ test('playground: replies render as sanitized Markdown; reasoning shows in a col
   expect(await page.evaluate('window.pwned === true')).toBe(false);
   await shot(page, 'playground-markdown');
   await page.unroute('**/v1/chat/completions');
+});
+
+test('playground: a conversation is saved, regenerated, edited and resent, and reopens after a reload', async ({ page }) => {
+  await ensureServing();
+  await open(page, 'playground');
+  await page.getByTestId('conversation-new').click();
+  await page.getByTestId('max-tokens').fill('8');
+  await page.getByTestId('chat-input').fill('First question');
+  await page.getByTestId('chat-input').press('Enter');
+  await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByTestId('msg-timings')).toContainText('tiny-llama');
+  await expect(page.getByTestId('conversation-item').first()).toHaveText('First question');
+
+  await page.getByTestId('msg-regenerate').click();
+  await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
+
+  await page.getByTestId('msg-edit').click();
+  await expect(page.getByTestId('chat-input')).toHaveValue('First question');
+  await page.getByTestId('chat-input').fill('Edited question');
+  await page.getByTestId('chat-input').press('Enter');
+  await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
+  await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText(['Edited question']);
+  await expect(page.getByTestId('conversation-item').first()).toHaveText('Edited question');
+
+  // Saved in the host's database: a reload (or a restart) lists it and reopens it.
+  await page.reload();
+  await page.getByTestId('nav-playground').click();
+  await page.getByTestId('conversation-item').filter({ hasText: 'Edited question' }).first().click();
+  await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText(['Edited question']);
+  await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
+  await shot(page, 'playground-conversations');
 });
 
 test('dashboard: tokens/s and the request count move under load', async ({ page }) => {

@@ -78,3 +78,36 @@ test('the typed client talks to the real host: status, library, serve, request l
   assert.equal(csv.status, 200);
   assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
 });
+
+test('conversations: saved, listed newest first, searched, renamed, deleted; they survive a host restart', async () => {
+  const first = await client.createConversation({ systemPrompt: 'Be brief.', messages: [{ role: 'user', content: 'What is a llama?' }, { role: 'assistant', content: 'A camelid.', model: 'tiny' }] });
+  assert.equal(first.title, 'What is a llama?', 'titled by its first message');
+  const second = await client.createConversation({ messages: [{ role: 'user', content: 'Tell me about alpacas' }] });
+  assert.deepEqual((await client.conversations()).conversations.map((conversation) => conversation.id), [second.id, first.id]);
+  assert.deepEqual((await client.conversations('camelid')).conversations.map((conversation) => conversation.id), [first.id], 'search reads the messages');
+  assert.deepEqual((await client.conversations('100%')).conversations, [], 'LIKE wildcards in a search are literal');
+  const renamed = await client.updateConversation(first.id, { title: 'Llamas' });
+  assert.equal(renamed.title, 'Llamas');
+  const longer = await client.updateConversation(first.id, { messages: [...first.messages, { role: 'user', content: 'And their wool?' }] });
+  assert.equal(longer.title, 'Llamas', 'a renamed conversation keeps its name');
+  assert.equal(longer.messages.length, 3);
+  const bad = await client.updateConversation(first.id, { messages: [{ role: 'robot' as 'user', content: 'x' }] }).catch((error: unknown) => error);
+  assert.ok(bad instanceof AdminRequestError);
+  assert.equal(bad.status, 400);
+  assert.match(bad.message, /'role' must be 'user' or 'assistant'/);
+
+  // A restart of the host (same data directory) keeps them.
+  await host.close(1000);
+  host = await startHost({ token: TOKEN, port: 0, rendererDir: null, env: { ...process.env, HEARTH_HOME: home }, dashboardIntervalMs: 200, log: () => {} });
+  client = new AdminClient({ url: host.url, token: TOKEN });
+  const reopened = await client.conversation(first.id);
+  assert.equal(reopened.title, 'Llamas');
+  assert.equal(reopened.systemPrompt, 'Be brief.');
+  assert.deepEqual(reopened.messages.map((message) => message.content), ['What is a llama?', 'A camelid.', 'And their wool?']);
+  assert.equal(reopened.messages[1]!.model, 'tiny');
+  assert.deepEqual(await client.deleteConversation(second.id), { deleted: second.id });
+  const gone = await client.conversation(second.id).catch((error: unknown) => error);
+  assert.ok(gone instanceof AdminRequestError);
+  assert.equal(gone.status, 404);
+  assert.deepEqual((await client.conversations()).conversations.map((conversation) => conversation.id), [first.id]);
+});

@@ -5,6 +5,7 @@ import type {
   AdminEventMap,
   AdminEventType,
   BenchSweepRequest,
+  ConversationChange,
   ExportBundleRequest,
   ImportRequest,
   PullRequest,
@@ -84,6 +85,11 @@ export class AdminClient {
   requests = (filter: RequestLogFilter) => this.call('requests', { query: filter });
   request = (id: string) => this.call('request', { params: { id } });
   latencyByDay = (filter: RequestLogFilter) => this.call('latencyByDay', { query: filter });
+  conversations = (q?: string) => this.call('conversations', { query: { q } });
+  conversation = (id: string) => this.call('conversation', { params: { id } });
+  createConversation = (change: ConversationChange) => this.call('conversationCreate', { body: change });
+  updateConversation = (id: string, change: ConversationChange) => this.call('conversationUpdate', { params: { id }, body: change });
+  deleteConversation = (id: string) => this.call('conversationDelete', { params: { id } });
   benchRuns = () => this.call('benchRuns');
   benchRun = (runId: string) => this.call('benchRun', { params: { id: runId } });
   startBench = (request: BenchSweepRequest) => this.call('benchStart', { body: request });

@@ -1,7 +1,12 @@
 // Playground: chat with the served model, streamed, with sampling controls and per-message
-// timings (time to first token, total, tokens/s as seen from here). Replies render as sanitized
-// Markdown; a reasoning model's thinking shows in a collapsible block above its answer.
+// timings (time to first token, total, tokens/s as seen from here) and the model that replied.
+// Replies render as sanitized Markdown; a reasoning model's thinking shows in a collapsible block
+// above its answer. Conversations are saved in the app's database after every reply (list,
+// search, rename, delete; they survive restarts); the last reply can be regenerated and a user
+// message edited and sent again.
 import { useRef, useState } from 'react';
+import type { ConversationMessage } from '../../../engine/common/adminApi.js';
+import { useAsync } from '../components/useAsync.js';
 import { ChatError, streamChat, type ChatMessage, type ChatTimings, type SamplingControls } from '../api/chat.js';
 import { Markdown } from '../components/Markdown.js';
 import { Card, Empty } from '../components/States.js';
@@ -9,13 +14,8 @@ import { formatMs, formatRate } from '../components/format.js';
 import { useHost } from '../hostContext.js';
 import type { ViewProps } from './viewProps.js';
 
-interface Turn {
-  role: 'user' | 'assistant';
-  content: string;
-  /** The model's reasoning (`reasoning_content`); not sent back in the history. */
-  reasoning?: string;
+interface Turn extends Omit<ConversationMessage, 'timings'> {
   timings?: ChatTimings;
-  error?: string;
   streaming?: boolean;
 }
 
@@ -28,6 +28,11 @@ export function PlaygroundView({ go }: ViewProps) {
   const [seedText, setSeedText] = useState('');
   const abort = useRef<AbortController | null>(null);
   const streaming = turns.some((turn) => turn.streaming);
+  const [conversationId, setConversationId] = useState<string | null>(null);
+  const [query, setQuery] = useState('');
+  const [saved, setSaved] = useState(0);
+  const conversations = useAsync(() => client.conversations(query), [client, query], saved);
+  const [saveError, setSaveError] = useState<unknown>(null);
 
   if (serve.state !== 'ready') {
     return (
@@ -43,50 +48,131 @@ export function PlaygroundView({ go }: ViewProps) {
 
   const updateLast = (change: (turn: Turn) => Turn) => setTurns((all) => [...all.slice(0, -1), change(all[all.length - 1]!)]);
 
-  const send = async () => {
-    const text = input.trim();
-    if (!text || streaming) return;
+  /** Saves the conversation (creating it on its first reply); the list refreshes. */
+  const persist = async (final: Turn[]) => {
+    const messages: ConversationMessage[] = final.map(({ streaming: _streaming, timings, ...turn }) => ({
+      ...turn,
+      ...(timings ? { timings: { ttftMs: timings.ttftMs, totalMs: timings.totalMs, completionTokens: timings.completionTokens, tokensPerSec: timings.tokensPerSec } } : {}),
+    }));
+    try {
+      if (conversationId) await client.updateConversation(conversationId, { messages, systemPrompt: system });
+      else setConversationId((await client.createConversation({ messages, systemPrompt: system })).id);
+      setSaveError(null);
+      setSaved((count) => count + 1);
+    } catch (error) {
+      setSaveError(error);
+    }
+  };
+
+  /** Sends `text` after the turns `before` and streams the reply into a new assistant turn. */
+  const run = async (before: Turn[], text: string) => {
     const history: ChatMessage[] = [
       ...(system.trim() ? [{ role: 'system' as const, content: system.trim() }] : []),
-      ...turns.filter((turn) => !turn.error).map((turn) => ({ role: turn.role, content: turn.content })),
+      ...before.filter((turn) => !turn.error).map((turn) => ({ role: turn.role, content: turn.content })),
       { role: 'user', content: text },
     ];
-    setInput('');
-    setTurns((all) => [...all, { role: 'user', content: text }, { role: 'assistant', content: '', streaming: true }]);
+    const model = serve.servedName ?? '';
+    const user: Turn = { role: 'user', content: text };
+    let reply: Turn = { role: 'assistant', content: '', streaming: true, model };
+    setTurns([...before, user, reply]);
     const controller = new AbortController();
     abort.current = controller;
     const seed = seedText.trim() === '' ? undefined : Number(seedText);
     try {
       const timings = await streamChat(
         client,
-        { model: serve.servedName ?? '', messages: history, sampling: { ...sampling, seed } },
-        (delta) =>
-          updateLast((turn) => ({
-            ...turn,
-            content: turn.content + (delta.content ?? ''),
-            ...(delta.reasoning ? { reasoning: (turn.reasoning ?? '') + delta.reasoning } : {}),
-          })),
+        { model, messages: history, sampling: { ...sampling, seed } },
+        (delta) => {
+          reply = { ...reply, content: reply.content + (delta.content ?? ''), ...(delta.reasoning ? { reasoning: (reply.reasoning ?? '') + delta.reasoning } : {}) };
+          updateLast(() => reply);
+        },
         controller.signal,
       );
-      updateLast((turn) => ({ ...turn, streaming: false, timings }));
+      reply = { ...reply, streaming: false, timings };
     } catch (error) {
       const message = controller.signal.aborted
         ? 'Stopped.'
         : error instanceof ChatError
           ? `${error.status}: ${error.message}`
           : `The stream broke: ${(error as Error).message}. Check the Serve tab and try again.`;
-      updateLast((turn) => ({ ...turn, streaming: false, error: message }));
+      reply = { ...reply, streaming: false, error: message };
     } finally {
       abort.current = null;
     }
+    const final = [...before, user, reply];
+    setTurns(final);
+    await persist(final);
+  };
+
+  const send = async () => {
+    const text = input.trim();
+    if (!text || streaming) return;
+    setInput('');
+    await run(turns, text);
+  };
+
+  /** The last reply again, from the same history. */
+  const regenerate = async () => {
+    const lastUser = turns.length - 2;
+    if (streaming || lastUser < 0 || turns[lastUser]!.role !== 'user') return;
+    await run(turns.slice(0, lastUser), turns[lastUser]!.content);
+  };
+
+  /** Puts a user message back in the input and drops it and what followed; Send resends it. */
+  const edit = (index: number) => {
+    if (streaming) return;
+    setInput(turns[index]!.content);
+    setTurns(turns.slice(0, index));
+  };
+
+  const openConversation = async (id: string) => {
+    if (streaming) return;
+    const conversation = await client.conversation(id);
+    setConversationId(conversation.id);
+    setSystem(conversation.systemPrompt);
+    setTurns(conversation.messages.map(({ timings, ...message }) => ({ ...message, ...(timings ? { timings: { ...timings, promptTokens: null, finishReason: null } } : {}) })));
+  };
+  const newConversation = () => {
+    if (streaming) return;
+    setConversationId(null);
+    setTurns([]);
+  };
+  const rename = async (id: string, title: string) => {
+    const next = prompt('Rename the conversation', title);
+    if (next === null || next.trim() === '') return;
+    await client.updateConversation(id, { title: next.trim() });
+    setSaved((count) => count + 1);
+  };
+  const remove = async (id: string) => {
+    if (!confirm('Delete this conversation?')) return;
+    await client.deleteConversation(id);
+    if (id === conversationId) newConversation();
+    setSaved((count) => count + 1);
   };
 
   return (
     <div className="view playground" data-testid="view-playground">
       <h1>Playground <span className="muted small">— {serve.servedName}</span></h1>
       <div className="playground-grid">
+        <Card title="Conversations" testId="conversations" actions={<button type="button" onClick={newConversation} disabled={streaming} data-testid="conversation-new">New</button>}>
+          <input aria-label="Search conversations" placeholder="Search" value={query} onChange={(event) => setQuery(event.target.value)} data-testid="conversation-search" />
+          <ul className="conversation-list">
+            {(conversations.data?.conversations ?? []).map((conversation) => (
+              <li key={conversation.id} className={conversation.id === conversationId ? 'active' : ''}>
+                <button type="button" className="link" onClick={() => void openConversation(conversation.id)} aria-current={conversation.id === conversationId ? 'true' : undefined} data-testid="conversation-item">
+                  {conversation.title}
+                </button>
+                <span className="muted small">{conversation.messageCount} messages</span>
+                <button type="button" className="chip-x" aria-label={`Rename ${conversation.title}`} onClick={() => void rename(conversation.id, conversation.title)}>✎</button>
+                <button type="button" className="chip-x" aria-label={`Delete ${conversation.title}`} onClick={() => void remove(conversation.id)}>×</button>
+              </li>
+            ))}
+          </ul>
+          {saveError !== null && <div className="error-text">Not saved: {(saveError as Error).message}</div>}
+        </Card>
         <Card title="Chat">
-          <div className="chat" data-testid="chat">
+          {/* Screen readers hear replies as they stream in. */}
+          <div className="chat" data-testid="chat" aria-live="polite">
             {turns.length === 0 && <Empty title="Say something to the model.">Messages stream in as they are generated.</Empty>}
             {turns.map((turn, index) => (
               <div key={index} className={`bubble bubble-${turn.role}${turn.error ? ' bubble-error' : ''}`} data-testid={`msg-${turn.role}`}>
@@ -105,9 +191,15 @@ export function PlaygroundView({ go }: ViewProps) {
                 {turn.error && <div className="error-text" data-testid="chat-error">{turn.error}</div>}
                 {turn.timings && (
                   <div className="timings" data-testid="msg-timings">
-                    TTFT {formatMs(turn.timings.ttftMs)} · total {formatMs(turn.timings.totalMs)} · {turn.timings.completionTokens ?? '?'} tokens · {formatRate(turn.timings.tokensPerSec)}
+                    {turn.model && <>{turn.model} · </>}TTFT {formatMs(turn.timings.ttftMs)} · total {formatMs(turn.timings.totalMs)} · {turn.timings.completionTokens ?? '?'} tokens · {formatRate(turn.timings.tokensPerSec)}
                     {turn.timings.finishReason === 'length' && ' · stopped at max tokens'}
                   </div>
+                )}
+                {!streaming && turn.role === 'user' && (
+                  <button type="button" className="link small" onClick={() => edit(index)} data-testid="msg-edit">Edit</button>
+                )}
+                {!streaming && turn.role === 'assistant' && index === turns.length - 1 && (
+                  <button type="button" className="link small" onClick={() => void regenerate()} data-testid="msg-regenerate">Regenerate</button>
                 )}
               </div>
             ))}
@@ -134,7 +226,7 @@ export function PlaygroundView({ go }: ViewProps) {
               ) : (
                 <button type="submit" className="primary" disabled={!input.trim()} data-testid="chat-send">Send</button>
               )}
-              <button type="button" onClick={() => setTurns([])} disabled={streaming}>Clear</button>
+              <button type="button" onClick={newConversation} disabled={streaming}>Clear</button>
             </div>
           </form>
         </Card>
