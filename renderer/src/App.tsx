@@ -85,16 +85,41 @@ function Shell() {
     history.replaceState(null, '', `#/${name}`);
     setView(name);
   };
+  const [theme, setTheme] = useTheme();
+  // Alt+1…Alt+7 open the views in the sidebar's order.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (!event.altKey || event.ctrlKey || event.metaKey) return;
+      const name = (Object.keys(VIEWS) as ViewName[])[Number(event.key) - 1];
+      if (!name) return;
+      event.preventDefault();
+      history.replaceState(null, '', `#/${name}`);
+      setView(name);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
   const Current = VIEWS[view].component;
   return (
     <div className="app">
       <nav className="sidebar">
         <div className="brand">Hearth</div>
-        {(Object.keys(VIEWS) as ViewName[]).map((name) => (
-          <button key={name} type="button" className={name === view ? 'nav active' : 'nav'} onClick={() => go(name)} data-testid={`nav-${name}`}>
+        {(Object.keys(VIEWS) as ViewName[]).map((name, index) => (
+          <button
+            key={name}
+            type="button"
+            className={name === view ? 'nav active' : 'nav'}
+            onClick={() => go(name)}
+            aria-current={name === view ? 'page' : undefined}
+            title={`${VIEWS[name].title} (Alt+${index + 1})`}
+            data-testid={`nav-${name}`}
+          >
             {VIEWS[name].title}
           </button>
         ))}
+        <button type="button" className="theme-toggle" onClick={() => setTheme(NEXT_THEME[theme])} data-testid="theme-toggle" title="Light, dark, or as the system">
+          Theme: {theme}
+        </button>
         <div className="sidebar-footer">
           <span className={`dot dot-${serve.state}`} /> <span data-testid="serve-state">{serve.state === 'ready' ? `Serving ${serve.servedName}` : `Server ${serve.state}`}</span>
         </div>
@@ -110,4 +135,26 @@ function Shell() {
       </main>
     </div>
   );
+}
+
+type ThemeChoice = 'system' | 'light' | 'dark';
+const THEME_KEY = 'hearth.theme';
+const NEXT_THEME: Record<ThemeChoice, ThemeChoice> = { system: 'light', light: 'dark', dark: 'system' };
+
+/** The colour theme: the OS's (prefers-color-scheme) unless chosen; kept across restarts. */
+function useTheme(): [ThemeChoice, (theme: ThemeChoice) => void] {
+  const [theme, setTheme] = useState<ThemeChoice>(() => {
+    const saved = localStorage.getItem(THEME_KEY);
+    return saved === 'light' || saved === 'dark' ? saved : 'system';
+  });
+  useEffect(() => {
+    if (theme === 'system') {
+      delete document.documentElement.dataset.theme;
+      localStorage.removeItem(THEME_KEY);
+    } else {
+      document.documentElement.dataset.theme = theme;
+      localStorage.setItem(THEME_KEY, theme);
+    }
+  }, [theme]);
+  return [theme, setTheme];
 }

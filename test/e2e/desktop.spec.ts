@@ -247,6 +247,34 @@ test('playground: a conversation is saved, regenerated, edited and resent, and r
   await shot(page, 'playground-conversations');
 });
 
+test('themes follow the OS unless chosen; Alt+digit opens a view; the current view is aria-current', async ({ page }) => {
+  const background = () => page.evaluate('getComputedStyle(document.documentElement).getPropertyValue("--bg").trim()');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await open(page, 'models');
+  await expect(page.getByTestId('theme-toggle')).toHaveText('Theme: system');
+  const systemDark = await background();
+  await page.emulateMedia({ colorScheme: 'light' });
+  const systemLight = await background();
+  expect(systemDark).not.toBe(systemLight);
+  await page.getByTestId('theme-toggle').click(); // system → light
+  await expect(page.getByTestId('theme-toggle')).toHaveText('Theme: light');
+  expect(await background()).toBe(systemLight);
+  await page.getByTestId('theme-toggle').click(); // light → dark, whatever the OS says
+  await expect(page.getByTestId('theme-toggle')).toHaveText('Theme: dark');
+  expect(await background()).toBe(systemDark);
+  await page.reload();
+  await expect(page.getByTestId('theme-toggle')).toHaveText('Theme: dark');
+  await page.getByTestId('nav-playground').click();
+  await shot(page, 'playground-dark');
+  await page.keyboard.press('Alt+2');
+  await expect(page.getByTestId('view-serve')).toBeVisible();
+  await expect(page.getByTestId('nav-serve')).toHaveAttribute('aria-current', 'page');
+  await expect(page.getByTestId('nav-models')).not.toHaveAttribute('aria-current', 'page');
+  await shot(page, 'serve-dark');
+  await page.getByTestId('theme-toggle').click(); // dark → system, for the tests after this one
+  await expect(page.getByTestId('theme-toggle')).toHaveText('Theme: system');
+});
+
 test('dashboard: tokens/s and the request count move under load', async ({ page }) => {
   await ensureServing();
   await open(page, 'dashboard');

@@ -209,6 +209,8 @@ export function PlaygroundView({ go }: ViewProps) {
               value={input}
               onChange={(event) => setInput(event.target.value)}
               onKeyDown={(event) => {
+                // Escape stops a reply that is streaming (as the Stop button does).
+                if (event.key === 'Escape' && streaming) abort.current?.abort();
                 if (event.key === 'Enter' && !event.shiftKey) {
                   event.preventDefault();
                   void send();
@@ -222,7 +224,7 @@ export function PlaygroundView({ go }: ViewProps) {
             />
             <div className="column">
               {streaming ? (
-                <button type="button" className="danger" onClick={() => abort.current?.abort()}>Stop</button>
+                <button type="button" className="danger" onClick={() => abort.current?.abort()} title="Stop (Esc)" data-testid="chat-stop">Stop</button>
               ) : (
                 <button type="submit" className="primary" disabled={!input.trim()} data-testid="chat-send">Send</button>
               )}
