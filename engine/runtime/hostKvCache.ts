@@ -1,9 +1,11 @@
 // The KV cache in host memory (the CPU path, and accelerators without device-resident outputs):
 // per layer one K and one V Float32Array of capacityTokens, viewed as [rows, kvH, stride, D]. A run
 // passes rows as zero-copy views (ORT reads inputs in place) and scatters the returned new K/V
-// into them. On an accelerator every run therefore ships each row's whole used prefix to the
-// device: O(batch × context) bytes per step, which the transfer meter shows. Prefix-cache
-// entries are plain arrays beside it, [kvH, numTokens, D] per layer, allocated when saved.
+// into them. On the CPU provider the graph's attention reads those views where they lie
+// (cacheAttention.ts), so a step writes only the new tokens. On an accelerator every run ships
+// each row's whole used prefix to the device: O(batch × context) bytes per step, which the
+// transfer meter shows. Prefix-cache entries are plain arrays beside it, [kvH, numTokens, D] per
+// layer, allocated when saved.
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import type { GraphContract } from '../common/manifest.js';
@@ -81,9 +83,12 @@ export class HostKvCache {
     const numRows = run.inputIds.length;
     const { feeds, sequenceLength } = decoderInputs(graph, run, this.totalSequenceLengthDims);
     const rowElements = graph.numKvHeads * stride * graph.headDim;
-    const pastDims = [numRows, graph.numKvHeads, stride, graph.headDim];
+    // Rows that all start empty (first prompt chunks) have no past to read: P = 0 spares
+    // attention the stride's worth of masked positions (the contract allows any P there).
+    const pastEmpty = run.startPositions.every((position) => position === 0);
+    const pastDims = [numRows, graph.numKvHeads, pastEmpty ? 0 : stride, graph.headDim];
     const begin = firstRow * rowElements;
-    const end = (firstRow + numRows) * rowElements;
+    const end = pastEmpty ? begin : (firstRow + numRows) * rowElements;
     for (let layer = 0; layer < graph.numLayers; layer++) {
       // Views, not copies: ORT reads input buffers in place.
       feeds[this.names.pastKey[layer]!] = new ort.Tensor('float32', this.keys[layer]!.subarray(begin, end), pastDims);
