@@ -1,17 +1,21 @@
-// One layer's attention on the CPU provider, GroupQueryAttention (the package graph) against
-// standard ops that read the KV cache in place (engine/runtime/cacheAttention.ts): ms per call at
-// a fixture shape's heads, for a decode step (S = 1) over rows of the given lengths in a cache of
-// P positions per row.
+// Attention on the CPU provider, GroupQueryAttention (the package graph) against standard ops that
+// read the KV cache in place (engine/runtime/cacheAttention.ts), for decode steps (S = 1) over rows
+// of given lengths in a cache of P positions per row: one layer at a fixture shape's heads (ms per
+// call, and the two outputs' largest difference), and with --package the whole decoder step of a
+// package, as shipped and as the CPU variant, interleaved.
 //
-//   node --import tsx scripts/bench-attention.ts --shape smollm2-135m [--threads 2] [--reps 30]
+//   node --import tsx scripts/bench-attention.ts --shape smollm2-135m [--threads 2] [--reps 30] [--package DIR]
 //
 // Figures are only meaningful on an idle machine; compare variants of one run.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../engine/convert/onnx/graphBuilder.js';
 import { OPSETS } from '../engine/convert/decoderGraph.js';
-import { cacheAttention } from '../engine/runtime/cacheAttention.js';
+import { attentionMasks, cacheAttention, IN_PLACE_INPUT, inPlaceAttentionVariant } from '../engine/runtime/cacheAttention.js';
+import type { ModelManifest } from '../engine/common/manifest.js';
 import { FIXTURE_SHAPES, type FixtureShapeName } from '../test/fixtures/generateCheckpoint.js';
 
 const { values } = parseArgs({
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     shape: { type: 'string', default: 'smollm2-135m' },
     threads: { type: 'string', default: '2' },
     reps: { type: 'string', default: '30' },
+    package: { type: 'string' },
   },
 });
 const shape = FIXTURE_SHAPES[values.shape as FixtureShapeName];
@@ -42,7 +47,8 @@ function graph(variant: 'gqa' | 'std'): Uint8Array {
       domain: 'com.microsoft', attributes: { num_heads: numHeads, kv_num_heads: numKvHeads }, outputs: ['out', g.fresh('present_key'), g.fresh('present_value')],
     });
   } else {
-    g.op('Identity', [cacheAttention(g, { q, k, v, pastKey, pastValue, seqlensK, numHeads, numKvHeads, headDim })], { output: 'out' });
+    const masks = attentionMasks(g, q, pastKey, seqlensK, numHeads / numKvHeads);
+    g.op('Identity', [cacheAttention(g, { q, k, v, pastKey, pastValue, numHeads, numKvHeads, headDim }, masks)], { output: 'out' });
     void total;
   }
   return g.encodeModel(OPSETS, 'bench-attention');
@@ -93,4 +99,55 @@ for (const { label, lengths, P } of cases) {
   const std2 = await time('std', lengths, P);
   const maxDiff = gqa.out.reduce((max, x, i) => Math.max(max, Math.abs(x - std.out[i]!)), 0);
   console.log(`${label.padEnd(40)} gqa ${gqa.ms.toFixed(3)} / ${gqa2.ms.toFixed(3)}   std ${std.ms.toFixed(3)} / ${std2.ms.toFixed(3)}   max |diff| ${maxDiff.toExponential(1)}`);
+}
+
+if (values.package) {
+  const manifest = JSON.parse(readFileSync(join(values.package, 'manifest.json'), 'utf8')) as ModelManifest;
+  const modelPath = join(values.package, manifest.files.model);
+  const options = {
+    executionProviders: ['cpu'], intraOpNumThreads: Number(values.threads), interOpNumThreads: 1, graphOptimizationLevel: 'all' as const,
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' }, force_spinning_stop: '1', model_external_initializers_file_folder_path: dirname(modelPath) } },
+  };
+  const steps = {
+    gqa: await ort.InferenceSession.create(modelPath, options),
+    std: await ort.InferenceSession.create(inPlaceAttentionVariant(readFileSync(modelPath), manifest.graph)!, options),
+  };
+  const { numLayers, numKvHeads: kvH, headDim: D } = manifest.graph;
+  const stepMs = async (variant: 'gqa' | 'std' | 'switch-gqa', pastLengths: number[], P: number): Promise<string> => {
+    const B = pastLengths.length;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', new BigInt64Array(B).fill(5n), [B, 1]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(pastLengths, BigInt), [B, 1]),
+      seqlens_k: new ort.Tensor('int32', Int32Array.from(pastLengths), [B]),
+      total_sequence_length: new ort.Tensor('int32', Int32Array.of(Math.max(...pastLengths) + 1), []),
+      last_token_index: new ort.Tensor('int64', new BigInt64Array(B), [B]),
+    };
+    for (let layer = 0; layer < numLayers; layer++) {
+      // Its own buffer per layer (as the cache has), values irrelevant to speed.
+      feeds[`past_key.${layer}`] = new ort.Tensor('float32', new Float32Array(B * kvH * P * D).fill(0.01), [B, kvH, P, D]);
+      feeds[`past_value.${layer}`] = new ort.Tensor('float32', new Float32Array(B * kvH * P * D).fill(0.02), [B, kvH, P, D]);
+    }
+    if (variant !== 'gqa') feeds[IN_PLACE_INPUT] = new ort.Tensor('bool', Uint8Array.of(variant === 'std' ? 1 : 0), []);
+    // What the host cache fetches.
+    const fetches = ['logits', ...Array.from({ length: numLayers }, (_, layer) => [`new_key.${layer}`, `new_value.${layer}`]).flat()];
+    const times: number[] = [];
+    const cpuTimes: number[] = [];
+    for (let i = 0; i < Math.ceil(reps / 3) + 2; i++) {
+      const started = performance.now();
+      const cpuStarted = process.cpuUsage();
+      await steps[variant === 'gqa' ? 'gqa' : 'std'].run(feeds, fetches);
+      const cpu = process.cpuUsage(cpuStarted);
+      if (i >= 2) times.push(performance.now() - started);
+      if (i >= 2) cpuTimes.push((cpu.user + cpu.system) / 1000);
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    return `${Math.min(...times).toFixed(1)}/${median(times).toFixed(1)} (cpu ${median(cpuTimes).toFixed(1)})`;
+  };
+  console.log(`\n${values.package}: whole decode step, wall min/median ms and median CPU ms of the process (threads not spinning, so CPU time is work done even on a loaded machine; as shipped = GroupQueryAttention; in place = the CPU variant's cacheAttention branch; variant, GQA branch = its other branch)`);
+  for (const { label, lengths, P } of cases) {
+    const cells: string[] = [];
+    const names = { gqa: 'as shipped', std: 'in place', 'switch-gqa': 'variant, GQA branch' };
+    for (const variant of ['gqa', 'std', 'switch-gqa', 'gqa', 'std', 'switch-gqa'] as const) cells.push(`${names[variant]} ${await stepMs(variant, lengths, P)}`);
+    console.log(`${label.padEnd(40)} ${cells.join('   ')}`);
+  }
 }

@@ -1,14 +1,15 @@
 // The KV cache in host memory (the CPU path, and accelerators without device-resident outputs):
 // per layer one K and one V Float32Array of capacityTokens, viewed as [rows, kvH, stride, D]. A run
 // passes rows as zero-copy views (ORT reads inputs in place) and scatters the returned new K/V
-// into them. On the CPU provider the graph's attention reads those views where they lie
-// (cacheAttention.ts), so a step writes only the new tokens. On an accelerator every run ships
+// into them. On the CPU provider the graph can also attend over those views where they lie
+// (cacheAttention.ts): long decode steps then write only the new tokens. On an accelerator every run ships
 // each row's whole used prefix to the device: O(batch × context) bytes per step, which the
 // transfer meter shows. Prefix-cache entries are plain arrays beside it, [kvH, numTokens, D] per
 // layer, allocated when saved.
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import type { GraphContract } from '../common/manifest.js';
+import { IN_PLACE_INPUT } from './cacheAttention.js';
 import { applyCacheOp, STRIDE_STEP_TOKENS, type CacheOp } from './kvCache.js';
 import { decoderInputs, layerNames, type KvStorePhases, type LayerNames, type RowsRun, type RunOutput, type TransferMeter } from './decoderFeeds.js';
 
@@ -19,6 +20,8 @@ export class HostKvCache {
   private readonly names: LayerNames;
   private stride = STRIDE_STEP_TOKENS;
   private readonly entries = new Map<number, { keys: Float32Array[]; values: Float32Array[] }>();
+  /** The CPU variant of the graph (cacheAttention.ts): each run picks its attention. */
+  private readonly switchesAttention: boolean;
 
   constructor(
     private readonly session: ort.InferenceSession,
@@ -34,6 +37,7 @@ export class HostKvCache {
       this.values.push(new Float32Array(elements));
     }
     this.names = layerNames(graph);
+    this.switchesAttention = session.inputNames.includes(IN_PLACE_INPUT);
   }
 
   get capacityBytes(): number {
@@ -89,6 +93,7 @@ export class HostKvCache {
     const pastDims = [numRows, graph.numKvHeads, pastEmpty ? 0 : stride, graph.headDim];
     const begin = firstRow * rowElements;
     const end = pastEmpty ? begin : (firstRow + numRows) * rowElements;
+    if (this.switchesAttention) feeds[IN_PLACE_INPUT] = new ort.Tensor('bool', Uint8Array.of(readsInPlace(run, sequenceLength, pastDims[2]!) ? 1 : 0), []);
     for (let layer = 0; layer < graph.numLayers; layer++) {
       // Views, not copies: ORT reads input buffers in place.
       feeds[this.names.pastKey[layer]!] = new ort.Tensor('float32', this.keys[layer]!.subarray(begin, end), pastDims);
@@ -129,6 +134,22 @@ export class HostKvCache {
   }
 
   release(): void {}
+}
+
+/**
+ * Reading the cache in place (cacheAttention) costs every row the whole P; GroupQueryAttention
+ * attends each row only up to its own length but clears and fills a B × P present buffer. Measured
+ * (scripts/bench-attention.ts, docs/benchmarks.md): in place wins decode steps whose rows fill
+ * most of a long P, loses short ones (more, smaller ops) and batches of mostly short rows next to
+ * a long one. Prefill keeps GroupQueryAttention (its first chunks run at P = 0 anyway).
+ */
+export const IN_PLACE_MIN_PAST_TOKENS = 512;
+export const IN_PLACE_MIN_FILL = 0.75;
+
+export function readsInPlace(run: RowsRun, sequenceLength: number, pastTokens: number): boolean {
+  if (sequenceLength !== 1 || pastTokens < IN_PLACE_MIN_PAST_TOKENS) return false;
+  const filled = run.startPositions.reduce((sum, position) => sum + position, 0);
+  return filled >= IN_PLACE_MIN_FILL * run.startPositions.length * pastTokens;
 }
 
 /** The first numTokens positions of `row` (laid out [row, kvH, stride, D]) as a [kvH, numTokens, D] array. */

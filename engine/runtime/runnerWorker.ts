@@ -45,8 +45,9 @@ async function init(message: InitMessage): Promise<void> {
     // Only for a device cache: these locations assume the device fetch list (see deviceFetches).
     webgpuOutputLocations: message.deviceKvCache && graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
     webgpuHalfModelPath: message.deviceKvCache && graph.outputs.presentKey ? message.halfModelPath : undefined,
-    // On the CPU provider the host cache feeds past_* and fetches new_* only: attention can read the cache in place.
-    cpuModel: inPlaceAttentionVariant(readFileSync(message.modelPath), graph.headDim) ?? undefined,
+    // On the CPU provider the host cache feeds past_* and fetches new_* only: attention can read
+    // the cache in place. HEARTH_CPU_ATTENTION=group-query keeps the package's graph (A/B benchmarks).
+    cpuModel: process.env.HEARTH_CPU_ATTENTION === 'group-query' ? undefined : inPlaceAttentionVariant(readFileSync(message.modelPath), graph) ?? undefined,
   });
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];

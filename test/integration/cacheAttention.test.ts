@@ -7,11 +7,19 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import type { SamplingParams } from '../../engine/common/engineApi.js';
 import type { ModelManifest } from '../../engine/common/manifest.js';
 import { loadEngine } from '../../engine/runtime/index.js';
-import { inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js';
+import { IN_PLACE_INPUT, inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js';
 import { onnx } from '../../engine/convert/onnx/proto.js';
+import { HostKvCache } from '../../engine/runtime/hostKvCache.js';
+import { TransferMeter } from '../../engine/runtime/decoderFeeds.js';
+import { STRIDE_STEP_TOKENS, strideFor } from '../../engine/runtime/kvCache.js';
+import { collectStream } from '../fixtures/engineStreams.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
+import { referenceGreedy } from '../fixtures/referenceModel.js';
+
+const GREEDY: SamplingParams = { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 };
 
 interface Row {
   tokenIds: number[];
@@ -29,7 +37,7 @@ interface Sessions {
 async function openSessions(options: Parameters<typeof ensureFixturePackage>[0]): Promise<Sessions> {
   const { packageDir, manifest } = await ensureFixturePackage(options);
   const modelPath = join(packageDir, manifest.files.model);
-  const variantBytes = inPlaceAttentionVariant(readFileSync(modelPath), manifest.graph.headDim);
+  const variantBytes = inPlaceAttentionVariant(readFileSync(modelPath), manifest.graph);
   assert.ok(variantBytes, 'the fixture graph has a CPU variant');
   const threads = { intraOpNumThreads: 1, interOpNumThreads: 1 };
   return {
@@ -49,7 +57,7 @@ function randomCache(manifest: ModelManifest, numRows: number, pastTokens: numbe
 }
 
 /** One run: logits and new_* of each row (only its own tokens), as plain arrays. */
-async function runRows(session: ort.InferenceSession, manifest: ModelManifest, rows: Row[], pastTokens: number, caches: Float32Array[]) {
+async function runRows(session: ort.InferenceSession, manifest: ModelManifest, rows: Row[], pastTokens: number, caches: Float32Array[], inPlace = true) {
   const { numLayers, numKvHeads, headDim } = manifest.graph;
   const numRows = rows.length;
   const sequenceLength = Math.max(...rows.map((row) => row.tokenIds.length));
@@ -69,6 +77,7 @@ async function runRows(session: ort.InferenceSession, manifest: ModelManifest, r
     total_sequence_length: new ort.Tensor('int32', Int32Array.of(Math.max(...seqlensK) + 1), []),
     last_token_index: new ort.Tensor('int64', BigInt64Array.from(rows, (row) => BigInt(row.tokenIds.length - 1)), [numRows]),
   };
+  if (session.inputNames.includes(IN_PLACE_INPUT)) feeds[IN_PLACE_INPUT] = new ort.Tensor('bool', Uint8Array.of(inPlace ? 1 : 0), []);
   const dims = [numRows, numKvHeads, pastTokens, headDim];
   for (let layer = 0; layer < numLayers; layer++) {
     feeds[`past_key.${layer}`] = new ort.Tensor('float32', caches[2 * layer]!, dims);
@@ -95,11 +104,14 @@ function assertClose(actual: number[], expected: number[], tolerance: number, wh
 async function assertSameAsGqa(sessions: Sessions, rows: Row[], pastTokens: number, what: string): Promise<void> {
   const caches = randomCache(sessions.manifest, rows.length, pastTokens, 7);
   const expected = await runRows(sessions.gqa, sessions.manifest, rows, pastTokens, caches);
-  const actual = await runRows(sessions.variant, sessions.manifest, rows, pastTokens, caches);
-  rows.forEach((_, r) => {
-    assertClose(actual[r]!.logits, expected[r]!.logits, 1e-4, `${what}, row ${r} logits`);
-    actual[r]!.newKv.forEach((values, i) => assertClose(values, expected[r]!.newKv[i]!, 1e-5, `${what}, row ${r} new K/V ${i}`));
-  });
+  for (const inPlace of [true, false]) {
+    const actual = await runRows(sessions.variant, sessions.manifest, rows, pastTokens, caches, inPlace);
+    const label = `${what} (${inPlace ? 'in place' : 'GroupQueryAttention branch'})`;
+    rows.forEach((_, r) => {
+      assertClose(actual[r]!.logits, expected[r]!.logits, 1e-4, `${label}, row ${r} logits`);
+      actual[r]!.newKv.forEach((values, i) => assertClose(values, expected[r]!.newKv[i]!, 1e-5, `${label}, row ${r} new K/V ${i}`));
+    });
+  }
 }
 
 for (const arch of ['llama', 'qwen3'] as const) {
@@ -108,11 +120,12 @@ for (const arch of ['llama', 'qwen3'] as const) {
     sessions = await openSessions({ arch, dtype: 'fp32' });
   });
 
-  test(`${arch}: the CPU variant has no GroupQueryAttention and no present outputs; the rest of the contract is unchanged`, () => {
+  test(`${arch}: the CPU variant switches each layer's attention, has no present outputs and one input more`, () => {
     const graph = onnx.ModelProto.decode(sessions.variantBytes).graph!;
-    assert.equal(graph.node!.filter((node) => node.opType === 'GroupQueryAttention').length, 0);
+    assert.equal(graph.node!.filter((node) => node.opType === 'GroupQueryAttention').length, 0, 'every GroupQueryAttention sits in an If branch');
+    assert.equal(graph.node!.filter((node) => node.opType === 'If').length, sessions.manifest.graph.numLayers);
     assert.deepEqual(sessions.variant.outputNames, sessions.gqa.outputNames.filter((name) => !name.startsWith('present_')));
-    assert.deepEqual(sessions.variant.inputNames, sessions.gqa.inputNames);
+    assert.deepEqual(sessions.variant.inputNames, [...sessions.gqa.inputNames, IN_PLACE_INPUT]);
   });
 
   test(`${arch}: every run shape gives GroupQueryAttention's logits and new K/V`, async () => {
@@ -150,14 +163,49 @@ for (const arch of ['llama', 'qwen3'] as const) {
 
 test('a graph whose attention uses a sliding window keeps GroupQueryAttention', async () => {
   const { packageDir, manifest } = await ensureFixturePackage({ arch: 'mistral', slidingWindow: 16, dtype: 'fp32' });
-  assert.equal(inPlaceAttentionVariant(readFileSync(join(packageDir, manifest.files.model)), manifest.graph.headDim), null);
+  assert.equal(inPlaceAttentionVariant(readFileSync(join(packageDir, manifest.files.model)), manifest.graph), null);
 });
 
-test('the engine on the CPU provider runs the in-place variant', async () => {
-  const { packageDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
-  const engine = await loadEngine({ packageDir, device: 'cpu' });
+test('the host cache reads a long decode in place from the K/V its prefill stored, and gets what GroupQueryAttention gets', async () => {
+  const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', contextLength: 1024 });
+  const modelPath = join(packageDir, manifest.files.model);
+  const options = { intraOpNumThreads: 1, interOpNumThreads: 1, extra: { session: { model_external_initializers_file_folder_path: packageDir } } };
+  const variant = await ort.InferenceSession.create(inPlaceAttentionVariant(readFileSync(modelPath), manifest.graph)!, options);
+  const shipped = await ort.InferenceSession.create(modelPath, options);
+  const prompt = Array.from({ length: 600 }, (_, i) => (i * 37 + 11) % manifest.shape.vocabSize);
+  const flags: number[] = [];
+  const spied = new Proxy(variant, {
+    get(target, key) {
+      if (key !== 'run') return Reflect.get(target, key);
+      return (feeds: Record<string, ort.Tensor>, fetches: string[]) => {
+        flags.push((feeds[IN_PLACE_INPUT]!.data as Uint8Array)[0]!);
+        return target.run(feeds, fetches);
+      };
+    },
+  });
+  const logitsOf = async (session: ort.InferenceSession) => {
+    const cache = new HostKvCache(session, manifest.graph, 2048, [], new TransferMeter(false), { cacheOpsMs: 0, scatterMs: 0 });
+    await cache.applyCacheOps([{ kind: 'restride', fromStride: STRIDE_STEP_TOKENS, toStride: strideFor(602), rowLengths: [0] }]);
+    await cache.run(0, { inputIds: [prompt], startPositions: [0] }, [prompt.length]);
+    const first = await cache.run(0, { inputIds: [[5]], startPositions: [600] }, [1]);
+    const second = await cache.run(0, { inputIds: [[6]], startPositions: [601] }, [1]);
+    return [...Array.from(first.logits), ...Array.from(second.logits)];
+  };
+  const inPlace = await logitsOf(spied);
+  assert.deepEqual(flags, [0, 1, 1], 'the prompt runs GroupQueryAttention, both decode steps read the cache in place');
+  assertClose(inPlace, await logitsOf(shipped), 1e-4, 'decode logits at 600 tokens of context');
+});
+
+test('the engine on the CPU provider runs the variant; greedy output after a 600-token prompt equals the reference forward', async () => {
+  const fixture = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', contextLength: 1024 });
+  const engine = await loadEngine({ packageDir: fixture.packageDir, device: 'cpu' });
   try {
     assert.equal(engine.device?.attention, 'cache-in-place');
+    const prompt = Array.from({ length: 600 }, (_, i) => (i * 53 + 7) % fixture.manifest.shape.vocabSize);
+    const { ids } = await collectStream(engine.submit({
+      requestId: 'long-prompt', promptTokenIds: prompt, sampling: GREEDY, maxNewTokens: 8, stopStrings: [], stopTokenIds: [], ignoreEos: true, arrivalTimeMs: Date.now(),
+    }));
+    assert.deepEqual(ids, referenceGreedy(fixture.checkpointDir, prompt, 8));
   } finally {
     await engine.shutdown(0);
   }
