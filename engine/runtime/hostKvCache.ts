@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import type { GraphContract } from '../common/manifest.js';
 import { IN_PLACE_INPUT } from './cacheAttention.js';
-import { applyCacheOp, STRIDE_STEP_TOKENS, type CacheOp } from './kvCache.js';
+import { applyCacheOp, STRIDE_STEP_TOKENS, strideFor, type CacheOp } from './kvCache.js';
 import { decoderInputs, layerNames, type KvStorePhases, type LayerNames, type RowsRun, type RunOutput, type TransferMeter } from './decoderFeeds.js';
 
 export class HostKvCache {
@@ -79,25 +79,59 @@ export class HostKvCache {
   }
 
   /**
-   * One session.run over the consecutive rows firstRow.. of `run`; stores the new K/V of the
-   * first numTokens[row] tokens of each row (0 = a padding row, nothing stored).
+   * The consecutive rows firstRow.. of `run` (one session.run, or for a decode batch of a few
+   * long rows next to short ones, one per long row and one for the short ones: see
+   * splitMixedDecode); stores the new K/V of the first numTokens[row] tokens of each row
+   * (0 = a padding row, nothing stored).
    */
   async run(firstRow: number, run: RowsRun, numTokens: number[]): Promise<RunOutput> {
+    const split = splitMixedDecode(run, numTokens, this.stride);
+    if (!split) return this.runRows(firstRow, run, numTokens, 'view');
+    const pick = (rows: number[]): RowsRun => ({ inputIds: rows.map((row) => run.inputIds[row]!), startPositions: rows.map((row) => run.startPositions[row]!) });
+    const parts: Array<{ rows: number[]; output: RunOutput }> = [];
+    for (const row of split.longRows) parts.push({ rows: [row], output: await this.runRows(firstRow + row, pick([row]), [numTokens[row]!], 'view') });
+    const shortRows = split.shortRows.map((row) => firstRow + row);
+    parts.push({ rows: split.shortRows, output: await this.runRows(shortRows, pick(split.shortRows), split.shortRows.map((row) => numTokens[row]!), 'compact') });
+    // Padding rows ran nowhere: their logits stay 0 (never sampled).
+    const logitsWidth = parts[0]!.output.logitsWidth;
+    const logits = new Float32Array(run.inputIds.length * logitsWidth);
+    for (const { rows, output } of parts) rows.forEach((row, i) => logits.set(output.logits.subarray(i * logitsWidth, (i + 1) * logitsWidth), row * logitsWidth));
+    return { logits, logitsWidth, runMs: parts.reduce((sum, part) => sum + part.output.runMs, 0) };
+  }
+
+  /**
+   * One session.run. `view`: `rows` is the first of consecutive rows, fed as a zero-copy view at
+   * the stride. `compact`: the listed rows' pasts are copied into a [rows, kvH, P', D] buffer with
+   * P' covering the longest of them, so attention over short rows does not pay for the stride.
+   */
+  private async runRows(rows: number | number[], run: RowsRun, numTokens: number[], layout: 'view' | 'compact'): Promise<RunOutput> {
     const { graph, stride } = this;
+    const { numKvHeads, headDim } = graph;
     const numRows = run.inputIds.length;
+    const rowOf = (row: number) => (typeof rows === 'number' ? rows + row : rows[row]!);
     const { feeds, sequenceLength } = decoderInputs(graph, run, this.totalSequenceLengthDims);
-    const rowElements = graph.numKvHeads * stride * graph.headDim;
     // Rows that all start empty (first prompt chunks) have no past to read: P = 0 spares
     // attention the stride's worth of masked positions (the contract allows any P there).
     const pastEmpty = run.startPositions.every((position) => position === 0);
-    const pastDims = [numRows, graph.numKvHeads, pastEmpty ? 0 : stride, graph.headDim];
-    const begin = firstRow * rowElements;
-    const end = pastEmpty ? begin : (firstRow + numRows) * rowElements;
-    if (this.switchesAttention) feeds[IN_PLACE_INPUT] = new ort.Tensor('bool', Uint8Array.of(readsInPlace(run, sequenceLength, pastDims[2]!) ? 1 : 0), []);
-    for (let layer = 0; layer < graph.numLayers; layer++) {
+    const pastTokens = pastEmpty ? 0 : layout === 'view' ? stride : strideFor(Math.max(...run.startPositions));
+    const pastDims = [numRows, numKvHeads, pastTokens, headDim];
+    if (this.switchesAttention) feeds[IN_PLACE_INPUT] = new ort.Tensor('bool', Uint8Array.of(readsInPlace(run, sequenceLength, pastTokens) ? 1 : 0), []);
+    const rowElements = numKvHeads * stride * headDim;
+    const pastOf = (cache: Float32Array) => {
       // Views, not copies: ORT reads input buffers in place.
-      feeds[this.names.pastKey[layer]!] = new ort.Tensor('float32', this.keys[layer]!.subarray(begin, end), pastDims);
-      feeds[this.names.pastValue[layer]!] = new ort.Tensor('float32', this.values[layer]!.subarray(begin, end), pastDims);
+      if (layout === 'view') return cache.subarray(rowOf(0) * rowElements, pastEmpty ? rowOf(0) * rowElements : rowOf(numRows) * rowElements);
+      const compact = new Float32Array(numRows * numKvHeads * pastTokens * headDim);
+      for (let row = 0; row < numRows; row++) {
+        for (let head = 0; head < numKvHeads; head++) {
+          const from = (rowOf(row) * numKvHeads + head) * stride * headDim;
+          compact.set(cache.subarray(from, from + run.startPositions[row]! * headDim), (row * numKvHeads + head) * pastTokens * headDim);
+        }
+      }
+      return compact;
+    };
+    for (let layer = 0; layer < graph.numLayers; layer++) {
+      feeds[this.names.pastKey[layer]!] = new ort.Tensor('float32', pastOf(this.keys[layer]!), pastDims);
+      feeds[this.names.pastValue[layer]!] = new ort.Tensor('float32', pastOf(this.values[layer]!), pastDims);
     }
     const fetches = [graph.outputs.logits, ...this.names.newKey.flatMap((key, layer) => [key, this.names.newValue[layer]!])];
     this.meter.fed(feeds);
@@ -109,15 +143,15 @@ export class HostKvCache {
     // Scatter new K/V ([B, S, kvH, D]) into rows laid out [row, kvH, stride, D]. Plain index
     // loops: a decode step at B=64 copies ~12k head vectors, and a subarray per copy costs more
     // than the copy.
-    const { numKvHeads, headDim } = graph;
     const scatter = (data: Float32Array, cache: Float32Array) => {
       for (let row = 0; row < numRows; row++) {
         const count = numTokens[row]!;
         const startPosition = run.startPositions[row]!;
+        const target = rowOf(row);
         for (let s = 0; s < count; s++) {
           for (let head = 0; head < numKvHeads; head++) {
             let from = ((row * sequenceLength + s) * numKvHeads + head) * headDim;
-            let to = (((firstRow + row) * numKvHeads + head) * stride + startPosition + s) * headDim;
+            let to = ((target * numKvHeads + head) * stride + startPosition + s) * headDim;
             const stop = from + headDim;
             while (from < stop) cache[to++] = data[from++]!;
           }
@@ -150,6 +184,30 @@ export function readsInPlace(run: RowsRun, sequenceLength: number, pastTokens: n
   if (sequenceLength !== 1 || pastTokens < IN_PLACE_MIN_PAST_TOKENS) return false;
   const filled = run.startPositions.reduce((sum, position) => sum + position, 0);
   return filled >= IN_PLACE_MIN_FILL * run.startPositions.length * pastTokens;
+}
+
+/**
+ * With one stride for all rows, a decode batch of short rows next to a long one costs every row
+ * the long one's P (GroupQueryAttention clears B × P, in-place attention reads it). Splitting it
+ * costs one more pass over the weights per long row, and copying the short rows' pasts into a
+ * compact buffer: worth it for a few long rows next to several short ones. Decode batches only
+ * (prefill groups are first chunks at P = 0, or one row).
+ */
+export const SPLIT_MIN_STRIDE_TOKENS = 512;
+/** A row is long when its past is above this share of the stride; the rest must be 4× shorter. */
+export const SPLIT_LONG_SHARE = 0.25;
+export const SPLIT_MAX_LONG_ROWS = 2;
+
+export function splitMixedDecode(run: RowsRun, numTokens: number[], stride: number): { longRows: number[]; shortRows: number[] } | null {
+  if (stride < SPLIT_MIN_STRIDE_TOKENS || run.inputIds.some((ids) => ids.length !== 1)) return null;
+  const longRows: number[] = [];
+  const shortRows: number[] = [];
+  run.startPositions.forEach((position, row) => {
+    if (numTokens[row] === 0) return; // a padding row: nothing to run
+    (position > SPLIT_LONG_SHARE * stride ? longRows : shortRows).push(row);
+  });
+  if (longRows.length === 0 || longRows.length > SPLIT_MAX_LONG_ROWS || shortRows.length < 2) return null;
+  return { longRows, shortRows };
 }
 
 /** The first numTokens positions of `row` (laid out [row, kvH, stride, D]) as a [kvH, numTokens, D] array. */

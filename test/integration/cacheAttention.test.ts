@@ -196,6 +196,48 @@ test('the host cache reads a long decode in place from the K/V its prefill store
   assertClose(inPlace, await logitsOf(shipped), 1e-4, 'decode logits at 600 tokens of context');
 });
 
+test('a decode batch of one long row next to short ones runs as two runs (the short rows compact) and gives each row what it gets alone, also a step later', async () => {
+  const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', contextLength: 1024 });
+  const options = { intraOpNumThreads: 1, interOpNumThreads: 1, extra: { session: { model_external_initializers_file_folder_path: packageDir } } };
+  const variant = await ort.InferenceSession.create(inPlaceAttentionVariant(readFileSync(join(packageDir, manifest.files.model)), manifest.graph)!, options);
+  const runs: number[] = [];
+  const spied = new Proxy(variant, {
+    get(target, key) {
+      if (key !== 'run') return Reflect.get(target, key);
+      return (feeds: Record<string, ort.Tensor>, fetches: string[]) => {
+        runs.push(feeds['past_key.0']!.dims[2]!);
+        return target.run(feeds, fetches);
+      };
+    },
+  });
+  const lengths = [600, 10, 27, 33];
+  const prompts = lengths.map((length, row) => Array.from({ length }, (_, i) => (i * 31 + row * 7 + 3) % manifest.shape.vocabSize));
+  const newCache = (rows: number) => new HostKvCache(spied, manifest.graph, rows * 640, [], new TransferMeter(false), { cacheOpsMs: 0, scatterMs: 0 });
+  const stride = strideFor(603);
+  const restride = (rows: number) => ({ kind: 'restride' as const, fromStride: STRIDE_STEP_TOKENS, toStride: stride, rowLengths: new Array(rows).fill(0) });
+  // Alone: each row in a cache of its own, two decode steps.
+  const alone: number[][][] = [];
+  for (const prompt of prompts) {
+    const cache = newCache(1);
+    await cache.applyCacheOps([restride(1)]);
+    await cache.run(0, { inputIds: [prompt], startPositions: [0] }, [prompt.length]);
+    const steps: number[][] = [];
+    for (const [step, token] of [5, 6].entries()) steps.push(Array.from((await cache.run(0, { inputIds: [[token]], startPositions: [prompt.length + step] }, [1])).logits));
+    alone.push(steps);
+  }
+  // Batched: the four rows in one cache, decoded together.
+  const cache = newCache(4);
+  await cache.applyCacheOps([restride(4)]);
+  for (const [row, prompt] of prompts.entries()) await cache.run(row, { inputIds: [prompt], startPositions: [0] }, [prompt.length]);
+  runs.length = 0;
+  for (const [step, token] of [5, 6].entries()) {
+    const out = await cache.run(0, { inputIds: lengths.map(() => [token]), startPositions: lengths.map((length) => length + step) }, [1, 1, 1, 1]);
+    const width = out.logitsWidth;
+    lengths.forEach((_, row) => assertClose(Array.from(out.logits.subarray(row * width, (row + 1) * width)), alone[row]![step]!, 1e-4, `step ${step}, row ${row}`));
+  }
+  assert.deepEqual(runs, [stride, strideFor(35), stride, strideFor(36)], 'per step: the long row at the stride, the short ones compact');
+});
+
 test('the engine on the CPU provider runs the variant; greedy output after a 600-token prompt equals the reference forward', async () => {
   const fixture = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', contextLength: 1024 });
   const engine = await loadEngine({ packageDir: fixture.packageDir, device: 'cpu' });
