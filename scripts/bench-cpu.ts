@@ -7,14 +7,18 @@
 //   options: --package DIR (instead of a fixture)  --dtype int4  --threads 2
 //            --llamacpp DIR (default ../llamacpp-anchor; 'none' skips llama.cpp)
 //            --gguf FILE (default DIR/<fixture>-q4_0.gguf, written by the anchor's to_gguf.py if missing)
-//            --rows decode1,decode16,prefill2000,prefill512,decodeAt2000,secondTurn  --max-prefill-tokens N  --json
+//            --rows decode1,decode16,prefill2000,prefill512,decodeAt2000,secondTurn,mixed16  --max-prefill-tokens N  --json
 //
 // Rows, measured as the anchor's scripts measure llama.cpp: decode = generated tokens / wall time of
 // 64 greedy tokens per stream after a short prompt (1 and 16 streams); prefill = prompt tokens / time
 // to the first token (median of 3 distinct prompts); decode at 2000 tokens of context = tokens after
 // the first / their time, 65 tokens after a 2000-token prompt; second chat turn = TTFT of a request
 // whose prompt is a 1500-token turn 1 + its 32 generated tokens + 64 new tokens, against turn 1's
-// (the anchor has no llama.cpp counterpart); package size = every file of the package against the
+// (the anchor has no llama.cpp counterpart); 16 streams at mixed lengths = the decode rate of 15
+// short streams (as decode16's) next to one decoding at 2000+ tokens of context, against the same
+// 15 alone, on a second engine whose KV cache holds 16 rows at the long one's stride (with one
+// stride for all rows the 4096-token cache admits no short stream next to it; no llama.cpp
+// counterpart); package size = every file of the package against the
 // GGUF file; RSS = peak resident memory of the process (Hearth: this one, ORT's worker included;
 // llama.cpp: the largest of its runs). Hearth's KV cache is sized like the anchor's 16-stream
 // context: 4096 tokens. Figures are only meaningful on an idle machine; compare ratios of one run.
@@ -24,9 +28,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { kvBytesPerToken, loadEngine, readManifest } from '../engine/runtime/index.js';
-import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs } from './engineRuns.js';
+import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs, type StreamResult } from './engineRuns.js';
 
-const ROWS = ['decode1', 'decode16', 'prefill2000', 'prefill512', 'decodeAt2000', 'secondTurn'] as const;
+const ROWS = ['decode1', 'decode16', 'prefill2000', 'prefill512', 'decodeAt2000', 'secondTurn', 'mixed16'] as const;
 type RowName = (typeof ROWS)[number];
 
 const { values } = parseArgs({
@@ -82,6 +86,36 @@ async function hearthPrefill(promptTokens: number): Promise<number> {
   const ttfts: number[] = [];
   for (let k = 0; k < 3; k++) ttfts.push(ttftMs((await runStreams(engine, [syntheticPrompt(promptTokens, vocabSize, 2000 + k)], 1)).results[0]!));
   return promptTokens / (median(ttfts) / 1000);
+}
+
+/** 15 short streams alone, then next to one long stream that is decoding: their tok/s, and the long one's meanwhile. */
+async function hearthMixed(): Promise<{ aloneTokS: number; mixedTokS: number; longTokS: number }> {
+  const LONG_PROMPT_TOKENS = 2000;
+  const LONG_NEW_TOKENS = 320;
+  const mixed = await loadEngine({
+    packageDir,
+    cpuThreads: threads,
+    batching: { maxBatchSize: 16, maxTotalTokens: 2560, kvCacheBytes: 16 * (LONG_PROMPT_TOKENS + LONG_NEW_TOKENS + 64) * kvBytesPerToken(manifest) },
+    log: (line) => console.error(`[engine] ${line}`),
+  });
+  try {
+    const shortPrompts = Array.from({ length: 15 }, (_, i) => syntheticPrompt(SHORT_PROMPT_TOKENS, vocabSize, 5000 + i));
+    const tokS = (run: { wallMs: number; results: StreamResult[] }) => run.results.reduce((sum, r) => sum + r.tokenIds.length, 0) / (run.wallMs / 1000);
+    await runStreams(mixed, shortPrompts, 8); // warm-up
+    const alone = await runStreams(mixed, shortPrompts, 64);
+    let shortRun: Promise<{ wallMs: number; results: StreamResult[] }> | null = null;
+    const long = await runStreams(mixed, [syntheticPrompt(LONG_PROMPT_TOKENS, vocabSize, 6000)], LONG_NEW_TOKENS, () => {
+      shortRun = runStreams(mixed, shortPrompts, 64);
+    });
+    const short = await shortRun!;
+    const window = short.results.flatMap((r) => [r.submittedMs, r.tokenTimesMs.at(-1)!]);
+    const [from, to] = [Math.min(...window), Math.max(...window)];
+    const longTimes = long.results[0]!.tokenTimesMs.filter((t) => t >= from && t <= to);
+    if (long.results[0]!.tokenTimesMs.at(-1)! <= to) console.error('mixed16: the long stream ended before the short ones: raise LONG_NEW_TOKENS');
+    return { aloneTokS: tokS(alone), mixedTokS: tokS(short), longTokS: (longTimes.length - 1) / ((longTimes.at(-1)! - longTimes[0]!) / 1000) };
+  } finally {
+    await mixed.shutdown(0);
+  }
 }
 
 async function hearthSecondTurn(): Promise<{ turn1Ms: number; turn2Ms: number }> {
@@ -158,6 +192,12 @@ for (const row of rows) {
     const hearth = decodeTokensPerSecond((await runStreams(engine, [syntheticPrompt(2000, vocabSize, 4000)], 65)).results[0]!);
     const other = llamaReady ? (await llama('prefill.mjs', ['2000'])).decode_tok_s_at_ctx! : null;
     table.push({ label: 'decode at 2000 tokens of context', unit: 'tok/s', hearth, llama: other });
+  } else if (row === 'mixed16') {
+    const { aloneTokS, mixedTokS, longTokS } = await hearthMixed();
+    table.push({
+      label: '15 short streams next to one at 2000+ tokens of context', unit: 'tok/s', hearth: mixedTokS, llama: null,
+      note: `${(mixedTokS / aloneTokS).toFixed(2)} of the 15 alone (${aloneTokS.toFixed(1)}); the long one meanwhile ${longTokS.toFixed(1)} tok/s`,
+    });
   } else {
     const { turn1Ms, turn2Ms } = await hearthSecondTurn();
     table.push({ label: '2nd chat turn extending a 1500-token prompt: TTFT', unit: 'ms', hearth: turn2Ms, llama: null, note: `${(turn2Ms / turn1Ms).toFixed(2)} of turn 1 (${turn1Ms.toFixed(0)} ms)` });

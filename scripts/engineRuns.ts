@@ -41,11 +41,11 @@ export interface StreamResult {
 
 let requestSeq = 0;
 
-/** Submits one greedy request per prompt at once; each generates exactly newTokens tokens (EOS ignored). */
-export async function runStreams(engine: LoadedEngine, prompts: number[][], newTokens: number): Promise<{ wallMs: number; results: StreamResult[] }> {
+/** Submits one greedy request per prompt at once; each generates exactly newTokens tokens (EOS ignored). `onFirstToken(i)`: prompt i's first token arrived. */
+export async function runStreams(engine: LoadedEngine, prompts: number[][], newTokens: number, onFirstToken?: (index: number) => void): Promise<{ wallMs: number; results: StreamResult[] }> {
   const started = performance.now();
   const results = await Promise.all(
-    prompts.map(async (prompt) => {
+    prompts.map(async (prompt, index) => {
       const request: GenerationRequest = {
         requestId: `bench-${++requestSeq}`,
         promptTokenIds: prompt,
@@ -61,6 +61,7 @@ export async function runStreams(engine: LoadedEngine, prompts: number[][], newT
         if (event.type === 'token') {
           result.tokenTimesMs.push(performance.now());
           result.tokenIds.push(event.tokenId);
+          if (result.tokenIds.length === 1) onFirstToken?.(index);
         } else result.finishReason = event.finishReason;
       }
       return result;

@@ -3,7 +3,7 @@
 // works; on failure we fall back to CPU and report why.
 import { readFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { GpuAdapterInfo } from '../common/accelerator.js';
 import type { DeviceChoice } from '../common/servingConfig.js';
@@ -72,11 +72,16 @@ export interface SessionOutputs {
   webgpuOutputLocations?: Record<string, ort.Tensor.DataLocation>;
   /** A half-precision graph to load instead on a WebGPU adapter with shader-f16. */
   webgpuHalfModelPath?: string;
+  /**
+   * The CPU provider's graph, when it differs from modelPath's (cacheAttention.ts); its external
+   * data is read from modelPath's folder.
+   */
+  cpuModel?: Uint8Array;
 }
 
 export async function createSession(modelPath: string, settings: SessionSettings, log: (line: string) => void, outputs: SessionOutputs = {}): Promise<CreatedSession> {
   const intraOpThreads = settings.cpuThreads > 0 ? settings.cpuThreads : physicalCoreCount();
-  const base: ort.InferenceSession.SessionOptions = {
+  const base = {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: intraOpThreads,
@@ -95,7 +100,7 @@ export async function createSession(modelPath: string, settings: SessionSettings
         force_spinning_stop: '1',
       },
     },
-  };
+  } satisfies ort.InferenceSession.SessionOptions;
   const backends = supportedBackends();
   const fallbackNotes: string[] = [];
   let adapter: GpuAdapterInfo | null = null;
@@ -132,7 +137,7 @@ export async function createSession(modelPath: string, settings: SessionSettings
       const session = await ort.InferenceSession.create(half ? outputs.webgpuHalfModelPath! : modelPath, { ...options, executionProviders: [name, 'cpu'] });
       const device: DeviceReport = {
         executionProvider: name, requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes,
-        adapter: name === 'webgpu' ? adapter : null, precision: half ? 'fp16' : 'fp32',
+        adapter: name === 'webgpu' ? adapter : null, precision: half ? 'fp16' : 'fp32', attention: 'group-query',
       };
       if (half) log('precision: fp16 activations and KV cache (half-precision graph, adapter has shader-f16)');
       log(`execution provider: ${name} (requested ${settings.device})`);
@@ -143,7 +148,20 @@ export async function createSession(modelPath: string, settings: SessionSettings
       log(note);
     }
   }
-  const session = await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
-  log(`execution provider: cpu, ${intraOpThreads} intra-op threads, spinning ${settings.allowSpinning ? 'on' : 'off'}${fallbackNotes.length ? ` (${fallbackNotes.join(' ')})` : ''}`);
-  return { session, device: { executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes, adapter: null, precision: 'fp32' } };
+  const cpuModel = outputs.cpuModel;
+  const session = cpuModel
+    ? await ort.InferenceSession.create(cpuModel, {
+      ...base,
+      executionProviders: ['cpu'],
+      extra: { session: { ...base.extra.session, model_external_initializers_file_folder_path: dirname(modelPath) } },
+    })
+    : await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
+  log(`execution provider: cpu, ${intraOpThreads} intra-op threads, spinning ${settings.allowSpinning ? 'on' : 'off'}${cpuModel ? ', attention reads the KV cache in place' : ''}${fallbackNotes.length ? ` (${fallbackNotes.join(' ')})` : ''}`);
+  return {
+    session,
+    device: {
+      executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes, adapter: null, precision: 'fp32',
+      attention: cpuModel ? 'cache-in-place' : 'group-query',
+    },
+  };
 }

@@ -27,6 +27,11 @@ export interface DeviceReport {
   adapter: GpuAdapterInfo | null;
   /** Activations and KV cache: fp16 only with the half-precision graph on a shader-f16 device. */
   precision: 'fp32' | 'fp16';
+  /**
+   * The attention the session runs: the package's GroupQueryAttention, or (CPU provider) the
+   * variant that reads the KV cache in place (cacheAttention.ts).
+   */
+  attention: 'group-query' | 'cache-in-place';
 }
 
 /** What the runner reports once loaded. */

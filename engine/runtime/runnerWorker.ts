@@ -3,9 +3,11 @@
 // Per step: apply cache ops → decode run (rows 0..n-1) → prefill runs → sample. Where the cache
 // lives is the store's business: host memory (HostKvCache: zero-copy views in, new K/V scattered
 // back) or the GPU device (DeviceKvCache: present_* fed back as past_*, nothing copied).
+import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
+import { inPlaceAttentionVariant } from './cacheAttention.js';
 import { createSession } from './executionProviders.js';
 import { DeviceKvCache, deviceOutputLocations, deviceResidencyProblem } from './deviceKvCache.js';
 import { HostKvCache } from './hostKvCache.js';
@@ -43,6 +45,9 @@ async function init(message: InitMessage): Promise<void> {
     // Only for a device cache: these locations assume the device fetch list (see deviceFetches).
     webgpuOutputLocations: message.deviceKvCache && graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
     webgpuHalfModelPath: message.deviceKvCache && graph.outputs.presentKey ? message.halfModelPath : undefined,
+    // On the CPU provider the host cache feeds past_* and fetches new_* only: attention can read
+    // the cache in place. HEARTH_CPU_ATTENTION=group-query keeps the package's graph (A/B benchmarks).
+    cpuModel: process.env.HEARTH_CPU_ATTENTION === 'group-query' ? undefined : inPlaceAttentionVariant(readFileSync(message.modelPath), graph) ?? undefined,
   });
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];

@@ -1,0 +1,181 @@
+// Attention in standard ONNX ops that reads the KV cache where it lies: the past K/V inputs are
+// MatMul operands, the new tokens' K/V are attended separately, and nothing of cache size is
+// written. GroupQueryAttention on ORT 1.30's CPU provider instead clears and fills a fresh
+// present buffer (past + new) per layer and call: O(rows × P) writes on top of the reads. Its
+// past/present share-buffer mode would avoid that, but onnxruntime-node copies every fetched
+// output into a new ArrayBuffer, so binding present over the cache costs a full cache copy per
+// step (measured: scripts/bench-attention.ts, docs/benchmarks.md).
+//
+// Same semantics as the decoder graph's GroupQueryAttention call (engine/convert/README.md): row b
+// has seqlens_k[b] + 1 tokens after the call, its past is the first max(0, seqlens_k[b] + 1 - S)
+// positions of past_*, the rest of P is ignored; new tokens attend causally to each other; query
+// head h reads KV head floor(h / (numHeads / numKvHeads)); scale 1/sqrt(headDim).
+import type { onnx as P } from 'onnx-proto';
+import type { GraphContract } from '../common/manifest.js';
+import { GraphBuilder } from '../convert/onnx/graphBuilder.js';
+import { onnx } from '../convert/onnx/proto.js';
+
+export interface CacheAttentionInputs {
+  /** [B, S, numHeads·D] after rotary */
+  q: string;
+  /** [B, S, numKvHeads·D] after rotary */
+  k: string;
+  /** [B, S, numKvHeads·D] */
+  v: string;
+  /** [B, numKvHeads, P, D] */
+  pastKey: string;
+  pastValue: string;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+/** Scores of masked positions: finite, so a row whose past is empty still softmaxes cleanly. */
+const MASKED = -1e30;
+
+/** Additive masks shared by every layer's attention (they depend only on the run's shapes and seqlens_k). */
+export interface AttentionMasks {
+  /** [B, 1, 1, P]: 0 where position p of row b is past, MASKED beyond */
+  past: string;
+  /** [S·G, S]: 0 where new key j is visible to score row r (token floor(r / G)), i.e. j <= floor(r / G) */
+  causal: string;
+  /** int64 [2]: P, S (the split of the softmaxed scores) */
+  split: string;
+}
+
+/**
+ * `sequenceInput`: any tensor shaped [B, S, …] of the run (input_ids); `pastKey`: one layer's
+ * past_key (every layer's has the same P). `group` = numHeads / numKvHeads.
+ */
+export function attentionMasks(g: GraphBuilder, sequenceInput: string, pastKey: string, seqlensK: string, group: number): AttentionMasks {
+  const f32 = (value: number) => g.constant(g.fresh('f32'), 'float32', [], new Uint8Array(Float32Array.of(value).buffer));
+  const i64 = (value: number) => g.int64s([value], []);
+  const sequenceLength = g.op('Gather', [g.op('Shape', [sequenceInput]), i64(1)], { attributes: { axis: 0 } });
+  const pastPositions = g.op('Gather', [g.op('Shape', [pastKey]), i64(2)], { attributes: { axis: 0 } });
+  // Row b's past: max(0, seqlens_k[b] + 1 - S) positions (first prompts are right-padded: past 0).
+  const totals = g.op('Cast', [g.op('Add', [seqlensK, g.constant(g.fresh('one'), 'int32', [], new Uint8Array(Int32Array.of(1).buffer))])], { attributes: { to: 7 /* INT64 */ } });
+  const pastLengths = g.op('Max', [g.op('Sub', [totals, sequenceLength]), i64(0)]);
+  const positions = g.op('Range', [i64(0), pastPositions, i64(1)]);
+  const pastVisible = g.op('Less', [g.op('Unsqueeze', [positions, g.int64s([0])]), g.op('Unsqueeze', [pastLengths, g.int64s([1])])]);
+  const past = g.op('Unsqueeze', [g.op('Where', [pastVisible, f32(0), f32(MASKED)]), g.int64s([1, 2])]);
+  const rowTokens = g.op('Div', [g.op('Range', [i64(0), g.op('Mul', [sequenceLength, i64(group)]), i64(1)]), i64(group)]);
+  const keyTokens = g.op('Range', [i64(0), sequenceLength, i64(1)]);
+  const visible = g.op('LessOrEqual', [g.op('Unsqueeze', [keyTokens, g.int64s([0])]), g.op('Unsqueeze', [rowTokens, g.int64s([1])])]);
+  const causal = g.op('Where', [visible, f32(0), f32(MASKED)]);
+  const split = g.op('Concat', [g.op('Unsqueeze', [pastPositions, g.int64s([0])]), g.op('Unsqueeze', [sequenceLength, g.int64s([0])])], { attributes: { axis: 0 } });
+  return { past, causal, split };
+}
+
+/** Emits one layer's attention; returns its output name, [B, S, numHeads·D]. */
+export function cacheAttention(g: GraphBuilder, inputs: CacheAttentionInputs, masks: AttentionMasks): string {
+  const { q, k, v, pastKey, pastValue, numHeads, numKvHeads, headDim } = inputs;
+  const group = numHeads / numKvHeads;
+  const scale = { float: 1 / Math.sqrt(headDim) };
+
+  // Queries grouped by KV head: [B, kvH, S·G, D] with row s·G + g = query head kvh·G + g at token s.
+  const grouped = g.op('Transpose', [g.op('Reshape', [q, g.int64s([0, 0, numKvHeads, group, headDim])])], { attributes: { perm: [0, 2, 1, 3, 4] } });
+  const queries = g.op('Reshape', [grouped, g.int64s([0, numKvHeads, -1, headDim])]);
+  const heads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, g.int64s([0, 0, numKvHeads, headDim])])], { attributes: { perm: [0, 2, 1, 3] } });
+
+  // Scores against the past, read in place ([B, kvH, S·G, P]), and against the new tokens ([…, S]).
+  const pastScores = g.op('FusedMatMul', [queries, pastKey], { domain: 'com.microsoft', attributes: { transB: 1, alpha: scale } });
+  const newScores = g.op('FusedMatMul', [queries, heads(k)], { domain: 'com.microsoft', attributes: { transB: 1, alpha: scale } });
+  const scores = g.op('Concat', [g.op('Add', [pastScores, masks.past]), g.op('Add', [newScores, masks.causal])], { attributes: { axis: -1 } });
+  const probs = g.op('Softmax', [scores], { attributes: { axis: -1 } });
+  const [pastProbs, newProbs] = g.node('Split', [probs, masks.split], { attributes: { axis: -1 }, outputs: 2 }) as [string, string];
+  const context = g.op('Add', [g.op('MatMul', [pastProbs, pastValue]), g.op('MatMul', [newProbs, heads(v)])]);
+
+  // [B, kvH, S·G, D] → [B, S, kvH·G·D]
+  const byToken = g.op('Transpose', [g.op('Reshape', [context, g.int64s([0, numKvHeads, -1, group, headDim])])], { attributes: { perm: [0, 2, 1, 3, 4] } });
+  return g.op('Reshape', [byToken, g.int64s([0, 0, numHeads * headDim])]);
+}
+
+/** The CPU variant's extra input: bool scalar, true = cacheAttention, false = GroupQueryAttention. */
+export const IN_PLACE_INPUT = 'cache_attention_in_place';
+
+/**
+ * The CPU variant of a decoder graph: each GroupQueryAttention node becomes an If on the
+ * IN_PLACE_INPUT scalar between cacheAttention (reads past_* in place, writes nothing of cache
+ * size) and the node as shipped, and the present_* outputs are dropped (a host-memory runner
+ * fetches logits and new_* only). Neither wins everywhere (scripts/bench-attention.ts):
+ * GroupQueryAttention attends each row only up to its own length but clears and fills a
+ * B × P present buffer per layer; cacheAttention reads all of B × P. The runner picks per run
+ * (hostKvCache.ts). Built at load from the package's model.onnx (weights stay in model.onnx.data
+ * and are shared by both branches), so every package with this graph contract gets it. Null when
+ * a node uses a GroupQueryAttention feature cacheAttention does not reproduce (sliding window,
+ * rotary inside the op, packed QKV, softcap, a custom scale): that graph runs as shipped.
+ */
+export function inPlaceAttentionVariant(modelBytes: Uint8Array, contract: GraphContract): Uint8Array | null {
+  const model = onnx.ModelProto.decode(modelBytes);
+  const graph = model.graph!;
+  const builder = new GraphBuilder(null);
+  const built = builder.buildModel({}, 'hearth-runtime').graph!; // live views of the builder's nodes and initializers
+  const inputIds = graph.input!.find((info) => info.name === contract.inputs.inputIds)?.name;
+  const nodes: P.INodeProto[] = [];
+  const dropped = new Set<string>();
+  const external = new Map<string, string>();
+  let masks: AttentionMasks | null = null;
+  let rewritten = 0;
+  for (const node of graph.node!) {
+    if (node.opType !== 'GroupQueryAttention' || node.domain !== 'com.microsoft') {
+      nodes.push(node);
+      continue;
+    }
+    const attributes = new Map(node.attribute!.map((attribute) => [attribute.name!, attribute]));
+    const int = (name: string, fallback: number) => Number(attributes.get(name)?.i ?? fallback);
+    const float = (name: string) => Number(attributes.get(name)?.f ?? 0);
+    const [q, k, v, pastKey, pastValue, seqlensK, , ...extra] = node.input!;
+    const numHeads = int('num_heads', 0);
+    const numKvHeads = int('kv_num_heads', 0);
+    const unsupported =
+      int('local_window_size', -1) !== -1 || int('do_rotary', 0) !== 0 || int('smooth_softmax', 0) !== 0 || float('softcap') !== 0 || float('scale') !== 0 ||
+      !k || !v || !pastKey || !pastValue || !seqlensK || extra.some(Boolean) || !inputIds || !(numKvHeads > 0 && numHeads % numKvHeads === 0);
+    if (unsupported) return null;
+    // The builder sees the package's tensors under placeholder names and its own names (Mul_3, …,
+    // which the package graph also uses) get a prefix, so nothing can collide.
+    const placeholder = (name: string) => {
+      const alias = `external/${external.size}`;
+      external.set(alias, name);
+      return alias;
+    };
+    const firstNew = built.node!.length;
+    masks ??= attentionMasks(builder, placeholder(inputIds!), placeholder(pastKey), placeholder(seqlensK), numHeads / numKvHeads);
+    const firstAttention = built.node!.length;
+    const out = cacheAttention(builder, { q: placeholder(q!), k: placeholder(k), v: placeholder(v), pastKey: placeholder(pastKey), pastValue: placeholder(pastValue), numHeads, numKvHeads, headDim: contract.headDim }, masks);
+    const attention = node.output![0]!;
+    const inPlaceOut = `${attention}/in_place`;
+    const rename = (name: string) => (name === out ? inPlaceOut : external.get(name) ?? `cache_attention/${name}`);
+    const renamed = (n: P.INodeProto): P.INodeProto => ({ ...n, name: `cache_attention/${n.name}`, input: n.input!.map(rename), output: n.output!.map(rename) });
+    nodes.push(...built.node!.slice(firstNew, firstAttention).map(renamed)); // the masks, once
+    const branchOutput = (name: string): P.IValueInfoProto => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } });
+    const thenBranch: P.IGraphProto = { name: `cache_attention.${rewritten}`, node: built.node!.slice(firstAttention).map(renamed), output: [branchOutput(inPlaceOut)] };
+    const gqaOut = `${attention}/group_query`;
+    const elseBranch: P.IGraphProto = {
+      name: `group_query_attention.${rewritten}`,
+      node: [{ ...node, output: [gqaOut, `${attention}/present_key`, `${attention}/present_value`] }],
+      output: [branchOutput(gqaOut)],
+    };
+    const GRAPH = onnx.AttributeProto.AttributeType.GRAPH;
+    nodes.push({
+      opType: 'If', domain: '', name: `attention_switch.${rewritten}`, input: [IN_PLACE_INPUT], output: [attention],
+      attribute: [{ name: 'then_branch', type: GRAPH, g: thenBranch }, { name: 'else_branch', type: GRAPH, g: elseBranch }],
+    });
+    for (const present of node.output!.slice(1)) if (present) dropped.add(present);
+    rewritten++;
+  }
+  const initializers = built.initializer!.map((tensor) => ({ ...tensor, name: `cache_attention/${tensor.name}` }));
+  if (rewritten === 0) return null;
+  const consumed = new Set(nodes.flatMap((n) => n.input!));
+  for (const name of dropped) if (consumed.has(name)) return null;
+  const variant: P.IModelProto = {
+    ...model,
+    graph: {
+      ...graph,
+      node: nodes,
+      initializer: [...graph.initializer!, ...initializers],
+      input: [...graph.input!, { name: IN_PLACE_INPUT, type: { tensorType: { elemType: onnx.TensorProto.DataType.BOOL, shape: { dim: [] } } } }],
+      output: graph.output!.filter((info) => !dropped.has(info.name!)),
+    },
+  };
+  return onnx.ModelProto.encode(variant).finish();
+}
