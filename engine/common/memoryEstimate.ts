@@ -22,7 +22,7 @@
 // those casts at load time, so an fp16 package holds fp32 linears in memory (the fp16 embedding
 // table stays fp16: only the gathered rows are cast).
 import type { ModelDtype, ModelShape } from './manifest.js';
-import { readModelShape } from './modelConfig.js';
+import { readModelShape, readTensorLayout, type TensorLayout } from './modelConfig.js';
 
 export type KvDtype = 'float32' | 'float16';
 
@@ -71,8 +71,12 @@ export type EstimateShape = Pick<
 > & {
   /** Qwen2 has biases on q/k/v. */
   attentionBias?: boolean;
-  /** Qwen3 normalises q and k per head (two extra headDim-sized weights per layer). */
+  /** Qwen3 and Gemma 3 normalise q and k per head (two extra headDim-sized weights per layer). */
   qkNorm?: boolean;
+  /** 'sandwich' (Gemma 2/3): norms after attention and around the MLP too (two more hidden-sized weights per layer). */
+  normPlacement?: TensorLayout['normPlacement'];
+  /** Gemma 3's second rotary table pair (its local layers' base). */
+  localRotary?: boolean;
   /** Positions of the rotary cos/sin tables the converter bakes in (config max_position_embeddings). */
   contextLength?: number;
 };
@@ -163,7 +167,12 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   if (rotaryElements) {
     fp32('rotary.cos_cache', rotaryElements, 'other');
     fp32('rotary.sin_cache', rotaryElements, 'other');
+    if (shape.localRotary) {
+      fp32('rotary.local.cos_cache', rotaryElements, 'other');
+      fp32('rotary.local.sin_cache', rotaryElements, 'other');
+    }
   }
+  const sandwich = shape.normPlacement === 'sandwich';
   for (let i = 0; i < numLayers; i++) {
     fp32(`layers.${i}.input_layernorm`, h, 'layers');
     linear(`layers.${i}.qkv_proj`, h, qDim + 2 * kvDim, 'layers');
@@ -173,9 +182,13 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
       fp32(`layers.${i}.k_norm`, headDim, 'layers');
     }
     linear(`layers.${i}.o_proj`, qDim, h, 'layers');
+    // Llama's post_attention_layernorm is the MLP's input norm; Gemma's normalises the attention
+    // output, and its MLP has its own pre- and post-feed-forward norms.
     fp32(`layers.${i}.post_attention_layernorm`, h, 'layers');
+    if (sandwich) fp32(`layers.${i}.pre_feedforward_layernorm`, h, 'layers');
     linear(`layers.${i}.gate_up_proj`, h, 2 * intermediateSize, 'layers');
     linear(`layers.${i}.down_proj`, intermediateSize, h, 'layers');
+    if (sandwich) fp32(`layers.${i}.post_feedforward_layernorm`, h, 'layers');
   }
   fp32('model.norm', h, 'other');
   if (shape.tiedEmbeddings && int4Embedding) {
@@ -216,7 +229,7 @@ export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4
   const qDim = numHeads * headDim;
   const kvDim = numKvHeads * headDim;
   const biasElements = shape.attentionBias ? qDim + 2 * kvDim : 0;
-  const normElements = 2 * hiddenSize + (shape.qkNorm ? 2 * headDim : 0);
+  const normElements = (shape.normPlacement === 'sandwich' ? 4 : 2) * hiddenSize + (shape.qkNorm ? 2 * headDim : 0);
   const layerParams = qDim * hiddenSize * 2 + kvDim * hiddenSize * 2 + 3 * hiddenSize * intermediateSize + biasElements + normElements;
   const numParams = numLayers * layerParams + vocabSize * hiddenSize * (shape.tiedEmbeddings ? 1 : 2) + hiddenSize;
   return {
@@ -375,9 +388,10 @@ export function modelShapeFromHfConfig(config: Record<string, unknown>): Estimat
     intermediateSize: shape.intermediateSize,
     contextLength: shape.contextLength,
     tiedEmbeddings: shape.tiedEmbeddings,
-    // What the checkpoint reader finds in the weights, known here from the family: Qwen2's q/k/v biases, Qwen3's q/k norms.
+    // What the checkpoint reader finds in the weights, known here from the family: Qwen2's q/k/v
+    // biases, q/k norms, Gemma's extra norms and second rotary table (the converter's own reader).
     attentionBias: modelType === 'qwen2' ? true : text.attention_bias === true,
-    qkNorm: modelType === 'qwen3',
+    ...readTensorLayout(config),
   };
 }
 

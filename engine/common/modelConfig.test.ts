@@ -14,7 +14,7 @@ describe('parseModelConfig', () => {
     assert.equal(config.shape.headDim, 16);
     assert.equal(config.shape.tiedEmbeddings, false);
     assert.deepEqual(config.ropeScaling, { type: 'default' });
-    assert.equal(config.slidingWindow, null);
+    assert.equal(config.features.layers.every((layer) => layer.slidingWindow === null), true);
   });
 
   it('takes head_dim from the config when given (Qwen3)', () => {
@@ -37,8 +37,8 @@ describe('parseModelConfig', () => {
   });
 
   it('keeps a Mistral sliding window only when it is shorter than the context', () => {
-    assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 64 }).slidingWindow, 64);
-    assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 4096 }).slidingWindow, null);
+    assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 64 }).features.layers[1]!.slidingWindow, 64);
+    assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 4096 }).features.layers[1]!.slidingWindow, null);
   });
 
   for (const [label, config, message] of [

@@ -10,6 +10,10 @@ export const SUPPORTED_ARCHITECTURES: Record<string, Architecture> = {
   Qwen2ForCausalLM: 'qwen2',
   Qwen3ForCausalLM: 'qwen3',
   Phi3ForCausalLM: 'phi3',
+  Gemma2ForCausalLM: 'gemma2',
+  Gemma3ForCausalLM: 'gemma3',
+  // The text tower of the multimodal checkpoints (config under text_config, weights under language_model).
+  Gemma3ForConditionalGeneration: 'gemma3',
 };
 
 export type RopeScaling =
@@ -17,13 +21,48 @@ export type RopeScaling =
   | { type: 'linear'; factor: number }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
 
+/** One decoder layer's attention: its key span and its rotary table. */
+export interface LayerAttention {
+  /**
+   * Sliding window span in tokens, the query's own position included (transformers masks keys at
+   * or before query − window), or null for full attention.
+   */
+  slidingWindow: number | null;
+  /** The rotary table of the layer's q/k: 'global' (rope_theta + rope_scaling) or 'local' (Gemma 3's sliding layers). */
+  rope: 'global' | 'local';
+}
+
+/**
+ * How a family's decoder differs from Llama's, as data the graph, the weight reader and the
+ * tensor plan read (no per-architecture branches there).
+ */
+export interface DecoderFeatures {
+  /** Multiplier of the gathered token embeddings (Gemma: √hidden rounded to the checkpoint's dtype), or null. */
+  embeddingMultiplier: number | null;
+  /** Gemma stores RMSNorm weights as offsets from 1 (the norm multiplies by 1 + w). */
+  normWeightOffset: 0 | 1;
+  /** 'pre': norm before attention and MLP (Llama). 'sandwich': also after each (Gemma 2/3). */
+  normPlacement: 'pre' | 'sandwich';
+  activation: 'silu' | 'gelu_tanh';
+  /** 'per-head': RMSNorm of each q/k head before rotary (Qwen3, Gemma 3), or none. */
+  qkNorm: 'per-head' | null;
+  /** Attention score scale (Gemma: query_pre_attn_scalar^-0.5), or null for 1/√headDim. */
+  attentionScale: number | null;
+  /** cap · tanh(score / cap) before the softmax (Gemma 2's attn_logit_softcapping), or null. */
+  attentionSoftcap: number | null;
+  /** cap · tanh(logits / cap) (Gemma 2's final_logit_softcapping), or null. */
+  finalLogitSoftcap: number | null;
+  /** The local layers' rotary base and scaling (Gemma 3: rope_local_base_freq, unscaled), or null when every layer uses the global table. */
+  localRope: { theta: number; scaling: RopeScaling } | null;
+  layers: LayerAttention[];
+}
+
 export interface ModelConfig {
   architecture: Architecture;
   hfArchitecture: string;
   shape: ModelShape;
   ropeScaling: RopeScaling;
-  /** Mistral-style sliding window attention span in tokens, or null for full attention. */
-  slidingWindow: number | null;
+  features: DecoderFeatures;
   bosTokenId: number | null;
   eosTokenIds: number[];
 }
@@ -31,12 +70,34 @@ export interface ModelConfig {
 type Json = Record<string, unknown>;
 
 /**
+ * transformers' config defaults where a family's Hub configs rely on them: Gemma 2 configs leave
+ * out tie_word_embeddings (Gemma2Config: true); multimodal Gemma 3 checkpoints (gemma-3-4b-it and
+ * up) leave most of Gemma3TextConfig's defaults out of text_config.
+ */
+const GEMMA2_DEFAULTS: Json = {
+  tie_word_embeddings: true, head_dim: 256, query_pre_attn_scalar: 256, sliding_window: 4096, final_logit_softcapping: 30.0, attn_logit_softcapping: 50.0,
+  hidden_activation: 'gelu_pytorch_tanh', rms_norm_eps: 1e-6, rope_theta: 10000,
+};
+const GEMMA3_TEXT_DEFAULTS: Json = {
+  vocab_size: 262208, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26, num_attention_heads: 8, num_key_value_heads: 4,
+  head_dim: 256, hidden_activation: 'gelu_pytorch_tanh', max_position_embeddings: 131072, rms_norm_eps: 1e-6, rope_theta: 1_000_000,
+  query_pre_attn_scalar: 256, sliding_window: 4096, rope_local_base_freq: 10_000, sliding_window_pattern: 6, tie_word_embeddings: true,
+};
+
+/**
  * The config's text model (multimodal checkpoints such as Gemma 3's nest it under `text_config`),
- * with the outer architectures list when the inner one has none.
+ * with the outer architectures list and dtype when the inner one has none, and the text model's
+ * defaults (Gemma 3) where the config leaves them out.
  */
 function textConfigOf(config: Json): Json {
-  const inner = config.text_config;
-  return inner && typeof inner === 'object' && !Array.isArray(inner) ? { architectures: config.architectures, ...(inner as Json) } : config;
+  const inner = config.text_config && typeof config.text_config === 'object' && !Array.isArray(config.text_config) ? (config.text_config as Json) : null;
+  const text = inner ? { architectures: config.architectures, torch_dtype: config.torch_dtype ?? config.dtype, ...inner } : config;
+  const defaults = text.model_type === 'gemma3_text' ? GEMMA3_TEXT_DEFAULTS : text.model_type === 'gemma2' ? GEMMA2_DEFAULTS : null;
+  return defaults ? { ...defaults, ...withoutUndefined(text) } : text;
+}
+
+function withoutUndefined(config: Json): Json {
+  return Object.fromEntries(Object.entries(config).filter(([, value]) => value !== undefined));
 }
 
 /** The decoder's dimensions, with transformers' defaults where a key may be absent. Throws ConvertError naming the bad key. */
@@ -99,31 +160,168 @@ export function parseModelConfig(rawConfig: Json): ModelConfig {
   if (partialRotary != null && partialRotary !== 1) {
     throw new ConvertError(`config.json sets partial_rotary_factor ${String(partialRotary)}; hearth supports full rotary embeddings only.`);
   }
-  const hiddenAct = config.hidden_act ?? 'silu';
-  if (hiddenAct !== 'silu') throw new ConvertError(`config.json sets hidden_act '${String(hiddenAct)}'; hearth supports 'silu' only.`);
-  // Mistral and Phi-3 apply sliding_window whenever it is set; Qwen2/3 only with
-  // use_sliding_window, and then only on some layers, which the graph does not model.
-  const window = config.sliding_window;
-  if ((architecture === 'qwen2' || architecture === 'qwen3') && config.use_sliding_window === true) {
-    throw new ConvertError('config.json enables use_sliding_window for some Qwen layers; hearth does not support per-layer sliding windows.');
-  }
-  const useWindow = architecture === 'mistral' || architecture === 'phi3' || architecture === 'llama';
-  const slidingWindow = useWindow && typeof window === 'number' && window > 0 && window < shape.contextLength ? window : null;
+  const features = decoderFeatures(architecture, config, shape);
   const eos = config.eos_token_id;
   return {
     architecture,
     hfArchitecture,
     shape,
-    ropeScaling: parseRopeScaling(config.rope_scaling ?? config.rope_parameters),
-    slidingWindow,
+    ropeScaling: parseRopeScaling(globalRopeParameters(config) ?? config.rope_scaling ?? config.rope_parameters),
+    features,
     bosTokenId: typeof config.bos_token_id === 'number' ? config.bos_token_id : null,
     eosTokenIds: Array.isArray(eos) ? eos.filter((id): id is number => typeof id === 'number') : typeof eos === 'number' ? [eos] : [],
   };
 }
 
+/** The parts of the features that add tensors to a package (engine/common/memoryEstimate.ts packageTensors). */
+export interface TensorLayout {
+  qkNorm: boolean;
+  normPlacement: DecoderFeatures['normPlacement'];
+  localRotary: boolean;
+}
+
+export function tensorLayoutOf(features: DecoderFeatures): TensorLayout {
+  return { qkNorm: features.qkNorm !== null, normPlacement: features.normPlacement, localRotary: features.localRope !== null };
+}
+
+/**
+ * The tensor layout of a Hub config.json, for estimates before a download: the converter's
+ * features for the architectures it converts, Llama's layout for any other (whose estimate is
+ * then approximate: it cannot be converted anyway).
+ */
+export function readTensorLayout(rawConfig: Json): TensorLayout {
+  const architecture = SUPPORTED_ARCHITECTURES[declaredArchitecture(rawConfig)];
+  if (!architecture) return { qkNorm: false, normPlacement: 'pre', localRotary: false };
+  return tensorLayoutOf(decoderFeatures(architecture, textConfigOf(rawConfig), readModelShape(rawConfig)));
+}
+
+const GEMMA = new Set<Architecture>(['gemma2', 'gemma3']);
+
+/**
+ * The family's features from its config, with transformers' defaults per family. Refuses what the
+ * graph would get wrong (another activation, per-layer windows it cannot place).
+ */
+export function decoderFeatures(architecture: Architecture, config: Json, shape: ModelShape): DecoderFeatures {
+  const gemma = GEMMA.has(architecture);
+  // Gemma's MLP reads hidden_activation (Gemma 2 configs carry hidden_act too, which it ignores).
+  const activationKey = gemma && config.hidden_activation != null ? 'hidden_activation' : 'hidden_act';
+  const hiddenAct = config[activationKey] ?? (gemma ? 'gelu_pytorch_tanh' : 'silu');
+  const expected = gemma ? 'gelu_pytorch_tanh' : 'silu';
+  if (hiddenAct !== expected) throw new ConvertError(`config.json sets ${activationKey} '${String(hiddenAct)}'; hearth supports '${expected}' only for ${architecture}.`);
+  const positive = (key: string): number | null => {
+    const value = config[key];
+    if (value == null) return null;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new ConvertError(`config.json: '${key}' must be a positive number or null (found ${JSON.stringify(value)}).`);
+    return value;
+  };
+  const base: DecoderFeatures = {
+    embeddingMultiplier: null,
+    normWeightOffset: 0,
+    normPlacement: 'pre',
+    activation: 'silu',
+    qkNorm: architecture === 'qwen3' ? 'per-head' : null,
+    attentionScale: null,
+    attentionSoftcap: null,
+    finalLogitSoftcap: null,
+    localRope: null,
+    layers: uniformLayers(architecture, config, shape),
+  };
+  if (!gemma) return base;
+  return {
+    ...base,
+    embeddingMultiplier: roundToDtype(Math.sqrt(shape.hiddenSize), checkpointDtype(config)),
+    normWeightOffset: 1,
+    normPlacement: 'sandwich',
+    activation: 'gelu_tanh',
+    qkNorm: architecture === 'gemma3' ? 'per-head' : null,
+    attentionScale: (positive('query_pre_attn_scalar') ?? shape.headDim) ** -0.5,
+    attentionSoftcap: positive('attn_logit_softcapping'),
+    finalLogitSoftcap: positive('final_logit_softcapping'),
+    localRope: architecture === 'gemma3' ? { theta: positive('rope_local_base_freq') ?? localRopeTheta(config) ?? 10000, scaling: { type: 'default' } } : null,
+    layers: gemmaLayers(architecture, config, shape),
+  };
+}
+
+/** Mistral, Phi-3 (and Llama configs that set it) apply sliding_window on every layer; Qwen2/3 only with use_sliding_window, per layer, which is refused. */
+function uniformLayers(architecture: Architecture, config: Json, shape: ModelShape): LayerAttention[] {
+  if ((architecture === 'qwen2' || architecture === 'qwen3') && config.use_sliding_window === true) {
+    throw new ConvertError('config.json enables use_sliding_window for some Qwen layers; hearth does not support per-layer sliding windows.');
+  }
+  const window = config.sliding_window;
+  const useWindow = architecture === 'mistral' || architecture === 'phi3' || architecture === 'llama';
+  const slidingWindow = useWindow && typeof window === 'number' && window > 0 && window < shape.contextLength ? window : null;
+  return Array.from({ length: shape.numLayers }, () => ({ slidingWindow, rope: 'global' as const }));
+}
+
+/**
+ * Gemma's interleaved local (sliding) and global layers: `layer_types` when the config lists them,
+ * else Gemma 2's alternation (even layers slide) or Gemma 3's `sliding_window_pattern` (every
+ * pattern-th layer is global), as transformers derives them. Gemma 3's local layers use the local rotary table.
+ */
+function gemmaLayers(architecture: Architecture, config: Json, shape: ModelShape): LayerAttention[] {
+  const window = config.sliding_window;
+  if (typeof window !== 'number' || !Number.isSafeInteger(window) || window <= 0) throw new ConvertError(`config.json: 'sliding_window' must be a positive integer for ${architecture} (found ${JSON.stringify(window)}).`);
+  let types: unknown[];
+  if (Array.isArray(config.layer_types)) {
+    types = config.layer_types;
+    if (types.length !== shape.numLayers) throw new ConvertError(`config.json lists ${types.length} layer_types for ${shape.numLayers} layers.`);
+  } else if (architecture === 'gemma2') {
+    types = Array.from({ length: shape.numLayers }, (_, i) => (i % 2 === 0 ? 'sliding_attention' : 'full_attention'));
+  } else {
+    const pattern = config.sliding_window_pattern ?? 6;
+    if (typeof pattern !== 'number' || !Number.isSafeInteger(pattern) || pattern <= 0) throw new ConvertError(`config.json: 'sliding_window_pattern' must be a positive integer (found ${JSON.stringify(pattern)}).`);
+    types = Array.from({ length: shape.numLayers }, (_, i) => ((i + 1) % pattern === 0 ? 'full_attention' : 'sliding_attention'));
+  }
+  return types.map((type, i) => {
+    if (type !== 'sliding_attention' && type !== 'full_attention') throw new ConvertError(`config.json: layer_types[${i}] is ${JSON.stringify(type)}; expected 'sliding_attention' or 'full_attention'.`);
+    const sliding = type === 'sliding_attention';
+    // A window as long as the context masks nothing: the layer attends fully.
+    return { slidingWindow: sliding && window < shape.contextLength ? window : null, rope: sliding && architecture === 'gemma3' ? 'local' : 'global' };
+  });
+}
+
+/** The dtype the checkpoint declares (torch_dtype; transformers ≥ 4.56 writes dtype), which transformers loads it in by default. */
+function checkpointDtype(config: Json): string {
+  const dtype = config.torch_dtype ?? config.dtype;
+  return typeof dtype === 'string' ? dtype : 'float32';
+}
+
+/**
+ * Gemma multiplies the embeddings by √hidden as a tensor of the model's dtype
+ * (`torch.tensor(hidden_size**0.5, dtype=...)`), so a bfloat16 model uses √hidden rounded to
+ * bfloat16 (e.g. 34 for hidden 1152, not 33.94): the constant the model was trained with.
+ */
+export function roundToDtype(value: number, dtype: string): number {
+  const f32 = new Float32Array([value]);
+  if (dtype === 'bfloat16') {
+    const bits = new Uint32Array(f32.buffer);
+    // Round to nearest even on the upper 16 bits.
+    bits[0] = ((bits[0]! + 0x7fff + ((bits[0]! >>> 16) & 1)) >>> 16) << 16;
+    return f32[0]!;
+  }
+  if (dtype === 'float16') {
+    const exponent = Math.floor(Math.log2(Math.abs(value)));
+    const step = 2 ** (exponent - 10);
+    return Math.round(value / step) * step;
+  }
+  return f32[0]!;
+}
+
+/** transformers 5 nests Gemma 3's rope settings per layer type: `rope_parameters.{full_attention,sliding_attention}`. */
+function globalRopeParameters(config: Json): Json | undefined {
+  const nested = config.rope_parameters as Json | undefined;
+  return nested && typeof nested.full_attention === 'object' ? (nested.full_attention as Json) : undefined;
+}
+
+function localRopeTheta(config: Json): number | undefined {
+  const nested = config.rope_parameters as Json | undefined;
+  const local = nested && typeof nested.sliding_attention === 'object' ? (nested.sliding_attention as Json) : undefined;
+  return typeof local?.rope_theta === 'number' ? local.rope_theta : undefined;
+}
+
 /** transformers ≥ 5 moves rope_theta into `rope_parameters`; older configs keep it top-level. */
 function ropeTheta(config: Json): number {
-  const nested = (config.rope_parameters as Json | undefined)?.rope_theta;
+  const nested = (globalRopeParameters(config) ?? (config.rope_parameters as Json | undefined))?.rope_theta;
   const theta = config.rope_theta ?? nested ?? 10000;
   if (typeof theta !== 'number' || !Number.isFinite(theta) || theta <= 0) throw new ConvertError(`config.json: 'rope_theta' must be a positive number (found ${JSON.stringify(theta)}).`);
   return theta;

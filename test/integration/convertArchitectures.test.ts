@@ -1,8 +1,10 @@
 // Every supported architecture (and checkpoint variant) converts to an fp32 package whose
 // logits match the float64 reference within 1e-4 relative error, for a prompt and decode steps.
+// Gemma's own checks (what each fixture pins) are in convertGemma.test.ts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
+import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { assertFp32Parity, FP32_TOLERANCE, maxRelativeError } from '../fixtures/parity.js';
 import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
@@ -48,9 +50,14 @@ describe('hearth convert: architectures (fp32 parity with the reference)', () =>
 
 describe('hearth convert: architectures (batched rows of different lengths == each row alone)', () => {
   const prompts = [[5, 17, 300, 42, 7, 99, 256], [8, 9, 10], [400, 401, 2, 77, 1]];
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const) {
-    it(arch, async () => {
-      const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch, dtype: 'fp32' });
+  // Gemma rows grow past the fixtures' 6-token window while the batch runs, at different steps per row.
+  const fixtures: FixtureOptions[] = [
+    ...(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'] as const).map((arch) => ({ arch })),
+    { arch: 'gemma3', multimodal: true },
+  ];
+  for (const fixture of fixtures) {
+    it(`${fixture.arch!}${fixture.multimodal ? ' (Gemma3ForConditionalGeneration text tower)' : ''}`, async () => {
+      const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ ...fixture, dtype: 'fp32' });
       const batched = await DecoderRunner.open(packageDir, manifest);
       const alone = await DecoderRunner.open(packageDir, manifest);
       try {
