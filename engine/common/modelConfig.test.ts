@@ -54,3 +54,31 @@ describe('parseModelConfig', () => {
     });
   }
 });
+
+describe('parseModelConfig: SmolLM3', () => {
+  const smollm3 = { ...llama, architectures: ['SmolLM3ForCausalLM'], model_type: 'smollm3', num_hidden_layers: 8, use_sliding_window: false, sliding_window: null };
+
+  it('skips rotary where no_rope_layers is 0, or on every no_rope_layer_interval-th layer when the list is absent (SmolLM3Config)', () => {
+    const listed = parseModelConfig({ ...smollm3, no_rope_layers: [1, 0, 1, 1, 1, 1, 1, 0] }).features.layers.map((layer) => layer.rope);
+    assert.deepEqual(listed, ['global', null, 'global', 'global', 'global', 'global', 'global', null]);
+    const derived = parseModelConfig({ ...smollm3, no_rope_layer_interval: 4 }).features.layers.map((layer) => layer.rope);
+    assert.deepEqual(derived, ['global', 'global', 'global', null, 'global', 'global', 'global', null]);
+  });
+
+  it('refuses a malformed no_rope_layers and per-layer sliding windows', () => {
+    assert.throws(() => parseModelConfig({ ...smollm3, no_rope_layers: [1, 0] }), /no_rope_layers' must list 0 or 1 for each of the 8 layers/);
+    assert.throws(() => parseModelConfig({ ...smollm3, use_sliding_window: true, sliding_window: 32 }), /use_sliding_window .*smollm3/);
+  });
+});
+
+describe('parseModelConfig: Granite', () => {
+  it('reads the four multipliers (granite-3.3-2b-instruct\'s values), each null at GraniteConfig\'s default when absent', () => {
+    const granite = { ...llama, architectures: ['GraniteForCausalLM'], model_type: 'granite', embedding_multiplier: 12.0, attention_multiplier: 0.015625, residual_multiplier: 0.22, logits_scaling: 8.0 };
+    const { architecture, features } = parseModelConfig(granite);
+    assert.equal(architecture, 'granite');
+    assert.deepEqual([features.embeddingMultiplier, features.attentionScale, features.residualMultiplier, features.logitsDivisor], [12, 0.015625, 0.22, 8]);
+    const bare = parseModelConfig({ ...llama, architectures: ['GraniteForCausalLM'] }).features;
+    assert.deepEqual([bare.embeddingMultiplier, bare.attentionScale, bare.residualMultiplier, bare.logitsDivisor], [null, null, null, null]);
+    assert.throws(() => parseModelConfig({ ...granite, logits_scaling: 0 }), /'logits_scaling' must be a positive number/);
+  });
+});

@@ -14,6 +14,8 @@ export const SUPPORTED_ARCHITECTURES: Record<string, Architecture> = {
   Gemma3ForCausalLM: 'gemma3',
   // The text tower of the multimodal checkpoints (config under text_config, weights under language_model).
   Gemma3ForConditionalGeneration: 'gemma3',
+  SmolLM3ForCausalLM: 'smollm3',
+  GraniteForCausalLM: 'granite',
 };
 
 export type RopeScaling =
@@ -28,8 +30,11 @@ export interface LayerAttention {
    * or before query − window), or null for full attention.
    */
   slidingWindow: number | null;
-  /** The rotary table of the layer's q/k: 'global' (rope_theta + rope_scaling) or 'local' (Gemma 3's sliding layers). */
-  rope: 'global' | 'local';
+  /**
+   * The rotary table of the layer's q/k: 'global' (rope_theta + rope_scaling), 'local' (Gemma 3's
+   * sliding layers), or null: no rotary at all (SmolLM3's no_rope_layers).
+   */
+  rope: 'global' | 'local' | null;
 }
 
 /**
@@ -37,7 +42,7 @@ export interface LayerAttention {
  * tensor plan read (no per-architecture branches there).
  */
 export interface DecoderFeatures {
-  /** Multiplier of the gathered token embeddings (Gemma: √hidden rounded to the checkpoint's dtype), or null. */
+  /** Multiplier of the gathered token embeddings (Gemma: √hidden rounded to the checkpoint's dtype; Granite: embedding_multiplier), or null. */
   embeddingMultiplier: number | null;
   /** Gemma stores RMSNorm weights as offsets from 1 (the norm multiplies by 1 + w). */
   normWeightOffset: 0 | 1;
@@ -46,10 +51,14 @@ export interface DecoderFeatures {
   activation: 'silu' | 'gelu_tanh';
   /** 'per-head': RMSNorm of each q/k head before rotary (Qwen3, Gemma 3), or none. */
   qkNorm: 'per-head' | null;
-  /** Attention score scale (Gemma: query_pre_attn_scalar^-0.5), or null for 1/√headDim. */
+  /** Attention score scale (Gemma: query_pre_attn_scalar^-0.5; Granite: attention_multiplier), or null for 1/√headDim. */
   attentionScale: number | null;
   /** cap · tanh(score / cap) before the softmax (Gemma 2's attn_logit_softcapping), or null. */
   attentionSoftcap: number | null;
+  /** Granite's residual_multiplier: each block's output is scaled by it before the residual add, or null. */
+  residualMultiplier: number | null;
+  /** Granite's logits_scaling: logits are divided by it, or null. */
+  logitsDivisor: number | null;
   /** cap · tanh(logits / cap) (Gemma 2's final_logit_softcapping), or null. */
   finalLogitSoftcap: number | null;
   /** The local layers' rotary base and scaling (Gemma 3: rope_local_base_freq, unscaled), or null when every layer uses the global table. */
@@ -222,10 +231,22 @@ export function decoderFeatures(architecture: Architecture, config: Json, shape:
     qkNorm: architecture === 'qwen3' ? 'per-head' : null,
     attentionScale: null,
     attentionSoftcap: null,
+    residualMultiplier: null,
+    logitsDivisor: null,
     finalLogitSoftcap: null,
     localRope: null,
     layers: uniformLayers(architecture, config, shape),
   };
+  if (architecture === 'granite') {
+    // GraniteConfig's defaults are 1.0 (no change) for each multiplier.
+    return {
+      ...base,
+      embeddingMultiplier: positive('embedding_multiplier'),
+      attentionScale: positive('attention_multiplier'),
+      residualMultiplier: positive('residual_multiplier'),
+      logitsDivisor: positive('logits_scaling'),
+    };
+  }
   if (!gemma) return base;
   return {
     ...base,
@@ -242,15 +263,34 @@ export function decoderFeatures(architecture: Architecture, config: Json, shape:
   };
 }
 
-/** Mistral, Phi-3 (and Llama configs that set it) apply sliding_window on every layer; Qwen2/3 only with use_sliding_window, per layer, which is refused. */
+/**
+ * Mistral, Phi-3 (and Llama configs that set it) apply sliding_window on every layer; Qwen2/3 and
+ * SmolLM3 only with use_sliding_window, per layer, which is refused. SmolLM3 skips rotary on the
+ * layers its no_rope_layers marks 0 (SmolLM3Config's default: every no_rope_layer_interval-th layer).
+ */
 function uniformLayers(architecture: Architecture, config: Json, shape: ModelShape): LayerAttention[] {
-  if ((architecture === 'qwen2' || architecture === 'qwen3') && config.use_sliding_window === true) {
-    throw new ConvertError('config.json enables use_sliding_window for some Qwen layers; hearth does not support per-layer sliding windows.');
+  if ((architecture === 'qwen2' || architecture === 'qwen3' || architecture === 'smollm3') && config.use_sliding_window === true) {
+    throw new ConvertError(`config.json enables use_sliding_window for some ${architecture} layers; hearth does not support per-layer sliding windows for it.`);
   }
   const window = config.sliding_window;
   const useWindow = architecture === 'mistral' || architecture === 'phi3' || architecture === 'llama';
   const slidingWindow = useWindow && typeof window === 'number' && window > 0 && window < shape.contextLength ? window : null;
-  return Array.from({ length: shape.numLayers }, () => ({ slidingWindow, rope: 'global' as const }));
+  const usesRope = architecture === 'smollm3' ? smolLm3RopeLayers(config, shape.numLayers) : null;
+  return Array.from({ length: shape.numLayers }, (_, i) => ({ slidingWindow, rope: usesRope && !usesRope[i] ? null : ('global' as const) }));
+}
+
+/** SmolLM3's no_rope_layers: 1 where the layer applies rotary, 0 where it does not. */
+function smolLm3RopeLayers(config: Json, numLayers: number): boolean[] {
+  const listed = config.no_rope_layers;
+  if (listed == null) {
+    const interval = config.no_rope_layer_interval ?? 4;
+    if (typeof interval !== 'number' || !Number.isSafeInteger(interval) || interval <= 0) throw new ConvertError(`config.json: 'no_rope_layer_interval' must be a positive integer (found ${JSON.stringify(interval)}).`);
+    return Array.from({ length: numLayers }, (_, i) => (i + 1) % interval !== 0);
+  }
+  if (!Array.isArray(listed) || listed.length !== numLayers || !listed.every((flag) => flag === 0 || flag === 1)) {
+    throw new ConvertError(`config.json: 'no_rope_layers' must list 0 or 1 for each of the ${numLayers} layers (found ${JSON.stringify(listed)}).`);
+  }
+  return listed.map((flag) => flag === 1);
 }
 
 /**

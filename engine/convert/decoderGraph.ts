@@ -88,6 +88,8 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   const kvHeads = g.int64s([0, 0, numKvHeads, headDim]);
   let qkNormShapes: { qHeads: string; flatQ: string; flatK: string } | null = null;
   const splitGateUp = g.int64s([shape.intermediateSize, shape.intermediateSize]);
+  // Granite scales each block's output before it joins the residual.
+  const residualScale = features.residualMultiplier === null ? null : scalar(features.residualMultiplier);
   const normWeight = (i: number, norm: NormWeight) => g.weight(`layers.${i}.${norm.name}`, 'float32', [norm.weight.length], bytesOf(norm.weight));
 
   let residual = hidden;
@@ -124,9 +126,12 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
       q = headNorm(q, qHeads, qNorm, flatQ);
       k = headNorm(k, kvHeads, kNorm, flatK);
     }
-    const table = layerAttention.rope === 'local' && rotary.local ? rotary.local : rotary.global;
-    q = g.op('RotaryEmbedding', [q, positionIds, table.cos, table.sin], { domain: MS, attributes: { interleaved: 0 } });
-    k = g.op('RotaryEmbedding', [k, positionIds, table.cos, table.sin], { domain: MS, attributes: { interleaved: 0 } });
+    // SmolLM3's no-rope layers attend without positions (rope null).
+    if (layerAttention.rope !== null) {
+      const table = layerAttention.rope === 'local' && rotary.local ? rotary.local : rotary.global;
+      q = g.op('RotaryEmbedding', [q, positionIds, table.cos, table.sin], { domain: MS, attributes: { interleaved: 0 } });
+      k = g.op('RotaryEmbedding', [k, positionIds, table.cos, table.sin], { domain: MS, attributes: { interleaved: 0 } });
+    }
     g.op('Reshape', [k, kvHeads], { output: `new_key.${i}` });
     g.op('Reshape', [v, kvHeads], { output: `new_value.${i}` });
     const attention = g.node('GroupQueryAttention', [q, k, v, `past_key.${i}`, `past_value.${i}`, seqlensK, totalSequenceLength], {
@@ -149,6 +154,7 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     g.output(`present_value.${i}`, 'float32', ['batch', numKvHeads, 'present_sequence_length', headDim]);
     let attentionOut = emitter.linear(`layers.${i}.o_proj`, layer.o, attention);
     if (layer.attentionOutputNorm) attentionOut = rmsNorm(attentionOut, normWeight(i, layer.attentionOutputNorm));
+    if (residualScale) attentionOut = g.op('Mul', [attentionOut, residualScale]);
 
     const mlpNorm = normWeight(i, layer.mlpNorm);
     const residualAfterAttention = g.fresh(`layers.${i}.residual_attn`);
@@ -164,6 +170,7 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     const activatedGate = features.activation === 'gelu_tanh' ? g.op('FastGelu', [gate], { domain: MS }) : g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
     const mlpOut = emitter.linear(`layers.${i}.down_proj`, layer.down, g.op('Mul', [activatedGate, up]));
     pending = layer.mlpOutputNorm ? rmsNorm(mlpOut, normWeight(i, layer.mlpOutputNorm)) : mlpOut;
+    if (residualScale) pending = g.op('Mul', [pending, residualScale]);
   }
 
   // Output order is part of the contract: logits, then every present_*, then every new_*. A device
@@ -182,15 +189,13 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   ]);
   const finalNorm = g.weight('model.norm', 'float32', [h], bytesOf(weights.finalNorm()));
   const normedLast = rmsNorm(lastHidden, finalNorm);
-  const cap = features.finalLogitSoftcap;
-  if (cap === null) {
-    emitter.lmHead(normedLast, shape.tiedEmbeddings ? embedding : null, weights.lmHead(), 'logits');
-    return;
-  }
-  // Gemma 2's final soft-cap: cap · tanh(logits / cap).
-  const raw = g.fresh('logits_raw');
+  // Granite divides the logits by logits_scaling; Gemma 2 soft-caps them: cap · tanh(logits / cap).
+  const { logitsDivisor: divisor, finalLogitSoftcap: cap } = features;
+  const raw = divisor === null && cap === null ? 'logits' : g.fresh('logits_raw');
   emitter.lmHead(normedLast, shape.tiedEmbeddings ? embedding : null, weights.lmHead(), raw);
-  g.op('Mul', [g.op('Tanh', [g.op('Div', [raw, scalar(cap)])]), scalar(cap)], { output: 'logits' });
+  if (raw === 'logits') return;
+  const scaled = divisor === null ? raw : g.op('Div', [raw, scalar(divisor)], cap === null ? { output: 'logits' } : {});
+  if (cap !== null) g.op('Mul', [g.op('Tanh', [g.op('Div', [scaled, scalar(cap)])]), scalar(cap)], { output: 'logits' });
 }
 
 /** MatMulNBits' three initializers for one [numOut, numIn] weight (see quantize.ts for the layout). */

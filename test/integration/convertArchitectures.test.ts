@@ -2,6 +2,9 @@
 // logits match the float64 reference within 1e-4 relative error, for a prompt and decode steps.
 // Gemma's own checks (what each fixture pins) are in convertGemma.test.ts.
 import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
@@ -14,11 +17,48 @@ const PROMPT = [5, 17, 300, 42, 7, 99, 256, 3, 411];
 const LONG_PROMPT = Array.from({ length: 70 }, (_, i) => ((i * 131 + 7) % 500) + 3);
 
 describe('hearth convert: architectures (fp32 parity with the reference)', () => {
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const) {
-    it(`${arch}`, async () => {
-      await assertFp32Parity({ arch }, PROMPT, 5);
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite'] as const) {
+    it(`${arch}`, async (t) => {
+      const error = await assertFp32Parity({ arch }, PROMPT, 5);
+      t.diagnostic(`max relative error ${error.toExponential(2)}`);
     });
   }
+
+  it('granite: embedding_multiplier, attention_multiplier (the attention scale), residual_multiplier and logits_scaling, as modeling_granite applies them', async () => {
+    // Pins each: the reference with the multiplier at GraniteConfig's default (1.0) differs far beyond the tolerance.
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'granite' });
+    const baseline = new ReferenceSession(checkpointDir).feed(PROMPT);
+    for (const key of ['embedding_multiplier', 'attention_multiplier', 'residual_multiplier', 'logits_scaling']) {
+      const edited = mkdtempSync(join(tmpdir(), 'hearth-granite-'));
+      try {
+        cpSync(checkpointDir, edited, { recursive: true });
+        const config = JSON.parse(readFileSync(join(edited, 'config.json'), 'utf8')) as Record<string, unknown>;
+        assert.notEqual(config[key], 1);
+        writeFileSync(join(edited, 'config.json'), JSON.stringify({ ...config, [key]: 1.0 }));
+        const moved = maxRelativeError(baseline, new ReferenceSession(edited).feed(PROMPT));
+        assert.ok(moved > 4 * FP32_TOLERANCE, `${key} at 1.0 moves the logits by only ${moved.toExponential(2)}`);
+      } finally {
+        rmSync(edited, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('smollm3: the no-rope layer (no_rope_layers 0) attends without positions, as modeling_smollm3 does', async () => {
+    // Pins it: the reference with rotary on every layer differs far beyond the tolerance.
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'smollm3' });
+    const edited = mkdtempSync(join(tmpdir(), 'hearth-smollm3-'));
+    try {
+      cpSync(checkpointDir, edited, { recursive: true });
+      const config = JSON.parse(readFileSync(join(edited, 'config.json'), 'utf8')) as Record<string, unknown>;
+      assert.deepEqual(config.no_rope_layers, [1, 0]);
+      writeFileSync(join(edited, 'config.json'), JSON.stringify({ ...config, no_rope_layers: [1, 1] }));
+      const moved = maxRelativeError(new ReferenceSession(checkpointDir).feed(LONG_PROMPT), new ReferenceSession(edited).feed(LONG_PROMPT));
+      assert.ok(moved > 4 * FP32_TOLERANCE, `rotary on the second layer moves the logits by only ${moved.toExponential(2)}`);
+    } finally {
+      rmSync(edited, { recursive: true, force: true });
+    }
+    await assertFp32Parity({ arch: 'smollm3' }, LONG_PROMPT, 3);
+  });
 
   it('llama with Llama-3 rope_scaling, past the original context', async () => {
     const { manifest } = await ensureFixturePackage({ arch: 'llama', ropeScaling: 'llama3' });
@@ -52,7 +92,7 @@ describe('hearth convert: architectures (batched rows of different lengths == ea
   const prompts = [[5, 17, 300, 42, 7, 99, 256], [8, 9, 10], [400, 401, 2, 77, 1]];
   // Gemma rows grow past the fixtures' 6-token window while the batch runs, at different steps per row.
   const fixtures: FixtureOptions[] = [
-    ...(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'] as const).map((arch) => ({ arch })),
+    ...(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'gemma2', 'gemma3'] as const).map((arch) => ({ arch })),
     { arch: 'gemma3', multimodal: true },
   ];
   for (const fixture of fixtures) {
