@@ -73,7 +73,12 @@ export type EstimateShape = Pick<
   attentionBias?: boolean;
   /** Qwen3 and Gemma 3 normalise q and k per head (two extra headDim-sized weights per layer). */
   qkNorm?: boolean;
-  /** 'sandwich' (Gemma 2/3): norms after attention and around the MLP too (two more hidden-sized weights per layer). */
+  /** OLMo 2: the q/k norms span the whole projections (qDim and kvDim elements, not headDim). */
+  qkNormOverProjection?: boolean;
+  /**
+   * 'sandwich' (Gemma 2/3): norms after attention and around the MLP too (two more hidden-sized
+   * weights per layer); 'post' (OLMo 2): only after attention and after the MLP.
+   */
   normPlacement?: TensorLayout['normPlacement'];
   /** Gemma 3's second rotary table pair (its local layers' base). */
   localRotary?: boolean;
@@ -172,23 +177,24 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
       fp32('rotary.local.sin_cache', rotaryElements, 'other');
     }
   }
-  const sandwich = shape.normPlacement === 'sandwich';
+  const placement = shape.normPlacement ?? 'pre';
+  const [qNormElements, kNormElements] = shape.qkNormOverProjection ? [qDim, kvDim] : [headDim, headDim];
   for (let i = 0; i < numLayers; i++) {
-    fp32(`layers.${i}.input_layernorm`, h, 'layers');
+    if (placement !== 'post') fp32(`layers.${i}.input_layernorm`, h, 'layers');
     linear(`layers.${i}.qkv_proj`, h, qDim + 2 * kvDim, 'layers');
     if (shape.attentionBias) fp32(`layers.${i}.qkv_proj.bias`, qDim + 2 * kvDim, 'layers');
     if (shape.qkNorm) {
-      fp32(`layers.${i}.q_norm`, headDim, 'layers');
-      fp32(`layers.${i}.k_norm`, headDim, 'layers');
+      fp32(`layers.${i}.q_norm`, qNormElements, 'layers');
+      fp32(`layers.${i}.k_norm`, kNormElements, 'layers');
     }
     linear(`layers.${i}.o_proj`, qDim, h, 'layers');
-    // Llama's post_attention_layernorm is the MLP's input norm; Gemma's normalises the attention
-    // output, and its MLP has its own pre- and post-feed-forward norms.
+    // Llama's post_attention_layernorm is the MLP's input norm; Gemma's and OLMo 2's normalise the
+    // attention output; Gemma's MLP has its own pre- and post-feed-forward norms, OLMo 2's a post one.
     fp32(`layers.${i}.post_attention_layernorm`, h, 'layers');
-    if (sandwich) fp32(`layers.${i}.pre_feedforward_layernorm`, h, 'layers');
+    if (placement === 'sandwich') fp32(`layers.${i}.pre_feedforward_layernorm`, h, 'layers');
     linear(`layers.${i}.gate_up_proj`, h, 2 * intermediateSize, 'layers');
     linear(`layers.${i}.down_proj`, intermediateSize, h, 'layers');
-    if (sandwich) fp32(`layers.${i}.post_feedforward_layernorm`, h, 'layers');
+    if (placement !== 'pre') fp32(`layers.${i}.post_feedforward_layernorm`, h, 'layers');
   }
   fp32('model.norm', h, 'other');
   if (shape.tiedEmbeddings && int4Embedding) {
@@ -229,7 +235,8 @@ export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4
   const qDim = numHeads * headDim;
   const kvDim = numKvHeads * headDim;
   const biasElements = shape.attentionBias ? qDim + 2 * kvDim : 0;
-  const normElements = (shape.normPlacement === 'sandwich' ? 4 : 2) * hiddenSize + (shape.qkNorm ? 2 * headDim : 0);
+  const qkNormElements = !shape.qkNorm ? 0 : shape.qkNormOverProjection ? qDim + kvDim : 2 * headDim;
+  const normElements = (shape.normPlacement === 'sandwich' ? 4 : 2) * hiddenSize + qkNormElements;
   const layerParams = qDim * hiddenSize * 2 + kvDim * hiddenSize * 2 + 3 * hiddenSize * intermediateSize + biasElements + normElements;
   const numParams = numLayers * layerParams + vocabSize * hiddenSize * (shape.tiedEmbeddings ? 1 : 2) + hiddenSize;
   return {

@@ -82,3 +82,12 @@ describe('parseModelConfig: Granite', () => {
     assert.throws(() => parseModelConfig({ ...granite, logits_scaling: 0 }), /'logits_scaling' must be a positive number/);
   });
 });
+
+describe('parseModelConfig: OLMo 2', () => {
+  it('norms after attention and MLP only, q/k norms over the whole projections', () => {
+    const { architecture, features } = parseModelConfig({ ...llama, architectures: ['Olmo2ForCausalLM'], model_type: 'olmo2' });
+    assert.equal(architecture, 'olmo2');
+    assert.equal(features.normPlacement, 'post');
+    assert.equal(features.qkNorm, 'projection');
+  });
+});

@@ -16,6 +16,7 @@ export const SUPPORTED_ARCHITECTURES: Record<string, Architecture> = {
   Gemma3ForConditionalGeneration: 'gemma3',
   SmolLM3ForCausalLM: 'smollm3',
   GraniteForCausalLM: 'granite',
+  Olmo2ForCausalLM: 'olmo2',
 };
 
 export type RopeScaling =
@@ -46,11 +47,11 @@ export interface DecoderFeatures {
   embeddingMultiplier: number | null;
   /** Gemma stores RMSNorm weights as offsets from 1 (the norm multiplies by 1 + w). */
   normWeightOffset: 0 | 1;
-  /** 'pre': norm before attention and MLP (Llama). 'sandwich': also after each (Gemma 2/3). */
-  normPlacement: 'pre' | 'sandwich';
+  /** 'pre': norm before attention and MLP (Llama). 'sandwich': also after each (Gemma 2/3). 'post': only after each (OLMo 2). */
+  normPlacement: 'pre' | 'sandwich' | 'post';
   activation: 'silu' | 'gelu_tanh';
-  /** 'per-head': RMSNorm of each q/k head before rotary (Qwen3, Gemma 3), or none. */
-  qkNorm: 'per-head' | null;
+  /** RMSNorm of q and k before rotary: 'per-head' (Qwen3, Gemma 3: [headDim] weights), 'projection' (OLMo 2: over the whole q / k projection), or none. */
+  qkNorm: 'per-head' | 'projection' | null;
   /** Attention score scale (Gemma: query_pre_attn_scalar^-0.5; Granite: attention_multiplier), or null for 1/√headDim. */
   attentionScale: number | null;
   /** cap · tanh(score / cap) before the softmax (Gemma 2's attn_logit_softcapping), or null. */
@@ -185,12 +186,14 @@ export function parseModelConfig(rawConfig: Json): ModelConfig {
 /** The parts of the features that add tensors to a package (engine/common/memoryEstimate.ts packageTensors). */
 export interface TensorLayout {
   qkNorm: boolean;
+  /** OLMo 2's q/k norm weights span the whole projection (numHeads · headDim, numKvHeads · headDim), not one head. */
+  qkNormOverProjection: boolean;
   normPlacement: DecoderFeatures['normPlacement'];
   localRotary: boolean;
 }
 
 export function tensorLayoutOf(features: DecoderFeatures): TensorLayout {
-  return { qkNorm: features.qkNorm !== null, normPlacement: features.normPlacement, localRotary: features.localRope !== null };
+  return { qkNorm: features.qkNorm !== null, qkNormOverProjection: features.qkNorm === 'projection', normPlacement: features.normPlacement, localRotary: features.localRope !== null };
 }
 
 /**
@@ -200,7 +203,7 @@ export function tensorLayoutOf(features: DecoderFeatures): TensorLayout {
  */
 export function readTensorLayout(rawConfig: Json): TensorLayout {
   const architecture = SUPPORTED_ARCHITECTURES[declaredArchitecture(rawConfig)];
-  if (!architecture) return { qkNorm: false, normPlacement: 'pre', localRotary: false };
+  if (!architecture) return { qkNorm: false, qkNormOverProjection: false, normPlacement: 'pre', localRotary: false };
   return tensorLayoutOf(decoderFeatures(architecture, textConfigOf(rawConfig), readModelShape(rawConfig)));
 }
 
@@ -237,6 +240,7 @@ export function decoderFeatures(architecture: Architecture, config: Json, shape:
     localRope: null,
     layers: uniformLayers(architecture, config, shape),
   };
+  if (architecture === 'olmo2') return { ...base, normPlacement: 'post', qkNorm: 'projection' };
   if (architecture === 'granite') {
     // GraniteConfig's defaults are 1.0 (no change) for each multiplier.
     return {

@@ -33,16 +33,16 @@ export interface NormWeight {
 }
 
 export interface LayerWeights {
-  /** Before attention (input_layernorm). */
-  attentionNorm: NormWeight;
+  /** Before attention (input_layernorm), or null (OLMo 2 normalises only block outputs). */
+  attentionNorm: NormWeight | null;
   /** Gemma's norm of the attention output before the residual add (post_attention_layernorm), or null. */
   attentionOutputNorm: NormWeight | null;
-  /** Before the MLP: Llama's post_attention_layernorm, Gemma's pre_feedforward_layernorm. */
-  mlpNorm: NormWeight;
+  /** Before the MLP: Llama's post_attention_layernorm, Gemma's pre_feedforward_layernorm; null for OLMo 2. */
+  mlpNorm: NormWeight | null;
   /** Gemma's norm of the MLP output before the residual add (post_feedforward_layernorm), or null. */
   mlpOutputNorm: NormWeight | null;
   qkv: LinearWeight;
-  /** Per-head RMSNorm weights [headDim] (Qwen3, Gemma 3). */
+  /** q/k RMSNorm weights: [headDim] per head (Qwen3, Gemma 3), or over the whole projection (OLMo 2). */
   qNorm: Float32Array | null;
   kNorm: Float32Array | null;
   o: LinearWeight;
@@ -74,10 +74,15 @@ export class WeightSource {
     return this.checkpoint.has(`${this.prefix}layers.0.self_attn.q_proj.bias`);
   }
 
-  private layerNormNames(): { attentionOutput: string | null; mlp: string; mlpOutput: string | null } {
-    return this.features.normPlacement === 'sandwich'
-      ? { attentionOutput: 'post_attention_layernorm', mlp: 'pre_feedforward_layernorm', mlpOutput: 'post_feedforward_layernorm' }
-      : { attentionOutput: null, mlp: 'post_attention_layernorm', mlpOutput: null };
+  private layerNormNames(): { attention: string | null; attentionOutput: string | null; mlp: string | null; mlpOutput: string | null } {
+    switch (this.features.normPlacement) {
+      case 'sandwich':
+        return { attention: 'input_layernorm', attentionOutput: 'post_attention_layernorm', mlp: 'pre_feedforward_layernorm', mlpOutput: 'post_feedforward_layernorm' };
+      case 'post':
+        return { attention: null, attentionOutput: 'post_attention_layernorm', mlp: null, mlpOutput: 'post_feedforward_layernorm' };
+      case 'pre':
+        return { attention: 'input_layernorm', attentionOutput: null, mlp: 'post_attention_layernorm', mlpOutput: null };
+    }
   }
 
   /** Every tensor a conversion reads (for progress totals); checkpoints may hold others (Gemma 3's vision tower). */
@@ -85,8 +90,8 @@ export class WeightSource {
     const names = [`${this.prefix}embed_tokens.weight`, `${this.prefix}norm.weight`];
     if (!this.shape.tiedEmbeddings) names.push(this.lmHeadName);
     const norms = this.layerNormNames();
-    const perLayer = ['input_layernorm.weight', `${norms.mlp}.weight`, 'self_attn.o_proj.weight', 'mlp.down_proj.weight'];
-    for (const extra of [norms.attentionOutput, norms.mlpOutput]) if (extra) perLayer.push(`${extra}.weight`);
+    const perLayer = ['self_attn.o_proj.weight', 'mlp.down_proj.weight'];
+    for (const norm of [norms.attention, norms.attentionOutput, norms.mlp, norms.mlpOutput]) if (norm) perLayer.push(`${norm}.weight`);
     if (this.architecture === 'phi3') perLayer.push('self_attn.qkv_proj.weight', 'mlp.gate_up_proj.weight');
     else perLayer.push('self_attn.q_proj.weight', 'self_attn.k_proj.weight', 'self_attn.v_proj.weight', 'mlp.gate_proj.weight', 'mlp.up_proj.weight');
     if (this.features.qkNorm) perLayer.push('self_attn.q_norm.weight', 'self_attn.k_norm.weight');
@@ -151,15 +156,16 @@ export class WeightSource {
     }
     const norm = (name: string | null, size = h): NormWeight | null => (name === null ? null : { name, weight: this.norm(`${prefix}.${name}.weight`, size) });
     const names = this.layerNormNames();
-    const hasQkNorm = this.features.qkNorm === 'per-head';
+    const qkNorm = this.features.qkNorm;
+    const [qNormSize, kNormSize] = qkNorm === 'projection' ? [qOut, kvOut] : [headDim, headDim];
     return {
-      attentionNorm: norm('input_layernorm')!,
+      attentionNorm: norm(names.attention),
       attentionOutputNorm: norm(names.attentionOutput),
-      mlpNorm: norm(names.mlp)!,
+      mlpNorm: norm(names.mlp),
       mlpOutputNorm: norm(names.mlpOutput),
       qkv,
-      qNorm: hasQkNorm ? this.norm(`${prefix}.self_attn.q_norm.weight`, headDim) : null,
-      kNorm: hasQkNorm ? this.norm(`${prefix}.self_attn.k_norm.weight`, headDim) : null,
+      qNorm: qkNorm ? this.norm(`${prefix}.self_attn.q_norm.weight`, qNormSize) : null,
+      kNorm: qkNorm ? this.norm(`${prefix}.self_attn.k_norm.weight`, kNormSize) : null,
       o: { weight: read('self_attn.o_proj.weight', [h, qOut]), bias: null, numOut: h, numIn: qOut },
       gateUp,
       down: { weight: read('mlp.down_proj.weight', [h, intermediateSize]), bias: null, numOut: h, numIn: intermediateSize },

@@ -101,16 +101,22 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     options.signal?.throwIfAborted();
     const layer = weights.layer(i);
     const layerAttention = features.layers[i]!;
-    const inputNorm = normWeight(i, layer.attentionNorm);
+    // The attention input: the residual (with the previous MLP output added) through the input
+    // norm, fused in SkipSimplifiedLayerNormalization; OLMo 2 has no input norm, only the add.
     let normed: string;
-    if (pending === null) {
-      normed = rmsNorm(residual, inputNorm);
+    if (pending !== null) {
+      if (layer.attentionNorm) {
+        const sum = g.fresh(`layers.${i}.residual`);
+        normed = g.node('SkipSimplifiedLayerNormalization', [pending, residual, normWeight(i, layer.attentionNorm)], {
+          domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', sum],
+        })[0]!;
+        residual = sum;
+      } else {
+        residual = g.op('Add', [pending, residual]);
+        normed = residual;
+      }
     } else {
-      const sum = g.fresh(`layers.${i}.residual`);
-      normed = g.node('SkipSimplifiedLayerNormalization', [pending, residual, inputNorm], {
-        domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', sum],
-      })[0]!;
-      residual = sum;
+      normed = layer.attentionNorm ? rmsNorm(residual, normWeight(i, layer.attentionNorm)) : residual;
     }
 
     // Attention: fused QKV, optional per-head q/k norm, rotary, GroupQueryAttention.
@@ -118,13 +124,19 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     const [splitQ, splitK, v] = g.node('Split', [qkv, splitQkv], { attributes: { axis: -1 }, outputs: 3 }) as [string, string, string];
     let [q, k] = [splitQ, splitK];
     if (layer.qNorm && layer.kNorm) {
-      const qNorm = g.weight(`layers.${i}.q_norm`, 'float32', [headDim], bytesOf(layer.qNorm));
-      const kNorm = g.weight(`layers.${i}.k_norm`, 'float32', [headDim], bytesOf(layer.kNorm));
-      qkNormShapes ??= { qHeads: g.int64s([0, 0, numHeads, headDim]), flatQ: g.int64s([0, 0, numHeads * headDim]), flatK: g.int64s([0, 0, numKvHeads * headDim]) };
-      const { qHeads, flatQ, flatK } = qkNormShapes;
-      const headNorm = (x: string, heads: string, weight: string, flat: string) => g.op('Reshape', [rmsNorm(g.op('Reshape', [x, heads]), weight), flat]);
-      q = headNorm(q, qHeads, qNorm, flatQ);
-      k = headNorm(k, kvHeads, kNorm, flatK);
+      const qNorm = g.weight(`layers.${i}.q_norm`, 'float32', [layer.qNorm.length], bytesOf(layer.qNorm));
+      const kNorm = g.weight(`layers.${i}.k_norm`, 'float32', [layer.kNorm.length], bytesOf(layer.kNorm));
+      if (features.qkNorm === 'projection') {
+        // OLMo 2: one RMSNorm over the whole q (and k) projection.
+        q = rmsNorm(q, qNorm);
+        k = rmsNorm(k, kNorm);
+      } else {
+        qkNormShapes ??= { qHeads: g.int64s([0, 0, numHeads, headDim]), flatQ: g.int64s([0, 0, numHeads * headDim]), flatK: g.int64s([0, 0, numKvHeads * headDim]) };
+        const { qHeads, flatQ, flatK } = qkNormShapes;
+        const headNorm = (x: string, heads: string, weight: string, flat: string) => g.op('Reshape', [rmsNorm(g.op('Reshape', [x, heads]), weight), flat]);
+        q = headNorm(q, qHeads, qNorm, flatQ);
+        k = headNorm(k, kvHeads, kNorm, flatK);
+      }
     }
     // SmolLM3's no-rope layers attend without positions (rope null).
     if (layerAttention.rope !== null) {
@@ -156,12 +168,18 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     if (layer.attentionOutputNorm) attentionOut = rmsNorm(attentionOut, normWeight(i, layer.attentionOutputNorm));
     if (residualScale) attentionOut = g.op('Mul', [attentionOut, residualScale]);
 
-    const mlpNorm = normWeight(i, layer.mlpNorm);
-    const residualAfterAttention = g.fresh(`layers.${i}.residual_attn`);
-    const normed2 = g.node('SkipSimplifiedLayerNormalization', [attentionOut, residual, mlpNorm], {
-      domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', residualAfterAttention],
-    })[0]!;
-    residual = residualAfterAttention;
+    // The MLP input: the residual with the attention output added, through the MLP's input norm (none: OLMo 2).
+    let normed2: string;
+    if (layer.mlpNorm) {
+      const residualAfterAttention = g.fresh(`layers.${i}.residual_attn`);
+      normed2 = g.node('SkipSimplifiedLayerNormalization', [attentionOut, residual, normWeight(i, layer.mlpNorm)], {
+        domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', residualAfterAttention],
+      })[0]!;
+      residual = residualAfterAttention;
+    } else {
+      residual = g.op('Add', [attentionOut, residual]);
+      normed2 = residual;
+    }
 
     // MLP: fused gate/up, act(gate) * up, down.
     const gateUp = emitter.linear(`layers.${i}.gate_up_proj`, layer.gateUp, normed2);

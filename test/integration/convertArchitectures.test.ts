@@ -17,7 +17,7 @@ const PROMPT = [5, 17, 300, 42, 7, 99, 256, 3, 411];
 const LONG_PROMPT = Array.from({ length: 70 }, (_, i) => ((i * 131 + 7) % 500) + 3);
 
 describe('hearth convert: architectures (fp32 parity with the reference)', () => {
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite'] as const) {
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2'] as const) {
     it(`${arch}`, async (t) => {
       const error = await assertFp32Parity({ arch }, PROMPT, 5);
       t.diagnostic(`max relative error ${error.toExponential(2)}`);
@@ -92,7 +92,7 @@ describe('hearth convert: architectures (batched rows of different lengths == ea
   const prompts = [[5, 17, 300, 42, 7, 99, 256], [8, 9, 10], [400, 401, 2, 77, 1]];
   // Gemma rows grow past the fixtures' 6-token window while the batch runs, at different steps per row.
   const fixtures: FixtureOptions[] = [
-    ...(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'gemma2', 'gemma3'] as const).map((arch) => ({ arch })),
+    ...(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2', 'gemma2', 'gemma3'] as const).map((arch) => ({ arch })),
     { arch: 'gemma3', multimodal: true },
   ];
   for (const fixture of fixtures) {

@@ -109,11 +109,13 @@ describe('hearth convert: fp16 and int4 packages', () => {
     assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
   });
 
-  it('smollm3 (a no-rope layer): fp16 and int4 graphs match the references on rounded weights (≤ 1e-4)', async (t) => {
-    const fp16 = await graphVsRoundedReference('fp16', 1e-4, undefined, { arch: 'smollm3' });
-    const int4 = await graphVsRoundedReference('int4', 1e-4, 0, { arch: 'smollm3' });
-    t.diagnostic(`max relative error fp16 ${fp16.maxError.toExponential(2)}, int4 ${int4.maxError.toExponential(2)}`);
-  });
+  for (const [arch, what] of [['smollm3', 'a no-rope layer'], ['granite', 'the four multipliers'], ['olmo2', 'post-norms, projection-wide q/k norms']] as const) {
+    it(`${arch} (${what}): fp16 and int4 graphs match the references on rounded weights (≤ 1e-4)`, async (t) => {
+      const fp16 = await graphVsRoundedReference('fp16', 1e-4, undefined, { arch });
+      const int4 = await graphVsRoundedReference('int4', 1e-4, 0, { arch });
+      t.diagnostic(`max relative error fp16 ${fp16.maxError.toExponential(2)}, int4 ${int4.maxError.toExponential(2)}`);
+    });
+  }
 
   it('int4 graph with int8 activations (default) stays within 1e-1 of that reference', async () => {
     await graphVsRoundedReference('int4', 1e-1);
@@ -134,7 +136,7 @@ describe('hearth convert: fp16 and int4 packages', () => {
     });
   }
 
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'gemma2', 'gemma3'] as const) {
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2', 'gemma2', 'gemma3'] as const) {
     it(`${arch}: fp16 and int4 stay within their tolerances of the fp32 package`, async (t) => {
       const fp32 = await teacherForcedLogits('fp32', arch);
       const fp16 = compare(fp32, await teacherForcedLogits('fp16', arch));

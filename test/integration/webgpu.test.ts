@@ -62,7 +62,7 @@ if (skip) {
 
   defineEngineSuite('webgpu');
 
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'gemma2', 'gemma3'] as Architecture[]) {
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2', 'gemma2', 'gemma3'] as Architecture[]) {
     test(`${arch}: greedy text on the device equals the CPU path (fp32 exact, short and long prompts, batched)`, async () => {
       const { packageDir, manifest } = await ensureFixturePackage({ arch, dtype: 'fp32' });
       const prompts = [pattern(5, manifest.shape.vocabSize, 1), pattern(45, manifest.shape.vocabSize, 2), pattern(70, manifest.shape.vocabSize, 3)];

@@ -163,3 +163,17 @@ test('Gemma 3 multimodal config: the text tower is sized from text_config with G
   // 3.88 B, the 4.3 B model less its ≈ 0.42 B vision tower.
   assert.equal(weightsBytes(shape, 'fp32').numParams, 34 * (2560 * 2048 * 2 + 2560 * 1024 * 2 + 3 * 2560 * 10240 + 4 * 2560 + 2 * 256) + 262208 * 2560 + 2560);
 });
+
+test('OLMo 2: two norms a layer (after attention and MLP), q/k norms the size of the projections, untied', () => {
+  // allenai/OLMo-2-0425-1B's config.json: 1.48 B parameters.
+  const shape = modelShapeFromHfConfig({
+    architectures: ['Olmo2ForCausalLM'], model_type: 'olmo2', vocab_size: 100352, hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16,
+    num_attention_heads: 16, num_key_value_heads: 16, max_position_embeddings: 4096, rope_theta: 500000, tie_word_embeddings: false,
+  });
+  assert.equal(weightsBytes(shape, 'fp32').numParams, 1_484_916_736);
+  const layer0 = packageTensors(shape, 'fp32').filter((tensor) => tensor.name.startsWith('layers.0.'));
+  assert.deepEqual(layer0.map((tensor) => [tensor.name, tensor.bytes]), [
+    ['layers.0.qkv_proj', 2048 * 6144 * 4], ['layers.0.q_norm', 2048 * 4], ['layers.0.k_norm', 2048 * 4], ['layers.0.o_proj', 2048 * 2048 * 4],
+    ['layers.0.post_attention_layernorm', 2048 * 4], ['layers.0.gate_up_proj', 2048 * 16384 * 4], ['layers.0.down_proj', 8192 * 2048 * 4], ['layers.0.post_feedforward_layernorm', 2048 * 4],
+  ]);
+});
