@@ -36,13 +36,20 @@ describe('parseModelConfig', () => {
     assert.deepEqual(plain.ropeScaling, { type: 'default' });
   });
 
+  it('reads YaRN as Qwen3 spells it: the explicit factor, default betas, attention factor 0.1 ln(factor) + 1', () => {
+    const config = parseModelConfig({ ...llama, max_position_embeddings: 40960, rope_scaling: { rope_type: 'yarn', factor: 4.0, original_max_position_embeddings: 32768 } });
+    assert.deepEqual(config.ropeScaling, { type: 'yarn', factor: 4, originalMaxPositions: 32768, betaFast: 32, betaSlow: 1, truncate: true, attentionFactor: 0.1 * Math.log(4) + 1 });
+    const deepseek = parseModelConfig({ ...llama, rope_scaling: { type: 'yarn', factor: 40, mscale: 1.0, mscale_all_dim: 1.0, original_max_position_embeddings: 4096, beta_fast: 32, beta_slow: 1 } });
+    assert.equal(deepseek.ropeScaling.type === 'yarn' && deepseek.ropeScaling.attentionFactor, 1);
+  });
+
   it('keeps a Mistral sliding window only when it is shorter than the context', () => {
     assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 64 }).features.layers[1]!.slidingWindow, 64);
     assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 4096 }).features.layers[1]!.slidingWindow, null);
   });
 
   for (const [label, config, message] of [
-    ['rope scaling it cannot reproduce', { ...llama, rope_scaling: { type: 'yarn', factor: 4 } }, /rope_scaling .*yarn/],
+    ['rope scaling it cannot reproduce', { ...llama, rope_scaling: { type: 'dynamic', factor: 4 } }, /rope_scaling .*dynamic.*'dynamic' \(NTK\) is refused/],
     ['partial rotary embeddings', { ...llama, partial_rotary_factor: 0.5 }, /partial_rotary_factor/],
     ['KV heads that do not divide the heads', { ...llama, num_key_value_heads: 3 }, /num_key_value_heads \(3\) does not divide num_attention_heads \(4\)/],
     ['a missing hidden size', { ...llama, hidden_size: undefined }, /'hidden_size' must be a positive integer/],

@@ -22,7 +22,13 @@ export const SUPPORTED_ARCHITECTURES: Record<string, Architecture> = {
 export type RopeScaling =
   | { type: 'default' }
   | { type: 'linear'; factor: number }
-  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number };
+  | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
+  /**
+   * YaRN as transformers 5 computes it: the explicit factor, the correction range from
+   * beta_fast/beta_slow over original_max_position_embeddings (floored/ceiled unless truncate is
+   * false), and cos/sin multiplied by the attention factor.
+   */
+  | { type: 'yarn'; factor: number; originalMaxPositions: number; betaFast: number; betaSlow: number; truncate: boolean; attentionFactor: number };
 
 /** One decoder layer's attention: its key span and its rotary table. */
 export interface LayerAttention {
@@ -176,7 +182,7 @@ export function parseModelConfig(rawConfig: Json): ModelConfig {
     architecture,
     hfArchitecture,
     shape,
-    ropeScaling: parseRopeScaling(globalRopeParameters(config) ?? config.rope_scaling ?? config.rope_parameters),
+    ropeScaling: parseRopeScaling(globalRopeParameters(config) ?? config.rope_scaling ?? config.rope_parameters, shape.contextLength),
     features,
     bosTokenId: typeof config.bos_token_id === 'number' ? config.bos_token_id : null,
     eosTokenIds: Array.isArray(eos) ? eos.filter((id): id is number => typeof id === 'number') : typeof eos === 'number' ? [eos] : [],
@@ -371,7 +377,7 @@ function ropeTheta(config: Json): number {
   return theta;
 }
 
-function parseRopeScaling(value: unknown): RopeScaling {
+function parseRopeScaling(value: unknown, contextLength: number): RopeScaling {
   if (value == null) return { type: 'default' };
   const scaling = value as Json;
   const type = scaling.rope_type ?? scaling.type;
@@ -387,5 +393,26 @@ function parseRopeScaling(value: unknown): RopeScaling {
       originalMaxPositions: Number(scaling.original_max_position_embeddings ?? 8192),
     };
   }
-  throw new ConvertError(`config.json sets rope_scaling ${JSON.stringify(value)}; hearth supports rope_scaling types 'linear' and 'llama3' (or none).`);
+  if (type === 'yarn' && factor > 0) {
+    // transformers ≤ 4.5x replaced factor by max_position_embeddings / original_max_position_embeddings
+    // when both were set; transformers 5 (and vLLM, llama.cpp) use the explicit factor: so does hearth.
+    const mscale = (scale: number, m = 1) => (scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1);
+    const { attention_factor: attentionFactor, mscale: m, mscale_all_dim: mAllDim } = scaling;
+    const attention = typeof attentionFactor === 'number' ? attentionFactor
+      : typeof m === 'number' && m && typeof mAllDim === 'number' && mAllDim ? mscale(factor, m) / mscale(factor, mAllDim)
+      : mscale(factor);
+    return {
+      type: 'yarn',
+      factor,
+      originalMaxPositions: Number(scaling.original_max_position_embeddings ?? contextLength),
+      betaFast: Number(scaling.beta_fast || 32),
+      betaSlow: Number(scaling.beta_slow || 1),
+      truncate: scaling.truncate !== false,
+      attentionFactor: attention,
+    };
+  }
+  throw new ConvertError(
+    `config.json sets rope_scaling ${JSON.stringify(value)}; hearth supports rope_scaling types 'linear', 'llama3' and 'yarn' (or none). ` +
+      "'dynamic' (NTK) is refused: transformers recomputes its frequencies from each forward pass's length, so a prompt and the same tokens decoded one by one are rotated differently, which fixed rotary tables cannot reproduce.",
+  );
 }

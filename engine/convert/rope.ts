@@ -1,6 +1,7 @@
 // Rotary embedding tables baked into the graph: cos/sin [maxPositions, headDim / 2] for
 // com.microsoft RotaryEmbedding (non-interleaved, i.e. HF's rotate_half layout). Scaling
-// variants only change the inverse frequencies, so they are all handled here.
+// variants change the inverse frequencies, and YaRN also scales cos and sin (its attention
+// factor), so they are all handled here.
 import type { RopeScaling } from '../common/modelConfig.js';
 
 export function inverseFrequencies(headDim: number, theta: number, scaling: RopeScaling): Float64Array {
@@ -20,20 +21,41 @@ export function inverseFrequencies(headDim: number, theta: number, scaling: Rope
         inv[i] = (1 - smooth) * (inv[i]! / scaling.factor) + smooth * inv[i]!;
       }
     }
+  } else if (scaling.type === 'yarn') {
+    // Dimensions that rotate fewer than beta_slow times over the original context are
+    // interpolated (÷ factor), those that rotate more than beta_fast times kept, a linear ramp between.
+    const correctionDim = (rotations: number) => (headDim * Math.log(scaling.originalMaxPositions / (rotations * 2 * Math.PI))) / (2 * Math.log(theta));
+    let low = correctionDim(scaling.betaFast);
+    let high = correctionDim(scaling.betaSlow);
+    if (scaling.truncate) [low, high] = [Math.floor(low), Math.ceil(high)];
+    low = Math.max(low, 0);
+    high = Math.min(high, headDim - 1);
+    if (low === high) high += 0.001;
+    for (let i = 0; i < half; i++) {
+      const ramp = Math.min(1, Math.max(0, (i - low) / (high - low)));
+      const keep = 1 - ramp;
+      inv[i] = (inv[i]! / scaling.factor) * (1 - keep) + inv[i]! * keep;
+    }
   }
   return inv;
 }
 
+/** YaRN multiplies cos and sin (so q and k) by its attention factor; other scalings leave them. */
+export function rotaryAmplitude(scaling: RopeScaling): number {
+  return scaling.type === 'yarn' ? scaling.attentionFactor : 1;
+}
+
 export function rotaryTables(headDim: number, theta: number, scaling: RopeScaling, maxPositions: number): { cos: Float32Array; sin: Float32Array } {
   const inv = inverseFrequencies(headDim, theta, scaling);
+  const amplitude = rotaryAmplitude(scaling);
   const half = headDim / 2;
   const cos = new Float32Array(maxPositions * half);
   const sin = new Float32Array(maxPositions * half);
   for (let p = 0; p < maxPositions; p++) {
     for (let i = 0; i < half; i++) {
       const angle = p * inv[i]!;
-      cos[p * half + i] = Math.cos(angle);
-      sin[p * half + i] = Math.sin(angle);
+      cos[p * half + i] = amplitude * Math.cos(angle);
+      sin[p * half + i] = amplitude * Math.sin(angle);
     }
   }
   return { cos, sin };

@@ -66,6 +66,11 @@ describe('hearth convert: architectures (fp32 parity with the reference)', () =>
     await assertFp32Parity({ arch: 'llama', ropeScaling: 'llama3' }, LONG_PROMPT, 4);
   });
 
+  it('qwen3 with YaRN rope_scaling (Qwen3\'s spelling), past the original context: interpolation ramp and the attention factor on cos/sin', async (t) => {
+    const error = await assertFp32Parity({ arch: 'qwen3', ropeScaling: 'yarn' }, LONG_PROMPT, 4);
+    t.diagnostic(`max relative error ${error.toExponential(2)}`);
+  });
+
   it('llama with linear rope_scaling', async () => {
     await assertFp32Parity({ arch: 'llama', ropeScaling: 'linear' }, LONG_PROMPT, 2);
   });
