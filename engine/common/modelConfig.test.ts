@@ -43,6 +43,16 @@ describe('parseModelConfig', () => {
     assert.equal(deepseek.ropeScaling.type === 'yarn' && deepseek.ropeScaling.attentionFactor, 1);
   });
 
+  it('Qwen2/3 slide only with use_sliding_window, from max_window_layers on or where layer_types says', () => {
+    const qwen = { ...llama, architectures: ['Qwen2ForCausalLM'], num_hidden_layers: 4, sliding_window: 32 };
+    const windows = (config: Record<string, unknown>) => parseModelConfig(config).features.layers.map((layer) => layer.slidingWindow);
+    assert.deepEqual(windows({ ...qwen, use_sliding_window: false, max_window_layers: 2 }), [null, null, null, null]);
+    assert.deepEqual(windows({ ...qwen, use_sliding_window: true, max_window_layers: 2 }), [null, null, 32, 32]);
+    assert.deepEqual(windows({ ...qwen, use_sliding_window: true }), [null, null, null, null], 'max_window_layers defaults to 28');
+    assert.deepEqual(windows({ ...qwen, architectures: ['Qwen3ForCausalLM'], use_sliding_window: true, layer_types: ['sliding_attention', 'full_attention', 'full_attention', 'sliding_attention'] }), [32, null, null, 32]);
+    assert.throws(() => windows({ ...qwen, use_sliding_window: true, layer_types: ['full_attention'] }), /layer_types' must list/);
+  });
+
   it('keeps a Mistral sliding window only when it is shorter than the context', () => {
     assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 64 }).features.layers[1]!.slidingWindow, 64);
     assert.equal(parseModelConfig({ ...llama, architectures: ['MistralForCausalLM'], sliding_window: 4096 }).features.layers[1]!.slidingWindow, null);
@@ -53,7 +63,6 @@ describe('parseModelConfig', () => {
     ['partial rotary embeddings', { ...llama, partial_rotary_factor: 0.5 }, /partial_rotary_factor/],
     ['KV heads that do not divide the heads', { ...llama, num_key_value_heads: 3 }, /num_key_value_heads \(3\) does not divide num_attention_heads \(4\)/],
     ['a missing hidden size', { ...llama, hidden_size: undefined }, /'hidden_size' must be a positive integer/],
-    ['per-layer Qwen sliding windows', { ...llama, architectures: ['Qwen2ForCausalLM'], use_sliding_window: true, sliding_window: 32 }, /per-layer sliding windows/],
     ['another activation', { ...llama, hidden_act: 'gelu' }, /hidden_act 'gelu'/],
   ] as const) {
     it(`refuses ${label}`, () => {

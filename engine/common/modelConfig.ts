@@ -274,19 +274,40 @@ export function decoderFeatures(architecture: Architecture, config: Json, shape:
 }
 
 /**
- * Mistral, Phi-3 (and Llama configs that set it) apply sliding_window on every layer; Qwen2/3 and
- * SmolLM3 only with use_sliding_window, per layer, which is refused. SmolLM3 skips rotary on the
- * layers its no_rope_layers marks 0 (SmolLM3Config's default: every no_rope_layer_interval-th layer).
+ * Mistral, Phi-3 (and Llama configs that set it) apply sliding_window on every layer. Qwen2/3
+ * apply it only with use_sliding_window, on the layers `layer_types` marks sliding_attention (by
+ * default those from max_window_layers on), as Qwen2Config/Qwen3Config derive them. SmolLM3's
+ * per-layer windows are refused. SmolLM3 skips rotary on the layers its no_rope_layers marks 0
+ * (SmolLM3Config's default: every no_rope_layer_interval-th layer).
  */
 function uniformLayers(architecture: Architecture, config: Json, shape: ModelShape): LayerAttention[] {
-  if ((architecture === 'qwen2' || architecture === 'qwen3' || architecture === 'smollm3') && config.use_sliding_window === true) {
+  if (architecture === 'smollm3' && config.use_sliding_window === true) {
     throw new ConvertError(`config.json enables use_sliding_window for some ${architecture} layers; hearth does not support per-layer sliding windows for it.`);
   }
   const window = config.sliding_window;
-  const useWindow = architecture === 'mistral' || architecture === 'phi3' || architecture === 'llama';
+  const qwen = architecture === 'qwen2' || architecture === 'qwen3';
+  const useWindow = architecture === 'mistral' || architecture === 'phi3' || architecture === 'llama' || (qwen && config.use_sliding_window === true);
   const slidingWindow = useWindow && typeof window === 'number' && window > 0 && window < shape.contextLength ? window : null;
+  const slides = qwen ? qwenSlidingLayers(config, shape.numLayers) : null;
   const usesRope = architecture === 'smollm3' ? smolLm3RopeLayers(config, shape.numLayers) : null;
-  return Array.from({ length: shape.numLayers }, (_, i) => ({ slidingWindow, rope: usesRope && !usesRope[i] ? null : ('global' as const) }));
+  return Array.from({ length: shape.numLayers }, (_, i) => ({
+    slidingWindow: slides && !slides[i] ? null : slidingWindow,
+    rope: usesRope && !usesRope[i] ? null : ('global' as const),
+  }));
+}
+
+/** Qwen2/3: `layer_types`, or sliding from max_window_layers (default 28) on. */
+function qwenSlidingLayers(config: Json, numLayers: number): boolean[] {
+  if (Array.isArray(config.layer_types)) {
+    const types = config.layer_types;
+    if (types.length !== numLayers || !types.every((type) => type === 'sliding_attention' || type === 'full_attention')) {
+      throw new ConvertError(`config.json: 'layer_types' must list 'sliding_attention' or 'full_attention' for each of the ${numLayers} layers.`);
+    }
+    return types.map((type) => type === 'sliding_attention');
+  }
+  const first = config.max_window_layers ?? 28;
+  if (typeof first !== 'number' || !Number.isSafeInteger(first) || first < 0) throw new ConvertError(`config.json: 'max_window_layers' must be a non-negative integer (found ${JSON.stringify(first)}).`);
+  return Array.from({ length: numLayers }, (_, i) => i >= first);
 }
 
 /** SmolLM3's no_rope_layers: 1 where the layer applies rotary, 0 where it does not. */

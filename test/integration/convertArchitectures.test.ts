@@ -79,6 +79,26 @@ describe('hearth convert: architectures (fp32 parity with the reference)', () =>
     await assertFp32Parity({ arch: 'mistral', slidingWindow: 16 }, LONG_PROMPT.slice(0, 30), 6);
   });
 
+  it('qwen2 with use_sliding_window: layer 0 full, layer 1 sliding (max_window_layers 1), prompt past the window', async (t) => {
+    // Pins it: the reference with every layer sliding, or none, differs far beyond the tolerance.
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'qwen2', slidingWindow: 8 });
+    for (const max_window_layers of [0, 2]) {
+      const edited = mkdtempSync(join(tmpdir(), 'hearth-qwen2-window-'));
+      try {
+        cpSync(checkpointDir, edited, { recursive: true });
+        const config = JSON.parse(readFileSync(join(edited, 'config.json'), 'utf8')) as Record<string, unknown>;
+        assert.equal(config.max_window_layers, 1);
+        writeFileSync(join(edited, 'config.json'), JSON.stringify({ ...config, max_window_layers }));
+        const moved = maxRelativeError(new ReferenceSession(checkpointDir).feed(LONG_PROMPT.slice(0, 20)), new ReferenceSession(edited).feed(LONG_PROMPT.slice(0, 20)));
+        assert.ok(moved > 4 * FP32_TOLERANCE, `max_window_layers ${max_window_layers} moves the logits by only ${moved.toExponential(2)}`);
+      } finally {
+        rmSync(edited, { recursive: true, force: true });
+      }
+    }
+    const error = await assertFp32Parity({ arch: 'qwen2', slidingWindow: 8 }, LONG_PROMPT.slice(0, 20), 4);
+    t.diagnostic(`max relative error ${error.toExponential(2)}`);
+  });
+
   it('sharded checkpoint (model.safetensors.index.json)', async () => {
     const { manifest } = await ensureFixturePackage({ arch: 'qwen3', sharded: true });
     const weightFiles = manifest.source.files.map((file) => file.name).filter((name) => name.includes('safetensors'));
