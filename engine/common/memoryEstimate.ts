@@ -82,6 +82,8 @@ export type EstimateShape = Pick<
   normPlacement?: TensorLayout['normPlacement'];
   /** Gemma 3's second rotary table pair (its local layers' base). */
   localRotary?: boolean;
+  /** Rotating dimensions per head (default headDim; Phi-4-mini's partial rotary). */
+  rotaryDim?: number;
   /** Positions of the rotary cos/sin tables the converter bakes in (config max_position_embeddings). */
   contextLength?: number;
 };
@@ -168,7 +170,8 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   const int4Embedding = quantizedEmbedding(dtype, h, int4);
   if (int4Embedding) linear('model.embed_tokens', h, vocabSize, 'embedding');
   else tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
-  const rotaryElements = (shape.contextLength ?? 0) * (headDim / 2);
+  const rotaryHalf = (shape.rotaryDim ?? headDim) / 2;
+  const rotaryElements = (shape.contextLength ?? 0) * rotaryHalf;
   if (rotaryElements) {
     fp32('rotary.cos_cache', rotaryElements, 'other');
     fp32('rotary.sin_cache', rotaryElements, 'other');

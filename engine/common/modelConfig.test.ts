@@ -107,3 +107,27 @@ describe('parseModelConfig: OLMo 2', () => {
     assert.equal(features.qkNorm, 'projection');
   });
 });
+
+describe('parseModelConfig: Phi-3.5 / Phi-4-mini rotary', () => {
+  const factors = (n: number, value: number) => Array.from({ length: n }, () => value);
+  // microsoft/Phi-3.5-mini-instruct's rotary settings (head_dim 96: 48 factors each).
+  const phi35 = {
+    ...llama, architectures: ['Phi3ForCausalLM'], hidden_size: 3072, num_attention_heads: 32, num_key_value_heads: 32, max_position_embeddings: 131072,
+    original_max_position_embeddings: 4096, rope_scaling: { long_factor: factors(48, 2), short_factor: factors(48, 1), type: 'longrope' }, sliding_window: 262144,
+  };
+
+  it('LongRoPE: factor = max / original positions, attention factor √(1 + ln 32 / ln 4096)', () => {
+    const { ropeScaling, features } = parseModelConfig(phi35);
+    assert.equal(ropeScaling.type, 'longrope');
+    assert.ok(ropeScaling.type === 'longrope' && Math.abs(ropeScaling.attentionFactor - Math.sqrt(1 + Math.log(32) / Math.log(4096))) < 1e-15);
+    assert.equal(ropeScaling.type === 'longrope' && ropeScaling.originalMaxPositions, 4096);
+    assert.equal(features.rotaryDim, 96);
+  });
+
+  it('Phi-4-mini: partial_rotary_factor 0.75 rotates 96 of 128 dims; the factors must cover them', () => {
+    const phi4 = { ...phi35, hidden_size: 3072, num_attention_heads: 24, num_key_value_heads: 8, partial_rotary_factor: 0.75 };
+    assert.equal(parseModelConfig(phi4).features.rotaryDim, 96);
+    assert.throws(() => parseModelConfig({ ...phi4, rope_scaling: { ...phi35.rope_scaling, long_factor: factors(64, 2) } }), /must have 48 entries/);
+    assert.throws(() => parseModelConfig({ ...llama, architectures: ['Qwen3ForCausalLM'], partial_rotary_factor: 0.5 }), /partial rotary embeddings for Phi-3/);
+  });
+});

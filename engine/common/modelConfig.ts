@@ -28,7 +28,14 @@ export type RopeScaling =
    * beta_fast/beta_slow over original_max_position_embeddings (floored/ceiled unless truncate is
    * false), and cos/sin multiplied by the attention factor.
    */
-  | { type: 'yarn'; factor: number; originalMaxPositions: number; betaFast: number; betaSlow: number; truncate: boolean; attentionFactor: number };
+  | { type: 'yarn'; factor: number; originalMaxPositions: number; betaFast: number; betaSlow: number; truncate: boolean; attentionFactor: number }
+  /**
+   * Phi-3.5 / Phi-4-mini LongRoPE: frequencies divided by short_factor below
+   * original_max_position_embeddings and by long_factor from it on (per position: see rope.ts),
+   * cos/sin × the attention factor √(1 + ln(factor) / ln(original)), factor =
+   * max_position_embeddings / original_max_position_embeddings unless given.
+   */
+  | { type: 'longrope'; shortFactor: number[]; longFactor: number[]; originalMaxPositions: number; attentionFactor: number };
 
 /** One decoder layer's attention: its key span and its rotary table. */
 export interface LayerAttention {
@@ -68,6 +75,8 @@ export interface DecoderFeatures {
   logitsDivisor: number | null;
   /** cap · tanh(logits / cap) (Gemma 2's final_logit_softcapping), or null. */
   finalLogitSoftcap: number | null;
+  /** Dimensions of each head that rotate (Phi-4-mini's partial_rotary_factor 0.75: the first 96 of 128); the rest pass through. */
+  rotaryDim: number;
   /** The local layers' rotary base and scaling (Gemma 3: rope_local_base_freq, unscaled), or null when every layer uses the global table. */
   localRope: { theta: number; scaling: RopeScaling } | null;
   layers: LayerAttention[];
@@ -172,17 +181,13 @@ export function parseModelConfig(rawConfig: Json): ModelConfig {
   }
   const shape = readModelShape(rawConfig);
   if (shape.headDim % 2 !== 0) throw new ConvertError(`config.json: head dimension ${shape.headDim} is odd; rotary embeddings need an even head dimension.`);
-  const partialRotary = config.partial_rotary_factor;
-  if (partialRotary != null && partialRotary !== 1) {
-    throw new ConvertError(`config.json sets partial_rotary_factor ${String(partialRotary)}; hearth supports full rotary embeddings only.`);
-  }
   const features = decoderFeatures(architecture, config, shape);
   const eos = config.eos_token_id;
   return {
     architecture,
     hfArchitecture,
     shape,
-    ropeScaling: parseRopeScaling(globalRopeParameters(config) ?? config.rope_scaling ?? config.rope_parameters, shape.contextLength),
+    ropeScaling: ropeScalingOf(config, shape, features.rotaryDim),
     features,
     bosTokenId: typeof config.bos_token_id === 'number' ? config.bos_token_id : null,
     eosTokenIds: Array.isArray(eos) ? eos.filter((id): id is number => typeof id === 'number') : typeof eos === 'number' ? [eos] : [],
@@ -191,6 +196,8 @@ export function parseModelConfig(rawConfig: Json): ModelConfig {
 
 /** The parts of the features that add tensors to a package (engine/common/memoryEstimate.ts packageTensors). */
 export interface TensorLayout {
+  /** Rotating dimensions per head: the cos/sin tables are [contextLength, rotaryDim / 2]. */
+  rotaryDim: number;
   qkNorm: boolean;
   /** OLMo 2's q/k norm weights span the whole projection (numHeads · headDim, numKvHeads · headDim), not one head. */
   qkNormOverProjection: boolean;
@@ -199,7 +206,7 @@ export interface TensorLayout {
 }
 
 export function tensorLayoutOf(features: DecoderFeatures): TensorLayout {
-  return { qkNorm: features.qkNorm !== null, qkNormOverProjection: features.qkNorm === 'projection', normPlacement: features.normPlacement, localRotary: features.localRope !== null };
+  return { rotaryDim: features.rotaryDim, qkNorm: features.qkNorm !== null, qkNormOverProjection: features.qkNorm === 'projection', normPlacement: features.normPlacement, localRotary: features.localRope !== null };
 }
 
 /**
@@ -208,9 +215,34 @@ export function tensorLayoutOf(features: DecoderFeatures): TensorLayout {
  * then approximate: it cannot be converted anyway).
  */
 export function readTensorLayout(rawConfig: Json): TensorLayout {
-  const architecture = SUPPORTED_ARCHITECTURES[declaredArchitecture(rawConfig)];
-  if (!architecture) return { qkNorm: false, qkNormOverProjection: false, normPlacement: 'pre', localRotary: false };
-  return tensorLayoutOf(decoderFeatures(architecture, textConfigOf(rawConfig), readModelShape(rawConfig)));
+  const shape = readModelShape(rawConfig);
+  const llamaLayout: TensorLayout = { rotaryDim: shape.headDim, qkNorm: false, qkNormOverProjection: false, normPlacement: 'pre', localRotary: false };
+  if (!SUPPORTED_ARCHITECTURES[declaredArchitecture(rawConfig)]) return llamaLayout;
+  try {
+    return tensorLayoutOf(parseModelConfig(rawConfig).features);
+  } catch (error) {
+    // A setting the converter refuses (it says so when asked to convert): estimate as Llama.
+    if (error instanceof ConvertError) return llamaLayout;
+    throw error;
+  }
+}
+
+/** partial_rotary_factor: read for Phi-3 (its attention rotates the first dims and passes the rest), refused elsewhere. */
+function rotaryDimOf(architecture: Architecture, config: Json, shape: ModelShape): number {
+  const factor = config.partial_rotary_factor ?? (config.rope_parameters as Json | undefined)?.partial_rotary_factor;
+  if (factor == null || factor === 1) return shape.headDim;
+  if (architecture !== 'phi3') throw new ConvertError(`config.json sets partial_rotary_factor ${String(factor)}; hearth supports partial rotary embeddings for Phi-3 / Phi-4-mini only.`);
+  const dim = typeof factor === 'number' ? Math.floor(shape.headDim * factor) : NaN;
+  if (!(dim > 0 && dim <= shape.headDim && dim % 2 === 0)) throw new ConvertError(`config.json: partial_rotary_factor ${String(factor)} of head dimension ${shape.headDim} is not an even number of dimensions.`);
+  return dim;
+}
+
+function ropeScalingOf(config: Json, shape: ModelShape, rotaryDim: number): RopeScaling {
+  const scaling = parseRopeScaling(globalRopeParameters(config) ?? config.rope_scaling ?? config.rope_parameters, shape.contextLength, config);
+  if (scaling.type === 'longrope' && (scaling.shortFactor.length !== rotaryDim / 2 || scaling.longFactor.length !== rotaryDim / 2)) {
+    throw new ConvertError(`config.json: rope_scaling short_factor and long_factor must have ${rotaryDim / 2} entries (half the rotary dimension ${rotaryDim}); found ${scaling.shortFactor.length} and ${scaling.longFactor.length}.`);
+  }
+  return scaling;
 }
 
 const GEMMA = new Set<Architecture>(['gemma2', 'gemma3']);
@@ -240,6 +272,7 @@ export function decoderFeatures(architecture: Architecture, config: Json, shape:
     qkNorm: architecture === 'qwen3' ? 'per-head' : null,
     attentionScale: null,
     attentionSoftcap: null,
+    rotaryDim: rotaryDimOf(architecture, config, shape),
     residualMultiplier: null,
     logitsDivisor: null,
     finalLogitSoftcap: null,
@@ -398,7 +431,7 @@ function ropeTheta(config: Json): number {
   return theta;
 }
 
-function parseRopeScaling(value: unknown, contextLength: number): RopeScaling {
+function parseRopeScaling(value: unknown, contextLength: number, config: Json): RopeScaling {
   if (value == null) return { type: 'default' };
   const scaling = value as Json;
   const type = scaling.rope_type ?? scaling.type;
@@ -432,8 +465,21 @@ function parseRopeScaling(value: unknown, contextLength: number): RopeScaling {
       attentionFactor: attention,
     };
   }
+  if (type === 'longrope' || type === 'su') {
+    const factors = (key: string) => {
+      const list = scaling[key];
+      if (!Array.isArray(list) || !list.every((f) => typeof f === 'number' && f > 0)) throw new ConvertError(`config.json: rope_scaling.${key} must be a list of positive numbers.`);
+      return list as number[];
+    };
+    // Phi-3 keeps original_max_position_embeddings top-level; transformers 5 moves it into rope_parameters.
+    const original = Number(scaling.original_max_position_embeddings ?? config.original_max_position_embeddings ?? contextLength);
+    if (!(original > 0)) throw new ConvertError("config.json: 'original_max_position_embeddings' must be a positive integer for longrope.");
+    const ratio = typeof scaling.factor === 'number' ? scaling.factor : contextLength / original;
+    const attention = typeof scaling.attention_factor === 'number' ? scaling.attention_factor : ratio <= 1 ? 1 : Math.sqrt(1 + Math.log(ratio) / Math.log(original));
+    return { type: 'longrope', shortFactor: factors('short_factor'), longFactor: factors('long_factor'), originalMaxPositions: original, attentionFactor: attention };
+  }
   throw new ConvertError(
-    `config.json sets rope_scaling ${JSON.stringify(value)}; hearth supports rope_scaling types 'linear', 'llama3' and 'yarn' (or none). ` +
+    `config.json sets rope_scaling ${JSON.stringify(value)}; hearth supports rope_scaling types 'linear', 'llama3', 'yarn' and 'longrope' (or none). ` +
       "'dynamic' (NTK) is refused: transformers recomputes its frequencies from each forward pass's length, so a prompt and the same tokens decoded one by one are rotated differently, which fixed rotary tables cannot reproduce.",
   );
 }

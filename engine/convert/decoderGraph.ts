@@ -76,14 +76,17 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   const hidden = features.embeddingMultiplier === null ? gathered : g.op('Mul', [gathered, scalar(features.embeddingMultiplier)]);
 
   // One cos/sin table pair per rotary base: the global one, and Gemma 3's local one for its sliding layers.
+  const { rotaryDim } = features;
   const rotaryCache = (name: string, theta: number, scaling: RopeScaling) => {
-    const { cos, sin } = rotaryTables(headDim, theta, scaling, shape.contextLength);
+    const { cos, sin } = rotaryTables(rotaryDim, theta, scaling, shape.contextLength);
     return {
-      cos: g.weight(`${name}.cos_cache`, 'float32', [shape.contextLength, headDim / 2], bytesOf(cos)),
-      sin: g.weight(`${name}.sin_cache`, 'float32', [shape.contextLength, headDim / 2], bytesOf(sin)),
+      cos: g.weight(`${name}.cos_cache`, 'float32', [shape.contextLength, rotaryDim / 2], bytesOf(cos)),
+      sin: g.weight(`${name}.sin_cache`, 'float32', [shape.contextLength, rotaryDim / 2], bytesOf(sin)),
     };
   };
   const rotary = { global: rotaryCache('rotary', shape.ropeTheta, options.ropeScaling), local: features.localRope && rotaryCache('rotary.local', features.localRope.theta, features.localRope.scaling) };
+  // Phi-4-mini rotates the first rotaryDim dimensions of each head and passes the rest through.
+  const rotaryAttributes = { interleaved: 0, ...(rotaryDim !== headDim ? { rotary_embedding_dim: rotaryDim } : {}) };
   const splitQkv = g.int64s([numHeads * headDim, numKvHeads * headDim, numKvHeads * headDim]);
   const kvHeads = g.int64s([0, 0, numKvHeads, headDim]);
   let qkNormShapes: { qHeads: string; flatQ: string; flatK: string } | null = null;
@@ -140,9 +143,9 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     }
     // SmolLM3's no-rope layers attend without positions (rope null).
     if (layerAttention.rope !== null) {
-      const table = layerAttention.rope === 'local' && rotary.local ? rotary.local : rotary.global;
-      q = g.op('RotaryEmbedding', [q, positionIds, table.cos, table.sin], { domain: MS, attributes: { interleaved: 0 } });
-      k = g.op('RotaryEmbedding', [k, positionIds, table.cos, table.sin], { domain: MS, attributes: { interleaved: 0 } });
+      const table = (layerAttention.rope === 'local' && rotary.local) || rotary.global;
+      q = g.op('RotaryEmbedding', [q, positionIds, table.cos, table.sin], { domain: MS, attributes: { ...rotaryAttributes, ...(rotaryDim !== headDim ? { num_heads: numHeads } : {}) } });
+      k = g.op('RotaryEmbedding', [k, positionIds, table.cos, table.sin], { domain: MS, attributes: { ...rotaryAttributes, ...(rotaryDim !== headDim ? { num_heads: numKvHeads } : {}) } });
     }
     g.op('Reshape', [k, kvHeads], { output: `new_key.${i}` });
     g.op('Reshape', [v, kvHeads], { output: `new_value.${i}` });

@@ -4,7 +4,11 @@
 // factor), so they are all handled here.
 import type { RopeScaling } from '../common/modelConfig.js';
 
-export function inverseFrequencies(headDim: number, theta: number, scaling: RopeScaling): Float64Array {
+/**
+ * `headDim`: the rotating dimensions (all of a head, or Phi-4-mini's partial rotary dimension).
+ * `longRope`: for LongRoPE, which factors (a sequence within or past the original context).
+ */
+export function inverseFrequencies(headDim: number, theta: number, scaling: RopeScaling, longRope: 'short' | 'long' = 'short'): Float64Array {
   const half = headDim / 2;
   const inv = new Float64Array(half);
   for (let i = 0; i < half; i++) inv[i] = 1 / theta ** ((2 * i) / headDim);
@@ -21,6 +25,9 @@ export function inverseFrequencies(headDim: number, theta: number, scaling: Rope
         inv[i] = (1 - smooth) * (inv[i]! / scaling.factor) + smooth * inv[i]!;
       }
     }
+  } else if (scaling.type === 'longrope') {
+    const factors = longRope === 'long' ? scaling.longFactor : scaling.shortFactor;
+    for (let i = 0; i < half; i++) inv[i] = inv[i]! / factors[i]!;
   } else if (scaling.type === 'yarn') {
     // Dimensions that rotate fewer than beta_slow times over the original context are
     // interpolated (÷ factor), those that rotate more than beta_fast times kept, a linear ramp between.
@@ -40,18 +47,28 @@ export function inverseFrequencies(headDim: number, theta: number, scaling: Rope
   return inv;
 }
 
-/** YaRN multiplies cos and sin (so q and k) by its attention factor; other scalings leave them. */
+/** YaRN and LongRoPE multiply cos and sin (so q and k) by their attention factor; other scalings leave them. */
 export function rotaryAmplitude(scaling: RopeScaling): number {
-  return scaling.type === 'yarn' ? scaling.attentionFactor : 1;
+  return scaling.type === 'yarn' || scaling.type === 'longrope' ? scaling.attentionFactor : 1;
 }
 
+/**
+ * cos/sin [maxPositions, headDim / 2], one row per position. LongRoPE's rows below the original
+ * context use the short factors, the rest the long ones: what transformers computes for a token
+ * decoded at that position (its forward pass reaches past the original context exactly when the
+ * position does), and a pure function of the position, so a key never depends on the call, chunk
+ * or batch it was computed in (see engine/convert/README.md for the one case that differs).
+ */
 export function rotaryTables(headDim: number, theta: number, scaling: RopeScaling, maxPositions: number): { cos: Float32Array; sin: Float32Array } {
-  const inv = inverseFrequencies(headDim, theta, scaling);
   const amplitude = rotaryAmplitude(scaling);
   const half = headDim / 2;
+  const short = inverseFrequencies(headDim, theta, scaling, 'short');
+  const long = scaling.type === 'longrope' ? inverseFrequencies(headDim, theta, scaling, 'long') : short;
+  const switchAt = scaling.type === 'longrope' ? scaling.originalMaxPositions : Infinity;
   const cos = new Float32Array(maxPositions * half);
   const sin = new Float32Array(maxPositions * half);
   for (let p = 0; p < maxPositions; p++) {
+    const inv = p < switchAt ? short : long;
     for (let i = 0; i < half; i++) {
       const angle = p * inv[i]!;
       cos[p * half + i] = amplitude * Math.cos(angle);

@@ -113,6 +113,35 @@ describe('hearth convert: architectures (fp32 parity with the reference)', () =>
   }
 });
 
+/**
+ * Runs `prompts` as one batch (first-prompt batch, then decode steps) and each row alone; every
+ * step's batched logits equal the row alone (≤ 1e-5) and the reference (≤ 1e-4).
+ */
+async function assertBatchedEqualsAlone(fixture: FixtureOptions, prompts: number[][], steps: number): Promise<void> {
+  const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ ...fixture, dtype: 'fp32' });
+  const batched = await DecoderRunner.open(packageDir, manifest);
+  const alone = await DecoderRunner.open(packageDir, manifest);
+  try {
+    const references = prompts.map(() => new ReferenceSession(checkpointDir));
+    let next = prompts;
+    for (let step = 0; step < steps; step++) {
+      const batchLogits = await batched.step(next.map((tokenIds, rowId) => ({ rowId, tokenIds })));
+      const nextTokens: number[][] = [];
+      for (const [row, tokens] of next.entries()) {
+        const [single] = await alone.step([{ rowId: row, tokenIds: tokens }]);
+        assert.ok(maxRelativeError(single!, batchLogits[row]!) <= 1e-5, `step ${step} row ${row}: batched differs from alone`);
+        const expected = references[row]!.feed(tokens);
+        assert.ok(maxRelativeError(expected, batchLogits[row]!) <= FP32_TOLERANCE, `step ${step} row ${row} vs reference`);
+        nextTokens.push([argmax(expected)]);
+      }
+      next = nextTokens;
+    }
+  } finally {
+    await batched.release();
+    await alone.release();
+  }
+}
+
 describe('hearth convert: architectures (batched rows of different lengths == each row alone)', () => {
   const prompts = [[5, 17, 300, 42, 7, 99, 256], [8, 9, 10], [400, 401, 2, 77, 1]];
   // Gemma rows grow past the fixtures' 6-token window while the batch runs, at different steps per row.
@@ -122,28 +151,68 @@ describe('hearth convert: architectures (batched rows of different lengths == ea
   ];
   for (const fixture of fixtures) {
     it(`${fixture.arch!}${fixture.multimodal ? ' (Gemma3ForConditionalGeneration text tower)' : ''}`, async () => {
-      const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ ...fixture, dtype: 'fp32' });
-      const batched = await DecoderRunner.open(packageDir, manifest);
-      const alone = await DecoderRunner.open(packageDir, manifest);
-      try {
-        const references = prompts.map(() => new ReferenceSession(checkpointDir));
-        let next = prompts;
-        for (let step = 0; step < 3; step++) {
-          const batchLogits = await batched.step(next.map((tokenIds, rowId) => ({ rowId, tokenIds })));
-          const nextTokens: number[][] = [];
-          for (const [row, tokens] of next.entries()) {
-            const [single] = await alone.step([{ rowId: row, tokenIds: tokens }]);
-            assert.ok(maxRelativeError(single!, batchLogits[row]!) <= 1e-5, `step ${step} row ${row}: batched differs from alone`);
-            const expected = references[row]!.feed(tokens);
-            assert.ok(maxRelativeError(expected, batchLogits[row]!) <= FP32_TOLERANCE, `step ${step} row ${row} vs reference`);
-            nextTokens.push([argmax(expected)]);
-          }
-          next = nextTokens;
-        }
-      } finally {
-        await batched.release();
-        await alone.release();
-      }
+      await assertBatchedEqualsAlone(fixture, prompts, 3);
     });
   }
+});
+
+describe('hearth convert: Phi-3.5 LongRoPE and Phi-4-mini partial rotary', () => {
+  // The fixtures' original_max_position_embeddings is 32 (max_position_embeddings 256: factor 8).
+  // transformers picks long_factor for a forward pass whose largest position is past it; the
+  // reference feeds each call as one forward pass. The graph's table switches per position, which
+  // is the same for every call that does not straddle position 32: here a 20-token prompt then
+  // decode steps across it, and a 32-token prompt then an 8-token chunk past it. (A single call
+  // straddling it is where they part: engine/convert/README.md.)
+  const fixtures: { label: string; options: FixtureOptions }[] = [
+    { label: 'Phi-3.5-mini (longrope)', options: { arch: 'phi3', ropeScaling: 'longrope' } },
+    { label: 'Phi-4-mini (longrope, partial_rotary_factor 0.75: 12 of 16 dims rotate)', options: { arch: 'phi3', ropeScaling: 'longrope', partialRotaryFactor: 0.75 } },
+  ];
+  for (const { label, options } of fixtures) {
+    it(`${label}: a 20-token prompt then decode steps across the original context; a 32-token prompt then an 8-token chunk past it`, async (t) => {
+      const crossing = await assertFp32Parity(options, LONG_PROMPT.slice(0, 20), 16);
+      const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ ...options, dtype: 'fp32' });
+      const runner = await DecoderRunner.open(packageDir, manifest);
+      let chunked = 0;
+      try {
+        const reference = new ReferenceSession(checkpointDir);
+        for (const chunk of [LONG_PROMPT.slice(0, 32), LONG_PROMPT.slice(32, 40)]) {
+          const [logits] = await runner.step([{ rowId: 0, tokenIds: chunk }]);
+          chunked = Math.max(chunked, maxRelativeError(reference.feed(chunk), logits!));
+        }
+      } finally {
+        await runner.release();
+      }
+      assert.ok(chunked <= FP32_TOLERANCE, `chunked prompt: relative error ${chunked.toExponential(2)}`);
+      t.diagnostic(`max relative error ${crossing.toExponential(2)} / ${chunked.toExponential(2)}`);
+    });
+    it(`${label}: batched rows crossing the original context at different steps == each row alone`, async () => {
+      await assertBatchedEqualsAlone(options, [LONG_PROMPT.slice(0, 30), LONG_PROMPT.slice(5, 32), LONG_PROMPT.slice(0, 12)], 4);
+    });
+  }
+
+  it('the fixtures pin the short/long switch, the attention factor and the partial rotary split', async () => {
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'phi3', ropeScaling: 'longrope', partialRotaryFactor: 0.75 });
+    // Each edit with a prompt it must change: 20 tokens stay within the original context, 40 pass it.
+    const within = LONG_PROMPT.slice(0, 20);
+    const past = LONG_PROMPT.slice(0, 40);
+    const edits: [string, number[], (config: Record<string, any>) => Record<string, any>][] = [
+      ['long factors within the original context', within, (config) => ({ ...config, rope_scaling: { ...config.rope_scaling, short_factor: config.rope_scaling.long_factor } })],
+      ['short factors past it', past, (config) => ({ ...config, rope_scaling: { ...config.rope_scaling, long_factor: config.rope_scaling.short_factor } })],
+      ['no attention factor (max_position_embeddings = original)', within, (config) => ({ ...config, max_position_embeddings: 32 })],
+      ['full rotary', within, (config) => ({ ...config, partial_rotary_factor: 1.0, rope_scaling: { ...config.rope_scaling, short_factor: [...config.rope_scaling.short_factor, 1, 1], long_factor: [...config.rope_scaling.long_factor, 1, 1] } })],
+    ];
+    for (const [what, prompt, edit] of edits) {
+      const edited = mkdtempSync(join(tmpdir(), 'hearth-longrope-'));
+      try {
+        cpSync(checkpointDir, edited, { recursive: true });
+        const config = JSON.parse(readFileSync(join(edited, 'config.json'), 'utf8')) as Record<string, any>;
+        writeFileSync(join(edited, 'config.json'), JSON.stringify(edit(config)));
+        const baseline = new ReferenceSession(checkpointDir).feed(prompt);
+        const moved = maxRelativeError(baseline, new ReferenceSession(edited).feed(prompt));
+        assert.ok(moved > 4 * FP32_TOLERANCE, `${what} moves the logits by only ${moved.toExponential(2)}`);
+      } finally {
+        rmSync(edited, { recursive: true, force: true });
+      }
+    }
+  });
 });

@@ -21,6 +21,7 @@ import type { Architecture, ModelManifest } from '../../engine/common/manifest.j
 import { modelShapeFromHfConfig, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
+import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { maxRelativeError } from '../fixtures/parity.js';
 import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
@@ -31,10 +32,10 @@ const TEACHER_FORCED = Array.from({ length: 40 }, (_, i) => ((i * 7919 + 13) % 5
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-quantized-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: { hiddenSize?: number; arch?: Architecture; multimodal?: boolean } = {}): Promise<{ manifest: ModelManifest; maxError: number }> {
+async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: Omit<FixtureOptions, 'shape' | 'tokenizer' | 'chatTemplate'> = {}): Promise<{ manifest: ModelManifest; maxError: number }> {
   const arch = fixture.arch ?? 'llama';
-  const variant = `${arch}-h${fixture.hiddenSize ?? 'default'}${fixture.multimodal ? '-multimodal' : ''}`;
-  const generated = await ensureFixturePackage({ arch, dtype, ...(fixture.hiddenSize ? { hiddenSize: fixture.hiddenSize } : {}), ...(fixture.multimodal ? { multimodal: true } : {}) });
+  const variant = [arch, `h${fixture.hiddenSize ?? 'default'}`, fixture.multimodal ? 'multimodal' : '', fixture.ropeScaling ?? '', fixture.partialRotaryFactor ?? ''].filter(Boolean).join('-');
+  const generated = await ensureFixturePackage({ ...fixture, arch, dtype });
   const { checkpointDir } = generated;
   let { packageDir, manifest } = generated;
   if (int4AccuracyLevel !== undefined) {
@@ -109,10 +110,14 @@ describe('hearth convert: fp16 and int4 packages', () => {
     assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
   });
 
-  for (const [arch, what] of [['smollm3', 'a no-rope layer'], ['granite', 'the four multipliers'], ['olmo2', 'post-norms, projection-wide q/k norms']] as const) {
-    it(`${arch} (${what}): fp16 and int4 graphs match the references on rounded weights (≤ 1e-4)`, async (t) => {
-      const fp16 = await graphVsRoundedReference('fp16', 1e-4, undefined, { arch });
-      const int4 = await graphVsRoundedReference('int4', 1e-4, 0, { arch });
+  const families: [FixtureOptions, string][] = [
+    [{ arch: 'smollm3' }, 'a no-rope layer'], [{ arch: 'granite' }, 'the four multipliers'], [{ arch: 'olmo2' }, 'post-norms, projection-wide q/k norms'],
+    [{ arch: 'phi3', ropeScaling: 'longrope', partialRotaryFactor: 0.75 }, 'Phi-4-mini: LongRoPE, partial rotary'], [{ arch: 'qwen3', ropeScaling: 'yarn' }, 'YaRN'],
+  ];
+  for (const [fixture, what] of families) {
+    it(`${fixture.arch!} (${what}): fp16 and int4 graphs match the references on rounded weights (≤ 1e-4)`, async (t) => {
+      const fp16 = await graphVsRoundedReference('fp16', 1e-4, undefined, fixture);
+      const int4 = await graphVsRoundedReference('int4', 1e-4, 0, fixture);
       t.diagnostic(`max relative error fp16 ${fp16.maxError.toExponential(2)}, int4 ${int4.maxError.toExponential(2)}`);
     });
   }

@@ -15,6 +15,7 @@ import { decoderInputs, layerNames } from '../../engine/runtime/decoderFeeds.js'
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { collectStream } from '../fixtures/engineStreams.js';
+import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { defineEngineSuite } from './engineSuite.js';
 
@@ -62,9 +63,16 @@ if (skip) {
 
   defineEngineSuite('webgpu');
 
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2', 'gemma2', 'gemma3'] as Architecture[]) {
-    test(`${arch}: greedy text on the device equals the CPU path (fp32 exact, short and long prompts, batched)`, async () => {
-      const { packageDir, manifest } = await ensureFixturePackage({ arch, dtype: 'fp32' });
+  // Every family, and the rotary/window variants whose nodes differ (Phi-4-mini's partial rotary
+  // and LongRoPE table, Qwen3's YaRN table, Qwen2's per-layer windows).
+  const fixtures: FixtureOptions[] = [
+    ...(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2', 'gemma2', 'gemma3'] as Architecture[]).map((arch) => ({ arch })),
+    { arch: 'phi3', ropeScaling: 'longrope', partialRotaryFactor: 0.75 }, { arch: 'qwen3', ropeScaling: 'yarn' }, { arch: 'qwen2', slidingWindow: 8 },
+  ];
+  for (const fixture of fixtures) {
+    const label = [fixture.arch, fixture.ropeScaling, fixture.partialRotaryFactor && `partial rotary ${fixture.partialRotaryFactor}`, fixture.slidingWindow && `window ${fixture.slidingWindow}`].filter(Boolean).join(', ');
+    test(`${label}: greedy text on the device equals the CPU path (fp32 exact, short and long prompts, batched)`, async () => {
+      const { packageDir, manifest } = await ensureFixturePackage({ ...fixture, dtype: 'fp32' });
       const prompts = [pattern(5, manifest.shape.vocabSize, 1), pattern(45, manifest.shape.vocabSize, 2), pattern(70, manifest.shape.vocabSize, 3)];
       const cpu = await loadEngine({ packageDir, device: 'cpu' });
       const gpu = await loadEngine({ packageDir, device: 'webgpu' });

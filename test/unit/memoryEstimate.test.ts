@@ -177,3 +177,15 @@ test('OLMo 2: two norms a layer (after attention and MLP), q/k norms the size of
     ['layers.0.post_attention_layernorm', 2048 * 4], ['layers.0.gate_up_proj', 2048 * 16384 * 4], ['layers.0.down_proj', 8192 * 2048 * 4], ['layers.0.post_feedforward_layernorm', 2048 * 4],
   ]);
 });
+
+test('Phi-4-mini: one cos/sin row per position (short below the original context, long after), partial rotary their width', () => {
+  const longrope = { long_factor: Array.from({ length: 48 }, () => 2), short_factor: Array.from({ length: 48 }, () => 1), type: 'longrope' };
+  const phi4 = modelShapeFromHfConfig({
+    architectures: ['Phi3ForCausalLM'], model_type: 'phi3', vocab_size: 200064, hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32,
+    num_attention_heads: 24, num_key_value_heads: 8, max_position_embeddings: 131072, original_max_position_embeddings: 4096, partial_rotary_factor: 0.75,
+    rope_scaling: longrope, tie_word_embeddings: true,
+  });
+  assert.equal(phi4.rotaryDim, 96);
+  const tables = packageTensors(phi4, 'int4').filter((tensor) => tensor.name.startsWith('rotary'));
+  assert.deepEqual(tables.map((tensor) => tensor.bytes), [131072 * 48 * 4, 131072 * 48 * 4]);
+});
