@@ -59,7 +59,7 @@ describe('parseModelConfig', () => {
   });
 
   for (const [label, config, message] of [
-    ['rope scaling it cannot reproduce', { ...llama, rope_scaling: { type: 'dynamic', factor: 4 } }, /rope_scaling .*dynamic.*'dynamic' \(NTK\) is refused/],
+    ['rope scaling it does not know', { ...llama, rope_scaling: { type: 'ntk-by-parts', factor: 4 } }, /rope_scaling .*ntk-by-parts.*supports rope_scaling types 'linear', 'dynamic', 'llama3', 'yarn' and 'longrope'/],
     ['partial rotary embeddings', { ...llama, partial_rotary_factor: 0.5 }, /partial_rotary_factor/],
     ['KV heads that do not divide the heads', { ...llama, num_key_value_heads: 3 }, /num_key_value_heads \(3\) does not divide num_attention_heads \(4\)/],
     ['a missing hidden size', { ...llama, hidden_size: undefined }, /'hidden_size' must be a positive integer/],

@@ -22,6 +22,12 @@ export const SUPPORTED_ARCHITECTURES: Record<string, Architecture> = {
 export type RopeScaling =
   | { type: 'default' }
   | { type: 'linear'; factor: number }
+  /**
+   * Dynamic NTK: transformers rescales the base only for a forward pass longer than
+   * max_position_embeddings, which is the package's whole context: within it the frequencies are
+   * the default ones, exactly. (hearth does not extend the context past it.)
+   */
+  | { type: 'dynamic'; factor: number }
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositions: number }
   /**
    * YaRN as transformers 5 computes it: the explicit factor, the correction range from
@@ -438,6 +444,7 @@ function parseRopeScaling(value: unknown, contextLength: number, config: Json): 
   const factor = Number(scaling.factor);
   if (type === 'default') return { type: 'default' };
   if (type === 'linear' && factor > 0) return { type: 'linear', factor };
+  if (type === 'dynamic' && factor > 0) return { type: 'dynamic', factor };
   if (type === 'llama3' && factor > 0) {
     return {
       type: 'llama3',
@@ -479,7 +486,6 @@ function parseRopeScaling(value: unknown, contextLength: number, config: Json): 
     return { type: 'longrope', shortFactor: factors('short_factor'), longFactor: factors('long_factor'), originalMaxPositions: original, attentionFactor: attention };
   }
   throw new ConvertError(
-    `config.json sets rope_scaling ${JSON.stringify(value)}; hearth supports rope_scaling types 'linear', 'llama3', 'yarn' and 'longrope' (or none). ` +
-      "'dynamic' (NTK) is refused: transformers recomputes its frequencies from each forward pass's length, so a prompt and the same tokens decoded one by one are rotated differently, which fixed rotary tables cannot reproduce.",
+    `config.json sets rope_scaling ${JSON.stringify(value)}; hearth supports rope_scaling types 'linear', 'dynamic', 'llama3', 'yarn' and 'longrope' (or none).`,
   );
 }

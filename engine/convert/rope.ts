@@ -12,6 +12,8 @@ export function inverseFrequencies(headDim: number, theta: number, scaling: Rope
   const half = headDim / 2;
   const inv = new Float64Array(half);
   for (let i = 0; i < half; i++) inv[i] = 1 / theta ** ((2 * i) / headDim);
+  // 'dynamic' keeps the default frequencies: transformers changes them only past
+  // max_position_embeddings, the end of the package's context (modelConfig.ts).
   if (scaling.type === 'linear') {
     for (let i = 0; i < half; i++) inv[i] = inv[i]! / scaling.factor;
   } else if (scaling.type === 'llama3') {

@@ -71,6 +71,13 @@ describe('hearth convert: architectures (fp32 parity with the reference)', () =>
     t.diagnostic(`max relative error ${error.toExponential(2)}`);
   });
 
+  it('llama with dynamic (NTK) rope_scaling: within max_position_embeddings transformers keeps the default frequencies', async (t) => {
+    // The reference rescales the base per forward pass as transformers does (a no-op up to
+    // max_position_embeddings, the package's context), so this pins that the graph does not scale.
+    const error = await assertFp32Parity({ arch: 'llama', ropeScaling: 'dynamic' }, LONG_PROMPT, 4);
+    t.diagnostic(`max relative error ${error.toExponential(2)}`);
+  });
+
   it('llama with linear rope_scaling', async () => {
     await assertFp32Parity({ arch: 'llama', ropeScaling: 'linear' }, LONG_PROMPT, 2);
   });
