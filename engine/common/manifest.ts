@@ -4,7 +4,7 @@
 export const MODEL_DTYPES = ['fp32', 'fp16', 'int4'] as const;
 export type ModelDtype = (typeof MODEL_DTYPES)[number];
 
-export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3';
+export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'phi3' | 'gemma2' | 'gemma3' | 'smollm3' | 'granite' | 'olmo2';
 
 export interface SourceFile {
   /** Path relative to the checkpoint directory, e.g. `model-00001-of-00002.safetensors`. */

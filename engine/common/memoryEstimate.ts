@@ -22,7 +22,7 @@
 // those casts at load time, so an fp16 package holds fp32 linears in memory (the fp16 embedding
 // table stays fp16: only the gathered rows are cast).
 import type { ModelDtype, ModelShape } from './manifest.js';
-import { readModelShape } from './modelConfig.js';
+import { readModelShape, readTensorLayout, type TensorLayout } from './modelConfig.js';
 
 export type KvDtype = 'float32' | 'float16';
 
@@ -71,8 +71,19 @@ export type EstimateShape = Pick<
 > & {
   /** Qwen2 has biases on q/k/v. */
   attentionBias?: boolean;
-  /** Qwen3 normalises q and k per head (two extra headDim-sized weights per layer). */
+  /** Qwen3 and Gemma 3 normalise q and k per head (two extra headDim-sized weights per layer). */
   qkNorm?: boolean;
+  /** OLMo 2: the q/k norms span the whole projections (qDim and kvDim elements, not headDim). */
+  qkNormOverProjection?: boolean;
+  /**
+   * 'sandwich' (Gemma 2/3): norms after attention and around the MLP too (two more hidden-sized
+   * weights per layer); 'post' (OLMo 2): only after attention and after the MLP.
+   */
+  normPlacement?: TensorLayout['normPlacement'];
+  /** Gemma 3's second rotary table pair (its local layers' base). */
+  localRotary?: boolean;
+  /** Rotating dimensions per head (default headDim; Phi-4-mini's partial rotary). */
+  rotaryDim?: number;
   /** Positions of the rotary cos/sin tables the converter bakes in (config max_position_embeddings). */
   contextLength?: number;
 };
@@ -159,23 +170,34 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   const int4Embedding = quantizedEmbedding(dtype, h, int4);
   if (int4Embedding) linear('model.embed_tokens', h, vocabSize, 'embedding');
   else tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
-  const rotaryElements = (shape.contextLength ?? 0) * (headDim / 2);
+  const rotaryHalf = (shape.rotaryDim ?? headDim) / 2;
+  const rotaryElements = (shape.contextLength ?? 0) * rotaryHalf;
   if (rotaryElements) {
     fp32('rotary.cos_cache', rotaryElements, 'other');
     fp32('rotary.sin_cache', rotaryElements, 'other');
+    if (shape.localRotary) {
+      fp32('rotary.local.cos_cache', rotaryElements, 'other');
+      fp32('rotary.local.sin_cache', rotaryElements, 'other');
+    }
   }
+  const placement = shape.normPlacement ?? 'pre';
+  const [qNormElements, kNormElements] = shape.qkNormOverProjection ? [qDim, kvDim] : [headDim, headDim];
   for (let i = 0; i < numLayers; i++) {
-    fp32(`layers.${i}.input_layernorm`, h, 'layers');
+    if (placement !== 'post') fp32(`layers.${i}.input_layernorm`, h, 'layers');
     linear(`layers.${i}.qkv_proj`, h, qDim + 2 * kvDim, 'layers');
     if (shape.attentionBias) fp32(`layers.${i}.qkv_proj.bias`, qDim + 2 * kvDim, 'layers');
     if (shape.qkNorm) {
-      fp32(`layers.${i}.q_norm`, headDim, 'layers');
-      fp32(`layers.${i}.k_norm`, headDim, 'layers');
+      fp32(`layers.${i}.q_norm`, qNormElements, 'layers');
+      fp32(`layers.${i}.k_norm`, kNormElements, 'layers');
     }
     linear(`layers.${i}.o_proj`, qDim, h, 'layers');
+    // Llama's post_attention_layernorm is the MLP's input norm; Gemma's and OLMo 2's normalise the
+    // attention output; Gemma's MLP has its own pre- and post-feed-forward norms, OLMo 2's a post one.
     fp32(`layers.${i}.post_attention_layernorm`, h, 'layers');
+    if (placement === 'sandwich') fp32(`layers.${i}.pre_feedforward_layernorm`, h, 'layers');
     linear(`layers.${i}.gate_up_proj`, h, 2 * intermediateSize, 'layers');
     linear(`layers.${i}.down_proj`, intermediateSize, h, 'layers');
+    if (placement !== 'pre') fp32(`layers.${i}.post_feedforward_layernorm`, h, 'layers');
   }
   fp32('model.norm', h, 'other');
   if (shape.tiedEmbeddings && int4Embedding) {
@@ -216,7 +238,8 @@ export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4
   const qDim = numHeads * headDim;
   const kvDim = numKvHeads * headDim;
   const biasElements = shape.attentionBias ? qDim + 2 * kvDim : 0;
-  const normElements = 2 * hiddenSize + (shape.qkNorm ? 2 * headDim : 0);
+  const qkNormElements = !shape.qkNorm ? 0 : shape.qkNormOverProjection ? qDim + kvDim : 2 * headDim;
+  const normElements = (shape.normPlacement === 'sandwich' ? 4 : 2) * hiddenSize + qkNormElements;
   const layerParams = qDim * hiddenSize * 2 + kvDim * hiddenSize * 2 + 3 * hiddenSize * intermediateSize + biasElements + normElements;
   const numParams = numLayers * layerParams + vocabSize * hiddenSize * (shape.tiedEmbeddings ? 1 : 2) + hiddenSize;
   return {
@@ -375,9 +398,10 @@ export function modelShapeFromHfConfig(config: Record<string, unknown>): Estimat
     intermediateSize: shape.intermediateSize,
     contextLength: shape.contextLength,
     tiedEmbeddings: shape.tiedEmbeddings,
-    // What the checkpoint reader finds in the weights, known here from the family: Qwen2's q/k/v biases, Qwen3's q/k norms.
+    // What the checkpoint reader finds in the weights, known here from the family: Qwen2's q/k/v
+    // biases, q/k norms, Gemma's extra norms and second rotary table (the converter's own reader).
     attentionBias: modelType === 'qwen2' ? true : text.attention_bias === true,
-    qkNorm: modelType === 'qwen3',
+    ...readTensorLayout(config),
   };
 }
 

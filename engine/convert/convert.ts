@@ -13,7 +13,7 @@ import { WeightSource } from './architectures.js';
 import { Checkpoint } from './checkpoint.js';
 import { ConvertError } from '../common/convertError.js';
 import { buildDecoderGraph, graphContract, OPSETS } from './decoderGraph.js';
-import { parseModelConfig } from '../common/modelConfig.js';
+import { parseModelConfig, tensorLayoutOf } from '../common/modelConfig.js';
 import { ExternalDataWriter } from './onnx/externalData.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
 import { onnx } from './onnx/proto.js';
@@ -61,14 +61,14 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
   const checkpoint = Checkpoint.open(checkpointDir);
   try {
     const config = parseModelConfig(checkpoint.config);
-    if (!checkpoint.has('lm_head.weight')) config.shape.tiedEmbeddings = true;
+    const weights = new WeightSource(checkpoint, config.architecture, config.shape, config.features);
+    if (!weights.hasLmHead()) config.shape.tiedEmbeddings = true;
     const { tokenizer, generation } = readTokenizerInfo(checkpointDir, config.eosTokenIds);
     const files = await checkpoint.sourceFiles();
 
     options.signal?.throwIfAborted();
     const tempDir = makeTempDir(outDir);
     try {
-      const weights = new WeightSource(checkpoint, config.architecture, config.shape);
       const needed = weights.tensorNames().filter((name) => checkpoint.has(name));
       const tensorsTotal = needed.length;
       const bytesTotal = needed.reduce((sum, name) => sum + checkpoint.info(name).byteLength, 0);
@@ -96,13 +96,13 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
           dtype: options.dtype,
           shape: config.shape,
           ropeScaling: config.ropeScaling,
-          slidingWindow: config.slidingWindow,
+          features: config.features,
           int4AccuracyLevel: options.int4AccuracyLevel ?? 4,
           signal: options.signal,
           beforeLayer: options.beforeLayer,
           rowChunkBytes: options.rowChunkBytes,
         });
-        assertFollowsPlan(graph.stored, packageTensors({ ...config.shape, attentionBias: checkpoint.has('model.layers.0.self_attn.q_proj.bias'), qkNorm: checkpoint.has('model.layers.0.self_attn.q_norm.weight') }, options.dtype));
+        assertFollowsPlan(graph.stored, packageTensors({ ...config.shape, attentionBias: weights.hasAttentionBias(), ...tensorLayoutOf(config.features) }, options.dtype));
         writeFileSync(join(tempDir, PACKAGE_FILES.model), graph.encodeModel(OPSETS, CONVERTER_VERSION));
         weightsBytes = data.totalBytes;
       } finally {

@@ -2,11 +2,11 @@
 // from the checkpoint one layer at a time into model.onnx.data.
 import type { GraphContract, ModelDtype, ModelShape } from '../common/manifest.js';
 import { quantizedEmbedding } from '../common/memoryEstimate.js';
-import { rowsOf, type LinearWeight, type RowReader, type WeightSource } from './architectures.js';
+import { rowsOf, type LinearWeight, type NormWeight, type RowReader, type WeightSource } from './architectures.js';
 import { GRAPH_DESCRIPTION } from './graphContract.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
 import { INT4_BLOCK_SIZE, quantizeInt4, toFloat16Bits } from './quantize.js';
-import type { RopeScaling } from '../common/modelConfig.js';
+import type { DecoderFeatures, RopeScaling } from '../common/modelConfig.js';
 import { rotaryTables } from './rope.js';
 
 export const OPSETS = { '': 17, 'com.microsoft': 1 };
@@ -17,7 +17,8 @@ export interface DecoderGraphOptions {
   dtype: ModelDtype;
   shape: ModelShape;
   ropeScaling: RopeScaling;
-  slidingWindow: number | null;
+  /** The family's differences from Llama (norm placement, activation, scales, soft-caps, per-layer windows and rotary tables). */
+  features: DecoderFeatures;
   /** MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (faster), 0 keeps fp32. */
   int4AccuracyLevel: number;
   signal?: AbortSignal;
@@ -50,9 +51,11 @@ export function graphContract(shape: ModelShape): GraphContract {
 }
 
 export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, options: DecoderGraphOptions): Promise<void> {
-  const { shape, dtype } = options;
+  const { shape, dtype, features } = options;
   const { hiddenSize: h, numHeads, numKvHeads, headDim, vocabSize, rmsNormEps: epsilon } = shape;
   const kvDims = ['batch', numKvHeads, 'past_sequence_length', headDim];
+  const rmsNorm = (x: string, weight: string) => g.op('SimplifiedLayerNormalization', [x, weight], { attributes: { axis: -1, epsilon: { float: epsilon } } });
+  const scalar = (value: number) => g.constant(g.fresh('const_f32'), 'float32', [], new Uint8Array(Float32Array.of(value).buffer));
 
   const inputIds = g.input('input_ids', 'int64', ['batch', 'sequence_length']);
   const positionIds = g.input('position_ids', 'int64', ['batch', 'sequence_length']);
@@ -69,15 +72,28 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
 
   // Token embedding, streamed in row chunks; a tied lm_head reads the same initializers.
   const embedding = emitter.embedding(weights.embedding());
-  const hidden = emitter.gather(embedding, inputIds);
+  const gathered = emitter.gather(embedding, inputIds);
+  const hidden = features.embeddingMultiplier === null ? gathered : g.op('Mul', [gathered, scalar(features.embeddingMultiplier)]);
 
-  const { cos, sin } = rotaryTables(headDim, shape.ropeTheta, options.ropeScaling, shape.contextLength);
-  const cosCache = g.weight('rotary.cos_cache', 'float32', [shape.contextLength, headDim / 2], bytesOf(cos));
-  const sinCache = g.weight('rotary.sin_cache', 'float32', [shape.contextLength, headDim / 2], bytesOf(sin));
+  // One cos/sin table pair per rotary base: the global one, and Gemma 3's local one for its sliding layers.
+  const { rotaryDim } = features;
+  const rotaryCache = (name: string, theta: number, scaling: RopeScaling) => {
+    const { cos, sin } = rotaryTables(rotaryDim, theta, scaling, shape.contextLength);
+    return {
+      cos: g.weight(`${name}.cos_cache`, 'float32', [shape.contextLength, rotaryDim / 2], bytesOf(cos)),
+      sin: g.weight(`${name}.sin_cache`, 'float32', [shape.contextLength, rotaryDim / 2], bytesOf(sin)),
+    };
+  };
+  const rotary = { global: rotaryCache('rotary', shape.ropeTheta, options.ropeScaling), local: features.localRope && rotaryCache('rotary.local', features.localRope.theta, features.localRope.scaling) };
+  // Phi-4-mini rotates the first rotaryDim dimensions of each head and passes the rest through.
+  const rotaryAttributes = { interleaved: 0, ...(rotaryDim !== headDim ? { rotary_embedding_dim: rotaryDim } : {}) };
   const splitQkv = g.int64s([numHeads * headDim, numKvHeads * headDim, numKvHeads * headDim]);
   const kvHeads = g.int64s([0, 0, numKvHeads, headDim]);
   let qkNormShapes: { qHeads: string; flatQ: string; flatK: string } | null = null;
   const splitGateUp = g.int64s([shape.intermediateSize, shape.intermediateSize]);
+  // Granite scales each block's output before it joins the residual.
+  const residualScale = features.residualMultiplier === null ? null : scalar(features.residualMultiplier);
+  const normWeight = (i: number, norm: NormWeight) => g.weight(`layers.${i}.${norm.name}`, 'float32', [norm.weight.length], bytesOf(norm.weight));
 
   let residual = hidden;
   let pending: string | null = null; // MLP output not yet added to the residual
@@ -87,16 +103,23 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     await options.beforeLayer?.(i);
     options.signal?.throwIfAborted();
     const layer = weights.layer(i);
-    const inputNorm = g.weight(`layers.${i}.input_layernorm`, 'float32', [h], bytesOf(layer.inputNorm));
+    const layerAttention = features.layers[i]!;
+    // The attention input: the residual (with the previous MLP output added) through the input
+    // norm, fused in SkipSimplifiedLayerNormalization; OLMo 2 has no input norm, only the add.
     let normed: string;
-    if (pending === null) {
-      normed = g.op('SimplifiedLayerNormalization', [residual, inputNorm], { attributes: { axis: -1, epsilon: { float: epsilon } } });
+    if (pending !== null) {
+      if (layer.attentionNorm) {
+        const sum = g.fresh(`layers.${i}.residual`);
+        normed = g.node('SkipSimplifiedLayerNormalization', [pending, residual, normWeight(i, layer.attentionNorm)], {
+          domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', sum],
+        })[0]!;
+        residual = sum;
+      } else {
+        residual = g.op('Add', [pending, residual]);
+        normed = residual;
+      }
     } else {
-      const sum = g.fresh(`layers.${i}.residual`);
-      normed = g.node('SkipSimplifiedLayerNormalization', [pending, residual, inputNorm], {
-        domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', sum],
-      })[0]!;
-      residual = sum;
+      normed = layer.attentionNorm ? rmsNorm(residual, normWeight(i, layer.attentionNorm)) : residual;
     }
 
     // Attention: fused QKV, optional per-head q/k norm, rotary, GroupQueryAttention.
@@ -104,19 +127,26 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     const [splitQ, splitK, v] = g.node('Split', [qkv, splitQkv], { attributes: { axis: -1 }, outputs: 3 }) as [string, string, string];
     let [q, k] = [splitQ, splitK];
     if (layer.qNorm && layer.kNorm) {
-      const qNorm = g.weight(`layers.${i}.q_norm`, 'float32', [headDim], bytesOf(layer.qNorm));
-      const kNorm = g.weight(`layers.${i}.k_norm`, 'float32', [headDim], bytesOf(layer.kNorm));
-      qkNormShapes ??= { qHeads: g.int64s([0, 0, numHeads, headDim]), flatQ: g.int64s([0, 0, numHeads * headDim]), flatK: g.int64s([0, 0, numKvHeads * headDim]) };
-      const { qHeads, flatQ, flatK } = qkNormShapes;
-      const headNorm = (x: string, heads: string, weight: string, flat: string) => g.op('Reshape', [
-        g.op('SimplifiedLayerNormalization', [g.op('Reshape', [x, heads]), weight], { attributes: { axis: -1, epsilon: { float: epsilon } } }),
-        flat,
-      ]);
-      q = headNorm(q, qHeads, qNorm, flatQ);
-      k = headNorm(k, kvHeads, kNorm, flatK);
+      const qNorm = g.weight(`layers.${i}.q_norm`, 'float32', [layer.qNorm.length], bytesOf(layer.qNorm));
+      const kNorm = g.weight(`layers.${i}.k_norm`, 'float32', [layer.kNorm.length], bytesOf(layer.kNorm));
+      if (features.qkNorm === 'projection') {
+        // OLMo 2: one RMSNorm over the whole q (and k) projection.
+        q = rmsNorm(q, qNorm);
+        k = rmsNorm(k, kNorm);
+      } else {
+        qkNormShapes ??= { qHeads: g.int64s([0, 0, numHeads, headDim]), flatQ: g.int64s([0, 0, numHeads * headDim]), flatK: g.int64s([0, 0, numKvHeads * headDim]) };
+        const { qHeads, flatQ, flatK } = qkNormShapes;
+        const headNorm = (x: string, heads: string, weight: string, flat: string) => g.op('Reshape', [rmsNorm(g.op('Reshape', [x, heads]), weight), flat]);
+        q = headNorm(q, qHeads, qNorm, flatQ);
+        k = headNorm(k, kvHeads, kNorm, flatK);
+      }
     }
-    q = g.op('RotaryEmbedding', [q, positionIds, cosCache, sinCache], { domain: MS, attributes: { interleaved: 0 } });
-    k = g.op('RotaryEmbedding', [k, positionIds, cosCache, sinCache], { domain: MS, attributes: { interleaved: 0 } });
+    // SmolLM3's no-rope layers attend without positions (rope null).
+    if (layerAttention.rope !== null) {
+      const table = (layerAttention.rope === 'local' && rotary.local) || rotary.global;
+      q = g.op('RotaryEmbedding', [q, positionIds, table.cos, table.sin], { domain: MS, attributes: { ...rotaryAttributes, ...(rotaryDim !== headDim ? { num_heads: numHeads } : {}) } });
+      k = g.op('RotaryEmbedding', [k, positionIds, table.cos, table.sin], { domain: MS, attributes: { ...rotaryAttributes, ...(rotaryDim !== headDim ? { num_heads: numKvHeads } : {}) } });
+    }
     g.op('Reshape', [k, kvHeads], { output: `new_key.${i}` });
     g.op('Reshape', [v, kvHeads], { output: `new_value.${i}` });
     const attention = g.node('GroupQueryAttention', [q, k, v, `past_key.${i}`, `past_value.${i}`, seqlensK, totalSequenceLength], {
@@ -125,7 +155,10 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
         num_heads: numHeads,
         kv_num_heads: numKvHeads,
         do_rotary: 0,
-        ...(options.slidingWindow !== null ? { local_window_size: options.slidingWindow } : {}),
+        ...(layerAttention.slidingWindow !== null ? { local_window_size: layerAttention.slidingWindow } : {}),
+        ...(features.attentionScale !== null ? { scale: { float: features.attentionScale } } : {}),
+        // onnxruntime's CPU kernel caps the scaled scores (cap · tanh(score / cap)) before the softmax, as Gemma 2 does.
+        ...(features.attentionSoftcap !== null ? { softcap: { float: features.attentionSoftcap } } : {}),
       },
       outputs: [g.fresh('attention'), `present_key.${i}`, `present_value.${i}`],
     })[0]!;
@@ -134,20 +167,31 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     // only new_key/new_value and leave these internal.
     g.output(`present_key.${i}`, 'float32', ['batch', numKvHeads, 'present_sequence_length', headDim]);
     g.output(`present_value.${i}`, 'float32', ['batch', numKvHeads, 'present_sequence_length', headDim]);
-    const attentionOut = emitter.linear(`layers.${i}.o_proj`, layer.o, attention);
+    let attentionOut = emitter.linear(`layers.${i}.o_proj`, layer.o, attention);
+    if (layer.attentionOutputNorm) attentionOut = rmsNorm(attentionOut, normWeight(i, layer.attentionOutputNorm));
+    if (residualScale) attentionOut = g.op('Mul', [attentionOut, residualScale]);
 
-    const postNorm = g.weight(`layers.${i}.post_attention_layernorm`, 'float32', [h], bytesOf(layer.postAttentionNorm));
-    const residualAfterAttention = g.fresh(`layers.${i}.residual_attn`);
-    const normed2 = g.node('SkipSimplifiedLayerNormalization', [attentionOut, residual, postNorm], {
-      domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', residualAfterAttention],
-    })[0]!;
-    residual = residualAfterAttention;
+    // The MLP input: the residual with the attention output added, through the MLP's input norm (none: OLMo 2).
+    let normed2: string;
+    if (layer.mlpNorm) {
+      const residualAfterAttention = g.fresh(`layers.${i}.residual_attn`);
+      normed2 = g.node('SkipSimplifiedLayerNormalization', [attentionOut, residual, normWeight(i, layer.mlpNorm)], {
+        domain: MS, attributes: { epsilon: { float: epsilon } }, outputs: [g.fresh('normed'), '', '', residualAfterAttention],
+      })[0]!;
+      residual = residualAfterAttention;
+    } else {
+      residual = g.op('Add', [attentionOut, residual]);
+      normed2 = residual;
+    }
 
-    // MLP: fused gate/up, SiLU(gate) * up, down.
+    // MLP: fused gate/up, act(gate) * up, down.
     const gateUp = emitter.linear(`layers.${i}.gate_up_proj`, layer.gateUp, normed2);
     const [gate, up] = g.node('Split', [gateUp, splitGateUp], { attributes: { axis: -1 }, outputs: 2 }) as [string, string];
-    const activated = g.op('Mul', [g.op('Mul', [gate, g.op('Sigmoid', [gate])]), up]);
-    pending = emitter.linear(`layers.${i}.down_proj`, layer.down, activated);
+    // gelu_pytorch_tanh is com.microsoft FastGelu: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    const activatedGate = features.activation === 'gelu_tanh' ? g.op('FastGelu', [gate], { domain: MS }) : g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
+    const mlpOut = emitter.linear(`layers.${i}.down_proj`, layer.down, g.op('Mul', [activatedGate, up]));
+    pending = layer.mlpOutputNorm ? rmsNorm(mlpOut, normWeight(i, layer.mlpOutputNorm)) : mlpOut;
+    if (residualScale) pending = g.op('Mul', [pending, residualScale]);
   }
 
   // Output order is part of the contract: logits, then every present_*, then every new_*. A device
@@ -165,8 +209,14 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
     g.op('GatherND', [residual, indices], { attributes: { batch_dims: 1 } }),
   ]);
   const finalNorm = g.weight('model.norm', 'float32', [h], bytesOf(weights.finalNorm()));
-  const normedLast = g.op('SimplifiedLayerNormalization', [lastHidden, finalNorm], { attributes: { axis: -1, epsilon: { float: epsilon } } });
-  emitter.lmHead(normedLast, shape.tiedEmbeddings ? embedding : null, weights.lmHead(), 'logits');
+  const normedLast = rmsNorm(lastHidden, finalNorm);
+  // Granite divides the logits by logits_scaling; Gemma 2 soft-caps them: cap · tanh(logits / cap).
+  const { logitsDivisor: divisor, finalLogitSoftcap: cap } = features;
+  const raw = divisor === null && cap === null ? 'logits' : g.fresh('logits_raw');
+  emitter.lmHead(normedLast, shape.tiedEmbeddings ? embedding : null, weights.lmHead(), raw);
+  if (raw === 'logits') return;
+  const scaled = divisor === null ? raw : g.op('Div', [raw, scalar(divisor)], cap === null ? { output: 'logits' } : {});
+  if (cap !== null) g.op('Mul', [g.op('Tanh', [g.op('Div', [scaled, scalar(cap)])]), scalar(cap)], { output: 'logits' });
 }
 
 /** MatMulNBits' three initializers for one [numOut, numIn] weight (see quantize.ts for the layout). */

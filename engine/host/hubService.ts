@@ -14,7 +14,8 @@ import type { ModelRegistry } from '../store/modelRegistry.js';
 import { badRequest, httpError } from './httpUtil.js';
 import type { HubService } from './services.js';
 
-const SUPPORTED_ARCHITECTURES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'];
+// Hub tags (model_type) of the families the converter reads; Gemma 3's text-only checkpoints are tagged gemma3_text.
+const SUPPORTED_ARCHITECTURES = ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3', 'gemma3_text', 'smollm3', 'granite', 'olmo2'];
 
 export function toSummary(result: ModelSearchResult): HubModelSummary {
   const architecture = result.tags.find((tag) => SUPPORTED_ARCHITECTURES.includes(tag)) ?? null;

@@ -21,6 +21,7 @@ import type { Architecture, ModelManifest } from '../../engine/common/manifest.j
 import { modelShapeFromHfConfig, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
+import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { maxRelativeError } from '../fixtures/parity.js';
 import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
@@ -31,10 +32,10 @@ const TEACHER_FORCED = Array.from({ length: 40 }, (_, i) => ((i * 7919 + 13) % 5
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-quantized-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: { hiddenSize?: number; arch?: Architecture } = {}): Promise<ModelManifest> {
+async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: Omit<FixtureOptions, 'shape' | 'tokenizer' | 'chatTemplate'> = {}): Promise<{ manifest: ModelManifest; maxError: number }> {
   const arch = fixture.arch ?? 'llama';
-  const variant = `${arch}-h${fixture.hiddenSize ?? 'default'}`;
-  const generated = await ensureFixturePackage({ arch, dtype, ...(fixture.hiddenSize ? { hiddenSize: fixture.hiddenSize } : {}) });
+  const variant = [arch, `h${fixture.hiddenSize ?? 'default'}`, fixture.multimodal ? 'multimodal' : '', fixture.ropeScaling ?? '', fixture.partialRotaryFactor ?? ''].filter(Boolean).join('-');
+  const generated = await ensureFixturePackage({ ...fixture, arch, dtype });
   const { checkpointDir } = generated;
   let { packageDir, manifest } = generated;
   if (int4AccuracyLevel !== undefined) {
@@ -47,17 +48,19 @@ async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number
   try {
     const reference = new ReferenceSession(roundedDir);
     let tokens = PROMPT;
+    let maxError = 0;
     for (let step = 0; step < 5; step++) {
       const [logits] = await runner.step([{ rowId: 0, tokenIds: tokens }]);
       const expected = reference.feed(tokens);
       const error = maxRelativeError(expected, logits!);
       assert.ok(error <= tolerance, `${dtype} step ${step}: relative error ${error.toExponential(2)} > ${tolerance}`);
+      maxError = Math.max(maxError, error);
       tokens = [argmax(expected)];
     }
+    return { manifest, maxError };
   } finally {
     await runner.release();
   }
-  return manifest;
 }
 
 async function teacherForcedLogits(dtype: 'fp32' | 'fp16' | 'int4', arch: Architecture): Promise<Float32Array[]> {
@@ -89,7 +92,7 @@ describe('hearth convert: fp16 and int4 packages', () => {
   });
 
   it('int4 with tied embeddings: the lm_head reads the embedding blocks (≤ 1e-4, stored once)', async () => {
-    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, { arch: 'qwen2' });
+    const { manifest } = await graphVsRoundedReference('int4', 1e-4, 0, { arch: 'qwen2' });
     assert.equal(manifest.shape.tiedEmbeddings, true);
     // The estimate stores no lm_head for a tied int4 model; the converter writes exactly that.
     const { checkpointDir } = await ensureFixturePackage({ arch: 'qwen2', dtype: 'int4' });
@@ -99,7 +102,7 @@ describe('hearth convert: fp16 and int4 packages', () => {
   });
 
   it('int4 with a hidden size of an odd number of blocks keeps an fp16 embedding table (≤ 1e-4 of its reference)', async () => {
-    const manifest = await graphVsRoundedReference('int4', 1e-4, 0, { hiddenSize: 96 });
+    const { manifest } = await graphVsRoundedReference('int4', 1e-4, 0, { hiddenSize: 96 });
     assert.equal(manifest.shape.hiddenSize, 96);
     const { checkpointDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4', hiddenSize: 96 });
     const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
@@ -107,12 +110,39 @@ describe('hearth convert: fp16 and int4 packages', () => {
     assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
   });
 
+  const families: [FixtureOptions, string][] = [
+    [{ arch: 'smollm3' }, 'a no-rope layer'], [{ arch: 'granite' }, 'the four multipliers'], [{ arch: 'olmo2' }, 'post-norms, projection-wide q/k norms'],
+    [{ arch: 'phi3', ropeScaling: 'longrope', partialRotaryFactor: 0.75 }, 'Phi-4-mini: LongRoPE, partial rotary'], [{ arch: 'qwen3', ropeScaling: 'yarn' }, 'YaRN'],
+  ];
+  for (const [fixture, what] of families) {
+    it(`${fixture.arch!} (${what}): fp16 and int4 graphs match the references on rounded weights (≤ 1e-4)`, async (t) => {
+      const fp16 = await graphVsRoundedReference('fp16', 1e-4, undefined, fixture);
+      const int4 = await graphVsRoundedReference('int4', 1e-4, 0, fixture);
+      t.diagnostic(`max relative error fp16 ${fp16.maxError.toExponential(2)}, int4 ${int4.maxError.toExponential(2)}`);
+    });
+  }
+
   it('int4 graph with int8 activations (default) stays within 1e-1 of that reference', async () => {
     await graphVsRoundedReference('int4', 1e-1);
   });
 
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as const) {
-    it(`${arch}: fp16 and int4 stay within their tolerances of the fp32 package`, async () => {
+  // Gemma: the √hidden multiplier, (1 + w) norms, GeLU, soft-caps and per-layer windows and
+  // rotary tables are the same nodes in every dtype; the weights are what is rounded.
+  for (const fixture of [{ arch: 'gemma2' as const }, { arch: 'gemma3' as const }, { arch: 'gemma3' as const, multimodal: true }]) {
+    const label = `${fixture.arch}${fixture.multimodal ? ' (multimodal text tower)' : ''}`;
+    it(`${label}: fp16 graph matches the reference on fp16-rounded weights (≤ 1e-4)`, async (t) => {
+      const { maxError } = await graphVsRoundedReference('fp16', 1e-4, undefined, fixture);
+      t.diagnostic(`max relative error ${maxError.toExponential(2)}`);
+    });
+    it(`${label}: int4 graph with fp32 activations matches the reference on int4-dequantized weights, tied 4-bit table (≤ 1e-4)`, async (t) => {
+      const { manifest, maxError } = await graphVsRoundedReference('int4', 1e-4, 0, fixture);
+      assert.equal(manifest.shape.tiedEmbeddings, true);
+      t.diagnostic(`max relative error ${maxError.toExponential(2)}`);
+    });
+  }
+
+  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2', 'gemma2', 'gemma3'] as const) {
+    it(`${arch}: fp16 and int4 stay within their tolerances of the fp32 package`, async (t) => {
       const fp32 = await teacherForcedLogits('fp32', arch);
       const fp16 = compare(fp32, await teacherForcedLogits('fp16', arch));
       assert.ok(fp16.maxError <= 5e-3, `fp16 max relative error ${fp16.maxError}`);
@@ -121,6 +151,7 @@ describe('hearth convert: fp16 and int4 packages', () => {
       assert.ok(int4.meanError <= 0.35, `int4 mean relative error ${int4.meanError}`);
       assert.ok(int4.maxError <= 0.6, `int4 max relative error ${int4.maxError}`);
       assert.ok(int4.top1 >= 0.4, `int4 top-1 agreement ${int4.top1}`);
+      t.diagnostic(`fp16 max ${fp16.maxError.toExponential(2)}; int4 mean ${int4.meanError.toFixed(3)} max ${int4.maxError.toFixed(3)} top-1 ${int4.top1.toFixed(2)}`);
     });
   }
 

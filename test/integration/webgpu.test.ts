@@ -15,12 +15,22 @@ import { decoderInputs, layerNames } from '../../engine/runtime/decoderFeeds.js'
 import * as ort from 'onnxruntime-node';
 import { join } from 'node:path';
 import { collectStream } from '../fixtures/engineStreams.js';
+import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { defineEngineSuite } from './engineSuite.js';
 
 const probe = await probeWebGpuAdapter();
 const skip = probe.adapter === null ? `SKIP: no WebGPU adapter (${probe.why}); install Mesa's Vulkan driver (see scripts/setup.sh) to run the device tests` : false;
 if (skip) console.log(skip);
+
+/**
+ * onnxruntime-node 1.30's WebGPU GroupQueryAttention ignores its `softcap` attribute (measured: its
+ * output equals the uncapped attention; the CPU kernel computes cap · tanh(scale · q·k / cap) as
+ * transformers does). Gemma 2's attention soft-capping therefore does not happen on the device:
+ * its logits there differ from the CPU path by ≈ 9e-2 (fp32 graph) on the fixture, so Gemma 2 is
+ * correct on the CPU only and is left out of the device parity loops until the kernel caps.
+ */
+const GEMMA2_ON_WEBGPU = 'attention soft-capping is ignored by the WebGPU GroupQueryAttention kernel (onnxruntime 1.30)';
 
 const GREEDY: SamplingParams = { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 };
 let nextId = 0;
@@ -62,9 +72,17 @@ if (skip) {
 
   defineEngineSuite('webgpu');
 
-  for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3'] as Architecture[]) {
-    test(`${arch}: greedy text on the device equals the CPU path (fp32 exact, short and long prompts, batched)`, async () => {
-      const { packageDir, manifest } = await ensureFixturePackage({ arch, dtype: 'fp32' });
+  // Every family but Gemma 2 (GEMMA2_ON_WEBGPU), and the rotary/window variants whose nodes
+  // differ (Phi-4-mini's partial rotary and LongRoPE table, Qwen3's YaRN table, Qwen2's per-layer windows).
+  const fixtures: FixtureOptions[] = [
+    ...(['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'smollm3', 'granite', 'olmo2', 'gemma3'] as Architecture[]).map((arch) => ({ arch })),
+    { arch: 'phi3', ropeScaling: 'longrope', partialRotaryFactor: 0.75 }, { arch: 'qwen3', ropeScaling: 'yarn' }, { arch: 'qwen2', slidingWindow: 8 },
+  ];
+  test('gemma2: greedy text on the device equals the CPU path', { skip: `SKIP: ${GEMMA2_ON_WEBGPU}` }, () => {});
+  for (const fixture of fixtures) {
+    const label = [fixture.arch, fixture.ropeScaling, fixture.partialRotaryFactor && `partial rotary ${fixture.partialRotaryFactor}`, fixture.slidingWindow && `window ${fixture.slidingWindow}`].filter(Boolean).join(', ');
+    test(`${label}: greedy text on the device equals the CPU path (fp32 exact, short and long prompts, batched)`, async () => {
+      const { packageDir, manifest } = await ensureFixturePackage({ ...fixture, dtype: 'fp32' });
       const prompts = [pattern(5, manifest.shape.vocabSize, 1), pattern(45, manifest.shape.vocabSize, 2), pattern(70, manifest.shape.vocabSize, 3)];
       const cpu = await loadEngine({ packageDir, device: 'cpu' });
       const gpu = await loadEngine({ packageDir, device: 'webgpu' });
@@ -83,8 +101,12 @@ if (skip) {
     // One forward of the same prompt: model.onnx on the CPU (fp32 compute) against model.f16.onnx on
     // the device (fp16 activations and KV), compared as the converter tests compare logits.
     const tolerance = { fp16: 2e-2, int4: 5e-2 }; // docs/gpu.md; int4 adds the CPU kernel's int8 activations
-    for (const dtype of ['fp16', 'int4'] as const) {
-      const { packageDir, manifest } = await ensureFixturePackage({ arch: 'qwen3', dtype });
+    // Qwen3, and families whose graphs add nodes the fp16 variant must carry: Gemma 3's FastGelu,
+    // sandwich norms, √hidden multiplier and local rotary table; Phi-4-mini's partial rotary and
+    // LongRoPE table; OLMo 2's post-norms. (Not Gemma 2: see GEMMA2_ON_WEBGPU.)
+    const fixtures: FixtureOptions[] = [{ arch: 'qwen3' }, { arch: 'gemma3' }, { arch: 'phi3', ropeScaling: 'longrope', partialRotaryFactor: 0.75 }, { arch: 'olmo2' }];
+    for (const [fixture, dtype] of fixtures.flatMap((f) => (['fp16', 'int4'] as const).map((d) => [f, d] as const))) {
+      const { packageDir, manifest } = await ensureFixturePackage({ ...fixture, dtype });
       assert.equal(manifest.files.modelF16, 'model.f16.onnx');
       const prompt = pattern(24, manifest.shape.vocabSize, 4);
       const logitsOf = async (file: string, provider: string, kvType: 'float32' | 'float16') => {
@@ -107,15 +129,15 @@ if (skip) {
         maxError = Math.max(maxError, Math.abs(reference[i]! - device[i]!));
         maxValue = Math.max(maxValue, Math.abs(reference[i]!));
       }
-      console.log(`${dtype} on the device in fp16: logits relative error ${(maxError / maxValue).toExponential(2)} (tolerance ${tolerance[dtype]})`);
-      assert.ok(maxError / maxValue <= tolerance[dtype], `${dtype}: ${maxError / maxValue}`);
+      console.log(`${fixture.arch!} ${dtype} on the device in fp16: logits relative error ${(maxError / maxValue).toExponential(2)} (tolerance ${tolerance[dtype]})`);
+      assert.ok(maxError / maxValue <= tolerance[dtype], `${fixture.arch!} ${dtype}: ${maxError / maxValue}`);
 
       // And the engine picks it: fp16 precision, greedy text that starts as the CPU's does.
       const cpu = await loadEngine({ packageDir, device: 'cpu' });
       const gpu = await loadEngine({ packageDir, device: 'webgpu' });
       try {
         assert.equal(gpu.snapshot().accelerator!.precision, 'fp16');
-        assert.equal((await greedy(gpu, prompt, 1)).ids[0], (await greedy(cpu, prompt, 1)).ids[0], `${dtype}: the first greedy token agrees`);
+        assert.equal((await greedy(gpu, prompt, 1)).ids[0], (await greedy(cpu, prompt, 1)).ids[0], `${fixture.arch!} ${dtype}: the first greedy token agrees`);
       } finally {
         await Promise.all([cpu.shutdown(0), gpu.shutdown(0)]);
       }

@@ -103,3 +103,89 @@ test('formats bytes', () => {
   assert.equal(formatBytes(1536), '1.5 KiB');
   assert.equal(formatBytes(3 * 1024 ** 3), '3.0 GiB');
 });
+
+// google/gemma-3-1b-it's config.json (the fields that matter) and google/gemma-2-2b's.
+const gemma3Config = {
+  architectures: ['Gemma3ForCausalLM'], model_type: 'gemma3_text', vocab_size: 262144, hidden_size: 1152, intermediate_size: 6912, num_hidden_layers: 26,
+  num_attention_heads: 4, num_key_value_heads: 1, head_dim: 256, max_position_embeddings: 32768, query_pre_attn_scalar: 256, rope_theta: 1000000,
+  rope_local_base_freq: 10000, sliding_window: 512, sliding_window_pattern: 6, hidden_activation: 'gelu_pytorch_tanh', torch_dtype: 'bfloat16',
+};
+const gemma2Config = {
+  architectures: ['Gemma2ForCausalLM'], model_type: 'gemma2', vocab_size: 256000, hidden_size: 2304, intermediate_size: 9216, num_hidden_layers: 26,
+  num_attention_heads: 8, num_key_value_heads: 4, head_dim: 256, max_position_embeddings: 8192, query_pre_attn_scalar: 256, sliding_window: 4096,
+  attn_logit_softcapping: 50.0, final_logit_softcapping: 30.0, hidden_act: 'gelu_pytorch_tanh', hidden_activation: 'gelu_pytorch_tanh', torch_dtype: 'float32',
+};
+
+test('Gemma: parameters counted exactly (four norms a layer, Gemma 3 q/k norms, a 256k vocabulary tied by default)', () => {
+  // The parameter counts of the Hub checkpoints' safetensors.
+  const gemma3 = modelShapeFromHfConfig(gemma3Config);
+  assert.equal(gemma3.tiedEmbeddings, true, 'Gemma3TextConfig ties by default');
+  assert.equal(weightsBytes(gemma3, 'fp32').numParams, 999_885_952);
+  const gemma2 = modelShapeFromHfConfig(gemma2Config);
+  assert.equal(gemma2.tiedEmbeddings, true, 'Gemma2Config ties by default (its config.json leaves the key out)');
+  assert.equal(weightsBytes(gemma2, 'fp32').numParams, 2_614_341_888);
+});
+
+test('Gemma 3: a 256k tied table is stored once (int4 blocks, the lm_head reads them), and both rotary table pairs are counted', () => {
+  const shape = modelShapeFromHfConfig(gemma3Config);
+  const int4 = weightsBytes(shape, 'int4');
+  assert.equal(int4.embeddingBytes, linearWeightBytes(1152, 262144, 'int4'));
+  assert.equal(int4.lmHeadBytes, 0, 'nothing more stored for the tied lm_head');
+  const names = packageTensors(shape, 'int4').map((tensor) => tensor.name);
+  assert.deepEqual(names.filter((name) => name.startsWith('rotary')), ['rotary.cos_cache', 'rotary.sin_cache', 'rotary.local.cos_cache', 'rotary.local.sin_cache']);
+  assert.deepEqual(names.filter((name) => name.startsWith('layers.0.') && !name.includes('proj')), [
+    'layers.0.input_layernorm', 'layers.0.q_norm', 'layers.0.k_norm', 'layers.0.post_attention_layernorm', 'layers.0.pre_feedforward_layernorm', 'layers.0.post_feedforward_layernorm',
+  ]);
+  // Four [32768, 128] float32 tables (64 MiB) and the final norm.
+  assert.equal(int4.otherBytes, 4 * 32768 * 128 * 4 + 1152 * 4);
+  const fp32 = weightsBytes(shape, 'fp32');
+  assert.equal(fp32.embeddingBytes, 262144 * 1152 * 4);
+  assert.equal(fp32.lmHeadBytes, 0);
+  // Loaded: Gemm prepacks its own copy of the tied fp32 table.
+  assert.equal(fp32.loadedBytes - fp32.loadedAsStoredBytes, 262144 * 1152 * 4);
+  // Soft-capping and the √hidden multiplier are graph constants: Gemma 2's estimate has no term for them.
+  const gemma2 = weightsBytes(modelShapeFromHfConfig(gemma2Config), 'fp16');
+  assert.equal(gemma2.otherBytes, 2 * 8192 * 128 * 4 + 2304 * 4, 'one rotary table pair: every Gemma 2 layer shares rope_theta');
+});
+
+test('Gemma 3 multimodal config: the text tower is sized from text_config with Gemma3TextConfig\'s defaults', () => {
+  // google/gemma-3-4b-it: text_config leaves heads, head_dim, vocab and context to the defaults.
+  const shape = modelShapeFromHfConfig({
+    architectures: ['Gemma3ForConditionalGeneration'], model_type: 'gemma3', torch_dtype: 'bfloat16',
+    text_config: { hidden_size: 2560, intermediate_size: 10240, model_type: 'gemma3_text', num_hidden_layers: 34, rope_scaling: { factor: 8.0, rope_type: 'linear' }, sliding_window: 1024 },
+    vision_config: { hidden_size: 1152, model_type: 'siglip_vision_model' },
+  });
+  assert.deepEqual(
+    [shape.vocabSize, shape.numHeads, shape.numKvHeads, shape.headDim, shape.contextLength, shape.tiedEmbeddings, shape.qkNorm, shape.localRotary, shape.normPlacement],
+    [262208, 8, 4, 256, 131072, true, true, true, 'sandwich'],
+  );
+  // 34 × (q, k, v, o, gate/up/down, 4 norms, q/k norms) + the 262208 × 2560 table + the final norm:
+  // 3.88 B, the 4.3 B model less its ≈ 0.42 B vision tower.
+  assert.equal(weightsBytes(shape, 'fp32').numParams, 34 * (2560 * 2048 * 2 + 2560 * 1024 * 2 + 3 * 2560 * 10240 + 4 * 2560 + 2 * 256) + 262208 * 2560 + 2560);
+});
+
+test('OLMo 2: two norms a layer (after attention and MLP), q/k norms the size of the projections, untied', () => {
+  // allenai/OLMo-2-0425-1B's config.json: 1.48 B parameters.
+  const shape = modelShapeFromHfConfig({
+    architectures: ['Olmo2ForCausalLM'], model_type: 'olmo2', vocab_size: 100352, hidden_size: 2048, intermediate_size: 8192, num_hidden_layers: 16,
+    num_attention_heads: 16, num_key_value_heads: 16, max_position_embeddings: 4096, rope_theta: 500000, tie_word_embeddings: false,
+  });
+  assert.equal(weightsBytes(shape, 'fp32').numParams, 1_484_916_736);
+  const layer0 = packageTensors(shape, 'fp32').filter((tensor) => tensor.name.startsWith('layers.0.'));
+  assert.deepEqual(layer0.map((tensor) => [tensor.name, tensor.bytes]), [
+    ['layers.0.qkv_proj', 2048 * 6144 * 4], ['layers.0.q_norm', 2048 * 4], ['layers.0.k_norm', 2048 * 4], ['layers.0.o_proj', 2048 * 2048 * 4],
+    ['layers.0.post_attention_layernorm', 2048 * 4], ['layers.0.gate_up_proj', 2048 * 16384 * 4], ['layers.0.down_proj', 8192 * 2048 * 4], ['layers.0.post_feedforward_layernorm', 2048 * 4],
+  ]);
+});
+
+test('Phi-4-mini: one cos/sin row per position (short below the original context, long after), partial rotary their width', () => {
+  const longrope = { long_factor: Array.from({ length: 48 }, () => 2), short_factor: Array.from({ length: 48 }, () => 1), type: 'longrope' };
+  const phi4 = modelShapeFromHfConfig({
+    architectures: ['Phi3ForCausalLM'], model_type: 'phi3', vocab_size: 200064, hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32,
+    num_attention_heads: 24, num_key_value_heads: 8, max_position_embeddings: 131072, original_max_position_embeddings: 4096, partial_rotary_factor: 0.75,
+    rope_scaling: longrope, tie_word_embeddings: true,
+  });
+  assert.equal(phi4.rotaryDim, 96);
+  const tables = packageTensors(phi4, 'int4').filter((tensor) => tensor.name.startsWith('rotary'));
+  assert.deepEqual(tables.map((tensor) => tensor.bytes), [131072 * 48 * 4, 131072 * 48 * 4]);
+});
