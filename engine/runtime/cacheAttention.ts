@@ -105,6 +105,19 @@ export const IN_PLACE_INPUT = 'cache_attention_in_place';
  * a node uses a GroupQueryAttention feature cacheAttention does not reproduce (sliding window,
  * rotary inside the op, packed QKV, softcap, a custom scale): that graph runs as shipped.
  */
+/**
+ * Why the WebGPU provider cannot run this graph exactly, or null. onnxruntime 1.30's WebGPU
+ * GroupQueryAttention ignores `softcap` (Gemma 2's attention soft-capping): it returns uncapped
+ * attention, 8.8e-2 off on the Gemma 2 fixture, where the CPU kernel caps as transformers does.
+ */
+export function webGpuProblem(modelBytes: Uint8Array): string | null {
+  const graph = onnx.ModelProto.decode(modelBytes).graph!;
+  const capped = graph.node!.some(
+    (node) => node.opType === 'GroupQueryAttention' && node.attribute!.some((attribute) => attribute.name === 'softcap' && Number(attribute.f ?? 0) !== 0),
+  );
+  return capped ? "this model soft-caps attention logits (Gemma 2), which onnxruntime 1.30's WebGPU GroupQueryAttention ignores; it runs on the CPU, where the result is exact" : null;
+}
+
 export function inPlaceAttentionVariant(modelBytes: Uint8Array, contract: GraphContract): Uint8Array | null {
   const model = onnx.ModelProto.decode(modelBytes);
   const graph = model.graph!;

@@ -77,6 +77,8 @@ export interface SessionOutputs {
    * data is read from modelPath's folder.
    */
   cpuModel?: Uint8Array;
+  /** Why this graph cannot run exactly on WebGPU (webGpuProblem), or null: then WebGPU is not tried. */
+  webgpuProblem?: string | null;
 }
 
 export async function createSession(modelPath: string, settings: SessionSettings, log: (line: string) => void, outputs: SessionOutputs = {}): Promise<CreatedSession> {
@@ -115,6 +117,10 @@ export async function createSession(modelPath: string, settings: SessionSettings
       candidates = [];
       fallbackNotes.push(`--device ${settings.device}: this onnxruntime-node build has no '${name}' execution provider (available: ${[...backends.all].join(', ')}); using CPU.`);
     }
+  }
+  if (candidates.includes('webgpu') && outputs.webgpuProblem) {
+    fallbackNotes.push(`WebGPU: ${outputs.webgpuProblem}.`);
+    candidates = candidates.filter((name) => name !== 'webgpu');
   }
   if (candidates.includes('webgpu')) {
     const probe = await probeWebGpuAdapter();

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
-import { inPlaceAttentionVariant } from './cacheAttention.js';
+import { inPlaceAttentionVariant, webGpuProblem } from './cacheAttention.js';
 import { createSession } from './executionProviders.js';
 import { DeviceKvCache, deviceOutputLocations, deviceResidencyProblem } from './deviceKvCache.js';
 import { HostKvCache } from './hostKvCache.js';
@@ -41,13 +41,15 @@ const phases: KvStorePhases & { sampleMs: number } = { cacheOpsMs: 0, scatterMs:
 
 async function init(message: InitMessage): Promise<void> {
   const { graph } = message;
+  const modelBytes = readFileSync(message.modelPath);
   const { session, device } = await createSession(message.modelPath, message.session, log, {
+    webgpuProblem: webGpuProblem(modelBytes),
     // Only for a device cache: these locations assume the device fetch list (see deviceFetches).
     webgpuOutputLocations: message.deviceKvCache && graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
     webgpuHalfModelPath: message.deviceKvCache && graph.outputs.presentKey ? message.halfModelPath : undefined,
     // On the CPU provider the host cache feeds past_* and fetches new_* only: attention can read
     // the cache in place. HEARTH_CPU_ATTENTION=group-query keeps the package's graph (A/B benchmarks).
-    cpuModel: process.env.HEARTH_CPU_ATTENTION === 'group-query' ? undefined : inPlaceAttentionVariant(readFileSync(message.modelPath), graph) ?? undefined,
+    cpuModel: process.env.HEARTH_CPU_ATTENTION === 'group-query' ? undefined : inPlaceAttentionVariant(modelBytes, graph) ?? undefined,
   });
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];
