@@ -23,6 +23,7 @@ import type {
   PullListResponse,
   PullRequest,
   PullStarted,
+  PullProgress,
   ImportRequest,
   RequestListResponse,
   RequestLogEntry,
@@ -66,6 +67,7 @@ export const ADMIN_ROUTES = {
   hubFit: json('GET', '/api/hub/fit', 'will this repo fit here (`?repo=&dtype=`)'),
   pulls: json('GET', '/api/hub/pulls', 'active and recent downloads'),
   pull: json('POST', '/api/hub/pull', 'download and convert a Hub repo; progress arrives as `pull` events', 202),
+  pullCancel: json('POST', '/api/hub/pulls/:id/cancel', 'stop a download (it resumes from the bytes on disk when pulled again) or an import'),
   serveStatus: json('GET', '/api/serve', 'what is served; settings → ServingConfig'),
   serveStart: json('POST', '/api/serve/start', 'serve a model'),
   serveReload: json('POST', '/api/serve/reload', 'restart serving with new settings'),
@@ -103,6 +105,7 @@ export interface AdminRouteTypes {
   hubFit: { params: NoParams; query: { repo: string; dtype?: ModelDtype }; body: undefined; response: FitVerdict };
   pulls: { params: NoParams; query: NoParams; body: undefined; response: PullListResponse };
   pull: { params: NoParams; query: NoParams; body: PullRequest; response: PullStarted };
+  pullCancel: { params: { id: string }; query: NoParams; body: undefined; response: PullProgress };
   serveStatus: { params: NoParams; query: NoParams; body: undefined; response: ServeStatus };
   serveStart: { params: NoParams; query: NoParams; body: ServeStartRequest; response: ServeStatus };
   serveReload: { params: NoParams; query: NoParams; body: ServeStartRequest; response: ServeStatus };

@@ -144,6 +144,7 @@ function handlers(ctx: AdminApiContext): Handlers {
       return ctx.hub.fit(repo, parseDtype(url.searchParams.get('dtype')) ?? 'int4');
     },
     pulls: () => ({ pulls: ctx.hub.pulls() }),
+    pullCancel: ({ params }) => ctx.hub.cancel(params.id),
     importModel: ({ body }) => ({ jobId: ctx.hub.importLocal(body, (progress) => ctx.events.publish('pull', progress)) }),
     pull: ({ body }) => {
       const jobId = ctx.hub.pull(body, (progress) => ctx.events.publish('pull', progress));

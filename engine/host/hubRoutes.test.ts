@@ -13,6 +13,7 @@ import { startHost, type RunningHost } from './host.js';
 
 const TOKEN = 'hub-test-token-0123456789';
 const REPO = 'fixture-org/tiny-llama';
+const STOPPED_REPO = 'fixture-org/stopped-pull';
 let hub: FakeHub;
 let host: RunningHost;
 let home: string;
@@ -27,7 +28,13 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: n
 
 before(async () => {
   const { checkpointDir } = await ensureFixtureCheckpoint({ arch: 'llama' });
-  hub = await startFakeHub({ repos: [{ id: REPO, files: checkpointDir, downloads: 42, likes: 3, tags: ['llama', 'text-generation'], safetensorsParameters: { F32: 140_000 } }] });
+  hub = await startFakeHub({
+    repos: [
+      { id: REPO, files: checkpointDir, downloads: 42, likes: 3, tags: ['llama', 'text-generation'], safetensorsParameters: { F32: 140_000 } },
+      // The same files under another repo, so nothing of it is in the HF cache when the cancel test downloads it.
+      { id: STOPPED_REPO, files: checkpointDir },
+    ],
+  });
   home = mkdtempSync(join(tmpdir(), 'hearth-host-hub-'));
   host = await startHost({
     token: TOKEN,
@@ -121,4 +128,37 @@ test('search, fit, pull, list, serve by name, delete', async () => {
   assert.ok(removed.body.removed.bytesFreed > 0);
   assert.equal((await api<LibraryResponse>('/api/library')).body.models.length, 0);
   assert.equal((await api<AdminError>('/api/library/tiny-llama', { method: 'DELETE' })).status, 404);
+});
+
+/** Polls the pull list until `job` satisfies `done` (the list updates as progress events arrive). */
+async function waitForPull(jobId: string, done: (pull: PullListResponse['pulls'][number]) => boolean) {
+  for (let i = 0; i < 600; i++) {
+    const pull = (await api<PullListResponse>('/api/hub/pulls')).body.pulls.find((p) => p.jobId === jobId);
+    if (pull && done(pull)) return pull;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`pull ${jobId} never got there`);
+}
+
+test('a download stopped from the UI ends as cancelled and resumes from its bytes when pulled again', async () => {
+  const kept = 4096;
+  // The hub sends the first 4 KiB of the weights and then holds the connection open: the pull is mid-download until it is stopped.
+  hub.stallNext('model.safetensors', kept);
+  const started = await api<PullStarted>('/api/hub/pull', { method: 'POST', body: JSON.stringify({ repo: STOPPED_REPO, dtype: 'fp32', name: 'stopped-llama' }) });
+  assert.equal(started.status, 202);
+  await waitForPull(started.body.jobId, (pull) => pull.phase === 'downloading' && pull.bytesDone >= kept);
+  const cancelled = await api<PullListResponse['pulls'][number]>(`/api/hub/pulls/${started.body.jobId}/cancel`, { method: 'POST' });
+  assert.equal(cancelled.status, 200);
+  const stopped = await waitForPull(started.body.jobId, (pull) => pull.phase !== 'downloading');
+  assert.equal(stopped.phase, 'cancelled');
+  assert.match(stopped.detail ?? '', /resume from the bytes on disk/);
+  assert.equal((await api<AdminError>('/api/hub/pulls/nope/cancel', { method: 'POST' })).status, 404);
+
+  const transfersBefore = hub.requests.length;
+  const again = await api<PullStarted>('/api/hub/pull', { method: 'POST', body: JSON.stringify({ repo: STOPPED_REPO, dtype: 'fp32', name: 'stopped-llama' }) });
+  const finished = await waitForPull(again.body.jobId, (pull) => pull.phase === 'done' || pull.phase === 'failed');
+  assert.equal(finished.phase, 'done', finished.error);
+  const resumed = hub.requests.slice(transfersBefore).filter((request) => request.file === 'model.safetensors' && request.bodyBytes > 0);
+  assert.deepEqual(resumed.map((request) => request.range), [`bytes=${kept}-`], 'the weights resumed where the stopped download left off');
+  assert.equal((await api<DeleteModelResponse>('/api/library/stopped-llama', { method: 'DELETE' })).status, 200);
 });

@@ -11,7 +11,7 @@ import { metadataFiles, weightFiles } from '../hub/repoFiles.js';
 import type { Db } from '../store/db.js';
 import { dataDir } from '../store/dataDir.js';
 import type { ModelRegistry } from '../store/modelRegistry.js';
-import { badRequest, httpError } from './httpUtil.js';
+import { badRequest, httpError, notFound } from './httpUtil.js';
 import type { HubService } from './services.js';
 
 // Hub tags (model_type) of the families the converter reads; Gemma 3's text-only checkpoints are tagged gemma3_text.
@@ -72,6 +72,11 @@ export function applyPullEvent(progress: PullProgress, event: PullEvent): PullPr
 
 export async function hubService(_db: Db, registry: ModelRegistry, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<HubService> {
   const jobs = new Map<string, PullProgress>();
+  const aborts = new Map<string, AbortController>();
+  const FINISHED: PullProgress['phase'][] = ['done', 'failed', 'cancelled'];
+  /** How a job that threw ends: 'cancelled' when it was stopped, else 'failed' with the reason. */
+  const ended = (progress: PullProgress, error: unknown, signal: AbortSignal, stopped: string): PullProgress =>
+    signal.aborted ? { ...progress, phase: 'cancelled', error: undefined, detail: stopped } : { ...progress, phase: 'failed', error: (error as Error).message };
   const settings = () => hubSettings({ env });
   return {
     async search(query, limit) {
@@ -127,7 +132,7 @@ export async function hubService(_db: Db, registry: ModelRegistry, env: NodeJS.P
       }
     },
     pull(request: PullRequest, onProgress: (progress: PullProgress) => void): string {
-      if ([...jobs.values()].some((job) => job.repo === request.repo && !['done', 'failed', 'cancelled'].includes(job.phase))) {
+      if ([...jobs.values()].some((job) => job.repo === request.repo && !FINISHED.includes(job.phase))) {
         throw badRequest(`${request.repo} is already downloading; follow it in Downloads.`);
       }
       const jobId = randomBytes(6).toString('hex');
@@ -139,23 +144,31 @@ export async function hubService(_db: Db, registry: ModelRegistry, env: NodeJS.P
       };
       emit(progress);
       const ref = request.revision ? `${request.repo}@${request.revision}` : request.repo;
-      void pullModel({ ref, dtype: request.dtype, name: request.name, hub: { env }, dataDir: dataDir(env), registry, onEvent: (event) => emit(applyPullEvent(progress, event)) }).then(
+      const abort = new AbortController();
+      aborts.set(jobId, abort);
+      void pullModel({ ref, dtype: request.dtype, name: request.name, hub: { env }, dataDir: dataDir(env), registry, signal: abort.signal, onEvent: (event) => emit(applyPullEvent(progress, event)) }).then(
         (result) => {
           if (progress.phase !== 'done') emit({ ...progress, phase: 'done', fraction: 1, name: result.name });
         },
         (error: unknown) => {
-          log(`hearth host: pull of ${request.repo} failed: ${(error as Error).message}`);
-          emit({ ...progress, phase: 'failed', error: (error as Error).message });
+          if (!abort.signal.aborted) log(`hearth host: pull of ${request.repo} failed: ${(error as Error).message}`);
+          emit(ended(progress, error, abort.signal, 'Stopped. Download it again to resume from the bytes on disk.'));
         },
-      );
+      ).finally(() => aborts.delete(jobId));
       return jobId;
     },
     pulls() {
       return [...jobs.values()];
     },
+    cancel(jobId: string): PullProgress {
+      const job = jobs.get(jobId);
+      if (!job) throw notFound(`No download or import '${jobId}'; it may have finished before the host restarted.`);
+      if (!FINISHED.includes(job.phase)) aborts.get(jobId)?.abort();
+      return job;
+    },
     importLocal(request: ImportRequest, onProgress: (progress: PullProgress) => void): string {
       if (!isAbsolute(request.path)) throw badRequest(`'path' must be an absolute folder path on this machine, got '${request.path}'.`);
-      if ([...jobs.values()].some((job) => job.repo === request.path && !['done', 'failed', 'cancelled'].includes(job.phase))) {
+      if ([...jobs.values()].some((job) => job.repo === request.path && !FINISHED.includes(job.phase))) {
         throw badRequest(`${request.path} is already being imported; follow it in Downloads.`);
       }
       const jobId = randomBytes(6).toString('hex');
@@ -167,19 +180,22 @@ export async function hubService(_db: Db, registry: ModelRegistry, env: NodeJS.P
         onProgress(progress);
       };
       emit(progress);
+      const abort = new AbortController();
+      aborts.set(jobId, abort);
       void importCheckpoint({
         checkpointDir: request.path,
         dtype: request.dtype,
         name: request.name,
         env,
+        signal: abort.signal,
         onProgress: (event) => emit({ ...progress, fraction: event.bytesTotal > 0 ? event.bytesDone / event.bytesTotal : null, bytesDone: event.bytesDone, bytesTotal: event.bytesTotal, detail: `tensor ${event.tensorsDone} of ${event.tensorsTotal}` }),
       }).then(
         (result) => emit({ ...progress, phase: 'done', fraction: 1, name: result.name, detail: null }),
         (error: unknown) => {
-          log(`hearth host: import of ${request.path} failed: ${(error as Error).message}`);
-          emit({ ...progress, phase: 'failed', error: (error as Error).message });
+          if (!abort.signal.aborted) log(`hearth host: import of ${request.path} failed: ${(error as Error).message}`);
+          emit(ended(progress, error, abort.signal, 'Stopped; nothing was added to the library.'));
         },
-      );
+      ).finally(() => aborts.delete(jobId));
       return jobId;
     },
   };

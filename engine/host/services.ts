@@ -32,6 +32,8 @@ export interface HubService {
   /** Starts a download + convert; progress goes to `onProgress`. Returns the job id at once. */
   pull(request: PullRequest, onProgress: (progress: PullProgress) => void): string;
   pulls(): PullProgress[];
+  /** Stops a running pull or import (a stopped download resumes from its bytes on disk); the job ends as 'cancelled'. */
+  cancel(jobId: string): PullProgress;
   /** Starts converting a local checkpoint folder into the library (`hearth import`); progress as pull jobs. */
   importLocal(request: ImportRequest, onProgress: (progress: PullProgress) => void): string;
 }

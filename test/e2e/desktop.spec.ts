@@ -219,6 +219,8 @@ test('playground: a conversation is saved, regenerated, edited and resent, and r
   await ensureServing();
   await open(page, 'playground');
   await page.getByTestId('conversation-new').click();
+  await page.getByTestId('system-preset').selectOption('Concise');
+  await expect(page.getByTestId('system-prompt')).toHaveValue(/Answer briefly and directly/);
   await page.getByTestId('max-tokens').fill('8');
   await page.getByTestId('chat-input').fill('First question');
   await page.getByTestId('chat-input').press('Enter');
@@ -244,6 +246,7 @@ test('playground: a conversation is saved, regenerated, edited and resent, and r
   await page.getByTestId('conversation-item').filter({ hasText: 'Edited question' }).first().click();
   await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText(['Edited question']);
   await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
+  await expect(page.getByTestId('system-prompt')).toHaveValue(/Answer briefly and directly/, { timeout: 5000 });
   await shot(page, 'playground-conversations');
 });
 

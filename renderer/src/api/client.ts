@@ -76,6 +76,7 @@ export class AdminClient {
   fit = (repo: string, dtype: ModelDtype) => this.call('hubFit', { query: { repo, dtype } });
   pull = (request: PullRequest) => this.call('pull', { body: request });
   pulls = () => this.call('pulls');
+  cancelPull = (jobId: string) => this.call('pullCancel', { params: { id: jobId } });
   importModel = (request: ImportRequest) => this.call('importModel', { body: request });
   serveStatus = () => this.call('serveStatus');
   startServe = (settings: ServeSettings) => this.call('serveStart', { body: { settings } });

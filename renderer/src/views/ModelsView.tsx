@@ -28,7 +28,12 @@ export function ModelsView({ go }: ViewProps) {
               <li key={pull.jobId}>
                 <div className="row-between">
                   <strong>{pull.repo}</strong>
-                  <span className={`badge badge-${pull.phase}`}>{pull.phase}</span>
+                  <span>
+                    {!['done', 'failed', 'cancelled'].includes(pull.phase) && (
+                      <button type="button" className="link small" onClick={() => void client.cancelPull(pull.jobId)} data-testid="pull-cancel" title="Stop; downloading again resumes from the bytes on disk">Cancel</button>
+                    )}{' '}
+                    <span className={`badge badge-${pull.phase}`}>{pull.phase}</span>
+                  </span>
                 </div>
                 <ProgressBar fraction={pull.phase === 'done' ? 1 : pull.fraction} label={`${pull.repo} ${pull.phase}`} />
                 <div className="muted small">

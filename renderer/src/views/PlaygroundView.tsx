@@ -14,6 +14,22 @@ import { formatMs, formatRate } from '../components/format.js';
 import { useHost } from '../hostContext.js';
 import type { ViewProps } from './viewProps.js';
 
+/** System prompts to start from; the user's own presets are added to these (kept in localStorage). */
+const BUILT_IN_PRESETS: Record<string, string> = {
+  Concise: 'You are a helpful assistant. Answer briefly and directly.',
+  'Code helper': 'You are an expert programmer. Answer with working code in fenced blocks and a short explanation.',
+  'JSON only': 'Answer only with a single JSON object and nothing else.',
+};
+const PRESETS_KEY = 'hearth.playground.presets';
+
+function savedPresets(): Record<string, string> {
+  try {
+    return JSON.parse(localStorage.getItem(PRESETS_KEY) ?? '{}') as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
 interface Turn extends Omit<ConversationMessage, 'timings'> {
   timings?: ChatTimings;
   streaming?: boolean;
@@ -33,6 +49,14 @@ export function PlaygroundView({ go }: ViewProps) {
   const [saved, setSaved] = useState(0);
   const conversations = useAsync(() => client.conversations(query), [client, query], saved);
   const [saveError, setSaveError] = useState<unknown>(null);
+  const [presets, setPresets] = useState<Record<string, string>>(() => ({ ...BUILT_IN_PRESETS, ...savedPresets() }));
+  const savePreset = () => {
+    const name = prompt('Save this system prompt as a preset named');
+    if (!name?.trim()) return;
+    const mine = { ...savedPresets(), [name.trim()]: system };
+    localStorage.setItem(PRESETS_KEY, JSON.stringify(mine));
+    setPresets({ ...BUILT_IN_PRESETS, ...mine });
+  };
 
   if (serve.state !== 'ready') {
     return (
@@ -234,7 +258,15 @@ export function PlaygroundView({ go }: ViewProps) {
         </Card>
         <Card title="Sampling">
           <div className="form-grid single">
-            <label>System prompt<textarea rows={3} value={system} onChange={(event) => setSystem(event.target.value)} /></label>
+            <label>
+              System prompt preset
+              <select value="" onChange={(event) => { if (event.target.value) setSystem(presets[event.target.value] ?? ''); }} data-testid="system-preset">
+                <option value="">Choose a preset…</option>
+                {Object.keys(presets).map((name) => <option key={name} value={name}>{name}</option>)}
+              </select>
+            </label>
+            <label>System prompt<textarea rows={3} value={system} onChange={(event) => setSystem(event.target.value)} data-testid="system-prompt" /></label>
+            <button type="button" onClick={savePreset} disabled={!system.trim()} data-testid="system-preset-save">Save as preset</button>
             <label>Temperature <strong>{sampling.temperature.toFixed(2)}</strong>
               <input type="range" min={0} max={2} step={0.05} value={sampling.temperature} onChange={(event) => setSampling({ ...sampling, temperature: Number(event.target.value) })} />
             </label>
