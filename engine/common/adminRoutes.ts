@@ -85,6 +85,7 @@ export const ADMIN_ROUTES = {
   benchRuns: json('GET', '/api/bench/runs', 'concurrency sweeps run so far (engine/bench)'),
   benchRun: json('GET', '/api/bench/runs/:id', 'one sweep with its levels'),
   benchStart: json('POST', '/api/bench/runs', 'start a sweep against the served model; progress as `bench` events', 202),
+  benchCancel: json('POST', '/api/bench/runs/:id/cancel', 'stop a running sweep (it ends as cancelled)'),
   exportDefaults: json('GET', '/api/export/defaults', 'GPUs, prices, the serving config to export'),
   exportSizing: json('POST', '/api/export/sizing', 'GPU sizing for a serving config (engine/export)'),
   exportBundle: json('POST', '/api/export/bundle', 'write a deployment bundle'),
@@ -123,6 +124,7 @@ export interface AdminRouteTypes {
   benchRuns: { params: NoParams; query: NoParams; body: undefined; response: BenchRunListResponse };
   benchRun: { params: { id: string }; query: NoParams; body: undefined; response: BenchRun };
   benchStart: { params: NoParams; query: NoParams; body: BenchSweepRequest; response: BenchStarted };
+  benchCancel: { params: { id: string }; query: NoParams; body: undefined; response: BenchRun };
   exportDefaults: { params: NoParams; query: NoParams; body: undefined; response: ExportDefaults };
   exportSizing: { params: NoParams; query: NoParams; body: SizingRequest; response: SizingResponse };
   exportBundle: { params: NoParams; query: NoParams; body: ExportBundleRequest; response: ExportBundleResponse };

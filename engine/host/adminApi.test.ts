@@ -275,6 +275,25 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   assert.deepEqual(runs.body.runs.map((entry) => [entry.runId, entry.label, entry.state]), [[bench.body.runId, 'api test', 'done']]);
   assert.equal((await api<AdminError>('/api/bench/runs', { method: 'POST', body: JSON.stringify({ concurrencyLevels: [0], promptTokens: 8, outputTokens: 4, requestsPerLevel: 1 }) })).status, 400);
 
+  // A long sweep stopped from the UI ends as cancelled, keeps what it measured, and is not stored.
+  const long = await api<{ runId: string }>('/api/bench/runs', {
+    method: 'POST',
+    body: JSON.stringify({ concurrencyLevels: [1, 2, 4], promptTokens: 8, outputTokens: 32, requestsPerLevel: 400, label: 'stopped' }),
+  });
+  assert.equal(long.status, 202);
+  const stopping = await api<BenchRun>(`/api/bench/runs/${long.body.runId}/cancel`, { method: 'POST' });
+  assert.equal(stopping.status, 200);
+  let cancelledRun: BenchRun | undefined;
+  for (let i = 0; i < 600; i++) {
+    cancelledRun = (await api<BenchRun>(`/api/bench/runs/${long.body.runId}`)).body;
+    if (cancelledRun.state !== 'running') break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(cancelledRun?.state, 'cancelled');
+  assert.ok(cancelledRun!.levels.length < 3, 'it stopped before the sweep finished');
+  assert.equal((await api<AdminError>(`/api/bench/runs/${long.body.runId}/cancel`, { method: 'POST' })).status, 200, 'stopping a stopped run is harmless');
+  assert.equal((await api<AdminError>('/api/bench/runs/nope/cancel', { method: 'POST' })).status, 404);
+
   // Export: defaults carry the served config; sizing per GPU; a bundle on disk.
   const defaults = await api<ExportDefaults>('/api/export/defaults');
   assert.equal(defaults.body.config?.model.package, packageDir);

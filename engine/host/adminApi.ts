@@ -204,6 +204,9 @@ function handlers(ctx: AdminApiContext): Handlers {
       if (!run) throw notFound(`No benchmark run '${params.id}'.`);
       return run;
     },
+    benchCancel: ({ params }) => ctx.bench.cancel(params.id) ?? (() => {
+      throw notFound(`No running benchmark '${params.id}'; finished runs cannot be stopped.`);
+    })(),
     benchStart: async ({ body }) => {
       const server = ctx.serve.server();
       const status = ctx.serve.current();

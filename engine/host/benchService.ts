@@ -59,6 +59,7 @@ export function toAdminRun(run: StoredRun): BenchRun {
 
 interface LiveRun {
   run: BenchRun;
+  abort: AbortController;
 }
 
 export function benchService(db: Db, options: { currentConfig: () => ServingConfig | null; device: () => string }): BenchService {
@@ -81,6 +82,12 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
         return summary;
       });
       return [...liveRuns, ...stored].sort((a, b) => b.startedAtMs - a.startedAtMs);
+    },
+    cancel(runId: string): BenchRun | null {
+      const entry = live.get(runId);
+      if (!entry) return null;
+      if (entry.run.state === 'running') entry.abort.abort();
+      return entry.run;
     },
     async get(runId: string): Promise<BenchRun | null> {
       const entry = live.get(runId);
@@ -111,7 +118,8 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
         error: null,
         config: options.currentConfig(),
       };
-      live.set(runId, { run });
+      const abort = new AbortController();
+      live.set(runId, { run, abort });
       onProgress({ runId, state: 'running', levelsDone: 0, levelsTotal });
       // The OpenAI routes live under /v1; engine/bench wants the server root.
       const baseUrl = target.baseUrl.replace(/\/v1\/?$/, '');
@@ -131,6 +139,7 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
           label,
         },
         {
+          signal: abort.signal,
           onLevel: (level, levelsDone) => {
             const converted = toLevel(level);
             run.levels = [...run.levels, converted];
@@ -146,6 +155,12 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
           onProgress({ runId, state: 'done', levelsDone: levelsTotal, levelsTotal });
         },
         (error: unknown) => {
+          if (abort.signal.aborted) {
+            // Stopped from the UI: the levels finished so far stay visible; nothing is stored.
+            run.state = 'cancelled';
+            onProgress({ runId, state: 'cancelled', levelsDone: run.levels.length, levelsTotal });
+            return;
+          }
           run.state = 'failed';
           run.error = `The benchmark failed: ${(error as Error).message}. Check that the model is still served, then run it again.`;
           onProgress({ runId, state: 'failed', levelsDone: run.levels.length, levelsTotal, error: run.error });

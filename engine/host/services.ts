@@ -42,6 +42,8 @@ export interface BenchService {
   list(): Promise<BenchRunSummary[]>;
   get(runId: string): Promise<BenchRun | null>;
   /** Starts a sweep against `baseUrl` (the running server); progress goes to `onProgress`. */
+  /** Stops a running sweep (requests in flight finish; the run ends as 'cancelled'); null when it is not live. */
+  cancel(runId: string): BenchRun | null;
   start(request: BenchSweepRequest, target: { baseUrl: string; apiKey?: string; model: string }, onProgress: (progress: BenchProgress) => void): Promise<string>;
 }
 

@@ -94,6 +94,7 @@ export class AdminClient {
   benchRuns = () => this.call('benchRuns');
   benchRun = (runId: string) => this.call('benchRun', { params: { id: runId } });
   startBench = (request: BenchSweepRequest) => this.call('benchStart', { body: request });
+  cancelBench = (runId: string) => this.call('benchCancel', { params: { id: runId } });
   exportDefaults = () => this.call('exportDefaults');
   sizing = (request: SizingRequest) => this.call('exportSizing', { body: request });
   exportBundle = (request: ExportBundleRequest) => this.call('exportBundle', { body: request });

@@ -67,7 +67,10 @@ export function BenchmarkView({ go }: ViewProps) {
         {running && (
           <div data-testid="bench-progress">
             <ProgressBar fraction={running.levelsTotal > 0 ? running.levelsDone / running.levelsTotal : null} label="benchmark progress" />
-            <div className="muted small">{running.levelsDone} of {running.levelsTotal} levels done</div>
+            <div className="muted small">
+              {running.levelsDone} of {running.levelsTotal} levels done{' '}
+              <button type="button" className="link small" onClick={() => void client.cancelBench(running.runId)} data-testid="bench-cancel">Cancel</button>
+            </div>
           </div>
         )}
         {error !== null && <ErrorBox error={error} />}
