@@ -20,6 +20,7 @@ import type {
   ServeStatus,
 } from '../common/adminApi.js';
 import { ensureFixturePackage } from '../../test/fixtures/packages.js';
+import { pollUntil, waitFor } from '../../test/fixtures/poll.js';
 import { startHost, type RunningHost } from './host.js';
 import { sseData, sseEvents } from '../common/sse.js';
 
@@ -36,6 +37,11 @@ async function api<T>(path: string, init: RequestInit = {}, token: string | null
   });
   const text = await response.text();
   return { status: response.status, body: (text && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as T };
+}
+
+/** Reads a benchmark run until it is no longer running (done, failed or cancelled). */
+async function benchRunEnded(runId: string): Promise<BenchRun> {
+  return pollUntil(`bench run ${runId}`, async () => (await api<BenchRun>(`/api/bench/runs/${runId}`)).body, (run) => run.state !== 'running');
 }
 
 before(async () => {
@@ -187,20 +193,15 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   assert.equal(byDay.body.days[0]!.errors, 1);
 
   // The dashboard moves: tokens were generated and both requests are counted.
-  let dashboard: DashboardSnapshot | undefined;
-  for (let i = 0; i < 50; i++) {
-    dashboard = (await api<DashboardSnapshot>('/api/dashboard')).body;
-    if (dashboard.requestsTotal === 2) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.equal(dashboard!.requestsTotal, 2);
-  assert.equal(dashboard!.requestsFailed, 1);
-  assert.ok(dashboard!.tokensGenerated >= 6);
-  assert.ok(dashboard!.history.some((tick) => tick.tokensPerSec > 0) || dashboard!.tokensGenerated > 0);
-  assert.notEqual(dashboard!.ttftMs.p50, null);
-  assert.equal(dashboard!.maxBatchSize, 4);
-  assert.equal(dashboard!.memory.source === 'system' || dashboard!.memory.source === 'nvidia-smi', true);
-  assert.ok(dashboard!.memory.engine.weightsBytes > 0);
+  const dashboard = await pollUntil('both requests on the dashboard', async () => (await api<DashboardSnapshot>('/api/dashboard')).body, (snapshot) => snapshot.requestsTotal === 2, { timeoutMs: 5000 });
+  assert.equal(dashboard.requestsTotal, 2);
+  assert.equal(dashboard.requestsFailed, 1);
+  assert.ok(dashboard.tokensGenerated >= 6);
+  assert.ok(dashboard.history.some((tick) => tick.tokensPerSec > 0) || dashboard.tokensGenerated > 0);
+  assert.notEqual(dashboard.ttftMs.p50, null);
+  assert.equal(dashboard.maxBatchSize, 4);
+  assert.equal(dashboard.memory.source === 'system' || dashboard.memory.source === 'nvidia-smi', true);
+  assert.ok(dashboard.memory.engine.weightsBytes > 0);
 
   // Live events: the stream starts with the serve status and carries dashboard ticks.
   const controller = new AbortController();
@@ -244,7 +245,7 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   assert.deepEqual(answers, [96, 96, 96, 96]);
   // Two more ticks, so the window holding the load's last steps has been published.
   const ticksAtEnd = ticks.length;
-  for (let i = 0; i < 50 && ticks.length < ticksAtEnd + 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor(() => ticks.length >= ticksAtEnd + 2);
   loadEvents.abort();
   await collecting;
   const busy = ticks.filter((tick) => tick.stepsInWindow > 0);
@@ -262,15 +263,10 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
     body: JSON.stringify({ concurrencyLevels: [1, 2], promptTokens: 8, outputTokens: 4, requestsPerLevel: 2, label: 'api test' }),
   });
   assert.equal(bench.status, 202);
-  let run: BenchRun | undefined;
-  for (let i = 0; i < 200; i++) {
-    run = (await api<BenchRun>(`/api/bench/runs/${bench.body.runId}`)).body;
-    if (run.state !== 'running') break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.equal(run?.state, 'done', run?.error ?? '');
-  assert.deepEqual(run!.levels.map((level) => level.concurrency), [1, 2]);
-  assert.ok(run!.levels.every((level) => level.throughputTokensPerSec > 0 && level.errors === 0));
+  const run = await benchRunEnded(bench.body.runId);
+  assert.equal(run.state, 'done', run.error ?? '');
+  assert.deepEqual(run.levels.map((level) => level.concurrency), [1, 2]);
+  assert.ok(run.levels.every((level) => level.throughputTokensPerSec > 0 && level.errors === 0));
   const runs = await api<BenchRunListResponse>('/api/bench/runs');
   assert.deepEqual(runs.body.runs.map((entry) => [entry.runId, entry.label, entry.state]), [[bench.body.runId, 'api test', 'done']]);
   assert.equal((await api<AdminError>('/api/bench/runs', { method: 'POST', body: JSON.stringify({ concurrencyLevels: [0], promptTokens: 8, outputTokens: 4, requestsPerLevel: 1 }) })).status, 400);
@@ -283,14 +279,9 @@ test('serve the fixture, chat through the proxy, and see it in the dashboard and
   assert.equal(long.status, 202);
   const stopping = await api<BenchRun>(`/api/bench/runs/${long.body.runId}/cancel`, { method: 'POST' });
   assert.equal(stopping.status, 200);
-  let cancelledRun: BenchRun | undefined;
-  for (let i = 0; i < 600; i++) {
-    cancelledRun = (await api<BenchRun>(`/api/bench/runs/${long.body.runId}`)).body;
-    if (cancelledRun.state !== 'running') break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.equal(cancelledRun?.state, 'cancelled');
-  assert.ok(cancelledRun!.levels.length < 3, 'it stopped before the sweep finished');
+  const cancelledRun = await benchRunEnded(long.body.runId);
+  assert.equal(cancelledRun.state, 'cancelled');
+  assert.ok(cancelledRun.levels.length < 3, 'it stopped before the sweep finished');
   assert.equal((await api<AdminError>(`/api/bench/runs/${long.body.runId}/cancel`, { method: 'POST' })).status, 200, 'stopping a stopped run is harmless');
   assert.equal((await api<AdminError>('/api/bench/runs/nope/cancel', { method: 'POST' })).status, 404);
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { AdminError, DeleteModelResponse, FitVerdict, HubSearchResponse, LibraryResponse, PullListResponse, PullStarted, ServeStatus } from '../common/adminApi.js';
 import { startFakeHub, type FakeHub } from '../../test/fixtures/fakeHub.js';
 import { ensureFixtureCheckpoint } from '../../test/fixtures/packages.js';
+import { pollUntil } from '../../test/fixtures/poll.js';
 import { startHost, type RunningHost } from './host.js';
 
 const TOKEN = 'hub-test-token-0123456789';
@@ -68,11 +69,7 @@ test('search, fit, pull, list, serve by name, delete', async () => {
   const started = await api<PullStarted>('/api/hub/pull', { method: 'POST', body: JSON.stringify({ repo: REPO, dtype: 'fp32' }) });
   assert.equal(started.status, 202);
   let pull;
-  for (let i = 0; i < 300; i++) {
-    pull = (await api<PullListResponse>('/api/hub/pulls')).body.pulls.find((p) => p.jobId === started.body.jobId);
-    if (pull && (pull.phase === 'done' || pull.phase === 'failed')) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  pull = await waitForPull(started.body.jobId, (p) => p.phase === 'done' || p.phase === 'failed');
   assert.equal(pull?.phase, 'done', pull?.error);
   assert.equal(pull?.name, 'tiny-llama');
 
@@ -95,11 +92,7 @@ test('search, fit, pull, list, serve by name, delete', async () => {
   // A second variant of the same model (converted while fp32 is served), for the per-variant delete below.
   const second = await api<PullStarted>('/api/hub/pull', { method: 'POST', body: JSON.stringify({ repo: REPO, dtype: 'int4' }) });
   assert.equal(second.status, 202);
-  for (let i = 0; i < 300; i++) {
-    pull = (await api<PullListResponse>('/api/hub/pulls')).body.pulls.find((p) => p.jobId === second.body.jobId);
-    if (pull && (pull.phase === 'done' || pull.phase === 'failed')) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  pull = await waitForPull(second.body.jobId, (p) => p.phase === 'done' || p.phase === 'failed');
   assert.equal(pull?.phase, 'done', pull?.error);
   const twoVariants = (await api<LibraryResponse>('/api/library')).body.models[0]!;
   assert.deepEqual(twoVariants.variants.map((variant) => variant.dtype).sort(), ['fp32', 'int4']);
@@ -132,12 +125,7 @@ test('search, fit, pull, list, serve by name, delete', async () => {
 
 /** Polls the pull list until `job` satisfies `done` (the list updates as progress events arrive). */
 async function waitForPull(jobId: string, done: (pull: PullListResponse['pulls'][number]) => boolean) {
-  for (let i = 0; i < 600; i++) {
-    const pull = (await api<PullListResponse>('/api/hub/pulls')).body.pulls.find((p) => p.jobId === jobId);
-    if (pull && done(pull)) return pull;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`pull ${jobId} never got there`);
+  return pollUntil(`pull ${jobId}`, async () => (await api<PullListResponse>('/api/hub/pulls')).body.pulls.find((p) => p.jobId === jobId), (pull): pull is PullListResponse['pulls'][number] => pull !== undefined && done(pull), { intervalMs: 50 });
 }
 
 test('a download stopped from the UI ends as cancelled and resumes from its bytes when pulled again', async () => {

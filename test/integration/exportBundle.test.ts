@@ -9,12 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, s
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, parseDocument } from 'yaml';
-import { Deployment } from 'kubernetes-models/apps/v1';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, PersistentVolumeClaim, Service } from 'kubernetes-models/v1';
+import { parse, stringify } from 'yaml';
 import { ensureFixturePackage } from '../fixtures/packages.js';
+import { validateManifest } from '../fixtures/k8sValidate.js';
 import { writeBundle, sizeConfig, type ExportResult } from '../../engine/export/index.js';
 import { completeServingConfig } from '../../engine/export/configInput.js';
 import { parseServingConfig } from '../../engine/server/servingConfigFile.js';
@@ -24,27 +21,6 @@ import { SERVING_DIST_DIR, SERVING_ENTRY } from '../../engine/export/bundle/dock
 import { SERVING_ENTRIES } from '../../scripts/build.mjs';
 import { linkProductionModules } from '../fixtures/productionModules.js';
 import { serveToReady } from './serveProcess.js';
-
-const MODELS: Record<string, { new (data: never): { validate(): void } }> = {
-  Deployment: Deployment as never,
-  HorizontalPodAutoscaler: HorizontalPodAutoscaler as never,
-  PodDisruptionBudget: PodDisruptionBudget as never,
-  ConfigMap: ConfigMap as never,
-  Service: Service as never,
-  PersistentVolumeClaim: PersistentVolumeClaim as never,
-};
-
-/** Validates one manifest against its API schema; returns the parsed object. */
-function validateManifest(text: string, file: string): Record<string, any> {
-  const document = parseDocument(text);
-  assert.equal(document.errors.length, 0, `${file}: YAML errors ${document.errors.join('; ')}`);
-  assert.ok(!/(^|\s)[&*][a-z]\w*/m.test(text.replace(/^#.*$/gm, '')), `${file}: YAML anchors/aliases confuse some tools`);
-  const object = document.toJS() as Record<string, any>;
-  const Model = MODELS[object.kind];
-  assert.ok(Model, `${file}: unexpected kind ${object.kind}`);
-  new Model(object as never).validate(); // throws with the failing path
-  return object;
-}
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string;
@@ -129,10 +105,10 @@ test('the schema validation can fail: a wrong type and a missing field are caugh
   const text = readFileSync(join(gpuBaked.outDir, 'k8s/deployment.yaml'), 'utf8');
   const broken = parse(text);
   broken.spec.template.spec.containers[0].ports[0].containerPort = 'eight-thousand';
-  assert.throws(() => new Deployment(broken).validate(), /containerPort/);
+  assert.throws(() => validateManifest(stringify(broken), 'deployment.yaml'), /containerPort/);
   const hpa = parse(readFileSync(join(gpuBaked.outDir, 'k8s/hpa.yaml'), 'utf8'));
   delete hpa.spec.maxReplicas;
-  assert.throws(() => new HorizontalPodAutoscaler(hpa).validate(), /maxReplicas/);
+  assert.throws(() => validateManifest(stringify(hpa), 'hpa.yaml'), /maxReplicas/);
 });
 
 test('config/tuned.json passes the server\'s strict schema and keeps the tuned batching settings exactly', () => {

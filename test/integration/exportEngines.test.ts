@@ -14,13 +14,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, parseDocument } from 'yaml';
-import { Deployment } from 'kubernetes-models/apps/v1';
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { ConfigMap, PersistentVolumeClaim, Service } from 'kubernetes-models/v1';
+import { parse } from 'yaml';
 import { runHearth } from '../fixtures/cli.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
+import { validateManifest } from '../fixtures/k8sValidate.js';
 import {
   ExportError, GPU_MEMORY_UTILIZATION, TGI_FLAGS, TGI_METRICS, VLLM_FLAGS, VLLM_METRICS, TGI_ENV, VLLM_ENV, TGI_IMAGE, VLLM_IMAGE, writeBundle, type ExportResult,
 } from '../../engine/export/index.js';
@@ -32,15 +29,6 @@ import type { ServingConfig } from '../../engine/common/servingConfig.js';
 import type { ModelManifest } from '../../engine/common/manifest.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const MODELS: Record<string, { new (data: never): { validate(): void } }> = {
-  Deployment: Deployment as never,
-  HorizontalPodAutoscaler: HorizontalPodAutoscaler as never,
-  PodDisruptionBudget: PodDisruptionBudget as never,
-  ConfigMap: ConfigMap as never,
-  Service: Service as never,
-  PersistentVolumeClaim: PersistentVolumeClaim as never,
-};
-
 const REPO = 'fixture-org/tiny-llama';
 const MANIFEST_COMMIT = 'a'.repeat(40);
 const LIBRARY_COMMIT = '0123456789abcdef0123456789abcdef01234567';
@@ -101,16 +89,6 @@ after(() => {
   else process.env.HEARTH_HOME = previousHome;
   rmSync(dir, { recursive: true, force: true });
 });
-
-function validateManifest(text: string, file: string): Record<string, any> {
-  const document = parseDocument(text);
-  assert.equal(document.errors.length, 0, `${file}: YAML errors ${document.errors.join('; ')}`);
-  const object = document.toJS() as Record<string, any>;
-  const Model = MODELS[object.kind];
-  assert.ok(Model, `${file}: unexpected kind ${object.kind}`);
-  new Model(object as never).validate();
-  return object;
-}
 
 function k8sObjects(result: ExportResult): Record<string, Record<string, any>> {
   const k8sDir = join(result.outDir, 'k8s');

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureFixturePackage } from '../fixtures/packages.js';
+import { pollUntil } from '../fixtures/poll.js';
 import { autoTune, candidateKvCacheBytes, judgeLevel, type TuneResult } from '../../engine/tune/index.js';
 import { writeBundle } from '../../engine/export/index.js';
 import { parseServingConfig } from '../../engine/server/servingConfigFile.js';
@@ -92,12 +93,7 @@ test('a headless server started from the exported tuned.json serves with exactly
     child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`hearth serve exited with ${code}:\n${output}`)));
   });
-  for (let attempt = 0; ; attempt++) {
-    const health = await fetch(`${url}/health`);
-    if (health.status === 200) break;
-    assert.ok(attempt < 900, `never healthy: ${await health.text()}\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await pollUntil(`hearth serve healthy (output so far:\n${output})`, async () => (await fetch(`${url}/health`)).status, (status) => status === 200, { timeoutMs: 90_000 });
   const info = (await (await fetch(`${url}/info`)).json()) as { hearth: { batching: Record<string, number> }; max_batch_size: number; max_batch_total_tokens: number; max_batch_prefill_tokens: number };
   const served = Object.fromEntries(Object.keys(exported.batching).map((key) => [key, info.hearth.batching[key]]));
   assert.deepEqual(served, exported.batching, 'every batching setting is served exactly as exported');

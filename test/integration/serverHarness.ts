@@ -118,12 +118,4 @@ export async function readSse(response: Response): Promise<any[]> {
   return events;
 }
 
-/** Polls `condition` every 10 ms until true or `timeoutMs` passes (not a timing assertion: a bound on waiting). */
-export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<boolean> {
-  const giveUpAt = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > giveUpAt) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return true;
-}
+export { waitFor } from '../fixtures/poll.js';

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { collectStream } from '../fixtures/engineStreams.js';
 import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
+import { waitFor } from '../fixtures/poll.js';
 import { defineEngineSuite } from './engineSuite.js';
 
 const probe = await probeWebGpuAdapter();
@@ -273,8 +274,7 @@ if (skip) {
       }
       controller.abort();
       // The server cancels on the socket's close; wait (bounded) for the engine to drop it.
-      for (let i = 0; i < 400 && engine.snapshot().runningSize > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
-      assert.equal(engine.snapshot().runningSize, 0);
+      assert.ok(await waitFor(() => engine.snapshot().runningSize === 0, 10_000), 'the engine dropped the cancelled stream');
       const after = await greedy(engine, [1, 2, 3], 5);
       assert.equal(after.done.finishReason, 'length');
       assert.equal(engine.snapshot().accelerator!.deviceKvCacheBytes, 0);
