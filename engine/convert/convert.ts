@@ -21,6 +21,7 @@ import { halfPrecisionVariant, readAt } from './halfGraph.js';
 import type { ProgressListener } from './progress.js';
 import { readTokenizerInfo } from './tokenizerInfo.js';
 import { PACKAGE_FILES } from './modelPackage.js';
+import { isProcessAlive } from '../store/processAlive.js';
 
 export { PACKAGE_FILES };
 
@@ -194,14 +195,6 @@ function removeAbandonedTempDirs(parent: string, prefix: string): void {
   }
 }
 
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function isNodeError(error: unknown): error is NodeJS.ErrnoException {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';

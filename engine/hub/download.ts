@@ -9,6 +9,7 @@ import { open, truncate, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HfCacheRepo } from './hfCache.js';
 import { HubError, throwForResponse, type HubSettings } from './hubSettings.js';
+import { isProcessAlive } from '../store/processAlive.js';
 
 export interface RemoteFile {
   /** Path in the repo, e.g. `model-00001-of-00002.safetensors`. */
@@ -78,7 +79,7 @@ function lockBlob(cache: HfCacheRepo, etag: string, path: string): () => void {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(lock, 'utf8'));
-      if (owner && owner !== process.pid && isAlive(owner)) {
+      if (owner && owner !== process.pid && isProcessAlive(owner)) {
         throw new HubError(`${path} is being downloaded by another Hearth process (pid ${owner}). Wait for it to finish, then try again.`, 'unreachable');
       }
       rmSync(lock, { force: true }); // left by a process that died
@@ -87,14 +88,6 @@ function lockBlob(cache: HfCacheRepo, etag: string, path: string): () => void {
   throw new HubError(`Could not lock ${lock} for downloading ${path}; remove that file if no other Hearth is running.`, 'unreachable');
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function downloadLocked(options: DownloadOptions): Promise<DownloadResult> {
   const { cache, file } = options;

@@ -12,6 +12,7 @@ import { openDb } from '../store/db.js';
 import { ModelRegistry, assertSafeModelName } from '../store/modelRegistry.js';
 import type { ModelDtype } from '../common/manifest.js';
 import { isModelPackage } from '../convert/modelPackage.js';
+import { isProcessAlive } from '../store/processAlive.js';
 
 export class LibraryError extends Error {
   constructor(message: string) {
@@ -139,7 +140,7 @@ export function servingProcesses(dir: string, env: NodeJS.ProcessEnv = process.e
     try {
       if (!statSync(file).isFile()) continue;
       const mark = JSON.parse(readFileSync(file, 'utf8')) as ServingMark;
-      if (!isAlive(mark.pid)) {
+      if (!isProcessAlive(mark.pid)) {
         unlinkSync(file); // left by a crashed server
         continue;
       }
@@ -151,11 +152,3 @@ export function servingProcesses(dir: string, env: NodeJS.ProcessEnv = process.e
   return marks;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -19,6 +19,7 @@ import { resolve, sep } from 'node:path';
 import { MODEL_DTYPES, type ModelDtype } from '../common/manifest.js';
 import { dataDir } from './dataDir.js';
 import { migrate, type Db } from './db.js';
+import { isProcessAlive } from './processAlive.js';
 
 export type ModelStatus = 'downloading' | 'converting' | 'ready' | 'failed' | 'interrupted';
 export type VariantStatus = 'converting' | 'ready' | 'failed' | 'interrupted';
@@ -153,16 +154,6 @@ interface VariantRow {
   created_at: string;
 }
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export class ModelRegistry {
   /** <dataDir>/models: every converted package lives under it. */
@@ -174,7 +165,7 @@ export class ModelRegistry {
   ) {
     migrate(db, 'models', MIGRATIONS);
     this.modelsDir = resolve(options.dataDir ?? dataDir(), 'models');
-    this.isProcessAlive = options.isProcessAlive ?? isAlive;
+    this.isProcessAlive = options.isProcessAlive ?? isProcessAlive;
     this.recoverInterrupted();
   }
 
