@@ -32,10 +32,10 @@ function templateArguments(text: string): unknown {
 }
 
 /**
- * The messages as the template reads them. A template that renders only a system message's
- * `tools` string and message contents (Phi-4-mini's) gets the tools there (in a system message
- * added when there is none) and earlier calls written back into the assistant content in the
- * model's own syntax.
+ * The messages as the template reads them. A template that renders only message contents
+ * (Phi-4-mini's, Granite's) gets earlier calls written back into the assistant content in the
+ * model's own syntax; one that reads the tools only from a system message's `tools` string
+ * (Phi-4-mini's) gets them there, in a system message added when there is none.
  */
 function templateMessages(body: ChatCompletionBody, toolUse: ToolUse): ChatTemplateMessage[] {
   const messages = body.messages.map((message, i): ChatTemplateMessage => {
@@ -62,14 +62,16 @@ function templateMessages(body: ChatCompletionBody, toolUse: ToolUse): ChatTempl
     if (message.reasoning_content) rendered.reasoning_content = message.reasoning_content;
     return rendered;
   });
-  if (toolUse.format?.toolsIn !== 'systemMessage') return messages;
-  for (const message of messages) {
-    if (message.role === 'assistant' && message.tool_calls) {
-      const calls = message.tool_calls.map((call) => ({ name: call.function.name, arguments: call.function.arguments }));
-      message.content += `${toolUse.format.start}${JSON.stringify(calls)}${toolUse.format.markers.at(-1)}`;
+  const format = toolUse.format;
+  if (format?.callsInContent != null) {
+    for (const message of messages) {
+      if (message.role === 'assistant' && message.tool_calls) {
+        const calls = message.tool_calls.map((call) => ({ name: call.function.name, arguments: call.function.arguments }));
+        message.content += `${format.start}${JSON.stringify(calls)}${format.callsInContent}`;
+      }
     }
   }
-  if (toolUse.templateTools === undefined) return messages;
+  if (format?.toolsIn !== 'systemMessage' || toolUse.templateTools === undefined) return messages;
   const tools = JSON.stringify((toolUse.templateTools as { function: unknown }[]).map((tool) => tool.function));
   const system = messages[0]?.role === 'system' ? messages[0] : null;
   if (system) system.tools = tools;

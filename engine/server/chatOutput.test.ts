@@ -100,6 +100,14 @@ test('the syntax is chosen from the template', () => {
   assert.equal(toolFormatForTemplate('{% if tools %}[AVAILABLE_TOOLS]{{ tools }}[TOOL_CALLS]{% endif %}')?.name, 'mistral');
   assert.equal(toolFormatForTemplate('{% if tools %}{"name": function name, "parameters": ...} ipython <|python_tag|>{% endif %}')?.name, 'llama3_json');
   assert.equal(toolFormatForTemplate("{% if 'tools' in message %}{{ '<|tool|>' + message['tools'] + '<|/tool|>' }}{% endif %}")?.name, 'phi4_mini');
+  assert.equal(toolFormatForTemplate("{% if tools %}{{ '<|start_of_role|>available_tools<|end_of_role|>' + tools | tojson }}{% endif %} respond with <|tool_call|>")?.name, 'granite');
+});
+
+test('Granite: <|tool_call|>[...] after content, with no closing marker; stream splits agree at every cut', () => {
+  const granite: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.granite, parallel: true };
+  const text = 'Checking.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}, {"arguments": {}, "name": "get_time"}]';
+  assert.deepEqual(parseAllWays(text, granite), { reasoning: null, content: 'Checking.', calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}' }, { name: 'get_time', arguments: '{}' }] });
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"name": "a", "arguments": {"x": 1}', granite).calls, [], 'an unfinished list is no call');
 });
 
 test('Phi-4-mini: <|tool_call|>[...]<|/tool_call|> lists after content; stream splits agree at every cut', () => {
