@@ -133,7 +133,7 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   const { ids, text } = chatPromptIds(engine, templateMessages(body, toolUse), {
     addGenerationPrompt: body.add_generation_prompt ?? true,
     tools: toolUse.templateTools,
-    kwargs: body.chat_template_kwargs ?? undefined,
+    kwargs: body.documents ? { ...body.chat_template_kwargs, documents: body.documents } : (body.chat_template_kwargs ?? undefined),
   });
   ctx.prompt = text;
   const template = engine.manifest.tokenizer.chatTemplate ?? '';

@@ -116,6 +116,11 @@ describe('Granite 3.3 on its real chat template', () => {
     assert.match(rendered, /Use the symbols <\|start_of_cite\|> and <\|end_of_cite\|>/, "'citations' in controls");
     assert.ok(rendered.includes('<|start_of_role|>document {"document_id": "7"}<|end_of_role|>\nParis is in France.<|end_of_text|>\n'), rendered);
     assert.ok(rendered.endsWith('<|start_of_role|>user<|end_of_role|>Where is Paris?<|end_of_text|>\n<|start_of_role|>assistant {"citations": true}<|end_of_role|>'), rendered);
+    // vLLM's top-level documents field is the same variable.
+    const topLevel = await h().renderedPrompt({ messages: [{ role: 'user', content: 'Where is Paris?' }], documents: [{ doc_id: 7, text: 'Paris is in France.' }], chat_template_kwargs: { controls: { citations: true } } });
+    assert.equal(topLevel, rendered);
+    const { status } = await postJson(`${h().url}/v1/chat/completions`, { model: h().model, messages: [{ role: 'user', content: 'x' }], documents: 'Paris', max_tokens: 1 });
+    assert.equal(status, 400);
   });
 
   test('tools render as the available_tools turn, indented JSON (tojson(indent=4))', async () => {
