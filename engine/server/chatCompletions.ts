@@ -18,6 +18,7 @@ import type { DoneEvent } from '../common/engineApi.js';
 import type { ChatTemplateMessage, ChatTemplateOptions, ServedEngine } from './servedEngine.js';
 import { endSse, sendSse, startSse } from './sse.js';
 import { ChatOutputParser, droppedMarkers, mergeDeltas, parserText, type ChatDelta, type ParserOptions } from './chatOutput.js';
+import { reasoningFormatForTemplate } from './reasoningFormats.js';
 import { responseFormatConstraint, structuredOutputsConstraint } from './structuredOutput.js';
 import { resolveToolUse, type ToolUse } from './toolUse.js';
 import { chatCompletionSchema, parseBody, type ChatCompletionBody } from './validation.js';
@@ -130,17 +131,14 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
     throw badRequest("'top_logprobs' needs 'logprobs': true.", 'top_logprobs');
   }
-  const { ids, text } = chatPromptIds(engine, templateMessages(body, toolUse), {
-    addGenerationPrompt: body.add_generation_prompt ?? true,
-    tools: toolUse.templateTools,
-    kwargs: body.documents ? { ...body.chat_template_kwargs, documents: body.documents } : (body.chat_template_kwargs ?? undefined),
-  });
+  const kwargs = body.documents ? { ...body.chat_template_kwargs, documents: body.documents } : (body.chat_template_kwargs ?? undefined);
+  const { ids, text } = chatPromptIds(engine, templateMessages(body, toolUse), { addGenerationPrompt: body.add_generation_prompt ?? true, tools: toolUse.templateTools, kwargs });
   ctx.prompt = text;
-  const template = engine.manifest.tokenizer.chatTemplate ?? '';
+  const reasoning = reasoningFormatForTemplate(engine.manifest.tokenizer.chatTemplate ?? '', kwargs);
   const output: PreparedChat['output'] = {
-    reasoning: template.includes('</think>'),
+    reasoning,
     // Some templates open the think block in the prompt; the reply then starts inside it.
-    startsInReasoning: template.includes('</think>') && text.trimEnd().endsWith('<think>'),
+    startsInReasoning: reasoning !== null && reasoning.open.some((marker) => text.trimEnd().endsWith(marker)),
     tools: toolUse.format,
     parallel: toolUse.parallel,
     streamArguments: toolUse.constraint !== undefined,

@@ -140,7 +140,7 @@ for (const family of FAMILIES) {
         ...ids.slice(1).map((tokenId) => ({ tokenId, text: '' })),
       ];
       assert.equal(h.tokenizer.decode(tokens.map((token) => token.tokenId)), call, 'the markers decode to nothing');
-      const options = { reasoning: false, startsInReasoning: false, tools: format, parallel: true, markers };
+      const options = { reasoning: null, startsInReasoning: false, tools: format, parallel: true, markers };
       const parser = new ChatOutputParser(options);
       const merged = mergeDeltas([...tokens.flatMap((token) => parser.push(parserText(token, options))), ...parser.finish()]);
       assert.deepEqual(merged.calls.map(({ name, arguments: args }) => ({ name, arguments: args })), [{ name: 'get_time', arguments: format.name === 'phi4_mini' || format.name === 'granite' ? '{"zone": "CET"}' : '{"zone":"CET"}' }]);
