@@ -7,10 +7,13 @@
 // system message, the generation prompt and the end of a turn is pinned as written there.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type OpenAI from 'openai';
+import { reasoningFormatForTemplate } from '../../engine/server/reasoningFormats.js';
 import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
-import type { HubChatTemplateName } from '../fixtures/hubChatTemplates.js';
+import { hubChatTemplateText, type HubChatTemplateName } from '../fixtures/hubChatTemplates.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { referenceGreedy } from '../fixtures/referenceModel.js';
+import { TIME_PARAMS, TOOLS, assertValidCall, validators } from '../fixtures/weatherTools.js';
 import { postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
 
 const CONVERSATION = [
@@ -78,6 +81,46 @@ async function assertGreedyReply(h: ChatHarness, messages: { role: 'system' | 'u
   return promptIds;
 }
 
+/** Hearth's request fields beyond OpenAI's (chat_template_kwargs, structured_outputs), sent by the openai client as they are. */
+type ChatRequest = OpenAI.ChatCompletionCreateParamsNonStreaming & Record<string, unknown>;
+
+interface ThinkingReply {
+  reasoning: string | undefined;
+  content: string | null;
+  calls: OpenAI.ChatCompletionMessageToolCall[];
+  finishReason: string;
+  /** The streamed reply's reasoning, content and call arguments, as their deltas add up. */
+  streamed: { reasoning: string; content: string; calls: { name: string; arguments: string }[] };
+  /** Every streamed delta's reasoning and content text. */
+  deltaTexts: string[];
+}
+
+/** A request through the openai client, not streamed and streamed (the same seed: the same tokens). */
+async function thinkingReply(h: ChatHarness, request: ChatRequest): Promise<ThinkingReply> {
+  const completion = await h.client.chat.completions.create(request);
+  const choice = completion.choices[0]!;
+  const streamed = { reasoning: '', content: '', calls: [] as { name: string; arguments: string }[] };
+  const deltaTexts: string[] = [];
+  for await (const chunk of await h.client.chat.completions.create({ ...request, stream: true } as OpenAI.ChatCompletionCreateParamsStreaming)) {
+    const delta = (chunk.choices[0]?.delta ?? {}) as OpenAI.ChatCompletionChunk.Choice.Delta & { reasoning_content?: string };
+    streamed.reasoning += delta.reasoning_content ?? '';
+    streamed.content += delta.content ?? '';
+    deltaTexts.push(`${delta.reasoning_content ?? ''}${delta.content ?? ''}`);
+    for (const call of delta.tool_calls ?? []) {
+      streamed.calls[call.index] ??= { name: call.function?.name ?? '', arguments: '' };
+      streamed.calls[call.index]!.arguments += call.function?.arguments ?? '';
+    }
+  }
+  return {
+    reasoning: (choice.message as { reasoning_content?: string }).reasoning_content,
+    content: choice.message.content,
+    calls: choice.message.tool_calls ?? [],
+    finishReason: choice.finish_reason,
+    streamed,
+    deltaTexts,
+  };
+}
+
 /** The LongRoPE fixtures' original_max_position_embeddings (test/fixtures/generateCheckpoint.ts). */
 const LONGROPE_ORIGINAL = 32;
 
@@ -131,6 +174,61 @@ describe('Granite 3.3 on its real chat template', () => {
   test('openai client: greedy reply equals the float64 reference, streamed and not', async () => {
     await assertGreedyReply(h(), CONVERSATION.slice(0, 2));
   });
+
+  // The random-weight model never thinks on its own: a regex grammar (structured_outputs) makes
+  // it write what the template's thinking instructions ask for.
+  const THOUGHT = '[a-z]{3,8}( [a-z]{3,8}){0,3}';
+  const ANSWER = '[A-Z][a-z]{3,8}( [a-z]{3,8}){0,2}';
+
+  test("thinking (chat_template_kwargs): the template asks for <think></think> and <response></response>, and the reply splits on them", async () => {
+    assert.equal(reasoningFormatForTemplate(hubChatTemplateText('granite3.3'), { thinking: true })?.name, 'granite_tags');
+    const messages = [{ role: 'user' as const, content: 'Hi' }];
+    assert.match(await h().renderedPrompt({ messages, chat_template_kwargs: { thinking: true } }), /Write your thoughts between <think><\/think> and write your response between <response><\/response>/);
+    for (let seed = 1; seed <= 3; seed++) {
+      const reply = await thinkingReply(h(), {
+        model: h().model, messages, chat_template_kwargs: { thinking: true }, structured_outputs: { regex: `<think>${THOUGHT}\\.</think><response>${ANSWER}\\.</response>` }, temperature: 1, seed, max_tokens: 200,
+      });
+      assert.equal(reply.finishReason, 'stop');
+      assert.match(reply.reasoning ?? '', new RegExp(`^${THOUGHT}\\.$`), JSON.stringify(reply));
+      assert.match(reply.content ?? '', new RegExp(`^${ANSWER}\\.$`), JSON.stringify(reply));
+      assert.deepEqual(reply.streamed, { reasoning: reply.reasoning, content: reply.content, calls: [] });
+      // The reply's own text has no < or >: any in a delta would be part of a tag.
+      for (const text of reply.deltaTexts) assert.doesNotMatch(text, /[<>]/, `a delta leaked a tag: ${JSON.stringify(text)}`);
+    }
+  });
+
+  test('thinking with tools: the thoughts are reasoning_content, the call after them is parsed (Granite syntax), streamed and not', async () => {
+    const call = '<\\|tool_call\\|>\\[\\{"name": "get_time", "arguments": \\{"zone": "(UTC|CET)"\\}\\}\\]';
+    for (const [seed, answer] of [[1, ''], [2, `<response>${ANSWER}\\.</response>`]] as const) {
+      const reply = await thinkingReply(h(), {
+        model: h().model, messages: [{ role: 'user', content: 'What time is it?' }], tools: TOOLS, chat_template_kwargs: { thinking: true },
+        structured_outputs: { regex: `<think>${THOUGHT}\\.</think>${answer}${call}` }, temperature: 1, seed, max_tokens: 200,
+      });
+      assert.equal(reply.finishReason, 'tool_calls', JSON.stringify(reply));
+      assert.match(reply.reasoning ?? '', new RegExp(`^${THOUGHT}\\.$`));
+      if (answer === '') assert.equal(reply.content, null);
+      else assert.match(reply.content ?? '', new RegExp(`^${ANSWER}\\.$`));
+      assert.equal(reply.calls.length, 1);
+      assertValidCall(reply.calls[0]!);
+      const fn = (reply.calls[0] as OpenAI.ChatCompletionMessageFunctionToolCall).function;
+      assert.equal(fn.name, 'get_time');
+      assert.deepEqual(reply.streamed.calls, [{ name: fn.name, arguments: fn.arguments }]);
+      assert.equal(reply.streamed.reasoning, reply.reasoning);
+      assert.equal(reply.streamed.content, reply.content ?? '');
+      for (const text of reply.deltaTexts) assert.doesNotMatch(text, /[<>]/, `a delta leaked a tag: ${JSON.stringify(text)}`);
+    }
+  });
+
+  test('thinking with response_format json_schema: the grammar-forced JSON is the content, untouched', async () => {
+    const reply = await thinkingReply(h(), {
+      model: h().model, messages: [{ role: 'user', content: 'Time zone?' }], chat_template_kwargs: { thinking: true },
+      response_format: { type: 'json_schema', json_schema: { name: 'zone', schema: TIME_PARAMS } }, temperature: 1, seed: 1, max_tokens: 200,
+    });
+    assert.equal(reply.finishReason, 'stop');
+    assert.equal(reply.reasoning, undefined);
+    assert.ok(validators.get_time(JSON.parse(reply.content!)), reply.content!);
+    assert.equal(reply.streamed.content, reply.content);
+  });
 });
 
 describe('Granite 3.2 on its real chat template', () => {
@@ -143,6 +241,24 @@ describe('Granite 3.2 on its real chat template', () => {
     assert.match(thinking, /Write your thoughts after 'Here is my thought process:'/);
     assert.doesNotMatch(plain, /thought process/);
   });
+
+  test("thinking: the reply's 'Here is my thought process:' … 'Here is my response:' splits into reasoning_content and content, streamed and not", async () => {
+    const template = hubChatTemplateText('granite3.2');
+    assert.equal(reasoningFormatForTemplate(template, { thinking: true })?.name, 'granite_phrases');
+    assert.equal(reasoningFormatForTemplate(template, {}), null, 'without thinking the template asks for no markup');
+    const thought = '[a-z]{3,8}( [a-z]{3,8}){0,3}';
+    const answer = '[A-Z][a-z]{3,8}( [a-z]{3,8}){0,2}';
+    for (let seed = 1; seed <= 2; seed++) {
+      const reply = await thinkingReply(h(), {
+        model: h().model, messages: [{ role: 'user', content: 'Hi' }], chat_template_kwargs: { thinking: true },
+        structured_outputs: { regex: `Here is my thought process:\\n${thought}\\.\\n\\nHere is my response:\\n${answer}\\.` }, temperature: 1, seed, max_tokens: 200,
+      });
+      assert.match(reply.reasoning ?? '', new RegExp(`^${thought}\\.$`), JSON.stringify(reply));
+      assert.match(reply.content ?? '', new RegExp(`^${answer}\\.$`), JSON.stringify(reply));
+      assert.deepEqual(reply.streamed, { reasoning: reply.reasoning, content: reply.content, calls: [] });
+      for (const text of reply.deltaTexts) assert.doesNotMatch(text, /Here|:/, `a delta leaked a marker: ${JSON.stringify(text)}`);
+    }
+  });
 });
 
 describe('Granite 3.0 on its real chat template', () => {
@@ -151,6 +267,7 @@ describe('Granite 3.0 on its real chat template', () => {
   test('no system message of its own: only the turns given, then the assistant role', async () => {
     const rendered = await h().renderedPrompt({ messages: [{ role: 'user', content: 'Hi' }] });
     assert.equal(rendered, '<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n<|start_of_role|>assistant<|end_of_role|>');
+    assert.equal(reasoningFormatForTemplate(hubChatTemplateText('granite3.0'), { thinking: true }), null, 'no thinking mode: the reply is all content');
   });
 });
 
