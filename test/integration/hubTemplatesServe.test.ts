@@ -4,7 +4,8 @@
 // own tokenizer_config.json templates; see test/fixtures/hubChatTemplates.ts). The tokenizer is
 // synthetic, with each model's special tokens and its BOS / EOS / end-of-turn ids as its
 // tokenizer_config.json and generation_config.json name them. What each template does with a
-// system message, the generation prompt and the end of a turn is pinned as written there.
+// system message, the generation prompt and the end of a turn is pinned as written there, and
+// Granite 3.2/3.3's thinking markup splits into reasoning_content and content.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type OpenAI from 'openai';
