@@ -54,3 +54,37 @@ describe('int4 quantization (MatMulNBits layout)', () => {
     for (let k = 32; k < 64; k++) assert.ok(Math.abs(restored[k]! - 0.75) <= 0.75 * 2 ** -10, `${restored[k]}`);
   });
 });
+
+describe('int4 rounding error on Gaussian weights (the bound convertQuantized.test.ts puts on every fixture)', () => {
+  // Box–Muller on a fixed LCG: N(0, 1) weights, 256 × 256 (2048 blocks).
+  const numOut = 256;
+  const numIn = 256;
+  let state = 12345;
+  const uniform = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
+  const weights = Float32Array.from({ length: numOut * numIn }, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+  const relativeRms = (restored: Float32Array) => {
+    let error = 0;
+    let energy = 0;
+    weights.forEach((value, i) => {
+      error += (value - restored[i]!) ** 2;
+      energy += value ** 2;
+    });
+    return Math.sqrt(error / energy);
+  };
+  const q = quantizeInt4(weights, numOut, numIn);
+
+  it("is 4 bits' step/√12: ≈ 0.080 of the weights' RMS", () => {
+    // A block of 32 spans ≈ 4.09σ, 15 steps: step/√12 ≈ 0.0797σ.
+    const error = relativeRms(dequantizeInt4(q, numOut, numIn));
+    assert.ok(error > 0.075 && error < 0.085, `${error}`);
+  });
+
+  it('a broken quantizer exceeds the 0.09 bound: a zero point one step off, or a code bit dropped (3 bits)', () => {
+    const shiftedZeroPoints = { ...q, zeroPoints: q.zeroPoints.map((byte) => (((byte & 15) + 1) & 15) | (((((byte >> 4) + 1) & 15)) << 4)) };
+    const threeBits = { ...q, codes: q.codes.map((byte) => byte & 0xee) };
+    for (const [what, broken] of [['zero point + 1', shiftedZeroPoints], ['3-bit codes', threeBits]] as const) {
+      const error = relativeRms(dequantizeInt4(broken, numOut, numIn));
+      assert.ok(error > 0.09, `${what}: ${error}`);
+    }
+  });
+});

@@ -18,6 +18,7 @@ import type { DoneEvent } from '../common/engineApi.js';
 import type { ChatTemplateMessage, ChatTemplateOptions, ServedEngine } from './servedEngine.js';
 import { endSse, sendSse, startSse } from './sse.js';
 import { ChatOutputParser, droppedMarkers, mergeDeltas, parserText, type ChatDelta, type ParserOptions } from './chatOutput.js';
+import { reasoningFormatForTemplate } from './reasoningFormats.js';
 import { responseFormatConstraint, structuredOutputsConstraint } from './structuredOutput.js';
 import { resolveToolUse, type ToolUse } from './toolUse.js';
 import { chatCompletionSchema, parseBody, type ChatCompletionBody } from './validation.js';
@@ -32,10 +33,10 @@ function templateArguments(text: string): unknown {
 }
 
 /**
- * The messages as the template reads them. A template that renders only a system message's
- * `tools` string and message contents (Phi-4-mini's) gets the tools there (in a system message
- * added when there is none) and earlier calls written back into the assistant content in the
- * model's own syntax.
+ * The messages as the template reads them. A template that renders only message contents
+ * (Phi-4-mini's, Granite's) gets earlier calls written back into the assistant content in the
+ * model's own syntax; one that reads the tools only from a system message's `tools` string
+ * (Phi-4-mini's) gets them there, in a system message added when there is none.
  */
 function templateMessages(body: ChatCompletionBody, toolUse: ToolUse): ChatTemplateMessage[] {
   const messages = body.messages.map((message, i): ChatTemplateMessage => {
@@ -62,14 +63,16 @@ function templateMessages(body: ChatCompletionBody, toolUse: ToolUse): ChatTempl
     if (message.reasoning_content) rendered.reasoning_content = message.reasoning_content;
     return rendered;
   });
-  if (toolUse.format?.toolsIn !== 'systemMessage') return messages;
-  for (const message of messages) {
-    if (message.role === 'assistant' && message.tool_calls) {
-      const calls = message.tool_calls.map((call) => ({ name: call.function.name, arguments: call.function.arguments }));
-      message.content += `${toolUse.format.start}${JSON.stringify(calls)}${toolUse.format.markers.at(-1)}`;
+  const format = toolUse.format;
+  if (format?.callsInContent != null) {
+    for (const message of messages) {
+      if (message.role === 'assistant' && message.tool_calls) {
+        const calls = message.tool_calls.map((call) => ({ name: call.function.name, arguments: call.function.arguments }));
+        message.content += `${format.start}${JSON.stringify(calls)}${format.callsInContent}`;
+      }
     }
   }
-  if (toolUse.templateTools === undefined) return messages;
+  if (format?.toolsIn !== 'systemMessage' || toolUse.templateTools === undefined) return messages;
   const tools = JSON.stringify((toolUse.templateTools as { function: unknown }[]).map((tool) => tool.function));
   const system = messages[0]?.role === 'system' ? messages[0] : null;
   if (system) system.tools = tools;
@@ -128,17 +131,14 @@ export function submitChat(ctx: RequestContext, body: ChatCompletionBody, idSuff
   if (body.top_logprobs !== null && body.top_logprobs !== undefined && body.logprobs !== true) {
     throw badRequest("'top_logprobs' needs 'logprobs': true.", 'top_logprobs');
   }
-  const { ids, text } = chatPromptIds(engine, templateMessages(body, toolUse), {
-    addGenerationPrompt: body.add_generation_prompt ?? true,
-    tools: toolUse.templateTools,
-    kwargs: body.chat_template_kwargs ?? undefined,
-  });
+  const kwargs = body.documents ? { ...body.chat_template_kwargs, documents: body.documents } : (body.chat_template_kwargs ?? undefined);
+  const { ids, text } = chatPromptIds(engine, templateMessages(body, toolUse), { addGenerationPrompt: body.add_generation_prompt ?? true, tools: toolUse.templateTools, kwargs });
   ctx.prompt = text;
-  const template = engine.manifest.tokenizer.chatTemplate ?? '';
+  const reasoning = reasoningFormatForTemplate(engine.manifest.tokenizer.chatTemplate ?? '', kwargs);
   const output: PreparedChat['output'] = {
-    reasoning: template.includes('</think>'),
+    reasoning,
     // Some templates open the think block in the prompt; the reply then starts inside it.
-    startsInReasoning: template.includes('</think>') && text.trimEnd().endsWith('<think>'),
+    startsInReasoning: reasoning !== null && reasoning.open.some((marker) => text.trimEnd().endsWith(marker)),
     tools: toolUse.format,
     parallel: toolUse.parallel,
     streamArguments: toolUse.constraint !== undefined,

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatOutputParser, mergeDeltas, type ChatOutputOptions } from './chatOutput.js';
+import { REASONING_FORMATS, reasoningFormatForTemplate } from './reasoningFormats.js';
 import { TOOL_FORMATS, toolFormatForTemplate } from './toolFormats.js';
 
-const hermes: ChatOutputOptions = { reasoning: true, startsInReasoning: false, tools: TOOL_FORMATS.hermes, parallel: true };
+const hermes: ChatOutputOptions = { reasoning: REASONING_FORMATS.think, startsInReasoning: false, tools: TOOL_FORMATS.hermes, parallel: true };
 
 /** Whole text at once, and every two-piece split, must give the same message (stream == non-stream). */
 function parseAllWays(text: string, options: ChatOutputOptions) {
@@ -69,7 +70,7 @@ test('malformed calls fall back to plain content, never lose text', () => {
 });
 
 test('Llama 3.1 JSON calls only when the reply is the call; arguments may be called parameters', () => {
-  const llama: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.llama3_json, parallel: true };
+  const llama: ChatOutputOptions = { reasoning: null, startsInReasoning: false, tools: TOOL_FORMATS.llama3_json, parallel: true };
   assert.deepEqual(parseAllWays('{"name": "get_weather", "parameters": {"city": "Oslo"}}', llama).calls, [{ name: 'get_weather', arguments: '{"city":"Oslo"}' }]);
   assert.deepEqual(parseAllWays('<|python_tag|>{"name": "a", "parameters": {}}; {"name": "b", "arguments": {"k": true}}', { ...llama }).calls.length, 0, 'the python tag is a special token the detokenizer drops; with it the reply does not open with {');
   assert.deepEqual(parseAllWays(' {"name": "a", "parameters": {}}; {"name": "b", "arguments": {"k": true}}', llama).calls, [{ name: 'a', arguments: '{}' }, { name: 'b', arguments: '{"k":true}' }]);
@@ -78,7 +79,7 @@ test('Llama 3.1 JSON calls only when the reply is the call; arguments may be cal
 });
 
 test('Mistral [TOOL_CALLS] list', () => {
-  const mistral: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.mistral, parallel: true };
+  const mistral: ChatOutputOptions = { reasoning: null, startsInReasoning: false, tools: TOOL_FORMATS.mistral, parallel: true };
   assert.deepEqual(parseAllWays('[TOOL_CALLS][{"name": "a", "arguments": {"q": "x"}}, {"name": "b", "arguments": {}}]', mistral).calls, [
     { name: 'a', arguments: '{"q":"x"}' },
     { name: 'b', arguments: '{}' },
@@ -87,11 +88,64 @@ test('Mistral [TOOL_CALLS] list', () => {
 });
 
 test('reasoning: a template-opened think block, an unfinished one, and none at all', () => {
-  const plain: ChatOutputOptions = { reasoning: true, startsInReasoning: false, tools: null, parallel: true };
+  const plain: ChatOutputOptions = { reasoning: REASONING_FORMATS.think, startsInReasoning: false, tools: null, parallel: true };
   assert.deepEqual(parseAllWays('Hi <think> there', plain), { reasoning: null, content: 'Hi <think> there', calls: [] });
   assert.deepEqual(parseAllWays('<think>\nstill thinking', plain), { reasoning: 'still thinking', content: '', calls: [] });
   assert.deepEqual(parseAllWays('step one\n</think>\n\nAnswer', { ...plain, startsInReasoning: true }), { reasoning: 'step one', content: 'Answer', calls: [] });
-  assert.deepEqual(parseAllWays('<think>\nx\n</think>', { ...plain, reasoning: false }), { reasoning: null, content: '<think>\nx\n</think>', calls: [] });
+  assert.deepEqual(parseAllWays('<think>\nx\n</think>', { ...plain, reasoning: null }), { reasoning: null, content: '<think>\nx\n</think>', calls: [] });
+});
+
+/** Every delta of a char-by-char stream: none may hold any of `leaks` (a marker, whole or in part). */
+function assertNoLeak(text: string, options: ChatOutputOptions, leaks: RegExp): void {
+  const parser = new ChatOutputParser(options);
+  for (const delta of [...[...text].flatMap((char) => parser.push(char)), ...parser.finish()]) {
+    assert.doesNotMatch(`${delta.reasoning_content ?? ''}${delta.content ?? ''}`, leaks, JSON.stringify(delta));
+  }
+}
+
+test('Granite 3.3 thinking: <think>…</think> is reasoning, <response>…</response> the content without its tags; no partial tag streams', () => {
+  const granite: ChatOutputOptions = { reasoning: REASONING_FORMATS.granite_tags, startsInReasoning: false, tools: null, parallel: true };
+  const text = '<think>The user greets me.</think><response>Hello there.</response>';
+  assert.deepEqual(parseAllWays(text, granite), { reasoning: 'The user greets me.', content: 'Hello there.', calls: [] });
+  assertNoLeak(text, granite, /[<>]/);
+  assert.deepEqual(parseAllWays('<think>\nStep one.\n</think>\n\n<response>Hi.</response>', granite), { reasoning: 'Step one.', content: 'Hi.', calls: [] });
+  assert.deepEqual(parseAllWays('<response>Hi.</response>', granite), { reasoning: null, content: 'Hi.', calls: [] }, 'no thoughts, only the answer');
+  assert.deepEqual(parseAllWays('<think>a</think><response>Hel', granite), { reasoning: 'a', content: 'Hel', calls: [] }, 'cut by max_tokens');
+  assert.deepEqual(parseAllWays('<think>still', granite), { reasoning: 'still', content: '', calls: [] });
+  assert.deepEqual(parseAllWays('Hi <response>x</response>', granite), { reasoning: null, content: 'Hi <response>x</response>', calls: [] }, 'tags mid-text are text');
+  assert.deepEqual(parseAllWays('<respond', granite), { reasoning: null, content: '<respond', calls: [] }, 'a tag that never completes is text');
+});
+
+test('Granite 3.3 thinking with tools: a call after the thoughts, after the answer, or inside it', () => {
+  const granite: ChatOutputOptions = { reasoning: REASONING_FORMATS.granite_tags, startsInReasoning: false, tools: TOOL_FORMATS.granite, parallel: true };
+  const call = '<|tool_call|>[{"name": "get_time", "arguments": {"zone": "UTC"}}]';
+  const calls = [{ name: 'get_time', arguments: '{"zone": "UTC"}' }];
+  assert.deepEqual(parseAllWays(`<think>Need the time.</think>${call}`, granite), { reasoning: 'Need the time.', content: '', calls });
+  assert.deepEqual(parseAllWays(`<think>t</think><response>Checking.</response>${call}`, granite), { reasoning: 't', content: 'Checking.', calls });
+  assert.deepEqual(parseAllWays(`<think>t</think><response>Checking.${call}</response>`, granite), { reasoning: 't', content: 'Checking.', calls });
+  assertNoLeak(`<think>t</think><response>Checking.</response>${call}`, granite, /[<>]/);
+});
+
+test("Granite 3.2 thinking: 'Here is my thought process:' … 'Here is my response:' (or \"Here's\"), the phrases and their padding dropped", () => {
+  const granite: ChatOutputOptions = { reasoning: REASONING_FORMATS.granite_phrases, startsInReasoning: false, tools: null, parallel: true };
+  const text = 'Here is my thought process:\nThe user greets me.\n\nHere is my response:\nHello there.';
+  assert.deepEqual(parseAllWays(text, granite), { reasoning: 'The user greets me.', content: 'Hello there.', calls: [] });
+  assertNoLeak(text, granite, /Here|my|:/);
+  assert.deepEqual(parseAllWays("Here's my thought process: a b\nHere's my response: c", granite), { reasoning: 'a b', content: 'c', calls: [] });
+  assert.deepEqual(parseAllWays('Here is my thought process:\nstill going  ', granite), { reasoning: 'still going  ', content: '', calls: [] });
+  assert.deepEqual(parseAllWays('Hello there.', granite), { reasoning: null, content: 'Hello there.', calls: [] });
+  assert.deepEqual(parseAllWays('Here is my answer.', granite), { reasoning: null, content: 'Here is my answer.', calls: [] });
+});
+
+test('the reasoning markup is chosen from the template and, for Granite, its thinking flag', () => {
+  const granite33 = "<|start_of_role|>{% if thinking %}Write your thoughts between <think></think> and write your response between <response></response>{% endif %}";
+  const granite32 = "<|start_of_role|>{% if thinking %}Write your thoughts after 'Here is my thought process:' and write your response after 'Here is my response:'{% endif %}";
+  assert.equal(reasoningFormatForTemplate(granite33, { thinking: true })?.name, 'granite_tags');
+  assert.equal(reasoningFormatForTemplate(granite33, {})?.name, 'think', 'without the flag: plain <think> blocks, as for any template that has them');
+  assert.equal(reasoningFormatForTemplate(granite32, { thinking: true })?.name, 'granite_phrases');
+  assert.equal(reasoningFormatForTemplate(granite32, { thinking: false }), null);
+  assert.equal(reasoningFormatForTemplate('{{ "<think>\\n" + reasoning + "\\n</think>" }}', { thinking: true })?.name, 'think');
+  assert.equal(reasoningFormatForTemplate('{% for m in messages %}{{ m.content }}{% endfor %}'), null);
 });
 
 test('the syntax is chosen from the template', () => {
@@ -100,10 +154,18 @@ test('the syntax is chosen from the template', () => {
   assert.equal(toolFormatForTemplate('{% if tools %}[AVAILABLE_TOOLS]{{ tools }}[TOOL_CALLS]{% endif %}')?.name, 'mistral');
   assert.equal(toolFormatForTemplate('{% if tools %}{"name": function name, "parameters": ...} ipython <|python_tag|>{% endif %}')?.name, 'llama3_json');
   assert.equal(toolFormatForTemplate("{% if 'tools' in message %}{{ '<|tool|>' + message['tools'] + '<|/tool|>' }}{% endif %}")?.name, 'phi4_mini');
+  assert.equal(toolFormatForTemplate("{% if tools %}{{ '<|start_of_role|>available_tools<|end_of_role|>' + tools | tojson }}{% endif %} respond with <|tool_call|>")?.name, 'granite');
+});
+
+test('Granite: <|tool_call|>[...] after content, with no closing marker; stream splits agree at every cut', () => {
+  const granite: ChatOutputOptions = { reasoning: null, startsInReasoning: false, tools: TOOL_FORMATS.granite, parallel: true };
+  const text = 'Checking.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}, {"arguments": {}, "name": "get_time"}]';
+  assert.deepEqual(parseAllWays(text, granite), { reasoning: null, content: 'Checking.', calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}' }, { name: 'get_time', arguments: '{}' }] });
+  assert.deepEqual(parseAllWays('<|tool_call|>[{"name": "a", "arguments": {"x": 1}', granite).calls, [], 'an unfinished list is no call');
 });
 
 test('Phi-4-mini: <|tool_call|>[...]<|/tool_call|> lists after content; stream splits agree at every cut', () => {
-  const phi: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true };
+  const phi: ChatOutputOptions = { reasoning: null, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true };
   const text = 'Checking.<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_time", "arguments": {}}]<|/tool_call|>';
   assert.deepEqual(parseAllWays(text, phi), { reasoning: null, content: 'Checking.', calls: [{ name: 'get_weather', arguments: '{"city": "Paris"}' }, { name: 'get_time', arguments: '{}' }] });
   // The closing marker is optional at the end; one object without the list counts; keys in another order are re-serialized.
@@ -117,7 +179,7 @@ test('Phi-4-mini: <|tool_call|>[...]<|/tool_call|> lists after content; stream s
 });
 
 test('Phi-4-mini: malformed lists fall back to plain content; text after a list is content', () => {
-  const phi: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true };
+  const phi: ChatOutputOptions = { reasoning: null, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true };
   for (const text of [
     '<|tool_call|>[{"name": "a", "arguments": {"x": }]<|/tool_call|>', // broken JSON
     '<|tool_call|>[{"arguments": {}}]<|/tool_call|>', // no name
@@ -137,7 +199,7 @@ test('Phi-4-mini: malformed lists fall back to plain content; text after a list 
 });
 
 test('grammar-forced Phi-4-mini calls stream their arguments as written, fragments adding up to each call', () => {
-  const forced: ChatOutputOptions = { reasoning: false, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true, streamArguments: true };
+  const forced: ChatOutputOptions = { reasoning: null, startsInReasoning: false, tools: TOOL_FORMATS.phi4_mini, parallel: true, streamArguments: true };
   const text = '<|tool_call|>[{"name": "get_weather", "arguments": {"city": "Oslo", "days": [1, 2]}}, {"name": "b", "arguments": {"k": "]"}}]<|/tool_call|>';
   const expected = [{ name: 'get_weather', arguments: '{"city": "Oslo", "days": [1, 2]}' }, { name: 'b', arguments: '{"k": "]"}' }];
   assert.deepEqual(parseAllWays(text, forced).calls, expected);

@@ -1,8 +1,9 @@
-// Splits a chat reply, as it streams, into reasoning (`<think>…</think>`), content and tool calls,
-// in OpenAI's delta shape. The non-streaming answer runs the same parser over the whole text, so
+// Splits a chat reply, as it streams, into reasoning (`<think>…</think>` or the family's own
+// markers: reasoningFormats.ts), content and tool calls, in OpenAI's delta shape. The non-streaming answer runs the same parser over the whole text, so
 // both agree. Text that might still turn into a marker is held back until it is decided;
 // malformed calls fall back to plain content.
 import { randomBytes } from 'node:crypto';
+import type { ReasoningFormat } from './reasoningFormats.js';
 import type { ParsedToolCall, ToolFormat } from './toolFormats.js';
 
 /** What the marker put-back needs of a tokenizer. */
@@ -25,9 +26,9 @@ export interface ChatDelta {
 }
 
 export interface ChatOutputOptions {
-  /** The template uses `<think>` blocks. */
-  reasoning: boolean;
-  /** The prompt already opened the think block (the reply starts inside it). */
+  /** How the template marks reasoning (null: it has none). */
+  reasoning: ReasoningFormat | null;
+  /** The prompt already opened the reasoning (the reply starts inside it). */
   startsInReasoning: boolean;
   /** Parse tool calls in this syntax (null: tools off or tool_choice 'none'). */
   tools: ToolFormat | null;
@@ -41,13 +42,23 @@ export interface ChatOutputOptions {
   streamArguments?: boolean;
 }
 
-const THINK_OPEN = '<think>';
-const THINK_CLOSE = '</think>';
-
 /** Length of the longest suffix of `text` that is a proper prefix of `marker`. */
 function heldTail(text: string, marker: string): number {
   for (let n = Math.min(marker.length - 1, text.length); n > 0; n--) if (marker.startsWith(text.slice(text.length - n))) return n;
   return 0;
+}
+
+/** heldTail for whichever of `markers` holds back most. */
+const heldTailOfAny = (text: string, markers: readonly string[]) => Math.max(0, ...markers.map((marker) => heldTail(text, marker)));
+
+/** Where the first of `markers` occurs in `text`, and which (at -1: none). */
+function firstOf(text: string, markers: readonly string[]): { at: number; marker: string } {
+  let found = { at: -1, marker: '' };
+  for (const marker of markers) {
+    const at = text.indexOf(marker);
+    if (at >= 0 && (found.at < 0 || at < found.at)) found = { at, marker };
+  }
+  return found;
 }
 
 export const toolCallId = () => `call_${randomBytes(12).toString('hex')}`;
@@ -56,7 +67,9 @@ export class ChatOutputParser {
   private text = '';
   /** Characters of `text` already turned into deltas. */
   private done = 0;
-  private phase: 'undecided' | 'reasoning' | 'afterReasoning' | 'content' | 'tools';
+  private phase: 'undecided' | 'reasoning' | 'afterReasoning' | 'answerStart' | 'content' | 'tools';
+  /** The answer opened with the format's answer tag, whose closing tag is still to come. */
+  private inAnswerTags = false;
   private contentSeen = false;
   private sectionStart = 0;
   private numCalls = 0;
@@ -95,63 +108,81 @@ export class ChatOutputParser {
       case 'undecided': {
         const lead = rest.length - rest.trimStart().length;
         const trimmed = rest.slice(lead);
-        if (trimmed.startsWith(THINK_OPEN)) {
-          this.done += lead + THINK_OPEN.length;
+        const { open } = this.options.reasoning!;
+        const opened = open.find((marker) => trimmed.startsWith(marker));
+        if (opened !== undefined) {
+          this.done += lead + opened.length;
           this.phase = 'reasoning';
-        } else if (!final && THINK_OPEN.startsWith(trimmed)) {
-          return; // could still open a think block
-        } else this.phase = 'content';
+        } else if (!final && open.some((marker) => marker.startsWith(trimmed))) {
+          return; // could still open the reasoning
+        } else this.phase = this.answerPhase();
         return;
       }
       case 'reasoning': {
         // Templates write "<think>\n" + reasoning + "\n</think>\n\n": those newlines are formatting.
-        const close = rest.indexOf(THINK_CLOSE);
-        const end = close >= 0 ? close : final ? rest.length : rest.length - Math.max(heldTail(rest, THINK_CLOSE), heldTail(rest, `\n${THINK_CLOSE}`));
+        const { close: closers, padding } = this.options.reasoning!;
+        const close = firstOf(rest, closers);
+        let end = rest.length;
+        if (close.at >= 0) end = close.at;
+        else if (!final && padding === 'newline') end -= heldTailOfAny(rest, [...closers, ...closers.map((marker) => `\n${marker}`)]);
+        else if (!final) {
+          const body = rest.slice(0, rest.length - heldTailOfAny(rest, closers));
+          end = body.trimEnd().length; // trailing whitespace waits: it is padding if the close follows
+        }
         let chunk = rest.slice(0, end);
-        if (close >= 0) chunk = chunk.replace(/\n$/, '');
+        if (close.at >= 0) chunk = padding === 'newline' ? chunk.replace(/\n$/, '') : chunk.trimEnd();
         if (!this.reasoningStarted) {
-          if (chunk === '\n' && close < 0 && !final) return; // wait: it may be the template's newline
-          chunk = chunk.replace(/^\n/, '');
+          if (padding === 'whitespace') chunk = chunk.trimStart();
+          else {
+            if (chunk === '\n' && close.at < 0 && !final) return; // wait: it may be the template's newline
+            chunk = chunk.replace(/^\n/, '');
+          }
         }
         this.emit(out, 'reasoning_content', chunk, end);
-        if (close >= 0) {
-          this.done += THINK_CLOSE.length;
+        if (close.at >= 0) {
+          this.done += close.marker.length;
           this.phase = 'afterReasoning';
         }
         return;
       }
       case 'afterReasoning': {
         // The template's "\n\n" after </think> is formatting, not content.
-        const newlines = /^\n*/.exec(rest)![0].length;
-        this.done += newlines;
-        if (newlines < rest.length || final) this.phase = 'content'; // else more newlines may follow
+        const skipped = this.options.reasoning!.padding === 'newline' ? /^\n*/.exec(rest)![0].length : rest.length - rest.trimStart().length;
+        this.done += skipped;
+        if (skipped < rest.length || final) this.phase = this.answerPhase(); // else more padding may follow
+        return;
+      }
+      case 'answerStart': {
+        const lead = rest.length - rest.trimStart().length;
+        const trimmed = rest.slice(lead);
+        const { open } = this.options.reasoning!.answer!;
+        if (trimmed.startsWith(open)) {
+          this.done += lead + open.length;
+          this.inAnswerTags = true;
+          this.phase = 'content';
+        } else if (!final && open.startsWith(trimmed)) {
+          return; // could still open the answer tag
+        } else this.phase = 'content';
         return;
       }
       case 'content': {
-        const format = this.options.tools;
-        if (!format) {
-          this.emit(out, 'content', rest, rest.length);
-          return;
-        }
-        if (format.leading) {
-          const trimmed = rest.trimStart();
-          if (this.contentSeen || (trimmed !== '' && !trimmed.startsWith(format.start))) {
-            this.emit(out, 'content', rest, rest.length);
-            this.contentSeen = true;
-          } else if (trimmed.startsWith(format.start)) {
-            this.done += rest.length - trimmed.length;
-            this.startSection();
+        // Inside the answer tags only the text before the closing tag is judged; the tag goes.
+        let view = rest;
+        let viewFinal = final;
+        if (this.inAnswerTags) {
+          const { close } = this.options.reasoning!.answer!;
+          const at = rest.indexOf(close);
+          if (at === 0) {
+            this.done += close.length;
+            this.inAnswerTags = false;
+            return;
           }
-          return;
+          if (at > 0) {
+            view = rest.slice(0, at);
+            viewFinal = true;
+          } else if (!final) view = rest.slice(0, rest.length - heldTail(rest, close));
         }
-        const open = rest.indexOf(format.start);
-        if (open >= 0) {
-          this.emit(out, 'content', rest.slice(0, open), open);
-          this.startSection();
-          return;
-        }
-        const keep = final ? 0 : heldTail(rest, format.start);
-        this.emit(out, 'content', rest.slice(0, rest.length - keep), rest.length - keep);
+        this.content(view, viewFinal, out);
         return;
       }
       case 'tools': {
@@ -182,6 +213,39 @@ export class ChatOutputParser {
         return;
       }
     }
+  }
+
+  /** The phase after the reasoning (or its absence): the answer may open with the format's tag. */
+  private answerPhase(): 'answerStart' | 'content' {
+    return this.options.reasoning?.answer ? 'answerStart' : 'content';
+  }
+
+  /** Content up to the end of `rest` (`final`: nothing more follows it): text, or the start of a call section. */
+  private content(rest: string, final: boolean, out: ChatDelta[]): void {
+    const format = this.options.tools;
+    if (!format) {
+      this.emit(out, 'content', rest, rest.length);
+      return;
+    }
+    if (format.leading) {
+      const trimmed = rest.trimStart();
+      if (this.contentSeen || (trimmed !== '' && !trimmed.startsWith(format.start))) {
+        this.emit(out, 'content', rest, rest.length);
+        this.contentSeen = true;
+      } else if (trimmed.startsWith(format.start)) {
+        this.done += rest.length - trimmed.length;
+        this.startSection();
+      }
+      return;
+    }
+    const open = rest.indexOf(format.start);
+    if (open >= 0) {
+      this.emit(out, 'content', rest.slice(0, open), open);
+      this.startSection();
+      return;
+    }
+    const keep = final ? 0 : heldTail(rest, format.start);
+    this.emit(out, 'content', rest.slice(0, rest.length - keep), rest.length - keep);
   }
 
   /** Sends a call's id and name; returns its index. */

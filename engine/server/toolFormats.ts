@@ -3,7 +3,7 @@
 // model's text, and the grammar that forces one (tool_choice 'required' or a named function).
 import type { ConstraintSpec } from '../common/engineApi.js';
 
-export type ToolFormatName = 'hermes' | 'llama3_json' | 'mistral' | 'phi4_mini';
+export type ToolFormatName = 'hermes' | 'llama3_json' | 'mistral' | 'phi4_mini' | 'granite';
 
 export interface ToolDefinition {
   name: string;
@@ -41,6 +41,12 @@ export interface ToolFormat {
    */
   readonly toolsIn: 'template' | 'systemMessage';
   /**
+   * For templates that render an assistant message's content only (Phi-4-mini's, Granite's):
+   * earlier calls are written back into that content as `start` + the JSON list + this. Null: the
+   * template renders `tool_calls` itself.
+   */
+  readonly callsInContent: string | null;
+  /**
    * Splits `section` (the text from `start` on) into calls. `final`: the model has stopped, so an
    * unterminated call is judged too. Returns the calls complete so far, how many characters of
    * `section` they used, and whether what follows is malformed (not calls: plain content).
@@ -60,6 +66,7 @@ export function toolFormatForTemplate(template: string): ToolFormat | null {
   if (!/\btools\b/.test(template)) return null;
   if (template.includes('[TOOL_CALLS]')) return MISTRAL;
   if (template.includes('<|tool|>')) return PHI4_MINI; // Phi-4-mini: <|tool|>[...]<|/tool|> in the system message
+  if (template.includes('<|tool_call|>') && template.includes('<|start_of_role|>')) return GRANITE; // Granite 3.x
   if (template.includes('<tool_call>')) return HERMES;
   // Llama 3.1+: JSON calls with "parameters" (the template mentions both, or the python tag).
   if (template.includes('<|python_tag|>') || (template.includes('"parameters"') && template.includes('ipython'))) return LLAMA3_JSON;
@@ -118,6 +125,7 @@ const HERMES: ToolFormat = {
   markers: ['<tool_call>', '</tool_call>'],
   closers: ['</tool_call>'],
   toolsIn: 'template',
+  callsInContent: null,
   parseSection(section, final) {
     const calls: ParsedToolCall[] = [];
     let at = 0;
@@ -172,6 +180,7 @@ const LLAMA3_JSON: ToolFormat = {
   markers: [], // <|python_tag|>, when a model writes it, is a special token the detokenizer drops
   closers: [],
   toolsIn: 'template',
+  callsInContent: null,
   parseSection(section, final) {
     if (!final) return { calls: [], consumed: 0, malformed: false }; // one JSON document: judged when complete
     const calls: ParsedToolCall[] = [];
@@ -206,6 +215,7 @@ const MISTRAL: ToolFormat = {
   markers: ['[TOOL_CALLS]'],
   closers: [']'],
   toolsIn: 'template',
+  callsInContent: null,
   parseSection(section, final) {
     if (!final) return { calls: [], consumed: 0, malformed: false };
     const list = parseJson(section.slice('[TOOL_CALLS]'.length).trim());
@@ -267,6 +277,7 @@ const PHI4_MINI: ToolFormat = {
   markers: ['<|tool_call|>', '<|/tool_call|>'],
   closers: [']', '<|/tool_call|>'],
   toolsIn: 'systemMessage',
+  callsInContent: PHI_END,
   parseSection(section, final) {
     const calls: ParsedToolCall[] = [];
     let consumed = 0; // just past the last complete call (or closed list): a half-written call is not judged yet
@@ -329,6 +340,23 @@ const PHI4_MINI: ToolFormat = {
 };
 
 /**
+ * Granite 3.x: `<|tool_call|>[{"name": ..., "arguments": {...}}, ...]`, with no closing marker;
+ * the template lists the tools in a turn of their own (`available_tools` / `tools`) and renders
+ * only an assistant message's content. Phi-4-mini's list, parsed the same way.
+ */
+const GRANITE: ToolFormat = {
+  ...PHI4_MINI,
+  name: 'granite',
+  markers: [PHI_START],
+  closers: [']'],
+  toolsIn: 'template',
+  callsInContent: '',
+  grammar(tools, parallel) {
+    return structuralTag(listTag(`${PHI_START}[`, tools, parallel, ']'));
+  },
+};
+
+/**
  * A call list `begin` call (', ' call)* `end`. The list sits in a tag: xgrammar 0.1.27 rejects
  * tags_with_separator followed by more of a sequence (it cannot tell where the list ends), but
  * compiles it as a tag's content, ended by the tag's end.
@@ -357,4 +385,4 @@ function structuralTag(format: Record<string, unknown>): ConstraintSpec {
   return { type: 'structural_tag', tag: { type: 'structural_tag', format } };
 }
 
-export const TOOL_FORMATS: Record<ToolFormatName, ToolFormat> = { hermes: HERMES, llama3_json: LLAMA3_JSON, mistral: MISTRAL, phi4_mini: PHI4_MINI };
+export const TOOL_FORMATS: Record<ToolFormatName, ToolFormat> = { hermes: HERMES, llama3_json: LLAMA3_JSON, mistral: MISTRAL, phi4_mini: PHI4_MINI, granite: GRANITE };

@@ -114,6 +114,8 @@ export const chatCompletionSchema = z.object({
   logit_bias: z.record(z.string(), z.number()).nullish(),
   /** Extra variables for the chat template (transformers' apply_chat_template kwargs), e.g. enable_thinking. */
   chat_template_kwargs: z.record(z.string(), z.unknown()).nullish(),
+  /** vLLM's documents for retrieval-augmented templates (Granite's): the template's `documents` variable. */
+  documents: z.array(z.record(z.string(), z.unknown()), { error: 'must be an array of objects (e.g. {"doc_id", "text"})' }).nullish(),
   /** vLLM's structured_outputs: a regex or a JSON schema (the OpenAI way is response_format). */
   structured_outputs: z.object({ regex: z.string().nullish(), json: z.unknown().optional() }).nullish(),
   response_format: z.object({ type: z.string() }).passthrough().nullish(),

@@ -8,21 +8,22 @@
 //   int4 graph (default accuracy_level 4) vs the same reference   ≤ 1e-1 (the kernel quantizes
 //                                              activations to int8; ≈4% measured on fixtures)
 //   fp16 vs fp32 package                      max ≤ 5e-3, top-1 agreement 100%
-//   int4 vs fp32 package                      mean ≤ 0.35, max ≤ 0.6, top-1 agreement ≥ 40%
-// The int4 end-to-end figures are loose because the fixtures' weights are i.i.d. Gaussian, the
-// worst case for 4-bit blocks (≈8% RMS weight error per matrix, compounding over a tiny model);
-// trained weights quantize far better. These bounds still catch a broken packing or scale.
+//   int4 vs fp32 package, checked as its two parts (see INT4_ROUNDING_RMS_BOUND):
+//     each matrix's 4-bit rounding             relative RMS error ≤ 0.09 (theory 0.080)
+//     int4 package vs the rounded reference    ≤ 1e-1 at each of 40 teacher-forced positions
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Architecture, ModelManifest } from '../../engine/common/manifest.js';
-import { modelShapeFromHfConfig, weightsBytes } from '../../engine/common/memoryEstimate.js';
+import { modelShapeFromHfConfig, quantizedEmbedding, weightsBytes } from '../../engine/common/memoryEstimate.js';
+import { Checkpoint } from '../../engine/convert/checkpoint.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
+import { dequantizeInt4, quantizeInt4 } from '../../engine/convert/quantize.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
-import { ensureFixturePackage } from '../fixtures/packages.js';
+import { ensureFixtureCheckpoint, ensureFixturePackage } from '../fixtures/packages.js';
 import { maxRelativeError } from '../fixtures/parity.js';
 import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
 import { writeRoundedCheckpoint } from '../fixtures/roundedCheckpoint.js';
@@ -75,7 +76,55 @@ async function teacherForcedLogits(dtype: 'fp32' | 'fp16' | 'int4', arch: Archit
   }
 }
 
-function compare(reference: Float32Array[], actual: Float32Array[]): { maxError: number; meanError: number; top1: number } {
+function teacherForcedReference(checkpointDir: string): Float64Array[] {
+  const session = new ReferenceSession(checkpointDir);
+  return TEACHER_FORCED.map((token) => session.feed([token]));
+}
+
+/**
+ * Why int4 is not bounded against the fp32 package directly: that error is the 4-bit rounding of
+ * the fixture's i.i.d. Gaussian weights, whatever the converter does. The float64 reference on the
+ * int4-rounded checkpoint is as far from the float64 reference as the package is from fp32 (OLMo
+ * 2: max 0.595 / top-1 42 % vs 0.593 / 40 %; the graph's own share, int8 activations, ≤ 0.04), and
+ * over seeds 1–6 that rounding alone spans max 0.45–0.63 and top-1 40–78 %, for Llama as for OLMo
+ * 2: a bound there measures the seed (and, within ±0.04, the CPU's int8 kernels). So the check is
+ * its two parts, each with a bound from what it is:
+ *  1. The rounding is 4-bit's: for N(0, σ²) blocks of 32, the range is ≈ 4.09σ, the step a 15th
+ *     of it, the rounding error uniform over a step: RMS step/√12 ≈ 0.080σ (measured 0.079–0.082
+ *     per matrix on every fixture). 0.09 leaves the sampling spread of a 64-wide matrix, and fails
+ *     a grid an eighth coarser, 3 bits (≈ 0.17), or a zero point one step off (≈ 0.22).
+ *  2. The package computes that rounded model: ≤ INT8_ACTIVATIONS_BOUND of the rounded reference
+ *     at every position (the kernel quantizes activations to int8: measured ≤ 0.04).
+ */
+const INT4_ROUNDING_RMS_BOUND = 0.09;
+const INT8_ACTIVATIONS_BOUND = 1e-1;
+
+/** The worst relative RMS error of a matrix through quantizeInt4 → dequantizeInt4, over the matrices an int4 package quantizes. */
+function worstInt4RoundingError(checkpointDir: string): number {
+  const checkpoint = Checkpoint.open(checkpointDir);
+  try {
+    let worst = 0;
+    for (const name of checkpoint.tensorNames) {
+      const { shape } = checkpoint.info(name);
+      if (shape.length !== 2) continue;
+      if (name.endsWith('embed_tokens.weight') && !quantizedEmbedding('int4', shape[1]!)) continue;
+      const weights = Float32Array.from(checkpoint.read(name, shape));
+      const rounded = dequantizeInt4(quantizeInt4(weights, shape[0]!, shape[1]!), shape[0]!, shape[1]!);
+      let error = 0;
+      let energy = 0;
+      weights.forEach((value, i) => {
+        error += (value - rounded[i]!) ** 2;
+        energy += value ** 2;
+      });
+      worst = Math.max(worst, Math.sqrt(error / energy));
+    }
+    return worst;
+  } finally {
+    checkpoint.close();
+  }
+}
+
+function compare(reference: ArrayLike<number>[], actual: ArrayLike<number>[]): { maxError: number; meanError: number; top1: number } {
   const errors = reference.map((logits, i) => maxRelativeError(logits, actual[i]!));
   const agree = reference.filter((logits, i) => argmax(logits) === argmax(actual[i]!)).length;
   return { maxError: Math.max(...errors), meanError: errors.reduce((a, b) => a + b, 0) / errors.length, top1: agree / reference.length };
@@ -147,11 +196,21 @@ describe('hearth convert: fp16 and int4 packages', () => {
       const fp16 = compare(fp32, await teacherForcedLogits('fp16', arch));
       assert.ok(fp16.maxError <= 5e-3, `fp16 max relative error ${fp16.maxError}`);
       assert.equal(fp16.top1, 1, 'fp16 top-1 agreement');
-      const int4 = compare(fp32, await teacherForcedLogits('int4', arch));
-      assert.ok(int4.meanError <= 0.35, `int4 mean relative error ${int4.meanError}`);
-      assert.ok(int4.maxError <= 0.6, `int4 max relative error ${int4.maxError}`);
-      assert.ok(int4.top1 >= 0.4, `int4 top-1 agreement ${int4.top1}`);
-      t.diagnostic(`fp16 max ${fp16.maxError.toExponential(2)}; int4 mean ${int4.meanError.toFixed(3)} max ${int4.maxError.toFixed(3)} top-1 ${int4.top1.toFixed(2)}`);
+      // int4: the two parts of its error, bounded by what each is (INT4_ROUNDING_RMS_BOUND).
+      const { checkpointDir } = await ensureFixtureCheckpoint({ arch });
+      const rounding = worstInt4RoundingError(checkpointDir);
+      assert.ok(rounding <= INT4_ROUNDING_RMS_BOUND, `int4 rounding: a matrix's relative RMS error ${rounding.toFixed(4)} > ${INT4_ROUNDING_RMS_BOUND} (4 bits give 0.080)`);
+      const roundedDir = join(scratch, `rounded-int4-teacher-${arch}`);
+      if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, 'int4');
+      const int4Logits = await teacherForcedLogits('int4', arch);
+      const graph = compare(teacherForcedReference(roundedDir), int4Logits);
+      assert.ok(graph.maxError <= INT8_ACTIVATIONS_BOUND, `int4 package vs the rounded reference: max relative error ${graph.maxError.toFixed(3)} > ${INT8_ACTIVATIONS_BOUND}`);
+      const int4 = compare(fp32, int4Logits);
+      const roundingAlone = compare(teacherForcedReference(checkpointDir), teacherForcedReference(roundedDir));
+      t.diagnostic(
+        `fp16 max ${fp16.maxError.toExponential(2)}; int4 rounding RMS ${rounding.toFixed(4)}, package vs rounded reference max ${graph.maxError.toFixed(3)}; ` +
+          `int4 vs fp32 mean ${int4.meanError.toFixed(3)} max ${int4.maxError.toFixed(3)} top-1 ${int4.top1.toFixed(2)} (the rounding alone, float64: ${roundingAlone.meanError.toFixed(3)} / ${roundingAlone.maxError.toFixed(3)} / ${roundingAlone.top1.toFixed(2)})`,
+      );
     });
   }
 

@@ -1,8 +1,9 @@
 // Tool calling end to end over HTTP for the families beside Hermes/Qwen (test/integration/
 // toolCalling.test.ts): Llama 3.1 on its real tokenizer with a tool-capable template, Mistral
-// v0.3 and Phi-4-mini on the synthetic byte-level tokenizer with their markers as special tokens
-// (no npm package ships a Mistral v0.3 or Phi-4-mini tokenizer; the templates are the fixtures'
-// own, in each family's shape: test/fixtures/chatTemplates.ts). Random weights, so calls are
+// v0.3 on the synthetic byte-level tokenizer with its markers as special tokens and a template in
+// its shape (test/fixtures/chatTemplates.ts: no npm package ships one), Phi-4-mini and Granite 3.3
+// on their real templates (test/fixtures/hubChatTemplates.ts) over the synthetic tokenizer with
+// their special tokens. Random weights, so calls are
 // forced by tool_choice; the markers a grammar forces may come out as the special token (which
 // the detokenizer drops and the server puts back for the parser) or spelled in ordinary tokens.
 import { after, before, describe, test } from 'node:test';
@@ -40,9 +41,16 @@ const FAMILIES: Family[] = [
   },
   {
     format: 'phi4_mini',
-    fixture: { arch: 'phi3', dtype: 'fp32', shape: 'tiny', chatTemplate: 'phi4_mini_tools' },
+    fixture: { arch: 'phi3', dtype: 'fp32', shape: 'tiny', hubChatTemplate: 'phi4-mini' },
     toolsInPrompt: /^<\|system\|>Be brief\.<\|tool\|>\[\{"name":"get_weather","description":"Forecast for a city","parameters":\{.*\}\]<\|\/tool\|><\|end\|><\|user\|>/s,
     historyInPrompt: /<\|assistant\|><\|tool_call\|>\[\{"name":"get_time","arguments":\{"zone":"UTC"\}\}\]<\|\/tool_call\|><\|end\|><\|tool\|>12:00<\|end\|>/,
+  },
+  {
+    // The template renders only contents: earlier calls are written back in Granite's syntax.
+    format: 'granite',
+    fixture: { arch: 'granite', dtype: 'fp32', shape: 'tiny', hubChatTemplate: 'granite3.3' },
+    toolsInPrompt: /^<\|start_of_role\|>system<\|end_of_role\|>Be brief\.<\|end_of_text\|>\n<\|start_of_role\|>available_tools<\|end_of_role\|>\[\n {4}\{\n {8}"type": "function",\n {8}"function": \{\n {12}"name": "get_weather"/,
+    historyInPrompt: /<\|start_of_role\|>assistant<\|end_of_role\|><\|tool_call\|>\[\{"name":"get_time","arguments":\{"zone":"UTC"\}\}\]<\|end_of_text\|>\n<\|start_of_role\|>tool<\|end_of_role\|>12:00<\|end_of_text\|>\n/,
   },
 ];
 
@@ -132,10 +140,10 @@ for (const family of FAMILIES) {
         ...ids.slice(1).map((tokenId) => ({ tokenId, text: '' })),
       ];
       assert.equal(h.tokenizer.decode(tokens.map((token) => token.tokenId)), call, 'the markers decode to nothing');
-      const options = { reasoning: false, startsInReasoning: false, tools: format, parallel: true, markers };
+      const options = { reasoning: null, startsInReasoning: false, tools: format, parallel: true, markers };
       const parser = new ChatOutputParser(options);
       const merged = mergeDeltas([...tokens.flatMap((token) => parser.push(parserText(token, options))), ...parser.finish()]);
-      assert.deepEqual(merged.calls.map(({ name, arguments: args }) => ({ name, arguments: args })), [{ name: 'get_time', arguments: format.name === 'phi4_mini' ? '{"zone": "CET"}' : '{"zone":"CET"}' }]);
+      assert.deepEqual(merged.calls.map(({ name, arguments: args }) => ({ name, arguments: args })), [{ name: 'get_time', arguments: format.name === 'phi4_mini' || format.name === 'granite' ? '{"zone": "CET"}' : '{"zone":"CET"}' }]);
       assert.equal(merged.content, '');
       if (family.format !== 'mistral') return; // xgrammar never lets a grammar write <...> tokens (see docs/api.md)
       // Forced calls on the real server: the grammar lets the model write [TOOL_CALLS] as its
