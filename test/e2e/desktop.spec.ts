@@ -1,9 +1,16 @@
 // The desktop UI, driven like a user in Chromium against the real engine host and a generated
 // fixture model: find and download a model, serve it, chat (streamed), watch the dashboard move,
-// find the requests (and an error's message) in the log, benchmark, export. Each test saves a
-// screenshot of its view to docs/screenshots/<view>.png.
+// find the requests (and an error's message) in the log, benchmark, export; stop a reply, cancel and
+// resume a download, reopen a conversation after a host restart. Tests that save a screenshot of
+// their view write it to docs/screenshots/<view>.png.
 import { expect, test, type Page } from '@playwright/test';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PullListResponse, RequestListResponse, ServeStatus } from '../../engine/common/adminApi.js';
+import type { RequestLogEntry } from '../../engine/common/requestLog.js';
+import type { RequestRecord } from '../fixtures/fakeHub.js';
+import { startEngineHost } from './engineHost.js';
 
 const SHOTS = join(process.cwd(), 'docs', 'screenshots');
 const env = (name: string) => process.env[name] ?? '';
@@ -22,11 +29,11 @@ async function open(page: Page, view: string): Promise<void> {
 
 const shot = (page: Page, view: string) => page.screenshot({ path: join(SHOTS, `${view}.png`), fullPage: true });
 
-/** The engine host's admin API, as the renderer calls it. */
-async function admin<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const response = await fetch(`${env('HEARTH_E2E_URL')}${path}`, {
+/** The engine host's admin API, as the renderer calls it (the suites' shared host unless told another). */
+async function admin<T>(path: string, init: { method?: string; body?: unknown } = {}, host = { url: env('HEARTH_E2E_URL'), token: env('HEARTH_E2E_TOKEN') }): Promise<T> {
+  const response = await fetch(`${host.url}${path}`, {
     method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${host.token}`, 'content-type': 'application/json' },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${response.status} ${await response.text()}`);
@@ -53,6 +60,29 @@ async function ensureInLibrary(): Promise<void> {
     await expect.poll(async () => (await admin<{ pulls: Array<{ jobId: string; phase: string }> }>('/api/hub/pulls')).pulls.find((pull) => pull.jobId === jobId)?.phase, { timeout: 60_000 })
       .toBe('done');
   }
+}
+
+/**
+ * Serves `model` (a library name or a package folder) for the length of `body`, then serves again
+ * what was served before, so the tests around this one find the host as they expect it.
+ */
+async function whileServing(model: string, body: () => Promise<void>): Promise<void> {
+  const before = await admin<ServeStatus>('/api/serve');
+  const started = await admin<ServeStatus>('/api/serve/reload', { method: 'POST', body: { settings: { model, device: 'cpu', port: 0 } } });
+  expect(started.state, started.error ?? '').toBe('ready');
+  try {
+    await body();
+  } finally {
+    if (before.state === 'ready') await admin('/api/serve/reload', { method: 'POST', body: { settings: before.settings } });
+    else await admin('/api/serve/stop', { method: 'POST' });
+  }
+}
+
+/** The fake Hub's test controls (test/fixtures/fakeHub.ts): it runs in globalSetup's process, not this one. */
+async function hubControl<T = void>(method: 'GET' | 'POST', path: string): Promise<T> {
+  const response = await fetch(`${env('HEARTH_E2E_HUB')}/_test/${path}`, { method });
+  if (!response.ok) throw new Error(`fake hub ${method} ${path}: ${response.status} ${await response.text()}`);
+  return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
 /** Calls the served model through the host's proxy (the playground's path), outside the UI. */
@@ -91,10 +121,7 @@ test('models: import a checkpoint folder from disk, see it in the library, and c
   await expect(page.getByTestId('library-source-my-finetune')).toContainText(`imported from ${env('HEARTH_E2E_CHECKPOINT')}`, { timeout: 60_000 });
   await shot(page, 'models-import');
   // It serves by name like a pulled model (the Serve view's path, through the admin API), and answers.
-  const before = await admin<{ state: string; settings: unknown }>('/api/serve');
-  const started = await admin<{ state: string; error: string | null }>('/api/serve/start', { method: 'POST', body: { settings: { model: 'my-finetune', device: 'cpu', port: 0 } } });
-  expect(started.state, started.error ?? '').toBe('ready');
-  try {
+  await whileServing('my-finetune', async () => {
     const response = await fetch(`${env('HEARTH_E2E_URL')}/api/proxy/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}`, 'content-type': 'application/json' },
@@ -102,9 +129,93 @@ test('models: import a checkpoint folder from disk, see it in the library, and c
     });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { model: string }).model).toBe('my-finetune');
+  });
+});
+
+test('models: in the desktop app Browse… fills the checkpoint folder from the OS picker; the web UI has only the path field', async ({ page }) => {
+  await open(page, 'models');
+  await expect(page.getByTestId('import-path')).toBeVisible();
+  await expect(page.getByTestId('import-browse'), 'a browser cannot hand a page a folder path').toHaveCount(0);
+
+  // The preload's surface (window.hearthDesktop, electron/preload.ts), answered by this test where
+  // Electron's main process would: the host's address, and the picker's answers in turn (closed, then a folder).
+  const folder = env('HEARTH_E2E_CHECKPOINT');
+  await page.addInitScript(`(() => {
+    const answers = [null, ${JSON.stringify(folder)}];
+    window.pickFolderCalls = [];
+    window.hearthDesktop = {
+      platform: 'linux',
+      getHostInfo: async () => (${JSON.stringify({ url: env('HEARTH_E2E_URL'), token: env('HEARTH_E2E_TOKEN') })}),
+      onHostStatus: (listener) => { listener({ state: 'ready', url: ${JSON.stringify(env('HEARTH_E2E_URL'))} }); return () => {}; },
+      installCudaProvider: async () => ({ ok: false, exitCode: null, log: '', message: 'not in this test' }),
+      openExternal: async () => {},
+      pickFolder: async (options) => { window.pickFolderCalls.push(options); return answers.shift() ?? null; },
+    };
+  })()`);
+  await page.goto(env('HEARTH_E2E_URL')); // no #token: in the app the bridge hands it over
+  await expect(page.getByTestId('view-models')).toBeVisible();
+  const browse = page.getByTestId('import-browse');
+  await expect(browse).toHaveText('Browse…');
+  await browse.click(); // the user closes the picker: the field stays as it was
+  await expect.poll(() => page.evaluate('window.pickFolderCalls.length')).toBe(1);
+  await expect(page.getByTestId('import-path')).toHaveValue('');
+  await browse.click();
+  await expect(page.getByTestId('import-path')).toHaveValue(folder);
+  await expect(page.getByTestId('import-run')).toBeEnabled();
+  expect(await page.evaluate('window.pickFolderCalls')).toEqual([
+    { title: 'Import local checkpoint', buttonLabel: 'Import' },
+    { title: 'Import local checkpoint', buttonLabel: 'Import' },
+  ]);
+});
+
+test('models: a download cancelled mid-transfer stays resumable, and downloading again resumes from its bytes', async ({ page }) => {
+  const repo = env('HEARTH_E2E_RESUME_REPO');
+  const name = repo.split('/')[1]!;
+  const weights = 'model.safetensors';
+  const weightsBytes = statSync(join(env('HEARTH_E2E_CHECKPOINT'), weights)).size;
+  const kept = 4096;
+  // The hub sends the first 4 KiB of the weights, then holds the connection open: the download
+  // sits mid-transfer until it is cancelled, however fast this machine is.
+  await hubControl('POST', `stall?path=${weights}&afterBytes=${kept}`);
+  const requestsBefore = (await hubControl<RequestRecord[]>('GET', 'requests')).length;
+  try {
+    await open(page, 'models');
+    await page.getByLabel('Search the Hub').fill(name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.getByRole('row', { name: new RegExp(repo) });
+    await row.getByLabel('Variant').selectOption('fp32');
+    await row.getByRole('button', { name: 'Download' }).click();
+
+    const downloads = page.getByTestId('downloads').locator('li').filter({ hasText: repo });
+    const first = downloads.first();
+    await expect(first).toContainText('downloading');
+    // Everything but the weights' remainder is on disk (the stall holds the rest back): the pull
+    // has written the bytes it will resume from.
+    await expect.poll(async () => {
+      const pull = (await admin<PullListResponse>('/api/hub/pulls')).pulls.find((p) => p.repo === repo);
+      return pull && pull.bytesTotal !== null ? pull.bytesTotal - pull.bytesDone : null;
+    }, { timeout: 30_000 }).toBe(weightsBytes - kept);
+    await expect(first.getByRole('progressbar')).toHaveAttribute('aria-valuenow', /^[1-9]\d*$/);
+    await expect(first).toContainText(/ of /);
+    await first.getByTestId('pull-cancel').click();
+    await expect(first.locator('.badge')).toHaveText('cancelled');
+    await expect(first).toContainText('resume from the bytes on disk');
+    await expect(first.getByTestId('pull-cancel')).toHaveCount(0);
+    await hubControl('POST', 'release');
+
+    await row.getByRole('button', { name: 'Download' }).click();
+    await expect(downloads).toHaveCount(2);
+    await expect(downloads.nth(1).locator('.badge')).toHaveText('done', { timeout: 60_000 });
+    await expect(page.getByTestId('library')).toContainText(name);
+    const transfers = (await hubControl<RequestRecord[]>('GET', 'requests')).slice(requestsBefore).filter((request) => request.file === weights && request.bodyBytes > 0);
+    expect(transfers.map((request) => [request.range, request.bodyBytes]), 'the stalled transfer, then the rest from where it stopped').toEqual([
+      [undefined, kept],
+      [`bytes=${kept}-`, weightsBytes - kept],
+    ]);
   } finally {
-    await admin('/api/serve/stop', { method: 'POST' });
-    if (before.state === 'ready') await admin('/api/serve/start', { method: 'POST', body: { settings: before.settings } });
+    await hubControl('POST', 'release');
+    // Leave the library as it was (the first test of this file starts from an empty one).
+    await admin(`/api/library/${name}`, { method: 'DELETE' }).catch(() => undefined);
   }
 });
 
@@ -248,6 +359,92 @@ test('playground: a conversation is saved, regenerated, edited and resent, and r
   await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
   await expect(page.getByTestId('system-prompt')).toHaveValue(/Answer briefly and directly/, { timeout: 5000 });
   await shot(page, 'playground-conversations');
+});
+
+// A reply the server cannot finish while the test runs: the long-context fixture writing to its
+// 32768-token end (seconds of work even on a fast machine), ignoring EOS.
+const UNFINISHABLE_MAX_TOKENS = 32_000;
+
+for (const how of ['the Stop button', 'Esc'] as const) {
+  test(`playground: ${how} stops a streaming reply; the server cancels it and the request log says so`, async ({ page }) => {
+    await whileServing(env('HEARTH_E2E_LONG_PACKAGE'), async () => {
+      await open(page, 'playground');
+      await page.getByTestId('conversation-new').click();
+      // The playground has no EOS switch; the API does (ignore_eos), and the random model would end some replies early.
+      await page.route('**/api/proxy/v1/chat/completions', (route) =>
+        route.continue({ postData: JSON.stringify({ ...(route.request().postDataJSON() as object), ignore_eos: true }) }));
+      await page.getByTestId('max-tokens').fill(String(UNFINISHABLE_MAX_TOKENS));
+      const marker = `Stop me (${how}) ${Date.now().toString(36)}`;
+      await page.getByTestId('chat-input').fill(marker);
+      await page.getByTestId('chat-input').press('Enter');
+      const reply = page.getByTestId('msg-assistant').last();
+      await expect(reply.locator('.bubble-text'), 'streamed text is showing').toHaveAttribute('data-source', /\S/);
+      if (how === 'Esc') await page.getByTestId('chat-input').press('Escape');
+      else await page.getByTestId('chat-stop').click();
+      await expect(reply.getByTestId('chat-error')).toHaveText('Stopped.');
+      await expect(page.getByTestId('chat-send')).toBeVisible();
+      const shown = await reply.locator('.bubble-text').getAttribute('data-source');
+
+      // The server stopped generating: the request's log row (the real SQLite log) says the client went away, short of max_tokens.
+      let entry: RequestLogEntry | undefined;
+      await expect.poll(async () => {
+        entry = (await admin<RequestListResponse>(`/api/requests?text=${encodeURIComponent(marker)}`)).entries[0];
+        return entry?.status;
+      }, { timeout: 30_000 }).toBe(499);
+      expect(entry!.finishReason).toBe('cancelled');
+      expect(entry!.completionTokens, 'cancelled before max_tokens').toBeLessThan(UNFINISHABLE_MAX_TOKENS);
+      expect(entry!.completionTokens).toBeGreaterThan(0);
+      // By the time the server has logged it, nothing more has reached the reply.
+      expect(await reply.locator('.bubble-text').getAttribute('data-source'), 'the reply stopped growing').toBe(shown);
+
+      // The request log view lists it as cancelled.
+      await page.getByTestId('nav-requests').click();
+      await page.getByTestId('filter-status').selectOption('499');
+      await page.getByTestId('filter-text').fill(marker);
+      await expect(page.getByTestId('request-row')).toHaveCount(1);
+      await expect(page.getByTestId('request-row')).toContainText('499');
+      await page.getByTestId('request-row').click();
+      await expect(page.getByTestId('request-detail')).toContainText('finish: cancelled');
+      await page.unroute('**/api/proxy/v1/chat/completions');
+    });
+  });
+}
+
+test('a conversation survives a restart of the engine host', async ({ page }) => {
+  // A host of its own (same HEARTH_HOME, so the same SQLite file, and the same port across the
+  // restart): restarting the suites' shared host would pull it from under the other tests.
+  const home = mkdtempSync(join(tmpdir(), 'hearth-e2e-restart-'));
+  const token = `restart-${Date.now().toString(36)}`;
+  const options = { home, token, rendererDir: env('HEARTH_E2E_RENDERER_DIR'), env: { HF_ENDPOINT: env('HEARTH_E2E_HUB'), HF_HUB_CACHE: join(home, 'hf-cache') } };
+  let host = await startEngineHost({ ...options, port: 0 });
+  try {
+    const started = await admin<ServeStatus>('/api/serve/start', { method: 'POST', body: { settings: { model: env('HEARTH_E2E_PACKAGE'), device: 'cpu', port: 0 } } }, { url: host.url, token });
+    expect(started.state, started.error ?? '').toBe('ready');
+    await page.goto(`${host.url}/#token=${token}`);
+    await page.getByTestId('nav-playground').click();
+    await page.getByTestId('conversation-new').click();
+    await page.getByTestId('max-tokens').fill('8');
+    const question = `Remember me after a restart ${Date.now().toString(36)}`;
+    await page.getByTestId('chat-input').fill(question);
+    await page.getByTestId('chat-input').press('Enter');
+    await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
+    const answer = await page.getByTestId('msg-assistant').locator('.bubble-text').getAttribute('data-source');
+    expect(answer?.length ?? 0).toBeGreaterThan(0);
+    await expect(page.getByTestId('conversation-item').filter({ hasText: question })).toHaveCount(1);
+
+    await host.stop();
+    host = await startEngineHost({ ...options, port: host.port });
+    await page.reload();
+    await page.getByTestId('nav-playground').click();
+    await expect(page.getByTestId('msg-user')).toHaveCount(0); // nothing open until it is reopened
+    await page.getByTestId('conversation-item').filter({ hasText: question }).click();
+    await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText([question]);
+    await expect(page.getByTestId('msg-assistant').locator('.bubble-text')).toHaveAttribute('data-source', answer!);
+    await expect(page.getByTestId('msg-timings')).toContainText('tokens');
+  } finally {
+    await host.stop();
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('themes follow the OS unless chosen; Alt+digit opens a view; the current view is aria-current', async ({ page }) => {
