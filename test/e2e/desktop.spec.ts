@@ -66,9 +66,11 @@ async function ensureInLibrary(): Promise<void> {
  * Serves `model` (a library name or a package folder) for the length of `body`, then serves again
  * what was served before, so the tests around this one find the host as they expect it.
  */
+const KV_CACHE_BYTES = 64 * 2 ** 20; // the fixtures need a few MiB (the default takes a share of RAM)
+
 async function whileServing(model: string, body: () => Promise<void>): Promise<void> {
   const before = await admin<ServeStatus>('/api/serve');
-  const started = await admin<ServeStatus>('/api/serve/reload', { method: 'POST', body: { settings: { model, device: 'cpu', port: 0 } } });
+  const started = await admin<ServeStatus>('/api/serve/reload', { method: 'POST', body: { settings: { model, device: 'cpu', port: 0, kvCacheBytes: KV_CACHE_BYTES } } });
   expect(started.state, started.error ?? '').toBe('ready');
   try {
     await body();
@@ -416,10 +418,14 @@ test('a conversation survives a restart of the engine host', async ({ page }) =>
   const home = mkdtempSync(join(tmpdir(), 'hearth-e2e-restart-'));
   const token = `restart-${Date.now().toString(36)}`;
   const options = { home, token, rendererDir: env('HEARTH_E2E_RENDERER_DIR'), env: { HF_ENDPOINT: env('HEARTH_E2E_HUB'), HF_HUB_CACHE: join(home, 'hf-cache') } };
+  // The playground needs a served model; a restarted host serves nothing until told to.
+  const serve = async (url: string) => {
+    const started = await admin<ServeStatus>('/api/serve/start', { method: 'POST', body: { settings: { model: env('HEARTH_E2E_PACKAGE'), device: 'cpu', port: 0 } } }, { url, token });
+    expect(started.state, started.error ?? '').toBe('ready');
+  };
   let host = await startEngineHost({ ...options, port: 0 });
   try {
-    const started = await admin<ServeStatus>('/api/serve/start', { method: 'POST', body: { settings: { model: env('HEARTH_E2E_PACKAGE'), device: 'cpu', port: 0 } } }, { url: host.url, token });
-    expect(started.state, started.error ?? '').toBe('ready');
+    await serve(host.url);
     await page.goto(`${host.url}/#token=${token}`);
     await page.getByTestId('nav-playground').click();
     await page.getByTestId('conversation-new').click();
@@ -434,6 +440,7 @@ test('a conversation survives a restart of the engine host', async ({ page }) =>
 
     await host.stop();
     host = await startEngineHost({ ...options, port: host.port });
+    await serve(host.url);
     await page.reload();
     await page.getByTestId('nav-playground').click();
     await expect(page.getByTestId('msg-user')).toHaveCount(0); // nothing open until it is reopened
