@@ -62,12 +62,12 @@ async function ensureInLibrary(): Promise<void> {
   }
 }
 
+const KV_CACHE_BYTES = 64 * 2 ** 20; // the fixtures need a few MiB (the default takes a share of RAM)
+
 /**
  * Serves `model` (a library name or a package folder) for the length of `body`, then serves again
  * what was served before, so the tests around this one find the host as they expect it.
  */
-const KV_CACHE_BYTES = 64 * 2 ** 20; // the fixtures need a few MiB (the default takes a share of RAM)
-
 async function whileServing(model: string, body: () => Promise<void>): Promise<void> {
   const before = await admin<ServeStatus>('/api/serve');
   const started = await admin<ServeStatus>('/api/serve/reload', { method: 'POST', body: { settings: { model, device: 'cpu', port: 0, kvCacheBytes: KV_CACHE_BYTES } } });
