@@ -27,11 +27,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const rendererDir = join(work, 'renderer');
   await build({ configFile: join(root, 'renderer/vite.config.ts'), logLevel: 'warn', build: { outDir: rendererDir, emptyOutDir: true } });
 
-  const [{ checkpointDir }, { packageDir }, { packageDir: longPackageDir }] = await Promise.all([
+  const [{ checkpointDir }, { packageDir: longPackageDir }] = await Promise.all([
     ensureFixtureCheckpoint({ arch: 'llama' }),
-    ensureFixturePackage({ arch: 'llama', dtype: 'fp32', shape: 'tiny' }),
     // A context of 32768 tokens: a reply it writes to the end takes the tiny model seconds, so a
-    // test can stop it mid-stream on any machine (the one above fills its 256 in a blink).
+    // test can stop it mid-stream on any machine (the tiny model pulled from the checkpoint fills its 256 in a blink).
     ensureFixturePackage({ arch: 'llama', dtype: 'fp32', shape: 'tiny', contextLength: 32768 }),
   ]);
   const hub = await startFakeHub({
@@ -55,13 +54,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
 
   process.env.HEARTH_E2E_URL = url;
   process.env.HEARTH_E2E_TOKEN = token;
-  process.env.HEARTH_E2E_PACKAGE = packageDir;
   process.env.HEARTH_E2E_LONG_PACKAGE = longPackageDir;
   process.env.HEARTH_E2E_HUB = hub.url;
   process.env.HEARTH_E2E_RESUME_REPO = E2E_RESUME_REPO;
   // For a spec that starts (and restarts) an engine host of its own.
   process.env.HEARTH_E2E_RENDERER_DIR = rendererDir;
-  process.env.HEARTH_E2E_HOME = home;
   process.env.HEARTH_E2E_REPO = E2E_REPO;
   // The same checkpoint as a folder on disk, for the Import action.
   process.env.HEARTH_E2E_CHECKPOINT = checkpointDir;

@@ -8,7 +8,7 @@ import { formatBytes, formatCount } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
 import { desktopApi } from '../api/hostInfo.js';
 import { useHost } from '../hostContext.js';
-import { savedServeSettings } from './ServeView.js';
+import { serveForChat } from './ServeView.js';
 import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
 export function ModelsView({ go }: ViewProps) {
@@ -79,10 +79,8 @@ function LibraryTable({ models, onChanged, onServe, onChat }: { models: LibraryM
   // is the one served, and open the playground, whose input takes the focus once it is ready.
   const chat = async (name: string) => {
     onChat(name);
-    if (serve.state === 'ready' && serve.settings?.model === name) return;
-    const settings = { ...(serve.settings ?? savedServeSettings()), model: name, dtype: undefined };
     try {
-      setServe(await (serve.state === 'ready' || serve.state === 'starting' ? client.reloadServe(settings) : client.startServe(settings)));
+      setServe(await serveForChat({ client, serve }, name));
     } catch (reason) {
       setError(reason);
     }
