@@ -87,7 +87,7 @@ interface OwnHost extends HostRef {
  */
 async function ownHost(name: string): Promise<OwnHost> {
   const home = mkdtempSync(join(tmpdir(), `hearth-e2e-${name}-`));
-  const token = `${name}-${Date.now().toString(36)}`;
+  const token = `e2e-${name}-${Math.random().toString(36).slice(2)}-admin-token`; // the host wants 16 characters or more
   const options = { home, token, rendererDir: env('HEARTH_E2E_RENDERER_DIR'), env: { HF_ENDPOINT: env('HEARTH_E2E_HUB'), HF_HUB_CACHE: join(home, 'hf-cache'), HF_TOKEN: '' } };
   let host = await startEngineHost({ ...options, port: 0 });
   return {

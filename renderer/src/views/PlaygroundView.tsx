@@ -305,9 +305,11 @@ function ServeNotice({ serve, conversationModel, go, onServe }: { serve: ServeSt
   };
   return (
     <div className="notice" role="status" data-testid="playground-serve-notice">
-      {serve.state === 'failed' ? 'The model could not be served' : 'No model is being served'}
-      {conversationModel ? <>: this conversation was with <strong data-testid="playground-conversation-model">{conversationModel}</strong>. </> : '. '}
-      Serve a model to send or regenerate; reading, renaming and deleting conversations work without one.
+      <div>
+        {serve.state === 'failed' ? 'The model could not be served' : 'No model is being served'}
+        {conversationModel ? <>: this conversation was with <strong data-testid="playground-conversation-model">{conversationModel}</strong>. </> : '. '}
+        Serve a model to send or regenerate; reading, renaming and deleting conversations work without one.
+      </div>
       {serve.state === 'failed' && serve.error && <div className="error-text" data-testid="playground-serve-error">{serve.error}</div>}
       {error !== null && <div className="error-text">{(error as Error).message}</div>}
       <div className="notice-actions">
