@@ -9,7 +9,9 @@ export default defineConfig({
   testDir: 'test/e2e',
   testMatch: '*.spec.ts',
   globalSetup: './test/e2e/globalSetup.ts',
-  // One host, one model, one story (load → chat → dashboard → log …): run in order.
+  // One worker: the specs share globalSetup's host, which serves one model at a time. No test
+  // depends on another or on their order (each passes alone, `-g <title>`); file order is kept
+  // only so that runs read alike.
   workers: 1,
   fullyParallel: false,
   timeout: 60_000,

@@ -5,7 +5,7 @@ import { UnknownChannelError, assertEventChannel, assertInvokeChannel, isEventCh
 import { isSafeExternalUrl } from './externalLinks.js';
 
 test('the preload allows exactly the channels the contract names', () => {
-  assert.deepEqual([...INVOKE_CHANNELS].sort(), ['host:get-info', 'host:get-status', 'shell:install-cuda', 'shell:open-external']);
+  assert.deepEqual([...INVOKE_CHANNELS].sort(), ['dialog:pick-folder', 'host:get-info', 'host:get-status', 'shell:install-cuda', 'shell:open-external']);
   assert.deepEqual([...EVENT_CHANNELS], ['host:status']);
   for (const channel of INVOKE_CHANNELS) assert.doesNotThrow(() => assertInvokeChannel(channel));
   for (const channel of EVENT_CHANNELS) assert.doesNotThrow(() => assertEventChannel(channel));

@@ -14,6 +14,7 @@ import { INVOKE_CHANNELS, type InvokeArgs, type InvokeChannel, type InvokeResult
 import type { IpcResult } from '../engine/common/ipc/ipcResult.js';
 import { assertInvokeChannel } from './channelAllowlist.js';
 import { buildContentSecurityPolicy, originOf } from './csp.js';
+import { folderDialogOptions, pickedFolder } from './folderPicker.js';
 import { findOrtPackageDir, planCudaInstall, runCudaInstall } from './cudaInstaller.js';
 import { isSafeExternalUrl } from './externalLinks.js';
 import { electronSqliteBindingPath } from './nativeBinding.js';
@@ -122,6 +123,10 @@ const handlers: Handlers = {
     await shell.openExternal(url);
   },
   'shell:install-cuda': () => installCudaProvider(),
+  'dialog:pick-folder': async (options) => {
+    const dialogOptions = folderDialogOptions(options);
+    return pickedFolder(await (window ? dialog.showOpenDialog(window, dialogOptions) : dialog.showOpenDialog(dialogOptions)));
+  },
 };
 
 function registerIpc(): void {

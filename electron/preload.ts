@@ -32,6 +32,7 @@ const api: HearthDesktopApi = {
   },
   installCudaProvider: () => invoke('shell:install-cuda'),
   openExternal: (url: string) => invoke('shell:open-external', url),
+  pickFolder: (options) => invoke('dialog:pick-folder', options),
 };
 
 contextBridge.exposeInMainWorld(DESKTOP_API_GLOBAL, api);

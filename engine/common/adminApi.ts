@@ -308,7 +308,8 @@ export interface ConversationMessage {
   reasoning?: string;
   /** The model that wrote an assistant reply. */
   model?: string;
-  timings?: { ttftMs: number | null; totalMs: number; completionTokens: number | null; tokensPerSec: number | null };
+  /** finishReason: why the reply ended ('stop', 'length', …), so a reopened one still says it hit max tokens. */
+  timings?: { ttftMs: number | null; totalMs: number; completionTokens: number | null; tokensPerSec: number | null; finishReason?: string | null };
   /** A reply that failed or was stopped: what happened. */
   error?: string;
 }

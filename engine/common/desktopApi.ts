@@ -48,6 +48,14 @@ export interface CudaInstallResult {
   message: string;
 }
 
+/** What the folder picker says above its list. */
+export interface FolderPickOptions {
+  /** The dialog's title, e.g. "Import local checkpoint". */
+  title: string;
+  /** The button that accepts a folder, e.g. "Import". */
+  buttonLabel?: string;
+}
+
 /** window.hearthDesktop, defined only inside the Electron app. */
 export interface HearthDesktopApi {
   /** 'linux' | 'darwin' | 'win32' | ... (process.platform of the shell). */
@@ -60,6 +68,8 @@ export interface HearthDesktopApi {
   installCudaProvider(): Promise<CudaInstallResult>;
   /** Opens an http(s) URL in the user's browser (other schemes are refused). */
   openExternal(url: string): Promise<void>;
+  /** Opens the OS's folder picker; resolves to the chosen folder's absolute path, or null when cancelled. */
+  pickFolder(options: FolderPickOptions): Promise<string | null>;
 }
 
 /** The URL that opens the web UI in a browser, carrying the token in the fragment (never sent to servers). */

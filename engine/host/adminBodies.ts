@@ -48,7 +48,7 @@ export const importSchema = z.object({
   name: trimmedOrUndefined.optional(),
 }) satisfies z.ZodType<ImportRequest, unknown>;
 
-const TIMINGS = z.object({ ttftMs: z.number().nullable(), totalMs: z.number(), completionTokens: z.number().nullable(), tokensPerSec: z.number().nullable() });
+const TIMINGS = z.object({ ttftMs: z.number().nullable(), totalMs: z.number(), completionTokens: z.number().nullable(), tokensPerSec: z.number().nullable(), finishReason: z.string().nullable().optional() });
 const conversationMessage = z.object({
   role: z.enum(['user', 'assistant'], { error: "a message's 'role' must be 'user' or 'assistant'" }),
   content: z.string({ error: "a message's 'content' must be text" }),

@@ -1,20 +1,38 @@
 // The desktop UI, driven like a user in Chromium against the real engine host and a generated
 // fixture model: find and download a model, serve it, chat (streamed), watch the dashboard move,
-// find the requests (and an error's message) in the log, benchmark, export. Each test saves a
-// screenshot of its view to docs/screenshots/<view>.png.
+// find the requests (and an error's message) in the log, benchmark, export; stop a reply, cancel and
+// resume a download, reopen a conversation after a host restart. Tests that save a screenshot of
+// their view write it to docs/screenshots/<view>.png.
+//
+// No test depends on another or on their order (each runs alone: `npx playwright test -g <title>`).
+// A test sets up what it needs on the suites' shared host (ensureServing, ensureInLibrary), leaves
+// the host's library as it found it, and finds its own rows by a marker of its own; one that needs
+// an empty library or restarts the host gets a host of its own (ownHost).
 import { expect, test, type Page } from '@playwright/test';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { PullListResponse, RequestListResponse, ServeStatus } from '../../engine/common/adminApi.js';
+import type { RequestLogEntry } from '../../engine/common/requestLog.js';
+import type { RequestRecord } from '../fixtures/fakeHub.js';
+import { startEngineHost } from './engineHost.js';
 
 const SHOTS = join(process.cwd(), 'docs', 'screenshots');
 const env = (name: string) => process.env[name] ?? '';
 
-test.describe.configure({ mode: 'serial' });
 test.skip(() => Boolean(process.env.HEARTH_E2E_SKIP), `SKIP: ${process.env.HEARTH_E2E_SKIP}`);
 
-async function open(page: Page, view: string): Promise<void> {
+/** An engine host's admin URL and token: the suites' shared one (globalSetup's) unless a test has its own. */
+interface HostRef {
+  url: string;
+  token: string;
+}
+const sharedHost = (): HostRef => ({ url: env('HEARTH_E2E_URL'), token: env('HEARTH_E2E_TOKEN') });
+
+async function open(page: Page, view: string, host = sharedHost()): Promise<void> {
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${env('HEARTH_E2E_URL')}/#token=${env('HEARTH_E2E_TOKEN')}`);
+  await page.goto(`${host.url}/#token=${host.token}`);
   await page.getByTestId(`nav-${view}`).click();
   await expect(page.getByTestId(`view-${view}`)).toBeVisible();
   expect(errors, 'no uncaught errors in the page').toEqual([]);
@@ -22,11 +40,11 @@ async function open(page: Page, view: string): Promise<void> {
 
 const shot = (page: Page, view: string) => page.screenshot({ path: join(SHOTS, `${view}.png`), fullPage: true });
 
-/** The engine host's admin API, as the renderer calls it. */
-async function admin<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
-  const response = await fetch(`${env('HEARTH_E2E_URL')}${path}`, {
+/** The engine host's admin API, as the renderer calls it (the suites' shared host unless told another). */
+async function admin<T>(path: string, init: { method?: string; body?: unknown } = {}, host = sharedHost()): Promise<T> {
+  const response = await fetch(`${host.url}${path}`, {
     method: init.method ?? 'GET',
-    headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${host.token}`, 'content-type': 'application/json' },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${response.status} ${await response.text()}`);
@@ -35,24 +53,88 @@ async function admin<T>(path: string, init: { method?: string; body?: unknown } 
 
 /**
  * Each test that needs a served model sets it up itself (through the admin API, as the Models and
- * Serve views do), so no test depends on what an earlier one left behind.
+ * Serve views do): the fixture model from the library, on the CPU, whatever an earlier test served.
  */
-async function ensureServing(): Promise<void> {
-  const serving = await admin<{ state: string }>('/api/serve');
-  if (serving.state === 'ready') return;
-  await ensureInLibrary();
-  const started = await admin<{ state: string; error: string | null }>('/api/serve/start', { method: 'POST', body: { settings: { model: 'tiny-llama', device: 'cpu', port: 0 } } });
+async function ensureServing(host = sharedHost()): Promise<void> {
+  const serving = await admin<ServeStatus>('/api/serve', {}, host);
+  if (serving.state === 'ready' && serving.settings?.model === 'tiny-llama' && serving.settings.device === 'cpu') return;
+  await ensureInLibrary(host);
+  const route = serving.state === 'ready' ? '/api/serve/reload' : '/api/serve/start';
+  const started = await admin<ServeStatus>(route, { method: 'POST', body: { settings: { model: 'tiny-llama', device: 'cpu', port: 0 } } }, host);
   expect(started.state, started.error ?? '').toBe('ready');
 }
 
 /** The fixture model in the library (downloaded from the fake Hub, as the Models view does). */
-async function ensureInLibrary(): Promise<void> {
-  const library = await admin<{ models: Array<{ name: string; variants: Array<{ dtype: string }> }> }>('/api/library');
+async function ensureInLibrary(host = sharedHost()): Promise<void> {
+  const library = await admin<{ models: Array<{ name: string; variants: Array<{ dtype: string }> }> }>('/api/library', {}, host);
   if (!library.models.some((model) => model.name === 'tiny-llama' && model.variants.some((variant) => variant.dtype === 'fp32'))) {
-    const { jobId } = await admin<{ jobId: string }>('/api/hub/pull', { method: 'POST', body: { repo: env('HEARTH_E2E_REPO'), dtype: 'fp32' } });
-    await expect.poll(async () => (await admin<{ pulls: Array<{ jobId: string; phase: string }> }>('/api/hub/pulls')).pulls.find((pull) => pull.jobId === jobId)?.phase, { timeout: 60_000 })
+    const { jobId } = await admin<{ jobId: string }>('/api/hub/pull', { method: 'POST', body: { repo: env('HEARTH_E2E_REPO'), dtype: 'fp32' } }, host);
+    await expect.poll(async () => (await admin<PullListResponse>('/api/hub/pulls', {}, host)).pulls.find((pull) => pull.jobId === jobId)?.phase, { timeout: 60_000 })
       .toBe('done');
   }
+}
+
+interface OwnHost extends HostRef {
+  /** Stops the host and starts it again on the same HEARTH_HOME (so the same SQLite file) and port (so the page's URL stays valid). */
+  restart(): Promise<void>;
+  /** Stops it and deletes its HEARTH_HOME. */
+  close(): Promise<void>;
+}
+
+/**
+ * A host of the test's own, with its own HEARTH_HOME (database, library, HF cache) and the suites'
+ * fake Hub: for a test that needs an empty library or restarts the host, and so must not share one.
+ */
+async function ownHost(name: string): Promise<OwnHost> {
+  const home = mkdtempSync(join(tmpdir(), `hearth-e2e-${name}-`));
+  const token = `e2e-${name}-${Math.random().toString(36).slice(2)}-admin-token`; // the host wants 16 characters or more
+  const options = { home, token, rendererDir: env('HEARTH_E2E_RENDERER_DIR'), env: { HF_ENDPOINT: env('HEARTH_E2E_HUB'), HF_HUB_CACHE: join(home, 'hf-cache'), HF_TOKEN: '' } };
+  let host = await startEngineHost({ ...options, port: 0 });
+  return {
+    url: host.url,
+    token,
+    restart: async () => {
+      await host.stop();
+      host = await startEngineHost({ ...options, port: host.port });
+    },
+    close: async () => {
+      await host.stop();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The Serve view's saved settings as a user who served on the CPU at a free port left them: what
+ * the Models view's and the playground's one-click serving starts with (else port 8000, which
+ * another host on this machine may hold).
+ */
+const serveSettingsOfThisMachine = (page: Page) =>
+  page.addInitScript(`localStorage.setItem('hearth.serve.settings', ${JSON.stringify(JSON.stringify({ device: 'cpu', port: 0 }))})`);
+
+const KV_CACHE_BYTES = 64 * 2 ** 20; // the fixtures need a few MiB (the default takes a share of RAM)
+
+/**
+ * Serves `model` (a library name or a package folder) for the length of `body`, then serves again
+ * what was served before: the shared host as the test found it.
+ */
+async function whileServing(model: string, body: () => Promise<void>): Promise<void> {
+  const before = await admin<ServeStatus>('/api/serve');
+  const started = await admin<ServeStatus>('/api/serve/reload', { method: 'POST', body: { settings: { model, device: 'cpu', port: 0, kvCacheBytes: KV_CACHE_BYTES } } });
+  expect(started.state, started.error ?? '').toBe('ready');
+  try {
+    await body();
+  } finally {
+    if (before.state === 'ready') await admin('/api/serve/reload', { method: 'POST', body: { settings: before.settings } });
+    else await admin('/api/serve/stop', { method: 'POST' });
+  }
+}
+
+/** The fake Hub's test controls (test/fixtures/fakeHub.ts): it runs in globalSetup's process, not this one. */
+async function hubControl<T = void>(method: 'GET' | 'POST', path: string): Promise<T> {
+  const response = await fetch(`${env('HEARTH_E2E_HUB')}/_test/${path}`, { method });
+  if (!response.ok) throw new Error(`fake hub ${method} ${path}: ${response.status} ${await response.text()}`);
+  return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
 /** Calls the served model through the host's proxy (the playground's path), outside the UI. */
@@ -65,23 +147,30 @@ async function chat(maxTokens: number, content: string): Promise<Response> {
 }
 
 test('models: search the Hub, check fit, download, and see it in the library', async ({ page }) => {
-  await open(page, 'models');
-  await expect(page.getByTestId('library').getByTestId('empty-state')).toContainText('No models yet');
-  await page.getByLabel('Search the Hub').fill('tiny');
-  await page.getByRole('button', { name: 'Search' }).click();
-  const row = page.getByRole('row', { name: new RegExp(env('HEARTH_E2E_REPO')) });
-  await expect(row).toBeVisible();
-  await row.getByLabel('Variant').selectOption('fp32');
-  await row.getByRole('button', { name: 'Check fit' }).click();
-  await expect(row.locator('.fit')).toContainText('fits');
-  await row.getByRole('button', { name: 'Download' }).click();
-  await expect(page.getByTestId('downloads')).toContainText('done', { timeout: 60_000 });
-  await expect(page.getByTestId('library')).toContainText('tiny-llama');
-  await expect(page.getByTestId('library')).toContainText('fp32');
-  await shot(page, 'models');
+  // A first run: a host of its own, with an empty library and nothing downloaded.
+  const host = await ownHost('first-run');
+  try {
+    await open(page, 'models', host);
+    await expect(page.getByTestId('library').getByTestId('empty-state')).toContainText('No models yet');
+    await page.getByLabel('Search the Hub').fill('tiny');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.getByRole('row', { name: new RegExp(env('HEARTH_E2E_REPO')) });
+    await expect(row).toBeVisible();
+    await row.getByLabel('Variant').selectOption('fp32');
+    await row.getByRole('button', { name: 'Check fit' }).click();
+    await expect(row.locator('.fit')).toContainText('fits');
+    await row.getByRole('button', { name: 'Download' }).click();
+    await expect(page.getByTestId('downloads')).toContainText('done', { timeout: 60_000 });
+    await expect(page.getByTestId('library')).toContainText('tiny-llama');
+    await expect(page.getByTestId('library')).toContainText('fp32');
+    await shot(page, 'models');
+  } finally {
+    await host.close();
+  }
 });
 
 test('models: import a checkpoint folder from disk, see it in the library, and chat with it', async ({ page }) => {
+  await ensureInLibrary(); // the picture shows the imported model beside a pulled one
   await open(page, 'models');
   await page.getByTestId('import-path').fill(env('HEARTH_E2E_CHECKPOINT'));
   await page.getByTestId('import-name').fill('my-finetune');
@@ -89,28 +178,116 @@ test('models: import a checkpoint folder from disk, see it in the library, and c
   await page.getByTestId('import-run').click();
   await expect(page.getByTestId('downloads')).toContainText(env('HEARTH_E2E_CHECKPOINT'));
   await expect(page.getByTestId('library-source-my-finetune')).toContainText(`imported from ${env('HEARTH_E2E_CHECKPOINT')}`, { timeout: 60_000 });
-  await shot(page, 'models-import');
-  // It serves by name like a pulled model (the Serve view's path, through the admin API), and answers.
-  const before = await admin<{ state: string; settings: unknown }>('/api/serve');
-  const started = await admin<{ state: string; error: string | null }>('/api/serve/start', { method: 'POST', body: { settings: { model: 'my-finetune', device: 'cpu', port: 0 } } });
-  expect(started.state, started.error ?? '').toBe('ready');
   try {
-    const response = await fetch(`${env('HEARTH_E2E_URL')}/api/proxy/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'my-finetune', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+    await shot(page, 'models-import');
+    // It serves by name like a pulled model (the Serve view's path, through the admin API), and answers.
+    await whileServing('my-finetune', async () => {
+      const response = await fetch(`${env('HEARTH_E2E_URL')}/api/proxy/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env('HEARTH_E2E_TOKEN')}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'my-finetune', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+      });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { model: string }).model).toBe('my-finetune');
     });
-    expect(response.status).toBe(200);
-    expect(((await response.json()) as { model: string }).model).toBe('my-finetune');
   } finally {
-    await admin('/api/serve/stop', { method: 'POST' });
-    if (before.state === 'ready') await admin('/api/serve/start', { method: 'POST', body: { settings: before.settings } });
+    // The library as this test found it (deleting the package, never the checkpoint folder).
+    await admin('/api/library/my-finetune', { method: 'DELETE' });
+  }
+});
+
+test('models: in the desktop app Browse… fills the checkpoint folder from the OS picker; the web UI has only the path field', async ({ page }) => {
+  await open(page, 'models');
+  await expect(page.getByTestId('import-path')).toBeVisible();
+  await expect(page.getByTestId('import-browse'), 'a browser cannot hand a page a folder path').toHaveCount(0);
+
+  // The preload's surface (window.hearthDesktop, electron/preload.ts), answered by this test where
+  // Electron's main process would: the host's address, and the picker's answers in turn (closed, then a folder).
+  const folder = env('HEARTH_E2E_CHECKPOINT');
+  await page.addInitScript(`(() => {
+    const answers = [null, ${JSON.stringify(folder)}];
+    window.pickFolderCalls = [];
+    window.hearthDesktop = {
+      platform: 'linux',
+      getHostInfo: async () => (${JSON.stringify({ url: env('HEARTH_E2E_URL'), token: env('HEARTH_E2E_TOKEN') })}),
+      onHostStatus: (listener) => { listener({ state: 'ready', url: ${JSON.stringify(env('HEARTH_E2E_URL'))} }); return () => {}; },
+      installCudaProvider: async () => ({ ok: false, exitCode: null, log: '', message: 'not in this test' }),
+      openExternal: async () => {},
+      pickFolder: async (options) => { window.pickFolderCalls.push(options); return answers.shift() ?? null; },
+    };
+  })()`);
+  await page.goto(env('HEARTH_E2E_URL')); // no #token: in the app the bridge hands it over
+  await expect(page.getByTestId('view-models')).toBeVisible();
+  const browse = page.getByTestId('import-browse');
+  await expect(browse).toHaveText('Browse…');
+  await browse.click(); // the user closes the picker: the field stays as it was
+  await expect.poll(() => page.evaluate('window.pickFolderCalls.length')).toBe(1);
+  await expect(page.getByTestId('import-path')).toHaveValue('');
+  await browse.click();
+  await expect(page.getByTestId('import-path')).toHaveValue(folder);
+  await expect(page.getByTestId('import-run')).toBeEnabled();
+  expect(await page.evaluate('window.pickFolderCalls')).toEqual([
+    { title: 'Import local checkpoint', buttonLabel: 'Import' },
+    { title: 'Import local checkpoint', buttonLabel: 'Import' },
+  ]);
+});
+
+test('models: a download cancelled mid-transfer stays resumable, and downloading again resumes from its bytes', async ({ page }) => {
+  const repo = env('HEARTH_E2E_RESUME_REPO');
+  const name = repo.split('/')[1]!;
+  const weights = 'model.safetensors';
+  const weightsBytes = statSync(join(env('HEARTH_E2E_CHECKPOINT'), weights)).size;
+  const kept = 4096;
+  // A host of its own: its HF cache holds nothing of the repo, however often the test runs.
+  const host = await ownHost('resume');
+  // The hub sends the first 4 KiB of the weights, then holds the connection open: the download
+  // sits mid-transfer until it is cancelled, however fast this machine is.
+  await hubControl('POST', `stall?path=${weights}&afterBytes=${kept}`);
+  const requestsBefore = (await hubControl<RequestRecord[]>('GET', 'requests')).length;
+  try {
+    await open(page, 'models', host);
+    await page.getByLabel('Search the Hub').fill(name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    const row = page.getByRole('row', { name: new RegExp(repo) });
+    await row.getByLabel('Variant').selectOption('fp32');
+    await row.getByRole('button', { name: 'Download' }).click();
+
+    const downloads = page.getByTestId('downloads').locator('li').filter({ hasText: repo });
+    const first = downloads.first();
+    await expect(first).toContainText('downloading');
+    // Everything but the weights' remainder is on disk (the stall holds the rest back): the pull
+    // has written the bytes it will resume from.
+    await expect.poll(async () => {
+      const pull = (await admin<PullListResponse>('/api/hub/pulls', {}, host)).pulls.find((p) => p.repo === repo);
+      return pull && pull.bytesTotal !== null ? pull.bytesTotal - pull.bytesDone : null;
+    }, { timeout: 30_000 }).toBe(weightsBytes - kept);
+    await expect(first.getByRole('progressbar')).toHaveAttribute('aria-valuenow', /^[1-9]\d*$/);
+    await expect(first).toContainText(/ of /);
+    await first.getByTestId('pull-cancel').click();
+    await expect(first.locator('.badge')).toHaveText('cancelled');
+    await expect(first).toContainText('resume from the bytes on disk');
+    await expect(first.getByTestId('pull-cancel')).toHaveCount(0);
+    await hubControl('POST', 'release');
+
+    await row.getByRole('button', { name: 'Download' }).click();
+    await expect(downloads).toHaveCount(2);
+    await expect(downloads.nth(1).locator('.badge')).toHaveText('done', { timeout: 60_000 });
+    await expect(page.getByTestId('library')).toContainText(name);
+    const transfers = (await hubControl<RequestRecord[]>('GET', 'requests')).slice(requestsBefore).filter((request) => request.file === weights && request.bodyBytes > 0);
+    expect(transfers.map((request) => [request.range, request.bodyBytes]), 'the stalled transfer, then the rest from where it stopped').toEqual([
+      [undefined, kept],
+      [`bytes=${kept}-`, weightsBytes - kept],
+    ]);
+  } finally {
+    await hubControl('POST', 'release');
+    await host.close();
   }
 });
 
 test('three actions from the start page to a streamed reply: Chat on a library model, type, Enter', async ({ page }) => {
   await ensureInLibrary();
   await admin('/api/serve/stop', { method: 'POST' }); // so that Chat has to load it
+  await serveSettingsOfThisMachine(page);
   await page.goto(`${env('HEARTH_E2E_URL')}/#token=${env('HEARTH_E2E_TOKEN')}`);
   await expect(page.getByTestId('view-models')).toBeVisible(); // the start page
   const actions: string[] = [];
@@ -222,35 +399,155 @@ test('playground: a conversation is saved, regenerated, edited and resent, and r
   await page.getByTestId('system-preset').selectOption('Concise');
   await expect(page.getByTestId('system-prompt')).toHaveValue(/Answer briefly and directly/);
   await page.getByTestId('max-tokens').fill('8');
-  await page.getByTestId('chat-input').fill('First question');
+  // This test's own conversation among any others in the shared host's database.
+  const marker = Date.now().toString(36);
+  await page.getByTestId('chat-input').fill(`First question ${marker}`);
   await page.getByTestId('chat-input').press('Enter');
   await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
   await expect(page.getByTestId('msg-timings')).toContainText('tiny-llama');
-  await expect(page.getByTestId('conversation-item').first()).toHaveText('First question');
+  await expect(page.getByTestId('conversation-item').first()).toHaveText(`First question ${marker}`);
 
   await page.getByTestId('msg-regenerate').click();
   await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
   await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
 
   await page.getByTestId('msg-edit').click();
-  await expect(page.getByTestId('chat-input')).toHaveValue('First question');
-  await page.getByTestId('chat-input').fill('Edited question');
+  await expect(page.getByTestId('chat-input')).toHaveValue(`First question ${marker}`);
+  await page.getByTestId('chat-input').fill(`Edited question ${marker}`);
   await page.getByTestId('chat-input').press('Enter');
   await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
-  await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText(['Edited question']);
-  await expect(page.getByTestId('conversation-item').first()).toHaveText('Edited question');
+  await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText([`Edited question ${marker}`]);
+  await expect(page.getByTestId('conversation-item').first()).toHaveText(`Edited question ${marker}`);
 
   // Saved in the host's database: a reload (or a restart) lists it and reopens it.
   await page.reload();
   await page.getByTestId('nav-playground').click();
-  await page.getByTestId('conversation-item').filter({ hasText: 'Edited question' }).first().click();
-  await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText(['Edited question']);
+  await page.getByTestId('conversation-item').filter({ hasText: `Edited question ${marker}` }).click();
+  await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText([`Edited question ${marker}`]);
   await expect(page.getByTestId('msg-assistant')).toHaveCount(1);
   await expect(page.getByTestId('system-prompt')).toHaveValue(/Answer briefly and directly/, { timeout: 5000 });
   await shot(page, 'playground-conversations');
 });
 
+// A reply the server cannot finish while the test runs: the long-context fixture writing to its
+// 32768-token end (seconds of work even on a fast machine), ignoring EOS.
+const UNFINISHABLE_MAX_TOKENS = 32_000;
+
+for (const how of ['the Stop button', 'Esc'] as const) {
+  test(`playground: ${how} stops a streaming reply; the server cancels it and the request log says so`, async ({ page }) => {
+    await whileServing(env('HEARTH_E2E_LONG_PACKAGE'), async () => {
+      await open(page, 'playground');
+      await page.getByTestId('conversation-new').click();
+      // The playground has no EOS switch; the API does (ignore_eos), and the random model would end some replies early.
+      await page.route('**/api/proxy/v1/chat/completions', (route) =>
+        route.continue({ postData: JSON.stringify({ ...(route.request().postDataJSON() as object), ignore_eos: true }) }));
+      await page.getByTestId('max-tokens').fill(String(UNFINISHABLE_MAX_TOKENS));
+      const marker = `Stop me (${how}) ${Date.now().toString(36)}`;
+      await page.getByTestId('chat-input').fill(marker);
+      await page.getByTestId('chat-input').press('Enter');
+      const reply = page.getByTestId('msg-assistant').last();
+      await expect(reply.locator('.bubble-text'), 'streamed text is showing').toHaveAttribute('data-source', /\S/);
+      if (how === 'Esc') await page.getByTestId('chat-input').press('Escape');
+      else await page.getByTestId('chat-stop').click();
+      await expect(reply.getByTestId('chat-error')).toHaveText('Stopped.');
+      await expect(page.getByTestId('chat-send')).toBeVisible();
+      const shown = await reply.locator('.bubble-text').getAttribute('data-source');
+
+      // The server stopped generating: the request's log row (the real SQLite log) says the client went away, short of max_tokens.
+      let entry: RequestLogEntry | undefined;
+      await expect.poll(async () => {
+        entry = (await admin<RequestListResponse>(`/api/requests?text=${encodeURIComponent(marker)}`)).entries[0];
+        return entry?.status;
+      }, { timeout: 30_000 }).toBe(499);
+      expect(entry!.finishReason).toBe('cancelled');
+      expect(entry!.completionTokens, 'cancelled before max_tokens').toBeLessThan(UNFINISHABLE_MAX_TOKENS);
+      expect(entry!.completionTokens).toBeGreaterThan(0);
+      // By the time the server has logged it, nothing more has reached the reply.
+      expect(await reply.locator('.bubble-text').getAttribute('data-source'), 'the reply stopped growing').toBe(shown);
+
+      // The request log view lists it as cancelled.
+      await page.getByTestId('nav-requests').click();
+      await page.getByTestId('filter-status').selectOption('499');
+      await page.getByTestId('filter-text').fill(marker);
+      await expect(page.getByTestId('request-row')).toHaveCount(1);
+      await expect(page.getByTestId('request-row')).toContainText('499');
+      await page.getByTestId('request-row').click();
+      await expect(page.getByTestId('request-detail')).toContainText('finish: cancelled');
+      await page.unroute('**/api/proxy/v1/chat/completions');
+    });
+  });
+}
+
+test('a conversation survives a restart of the engine host: read with nothing served, then served again and continued', async ({ page }) => {
+  // A host of its own, restarted mid-test: restarting the suites' shared host would pull it from under the other tests.
+  const host = await ownHost('restart');
+  try {
+    await ensureServing(host);
+    await serveSettingsOfThisMachine(page);
+    await open(page, 'playground', host);
+    const marker = Date.now().toString(36);
+    const question = `Remember me after a restart ${marker}`;
+    const other = `Delete me after a restart ${marker}`;
+    for (const text of [other, question]) {
+      await page.getByTestId('conversation-new').click();
+      await page.getByTestId('max-tokens').fill('8');
+      await page.getByTestId('chat-input').fill(text);
+      await page.getByTestId('chat-input').press('Enter');
+      await expect(page.getByTestId('msg-timings')).toHaveCount(1, { timeout: 60_000 });
+      await expect(page.getByTestId('conversation-item').filter({ hasText: text })).toHaveCount(1);
+    }
+    const answer = await page.getByTestId('msg-assistant').locator('.bubble-text').getAttribute('data-source');
+    expect(answer?.length ?? 0).toBeGreaterThan(0);
+    const timings = await page.getByTestId('msg-timings').textContent();
+
+    // A restarted host serves nothing until told to: the conversations list, search, open, read,
+    // rename and delete all the same, and the chat says what sending needs.
+    await host.restart();
+    await page.reload();
+    await page.getByTestId('nav-playground').click();
+    await expect(page.getByTestId('playground-serve-notice')).toContainText('No model is being served');
+    await expect(page.getByTestId('msg-user')).toHaveCount(0); // nothing open until it is reopened
+    await expect(page.getByTestId('conversation-item')).toHaveText([question, other]);
+    await page.getByTestId('conversation-search').fill(`restart ${marker}`);
+    await expect(page.getByTestId('conversation-item')).toHaveCount(2);
+    await page.getByTestId('conversation-search').fill(question);
+    await expect(page.getByTestId('conversation-item')).toHaveText([question]);
+    await page.getByTestId('conversation-item').click();
+    await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText([question]);
+    await expect(page.getByTestId('msg-assistant').locator('.bubble-text')).toHaveAttribute('data-source', answer!);
+    await expect(page.getByTestId('msg-timings'), 'the model, timings and tokens/s it was answered with').toHaveText(timings!);
+    await expect(page.getByTestId('msg-timings')).toContainText('tiny-llama');
+    await expect(page.getByTestId('playground-conversation-model')).toHaveText('tiny-llama');
+    await expect(page.getByTestId('chat-send')).toBeDisabled();
+    await expect(page.getByTestId('msg-regenerate')).toBeDisabled();
+
+    page.once('dialog', (dialog) => void dialog.accept(`Renamed ${marker}`));
+    await page.getByRole('button', { name: `Rename ${question}` }).click();
+    await expect(page.getByTestId('conversation-item')).toHaveText([`Renamed ${marker}`]); // the search still finds it by its text
+    await page.getByTestId('conversation-search').fill('');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('button', { name: `Delete ${other}` }).click();
+    await expect(page.getByTestId('conversation-item')).toHaveText([`Renamed ${marker}`]);
+    await expect(page.getByTestId('playground-serve-notice')).toBeVisible();
+    await shot(page, 'playground-nothing-served');
+
+    // One click serves the model the conversation used (from the library), and it goes on.
+    await page.getByTestId('max-tokens').fill('8');
+    await page.getByTestId('playground-serve-model').click();
+    await expect(page.getByTestId('chat-input')).toBeFocused({ timeout: 60_000 });
+    await expect(page.getByTestId('playground-serve-notice')).toHaveCount(0);
+    await page.keyboard.type(`And after it ${marker}`);
+    await page.keyboard.press('Enter');
+    await expect(page.getByTestId('msg-timings')).toHaveCount(2, { timeout: 60_000 });
+    await expect(page.getByTestId('msg-user').locator('.bubble-text')).toHaveText([question, `And after it ${marker}`]);
+    await expect(page.getByTestId('conversation-item').filter({ hasText: `Renamed ${marker}` }).locator('xpath=..')).toContainText('4 messages');
+  } finally {
+    await host.close();
+  }
+});
+
 test('themes follow the OS unless chosen; Alt+digit opens a view; the current view is aria-current', async ({ page }) => {
+  await ensureServing(); // the dark playground's picture shows a served model, whatever ran before
   const background = () => page.evaluate('getComputedStyle(document.documentElement).getPropertyValue("--bg").trim()');
   await page.emulateMedia({ colorScheme: 'dark' });
   await open(page, 'models');
@@ -274,7 +571,7 @@ test('themes follow the OS unless chosen; Alt+digit opens a view; the current vi
   await expect(page.getByTestId('nav-serve')).toHaveAttribute('aria-current', 'page');
   await expect(page.getByTestId('nav-models')).not.toHaveAttribute('aria-current', 'page');
   await shot(page, 'serve-dark');
-  await page.getByTestId('theme-toggle').click(); // dark → system, for the tests after this one
+  await page.getByTestId('theme-toggle').click(); // dark → system: the toggle goes round
   await expect(page.getByTestId('theme-toggle')).toHaveText('Theme: system');
 });
 
@@ -347,8 +644,9 @@ test('requests: find the chat in the log and read an error request\'s message', 
 test('benchmark: two sweeps, plotted and compared side by side', async ({ page }) => {
   await ensureServing();
   await open(page, 'benchmark');
-  await expect(page.getByTestId('bench-runs').getByTestId('empty-state')).toBeVisible();
-  for (const label of ['first sweep', 'second sweep']) {
+  // This test's own runs, among any others the shared host has (the two newest show side by side).
+  const marker = Date.now().toString(36);
+  for (const label of [`first sweep ${marker}`, `second sweep ${marker}`]) {
     await page.getByTestId('bench-levels').fill('1, 2, 4');
     await page.getByTestId('bench-requests').fill('4');
     await page.getByPlaceholder(/e\.g\. batch/).fill(label);
@@ -362,36 +660,41 @@ test('benchmark: two sweeps, plotted and compared side by side', async ({ page }
 
 test('export: sizing table and a bundle on disk, for Hearth and for vLLM; TGI refuses the fp32 package', async ({ page }) => {
   await ensureServing();
-  await open(page, 'export');
-  await expect(page.getByTestId('sizing-table')).toContainText('T4');
-  await expect(page.getByTestId('export-engine-hearth')).toBeChecked();
-  await page.getByTestId('export-outdir').fill(join(env('HEARTH_E2E_HOME'), 'bundle'));
-  await page.getByTestId('export-run').click();
-  await expect(page.getByTestId('export-location')).toHaveText(join(env('HEARTH_E2E_HOME'), 'bundle'), { timeout: 30_000 });
-  await expect(page.getByTestId('export-result')).toContainText('Dockerfile');
-  await expect(page.getByTestId('export-result-engine')).toHaveText('hearth');
-  await shot(page, 'export');
+  const out = mkdtempSync(join(tmpdir(), 'hearth-e2e-export-')); // bundles go only into empty folders
+  try {
+    await open(page, 'export');
+    await expect(page.getByTestId('sizing-table')).toContainText('T4');
+    await expect(page.getByTestId('export-engine-hearth')).toBeChecked();
+    await page.getByTestId('export-outdir').fill(join(out, 'bundle'));
+    await page.getByTestId('export-run').click();
+    await expect(page.getByTestId('export-location')).toHaveText(join(out, 'bundle'), { timeout: 30_000 });
+    await expect(page.getByTestId('export-result')).toContainText('Dockerfile');
+    await expect(page.getByTestId('export-result-engine')).toHaveText('hearth');
+    await shot(page, 'export');
 
-  // vLLM: the same bundle shape, the pinned image serving the Hub checkpoint the library pulled.
-  await page.getByTestId('export-engine-vllm').check();
-  await expect(page.getByTestId('export-engine-note')).toContainText('original Hub checkpoint');
-  await expect(page.getByTestId('export-result')).toHaveCount(0);
-  await page.getByTestId('export-outdir').fill(join(env('HEARTH_E2E_HOME'), 'bundle-vllm'));
-  await page.getByTestId('export-run').click();
-  await expect(page.getByTestId('export-location')).toHaveText(join(env('HEARTH_E2E_HOME'), 'bundle-vllm'), { timeout: 30_000 });
-  await expect(page.getByTestId('export-result-engine')).toHaveText('vllm');
-  await expect(page.getByTestId('export-image')).toContainText('vllm/vllm-openai:v');
-  await expect(page.getByTestId('export-result')).toContainText('k8s/deployment.yaml');
-  await expect(page.getByTestId('export-result')).not.toContainText('Dockerfile');
-  await expect(page.getByTestId('export-result')).toContainText(`serves ${env('HEARTH_E2E_REPO')} at `);
-  await shot(page, 'export-vllm');
+    // vLLM: the same bundle shape, the pinned image serving the Hub checkpoint the library pulled.
+    await page.getByTestId('export-engine-vllm').check();
+    await expect(page.getByTestId('export-engine-note')).toContainText('original Hub checkpoint');
+    await expect(page.getByTestId('export-result')).toHaveCount(0);
+    await page.getByTestId('export-outdir').fill(join(out, 'bundle-vllm'));
+    await page.getByTestId('export-run').click();
+    await expect(page.getByTestId('export-location')).toHaveText(join(out, 'bundle-vllm'), { timeout: 30_000 });
+    await expect(page.getByTestId('export-result-engine')).toHaveText('vllm');
+    await expect(page.getByTestId('export-image')).toContainText('vllm/vllm-openai:v');
+    await expect(page.getByTestId('export-result')).toContainText('k8s/deployment.yaml');
+    await expect(page.getByTestId('export-result')).not.toContainText('Dockerfile');
+    await expect(page.getByTestId('export-result')).toContainText(`serves ${env('HEARTH_E2E_REPO')} at `);
+    await shot(page, 'export-vllm');
 
-  // TGI takes float16 or bfloat16 only: the served fp32 package is refused with what to do.
-  await page.getByTestId('export-engine-tgi').check();
-  await expect(page.getByTestId('export-engine-note')).toContainText('maintenance mode');
-  await page.getByTestId('export-outdir').fill(join(env('HEARTH_E2E_HOME'), 'bundle-tgi'));
-  await page.getByTestId('export-run').click();
-  await expect(page.getByTestId('export-bundle')).toContainText("TGI's --dtype does not take fp32", { timeout: 30_000 });
-  await expect(page.getByTestId('export-bundle')).toContainText(`hearth pull ${env('HEARTH_E2E_REPO')} --dtype fp16`);
-  await shot(page, 'export-tgi-refused');
+    // TGI takes float16 or bfloat16 only: the served fp32 package is refused with what to do.
+    await page.getByTestId('export-engine-tgi').check();
+    await expect(page.getByTestId('export-engine-note')).toContainText('maintenance mode');
+    await page.getByTestId('export-outdir').fill(join(out, 'bundle-tgi'));
+    await page.getByTestId('export-run').click();
+    await expect(page.getByTestId('export-bundle')).toContainText("TGI's --dtype does not take fp32", { timeout: 30_000 });
+    await expect(page.getByTestId('export-bundle')).toContainText(`hearth pull ${env('HEARTH_E2E_REPO')} --dtype fp16`);
+    await shot(page, 'export-tgi-refused');
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 });

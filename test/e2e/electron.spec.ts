@@ -56,7 +56,7 @@ test('the desktop app opens one sandboxed window on the UI, with the engine host
       const g = globalThis as DesktopGlobal;
       return { keys: Object.keys(g.hearthDesktop).sort(), require: typeof g.require, process: typeof g.process };
     });
-    expect(surface).toEqual({ keys: ['getHostInfo', 'installCudaProvider', 'onHostStatus', 'openExternal', 'platform'], require: 'undefined', process: 'undefined' });
+    expect(surface).toEqual({ keys: ['getHostInfo', 'installCudaProvider', 'onHostStatus', 'openExternal', 'pickFolder', 'platform'], require: 'undefined', process: 'undefined' });
 
     info = await window.evaluate(() => (globalThis as DesktopGlobal).hearthDesktop.getHostInfo());
     expect(info.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

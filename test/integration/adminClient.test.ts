@@ -80,7 +80,7 @@ test('the typed client talks to the real host: status, library, serve, request l
 });
 
 test('conversations: saved, listed newest first, searched, renamed, deleted; they survive a host restart', async () => {
-  const first = await client.createConversation({ systemPrompt: 'Be brief.', messages: [{ role: 'user', content: 'What is a llama?' }, { role: 'assistant', content: 'A camelid.', model: 'tiny' }] });
+  const first = await client.createConversation({ systemPrompt: 'Be brief.', messages: [{ role: 'user', content: 'What is a llama?' }, { role: 'assistant', content: 'A camelid.', model: 'tiny', timings: { ttftMs: 12, totalMs: 40, completionTokens: 3, tokensPerSec: 75, finishReason: 'length' } }] });
   assert.equal(first.title, 'What is a llama?', 'titled by its first message');
   const second = await client.createConversation({ messages: [{ role: 'user', content: 'Tell me about alpacas' }] });
   assert.deepEqual((await client.conversations()).conversations.map((conversation) => conversation.id), [second.id, first.id]);
@@ -105,6 +105,7 @@ test('conversations: saved, listed newest first, searched, renamed, deleted; the
   assert.equal(reopened.systemPrompt, 'Be brief.');
   assert.deepEqual(reopened.messages.map((message) => message.content), ['What is a llama?', 'A camelid.', 'And their wool?']);
   assert.equal(reopened.messages[1]!.model, 'tiny');
+  assert.deepEqual(reopened.messages[1]!.timings, { ttftMs: 12, totalMs: 40, completionTokens: 3, tokensPerSec: 75, finishReason: 'length' }, 'the timings line reads as it did, max tokens and all');
   assert.deepEqual(await client.deleteConversation(second.id), { deleted: second.id });
   const gone = await client.conversation(second.id).catch((error: unknown) => error);
   assert.ok(gone instanceof AdminRequestError);

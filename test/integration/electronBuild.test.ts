@@ -123,6 +123,7 @@ async function checkPreloadInSandbox(source: string): Promise<void> {
   const replies: Record<string, unknown> = {
     'host:get-info': { ok: true, value: { url: 'http://127.0.0.1:5555', token: 't' } },
     'host:get-status': { ok: true, value: { state: 'starting', attempt: 1 } },
+    'dialog:pick-folder': { ok: true, value: '/home/me/finetunes/my-model' },
     'shell:open-external': { ok: false, error: { name: 'RefusedLink', message: 'Only http(s) links open outside Hearth', stack: 'RefusedLink: Only http(s)\n    at main' } },
   };
   const electron = {
@@ -158,8 +159,11 @@ async function checkPreloadInSandbox(source: string): Promise<void> {
   assert.equal(Object.prototype.toString.call(refused), '[object Error]', 'a real Error (of the preload realm)');
   assert.equal(refused?.name, 'RefusedLink');
   assert.match(refused?.stack ?? '', /at main/);
+  // The folder picker (Import local checkpoint's Browse…) asks main over its own channel.
+  assert.equal(await api.pickFolder({ title: 'Import local checkpoint', buttonLabel: 'Import' }), '/home/me/finetunes/my-model');
   assert.deepEqual(
     invoked.map((call) => call.channel),
-    ['host:get-info', 'host:get-status', 'shell:open-external'],
+    ['host:get-info', 'host:get-status', 'shell:open-external', 'dialog:pick-folder'],
   );
+  assert.deepEqual(invoked.at(-1)!.args, [{ title: 'Import local checkpoint', buttonLabel: 'Import' }]);
 }

@@ -6,8 +6,9 @@ import { MODEL_DTYPES, type ModelDtype } from '../../../engine/common/manifest.j
 import { Card, Empty, ErrorBox, Loading, ProgressBar } from '../components/States.js';
 import { formatBytes, formatCount } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
+import { desktopApi } from '../api/hostInfo.js';
 import { useHost } from '../hostContext.js';
-import { savedServeSettings } from './ServeView.js';
+import { serveForChat } from './ServeView.js';
 import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
 export function ModelsView({ go }: ViewProps) {
@@ -78,10 +79,8 @@ function LibraryTable({ models, onChanged, onServe, onChat }: { models: LibraryM
   // is the one served, and open the playground, whose input takes the focus once it is ready.
   const chat = async (name: string) => {
     onChat(name);
-    if (serve.state === 'ready' && serve.settings?.model === name) return;
-    const settings = { ...(serve.settings ?? savedServeSettings()), model: name, dtype: undefined };
     try {
-      setServe(await (serve.state === 'ready' || serve.state === 'starting' ? client.reloadServe(settings) : client.startServe(settings)));
+      setServe(await serveForChat({ client, serve }, name));
     } catch (reason) {
       setError(reason);
     }
@@ -133,6 +132,16 @@ function ImportLocal() {
   const [name, setName] = useState('');
   const [dtype, setDtype] = useState<ModelDtype>('int4');
   const [error, setError] = useState<unknown>(null);
+  // Inside the desktop app the OS's folder picker fills the field; a browser can't give a page a path.
+  const desktop = desktopApi();
+  const browse = async () => {
+    try {
+      const picked = await desktop!.pickFolder({ title: 'Import local checkpoint', buttonLabel: 'Import' });
+      if (picked !== null) setPath(picked);
+    } catch (reason) {
+      setError(reason);
+    }
+  };
   const start = async (event: React.FormEvent) => {
     event.preventDefault();
     try {
@@ -151,6 +160,7 @@ function ImportLocal() {
           Checkpoint folder
           <input data-testid="import-path" value={path} onChange={(event) => setPath(event.target.value)} placeholder="/home/me/finetunes/my-model (config.json, *.safetensors, tokenizer.json)" />
         </label>
+        {desktop && <button type="button" onClick={() => void browse()} data-testid="import-browse">Browse…</button>}
         <label>
           Name
           <input data-testid="import-name" value={name} onChange={(event) => setName(event.target.value)} placeholder="the folder's name" />

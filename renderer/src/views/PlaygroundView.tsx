@@ -3,15 +3,17 @@
 // Replies render as sanitized Markdown; a reasoning model's thinking shows in a collapsible block
 // above its answer. Conversations are saved in the app's database after every reply (list,
 // search, rename, delete; they survive restarts); the last reply can be regenerated and a user
-// message edited and sent again.
-import { useRef, useState } from 'react';
-import type { ConversationMessage } from '../../../engine/common/adminApi.js';
+// message edited and sent again. Conversations list, open and read with nothing served (after a
+// restart, say); only sending needs a model, and the chat says which one and offers to serve it.
+import { useEffect, useRef, useState } from 'react';
+import type { ConversationMessage, ServeStatus } from '../../../engine/common/adminApi.js';
 import { useAsync } from '../components/useAsync.js';
 import { ChatError, streamChat, type ChatMessage, type ChatTimings, type SamplingControls } from '../api/chat.js';
 import { Markdown } from '../components/Markdown.js';
 import { Card, Empty } from '../components/States.js';
 import { formatMs, formatRate } from '../components/format.js';
 import { useHost } from '../hostContext.js';
+import { serveForChat } from './ServeView.js';
 import type { ViewProps } from './viewProps.js';
 
 /** System prompts to start from; the user's own presets are added to these (kept in localStorage). */
@@ -36,7 +38,8 @@ interface Turn extends Omit<ConversationMessage, 'timings'> {
 }
 
 export function PlaygroundView({ go }: ViewProps) {
-  const { client, serve } = useHost();
+  const { client, serve, setServe } = useHost();
+  const ready = serve.state === 'ready';
   const [turns, setTurns] = useState<Turn[]>([]);
   const [input, setInput] = useState('');
   const [system, setSystem] = useState('');
@@ -58,17 +61,11 @@ export function PlaygroundView({ go }: ViewProps) {
     setPresets({ ...BUILT_IN_PRESETS, ...mine });
   };
 
-  if (serve.state !== 'ready') {
-    return (
-      <div className="view" data-testid="view-playground">
-        <h1>Playground</h1>
-        <Empty title={serve.state === 'starting' ? `Loading ${serve.settings?.model ?? 'the model'}…` : serve.state === 'failed' ? 'The model could not be served.' : 'No model is being served.'}>
-          {serve.state === 'failed' && serve.error && <div className="error-text" data-testid="playground-serve-error">{serve.error}</div>}
-          {serve.state !== 'starting' && <button type="button" onClick={() => go('serve')}>Start serving a model</button>}
-        </Empty>
-      </div>
-    );
-  }
+  const inputRef = useRef<HTMLTextAreaElement>(null);
+  // The input takes the focus once there is a model to send to (the Models view's Chat action lands here while it loads).
+  useEffect(() => {
+    if (ready) inputRef.current?.focus();
+  }, [ready]);
 
   const updateLast = (change: (turn: Turn) => Turn) => setTurns((all) => [...all.slice(0, -1), change(all[all.length - 1]!)]);
 
@@ -76,7 +73,7 @@ export function PlaygroundView({ go }: ViewProps) {
   const persist = async (final: Turn[]) => {
     const messages: ConversationMessage[] = final.map(({ streaming: _streaming, timings, ...turn }) => ({
       ...turn,
-      ...(timings ? { timings: { ttftMs: timings.ttftMs, totalMs: timings.totalMs, completionTokens: timings.completionTokens, tokensPerSec: timings.tokensPerSec } } : {}),
+      ...(timings ? { timings: { ttftMs: timings.ttftMs, totalMs: timings.totalMs, completionTokens: timings.completionTokens, tokensPerSec: timings.tokensPerSec, finishReason: timings.finishReason } } : {}),
     }));
     try {
       if (conversationId) await client.updateConversation(conversationId, { messages, systemPrompt: system });
@@ -130,7 +127,7 @@ export function PlaygroundView({ go }: ViewProps) {
 
   const send = async () => {
     const text = input.trim();
-    if (!text || streaming) return;
+    if (!text || streaming || !ready) return;
     setInput('');
     await run(turns, text);
   };
@@ -138,7 +135,7 @@ export function PlaygroundView({ go }: ViewProps) {
   /** The last reply again, from the same history. */
   const regenerate = async () => {
     const lastUser = turns.length - 2;
-    if (streaming || lastUser < 0 || turns[lastUser]!.role !== 'user') return;
+    if (streaming || !ready || lastUser < 0 || turns[lastUser]!.role !== 'user') return;
     await run(turns.slice(0, lastUser), turns[lastUser]!.content);
   };
 
@@ -154,7 +151,7 @@ export function PlaygroundView({ go }: ViewProps) {
     const conversation = await client.conversation(id);
     setConversationId(conversation.id);
     setSystem(conversation.systemPrompt);
-    setTurns(conversation.messages.map(({ timings, ...message }) => ({ ...message, ...(timings ? { timings: { ...timings, promptTokens: null, finishReason: null } } : {}) })));
+    setTurns(conversation.messages.map(({ timings, ...message }) => ({ ...message, ...(timings ? { timings: { ...timings, promptTokens: null, finishReason: timings.finishReason ?? null } } : {}) })));
   };
   const newConversation = () => {
     if (streaming) return;
@@ -176,7 +173,7 @@ export function PlaygroundView({ go }: ViewProps) {
 
   return (
     <div className="view playground" data-testid="view-playground">
-      <h1>Playground <span className="muted small">— {serve.servedName}</span></h1>
+      <h1>Playground <span className="muted small">— {ready ? serve.servedName : 'no model served'}</span></h1>
       <div className="playground-grid">
         <Card title="Conversations" testId="conversations" actions={<button type="button" onClick={newConversation} disabled={streaming} data-testid="conversation-new">New</button>}>
           <input aria-label="Search conversations" placeholder="Search" value={query} onChange={(event) => setQuery(event.target.value)} data-testid="conversation-search" />
@@ -223,11 +220,12 @@ export function PlaygroundView({ go }: ViewProps) {
                   <button type="button" className="link small" onClick={() => edit(index)} data-testid="msg-edit">Edit</button>
                 )}
                 {!streaming && turn.role === 'assistant' && index === turns.length - 1 && (
-                  <button type="button" className="link small" onClick={() => void regenerate()} data-testid="msg-regenerate">Regenerate</button>
+                  <button type="button" className="link small" onClick={() => void regenerate()} disabled={!ready} title={ready ? undefined : 'Serve a model to regenerate'} data-testid="msg-regenerate">Regenerate</button>
                 )}
               </div>
             ))}
           </div>
+          {!ready && <ServeNotice serve={serve} conversationModel={turns.findLast((turn) => turn.model)?.model ?? null} go={go} onServe={async (name) => setServe(await serveForChat({ client, serve }, name))} />}
           <form className="chat-input" onSubmit={(event) => { event.preventDefault(); void send(); }}>
             <textarea
               value={input}
@@ -242,15 +240,14 @@ export function PlaygroundView({ go }: ViewProps) {
               }}
               placeholder="Message (Enter to send, Shift+Enter for a new line)"
               rows={3}
-              // The Models view's Chat action lands here: typing goes straight into the message.
-              autoFocus
+              ref={inputRef}
               data-testid="chat-input"
             />
             <div className="column">
               {streaming ? (
                 <button type="button" className="danger" onClick={() => abort.current?.abort()} title="Stop (Esc)" data-testid="chat-stop">Stop</button>
               ) : (
-                <button type="submit" className="primary" disabled={!input.trim()} data-testid="chat-send">Send</button>
+                <button type="submit" className="primary" disabled={!ready || !input.trim()} title={ready ? undefined : 'Serve a model to send'} data-testid="chat-send">Send</button>
               )}
               <button type="button" onClick={newConversation} disabled={streaming}>Clear</button>
             </div>
@@ -281,6 +278,43 @@ export function PlaygroundView({ go }: ViewProps) {
             </label>
           </div>
         </Card>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * Why Send is off while nothing is served, and the way back: serve the model the open conversation
+ * used (when the library has it, as the Models view's Chat does), or pick one in the Serve view.
+ */
+function ServeNotice({ serve, conversationModel, go, onServe }: { serve: ServeStatus; conversationModel: string | null; go: ViewProps['go']; onServe: (name: string) => Promise<void> }) {
+  const { client } = useHost();
+  const library = useAsync(() => client.library(), [client]);
+  const [error, setError] = useState<unknown>(null);
+  const inLibrary = conversationModel !== null && (library.data?.models ?? []).some((model) => model.name === conversationModel);
+  if (serve.state === 'starting') {
+    return <div className="notice" role="status" data-testid="playground-serve-notice">Loading {serve.settings?.model ?? 'the model'}… Send works once it is loaded.</div>;
+  }
+  const serveIt = async () => {
+    try {
+      setError(null);
+      await onServe(conversationModel!);
+    } catch (reason) {
+      setError(reason);
+    }
+  };
+  return (
+    <div className="notice" role="status" data-testid="playground-serve-notice">
+      <div>
+        {serve.state === 'failed' ? 'The model could not be served' : 'No model is being served'}
+        {conversationModel ? <>: this conversation was with <strong data-testid="playground-conversation-model">{conversationModel}</strong>. </> : '. '}
+        Serve a model to send or regenerate; reading, renaming and deleting conversations work without one.
+      </div>
+      {serve.state === 'failed' && serve.error && <div className="error-text" data-testid="playground-serve-error">{serve.error}</div>}
+      {error !== null && <div className="error-text">{(error as Error).message}</div>}
+      <div className="notice-actions">
+        {inLibrary && <button type="button" className="primary" onClick={() => void serveIt()} data-testid="playground-serve-model">Serve {conversationModel}</button>}
+        <button type="button" onClick={() => go('serve')} data-testid="playground-open-serve">{inLibrary ? 'Another model…' : 'Open Serve'}</button>
       </div>
     </div>
   );

@@ -1,14 +1,14 @@
 // Serve: pick a model and variant, tune the settings, start/stop/reload, and copy a snippet
 // that calls the endpoint.
 import { useEffect, useState } from 'react';
-import type { LibraryModel, ServeSettings } from '../../../engine/common/adminApi.js';
+import type { LibraryModel, ServeSettings, ServeStatus } from '../../../engine/common/adminApi.js';
 import { MODEL_DTYPES, type ModelDtype } from '../../../engine/common/manifest.js';
 import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, type DeviceChoice } from '../../../engine/common/servingConfig.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../../../engine/common/batching.js';
 import { Card, Empty, ErrorBox, Stat } from '../components/States.js';
 import { formatBytes } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
-import { useHost } from '../hostContext.js';
+import { useHost, type HostState } from '../hostContext.js';
 import { curlSnippet, langchainSnippet, openaiSnippet } from './snippets.js';
 import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
@@ -34,6 +34,16 @@ export function savedServeSettings(): ServeSettings {
   } catch {
     return DEFAULT_SETTINGS;
   }
+}
+
+/**
+ * Serves library model `name` to chat with (the Serve view's last settings), unless it is the one
+ * served: the Models view's Chat action and the playground's, for a conversation's model.
+ */
+export async function serveForChat({ client, serve }: Pick<HostState, 'client' | 'serve'>, name: string): Promise<ServeStatus> {
+  if (serve.state === 'ready' && serve.settings?.model === name) return serve;
+  const settings = { ...(serve.settings ?? savedServeSettings()), model: name, dtype: undefined };
+  return serve.state === 'ready' || serve.state === 'starting' ? client.reloadServe(settings) : client.startServe(settings);
 }
 
 export function ServeView({ go }: ViewProps) {
