@@ -62,7 +62,7 @@ interface LiveRun {
   abort: AbortController;
 }
 
-export function benchService(db: Db, options: { currentConfig: () => ServingConfig | null; device: () => string }): BenchService {
+export function benchService(db: Db, options: { device: () => string }): BenchService {
   migrateBench(db);
   const live = new Map<string, LiveRun>();
   return {
@@ -104,7 +104,7 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
       }
       const runId = newRunId();
       const levelsTotal = request.concurrencyLevels.length;
-      const label = request.label?.trim() || `batch ${options.currentConfig()?.batching.maxBatchSize ?? '?'} · ${request.concurrencyLevels.join('/')}`;
+      const label = request.label?.trim() || `batch ${target.config?.batching.maxBatchSize ?? '?'} · ${request.concurrencyLevels.join('/')}`;
       const run: BenchRun = {
         runId,
         label,
@@ -116,7 +116,7 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
         sweep: { ...request, label },
         levels: [],
         error: null,
-        config: options.currentConfig(),
+        config: target.config,
       };
       const abort = new AbortController();
       live.set(runId, { run, abort });
