@@ -50,6 +50,10 @@ export function PlaygroundView({ go }: ViewProps) {
   const conversations = useAsync(() => client.conversations(query), [client, query], saved);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [presets, setPresets] = useState<Record<string, string>>(() => ({ ...BUILT_IN_PRESETS, ...savedPresets() }));
+  // A library server serves every library model by name: the chat names the one picked here.
+  const libraryServed = serve.state === 'ready' && serve.settings?.library !== undefined;
+  const libraryNames = useAsync(async () => (libraryServed ? (await client.library()).models.filter((model) => model.variants.length > 0).map((model) => model.name) : []), [client, libraryServed]);
+  const [pickedModel, setPickedModel] = useState('');
   const savePreset = () => {
     const name = prompt('Save this system prompt as a preset named');
     if (!name?.trim()) return;
@@ -95,7 +99,7 @@ export function PlaygroundView({ go }: ViewProps) {
       ...before.filter((turn) => !turn.error).map((turn) => ({ role: turn.role, content: turn.content })),
       { role: 'user', content: text },
     ];
-    const model = serve.servedName ?? '';
+    const model = libraryServed ? pickedModel || (libraryNames.data?.[0] ?? '') : (serve.servedName ?? '');
     const user: Turn = { role: 'user', content: text };
     let reply: Turn = { role: 'assistant', content: '', streaming: true, model };
     setTurns([...before, user, reply]);
@@ -176,7 +180,16 @@ export function PlaygroundView({ go }: ViewProps) {
 
   return (
     <div className="view playground" data-testid="view-playground">
-      <h1>Playground <span className="muted small">— {serve.servedName}</span></h1>
+      <h1>
+        Playground{' '}
+        {libraryServed ? (
+          <select aria-label="Model" value={pickedModel || (libraryNames.data?.[0] ?? '')} onChange={(event) => setPickedModel(event.target.value)} data-testid="playground-model">
+            {(libraryNames.data ?? []).map((name) => <option key={name} value={name}>{name}</option>)}
+          </select>
+        ) : (
+          <span className="muted small">— {serve.servedName}</span>
+        )}
+      </h1>
       <div className="playground-grid">
         <Card title="Conversations" testId="conversations" actions={<button type="button" onClick={newConversation} disabled={streaming} data-testid="conversation-new">New</button>}>
           <input aria-label="Search conversations" placeholder="Search" value={query} onChange={(event) => setQuery(event.target.value)} data-testid="conversation-search" />
