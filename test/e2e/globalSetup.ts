@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
+import { withEngineMalloc } from '../../engine/common/hostProcess.js';
 import { startFakeHub } from '../fixtures/fakeHub.js';
 import { ensureFixtureCheckpoint, ensureFixturePackage } from '../fixtures/packages.js';
 
@@ -39,7 +40,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const child: ChildProcess = fork(join(root, 'engine/host/main.ts'), [], {
     execArgv: ['--import', 'tsx'],
     cwd: root,
-    env: {
+    // As the desktop supervisor forks it (electron/main.ts).
+    env: withEngineMalloc({
       ...process.env,
       HEARTH_HOME: home,
       HEARTH_ADMIN_TOKEN: token,
@@ -48,7 +50,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       HF_ENDPOINT: hub.url,
       HF_HUB_CACHE: join(work, 'hf-cache'),
       HF_TOKEN: '',
-    },
+    }, process.platform),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const url = await new Promise<string>((resolve, reject) => {
