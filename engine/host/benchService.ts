@@ -2,7 +2,6 @@
 // served model, report each finished level as a `bench` event, and are stored in SQLite when
 // done (under the id the UI was given at the start).
 import type { BenchLevelResult, BenchProgress, BenchRun, BenchRunSummary, BenchSweepRequest, LatencyPercentiles } from '../common/adminApi.js';
-import type { ServingConfig } from '../common/servingConfig.js';
 import { DEFAULT_BENCH_SETTINGS, getRun, listRuns, migrateBench, runBenchmark, saveRun, type LevelResult, type BenchRun as StoredRun } from '../bench/index.js';
 import { newRunId } from '../bench/sweep.js';
 import type { Db } from '../store/db.js';
