@@ -91,6 +91,9 @@ export class DashboardSampler {
     const engine = inputs.engine;
     const elapsedSec = this.previous === null ? 0 : (inputs.timeMs - this.previous.timeMs) / 1000;
     const models = inputs.models?.map((model) => this.modelRow(model, inputs, elapsedSec));
+    // An unloaded model is forgotten: when it loads again its count starts anew.
+    const present = new Set(inputs.models?.map((model) => model.id));
+    for (const id of this.previousByModel.keys()) if (!present.has(id)) this.previousByModel.delete(id);
     // A library server's total counts on across unloads (a model's own count restarts when it reloads).
     const tokensGenerated = models ? this.libraryTokens : (engine?.tokensGenerated ?? 0);
     let tokensPerSec = 0;
@@ -136,7 +139,7 @@ export class DashboardSampler {
   private modelRow(model: ModelInputs, inputs: DashboardInputs, elapsedSec: number): ModelDashboard {
     const tokens = model.engine?.tokensGenerated ?? 0;
     const before = this.previousByModel.get(model.id);
-    // A model first seen (or reloaded: its count restarted) counts from what it has now.
+    // A model first seen (loaded since the last tick) counts what it has generated since its load.
     const delta = before === undefined || tokens < before ? tokens : tokens - before;
     this.previousByModel.set(model.id, tokens);
     this.libraryTokens += delta;

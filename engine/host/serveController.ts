@@ -70,7 +70,7 @@ export class ServeController {
   start(settings: ServeSettings): Promise<ServeStatus> {
     return this.serialize(async () => {
       if (this.running) {
-        throw conflict(`Already serving '${this.status.servedName}'. Stop it first, or use Reload to apply new settings.`);
+        throw conflict(`Already serving ${this.status.servedName ? `'${this.status.servedName}'` : 'the library'}. Stop it first, or use Reload to apply new settings.`);
       }
       return this.launch(settings);
     });

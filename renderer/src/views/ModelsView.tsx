@@ -8,7 +8,7 @@ import { formatBytes, formatCount } from '../components/format.js';
 import { useAsync } from '../components/useAsync.js';
 import { useHost } from '../hostContext.js';
 import { savedServeSettings } from './ServeView.js';
-import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
+import { PLAYGROUND_MODEL_KEY, PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
 export function ModelsView({ go }: ViewProps) {
   const { client, pulls } = useHost();
@@ -77,9 +77,11 @@ function LibraryTable({ models, onChanged, onServe, onChat }: { models: LibraryM
   // One click to a conversation: serve the model (with the Serve view's last settings) unless it
   // is the one served, and open the playground, whose input takes the focus once it is ready.
   const chat = async (name: string) => {
+    // A library server serves it already, by name: the playground picks it.
+    if (serve.state === 'ready' && serve.settings?.library) sessionStorage.setItem(PLAYGROUND_MODEL_KEY, name);
     onChat(name);
-    if (serve.state === 'ready' && serve.settings?.model === name) return;
-    const settings = { ...(serve.settings ?? savedServeSettings()), model: name, dtype: undefined };
+    if (serve.state === 'ready' && (serve.settings?.model === name || serve.settings?.library)) return;
+    const settings = { ...(serve.settings ?? savedServeSettings()), model: name, dtype: undefined, library: undefined };
     try {
       setServe(await (serve.state === 'ready' || serve.state === 'starting' ? client.reloadServe(settings) : client.startServe(settings)));
     } catch (reason) {

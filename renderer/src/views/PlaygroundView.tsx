@@ -12,7 +12,7 @@ import { Markdown } from '../components/Markdown.js';
 import { Card, Empty } from '../components/States.js';
 import { formatMs, formatRate } from '../components/format.js';
 import { useHost } from '../hostContext.js';
-import type { ViewProps } from './viewProps.js';
+import { PLAYGROUND_MODEL_KEY, type ViewProps } from './viewProps.js';
 
 /** System prompts to start from; the user's own presets are added to these (kept in localStorage). */
 const BUILT_IN_PRESETS: Record<string, string> = {
@@ -53,7 +53,11 @@ export function PlaygroundView({ go }: ViewProps) {
   // A library server serves every library model by name: the chat names the one picked here.
   const libraryServed = serve.state === 'ready' && serve.settings?.library !== undefined;
   const libraryNames = useAsync(async () => (libraryServed ? (await client.library()).models.filter((model) => model.variants.length > 0).map((model) => model.name) : []), [client, libraryServed]);
-  const [pickedModel, setPickedModel] = useState('');
+  const [pickedModel, setPickedModel] = useState(() => {
+    const asked = sessionStorage.getItem(PLAYGROUND_MODEL_KEY) ?? '';
+    sessionStorage.removeItem(PLAYGROUND_MODEL_KEY);
+    return asked;
+  });
   const savePreset = () => {
     const name = prompt('Save this system prompt as a preset named');
     if (!name?.trim()) return;
