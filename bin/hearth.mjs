@@ -17,7 +17,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // same value). So on Linux they run in a child started with it. Signals: the terminal sends Ctrl-C
 // to the whole process group (the child gets it itself, once); SIGTERM and SIGHUP, sent to this
 // process's pid, are passed on, as SIGINT is when there is no terminal.
-const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' };
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '4194304' };
 const [command, ...rest] = process.argv.slice(2);
 const loadsModels = (command === 'serve' && rest.includes('--library')) || command === 'app';
 if (process.platform === 'linux' && loadsModels && Object.keys(MALLOC_ENV).some((name) => process.env[name] === undefined)) {
