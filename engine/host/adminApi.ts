@@ -139,6 +139,11 @@ function handlers(ctx: AdminApiContext): Handlers {
       if (dtype === null && served.state === 'ready' && served.settings?.model === name) {
         throw conflict(`'${name}' is being served. Stop serving it on the Serve tab, then delete it.`);
       }
+      // A library server: a loaded model is in use (an unloaded one may go; the next request naming it gets a 404).
+      const loaded = ctx.serve.server()?.library?.models().models.find((model) => model.name === name && model.state !== 'unloaded');
+      if (dtype === null && loaded) {
+        throw conflict(`'${loaded.id}' is loaded by the library server. Unload it on the Serve tab, then delete it.`);
+      }
       return { removed: await ctx.library.remove(name, dtype) };
     },
 

@@ -140,6 +140,9 @@ test('unload is refused while a stream runs (which runs to its end), then unload
   assert.equal(reloaded.state, 'ready');
   assert.ok((reloaded.memoryBytes ?? 0) > 0);
   assert.ok(reloaded.contextLength > 0);
+  const inUse = await rejection(client.deleteModel('beta'));
+  assert.equal(inUse.status, 409, 'a loaded model is not deleted under the server');
+  assert.match(inUse.message, /'beta:fp32' is loaded by the library server/);
   const unknown = await rejection(client.loadServedModel('nope'));
   assert.equal(unknown.status, 404);
   assert.match(unknown.message, /'nope' does not exist.*'alpha', 'beta'/);
