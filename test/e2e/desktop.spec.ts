@@ -459,5 +459,11 @@ test.describe('serve the library', () => {
     await expect(loaded.getByTestId('loaded-tiny-llama:fp32')).toBeVisible();
     await expect(page.getByTestId('serve-memory-used')).toContainText('1 of at most 2 loaded');
     expect((await admin<{ models: Array<{ id: string; state: string }> }>('/api/serve/models')).models.find((model) => model.id === `${SECOND}:fp32`)?.state).toBe('unloaded');
+
+    // And Load brings it back, by name, before any request names it.
+    await page.getByTestId('serve-load-choice').selectOption(`${SECOND}:fp32`);
+    await page.getByTestId('serve-load').click();
+    await expect(loaded.getByTestId(`loaded-${SECOND}:fp32`)).toBeVisible({ timeout: 30_000 });
+    await expect(page.getByTestId('serve-memory-used')).toContainText('2 of at most 2 loaded');
   });
 });
