@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { HostStatus } from '../engine/common/desktopApi.js';
-import { HOST_ENV, serializeError } from '../engine/common/hostProcess.js';
+import { HOST_ENV, serializeError, withEngineMalloc } from '../engine/common/hostProcess.js';
 import { INVOKE_CHANNELS, type InvokeArgs, type InvokeChannel, type InvokeResult } from '../engine/common/ipc/channels.js';
 import type { IpcResult } from '../engine/common/ipc/ipcResult.js';
 import { assertInvokeChannel } from './channelAllowlist.js';
@@ -41,7 +41,8 @@ const adminToken = randomBytes(32).toString('hex');
 
 const supervisor = new Supervisor({
   spawn: () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, [HOST_ENV.adminToken]: adminToken, [HOST_ENV.adminPort]: String(preferredPort) };
+    // The host loads and unloads models: its malloc must give freed memory back (ENGINE_MALLOC_ENV).
+    const env: NodeJS.ProcessEnv = withEngineMalloc({ ...process.env, [HOST_ENV.adminToken]: adminToken, [HOST_ENV.adminPort]: String(preferredPort) }, process.platform);
     const binding = app.isPackaged ? null : electronSqliteBindingPath(app.getAppPath(), process.versions.electron);
     if (binding && existsSync(binding)) env[HOST_ENV.sqliteBinding] = binding;
     // In development the renderer comes from Vite's dev server, an origin the admin API refuses unless told.

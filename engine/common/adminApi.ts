@@ -193,6 +193,21 @@ export interface ServeSettings {
   contentLogging: boolean;
   /** Serve Vertex AI's /predict as well. */
   vertex?: boolean;
+  /**
+   * Serve the whole library instead of `model` (`hearth serve --library`): every ready model at
+   * this port, loaded on demand by the name a request gives, within these limits.
+   */
+  library?: ServeLibrarySettings;
+}
+
+/** Library mode's limits (the flags of `hearth serve --library`). */
+export interface ServeLibrarySettings {
+  /** Most models in memory at once (--max-loaded-models). */
+  maxLoadedModels: number;
+  /** Memory the loaded models may hold together, bytes; 0 = 75 % of this machine's memory (--memory-budget). */
+  memoryBudgetBytes: number;
+  /** Seconds an idle model stays loaded; -1 = until evicted (--idle-unload-seconds). */
+  idleUnloadSeconds: number;
 }
 
 export type ServeState = 'stopped' | 'starting' | 'ready' | 'stopping' | 'failed';
@@ -212,6 +227,42 @@ export interface ServeStatus {
   startedAtMs: number | null;
   /** Set when state is 'failed': what happened and what to do. */
   error: string | null;
+}
+
+/** One model variant of a library server (GET /api/serve/models). */
+export interface ServedModelStatus {
+  /** `name:dtype`, what a request's `model` may name (or the bare name). */
+  id: string;
+  name: string;
+  dtype: ModelDtype;
+  state: 'unloaded' | 'loading' | 'ready' | 'unloading';
+  pinned: boolean;
+  /** Requests holding the model (running or queued in its engine). */
+  activeRequests: number;
+  /** Memory it holds (its estimate while loading); null when unloaded. */
+  memoryBytes: number | null;
+  loadMs: number | null;
+  contextLength: number;
+}
+
+/** GET /api/serve/models: every servable variant of the library server and the limits they share. */
+export interface ServedModelsResponse {
+  models: ServedModelStatus[];
+  usedBytes: number;
+  memoryBudgetBytes: number;
+  maxLoadedModels: number;
+  idleUnloadSeconds: number;
+}
+
+/** POST /api/serve/models/load and /unload body. */
+export interface ServeModelRequest {
+  /** A library name, or `name:dtype`. */
+  model: string;
+}
+
+/** POST /api/serve/models/unload → what was unloaded (null: it was not loaded). */
+export interface ServeModelUnloaded {
+  unloaded: string | null;
 }
 
 /** POST /api/serve/start and /api/serve/reload body. */
@@ -276,6 +327,28 @@ export interface DashboardSnapshot {
   kvCacheCapacityTokens: number;
   /** The last ≤120 ticks of tokens/s, oldest first, for the chart. */
   history: { timeMs: number; tokensPerSec: number; runningRequests: number; queuedRequests: number }[];
+  /** A library server: one row per loaded model (the figures above are their total); empty when one model is served. */
+  models: ModelDashboard[];
+}
+
+/** One loaded model of a library server on the dashboard. */
+export interface ModelDashboard {
+  /** `name:dtype`. */
+  id: string;
+  state: ServedModelStatus['state'];
+  memoryBytes: number;
+  activeRequests: number;
+  runningRequests: number;
+  queuedRequests: number;
+  tokensPerSec: number;
+  /** Tokens generated since this model loaded. */
+  tokensGenerated: number;
+  /** Requests answered by this model since the server started (from the request log). */
+  requestsTotal: number;
+  requestsFailed: number;
+  ttftMs: LatencyPercentiles;
+  itlMs: LatencyPercentiles;
+  kvCacheUsage: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,6 +428,11 @@ export interface BenchSweepRequest {
   outputTokens: number;
   /** Requests per concurrency level. */
   requestsPerLevel: number;
+  /**
+   * A library server: the model to measure (`name` or `name:dtype`; it is loaded first, so the
+   * load is not measured). Required there; ignored when one model is served.
+   */
+  model?: string;
 }
 
 export interface BenchStarted {

@@ -32,7 +32,12 @@ import type {
   ServeStatus,
   SizingRequest,
   SizingResponse,
+  ServedModelStatus,
+  ServedModelsResponse,
+  ServeModelRequest,
+  ServeModelUnloaded,
 } from './adminApi.js';
+import type { ServingConfig } from './servingConfig.js';
 import type { ModelDtype } from './manifest.js';
 
 export type AdminMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -89,6 +94,11 @@ export const ADMIN_ROUTES = {
   exportDefaults: json('GET', '/api/export/defaults', 'GPUs, prices, the serving config to export'),
   exportSizing: json('POST', '/api/export/sizing', 'GPU sizing for a serving config (engine/export)'),
   exportBundle: json('POST', '/api/export/bundle', 'write a deployment bundle'),
+  // Library serving (the Serve view's library mode): the models the one server holds.
+  serveModels: json('GET', '/api/serve/models', 'library mode: every servable model, loaded or not (variant, memory, running requests), and the limits'),
+  serveModelLoad: json('POST', '/api/serve/models/load', 'library mode: load a model by name (answers once it is ready; 404 / 503 as a request naming it)'),
+  serveModelUnload: json('POST', '/api/serve/models/unload', 'library mode: unload a model (409 while it has running requests: a stream is never cut)'),
+  serveModelConfig: json('GET', '/api/serve/models/:id/config', 'library mode: the serving config of a loaded model (what Export and the benchmark use)'),
 } as const satisfies Record<string, AdminRouteSpec>;
 
 export type AdminRouteName = keyof typeof ADMIN_ROUTES;
@@ -128,6 +138,10 @@ export interface AdminRouteTypes {
   exportDefaults: { params: NoParams; query: NoParams; body: undefined; response: ExportDefaults };
   exportSizing: { params: NoParams; query: NoParams; body: SizingRequest; response: SizingResponse };
   exportBundle: { params: NoParams; query: NoParams; body: ExportBundleRequest; response: ExportBundleResponse };
+  serveModels: { params: NoParams; query: NoParams; body: undefined; response: ServedModelsResponse };
+  serveModelLoad: { params: NoParams; query: NoParams; body: ServeModelRequest; response: ServedModelStatus };
+  serveModelUnload: { params: NoParams; query: NoParams; body: ServeModelRequest; response: ServeModelUnloaded };
+  serveModelConfig: { params: { id: string }; query: NoParams; body: undefined; response: ServingConfig };
 }
 
 // Every route has its types and every typed route is in the table (a compile error otherwise).

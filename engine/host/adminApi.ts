@@ -17,7 +17,8 @@ import { badRequest, conflict, httpError, notFound, optionalNumber, readBody, se
 import { ApiError } from '../server/errors.js';
 import { findRoute, routePattern } from '../server/http.js';
 import type { z } from 'zod';
-import type { ServeController } from './serveController.js';
+import type { LibraryServer, ServeController } from './serveController.js';
+import type { ServingConfig } from '../common/servingConfig.js';
 import type { HostServices } from './services.js';
 import { serveStatic } from './staticFiles.js';
 import { ADMIN_BODY_SCHEMAS } from './adminBodies.js';
@@ -99,6 +100,15 @@ function parseDtype(value: string | null): ModelDtype | null {
   return value as ModelDtype;
 }
 
+/** The running library server, or 409: these routes are for the Serve tab's library mode. */
+function libraryServer(ctx: AdminApiContext): LibraryServer {
+  const server = ctx.serve.server();
+  if (!server?.library) {
+    throw new ApiError(409, server ? 'One model is being served, not the library. Serve the library (the Serve tab\'s "Serve the whole library") to load and unload models by name.' : 'Nothing is being served. Serve the library on the Serve tab first.', { code: 'not_serving_library' });
+  }
+  return server.library;
+}
+
 function handlers(ctx: AdminApiContext): Handlers {
   return {
     status: () => ({
@@ -128,6 +138,11 @@ function handlers(ctx: AdminApiContext): Handlers {
       // One variant: the library refuses it only if that variant's package is the one served.
       if (dtype === null && served.state === 'ready' && served.settings?.model === name) {
         throw conflict(`'${name}' is being served. Stop serving it on the Serve tab, then delete it.`);
+      }
+      // A library server: a loaded model is in use (an unloaded one may go; the next request naming it gets a 404).
+      const loaded = ctx.serve.server()?.library?.models().models.find((model) => model.name === name && model.state !== 'unloaded');
+      if (dtype === null && loaded) {
+        throw conflict(`'${loaded.id}' is loaded by the library server. Unload it on the Serve tab, then delete it.`);
       }
       return { removed: await ctx.library.remove(name, dtype) };
     },
@@ -211,9 +226,22 @@ function handlers(ctx: AdminApiContext): Handlers {
       const server = ctx.serve.server();
       const status = ctx.serve.current();
       if (!server || !status.baseUrl) throw new ApiError(409, 'Nothing is being served. Start a model on the Serve tab, then run the benchmark.', { code: 'not_serving' });
+      // A library server serves many models: the sweep names one, loaded before it starts so
+      // that its first requests do not measure the load.
+      let target: { model: string; config: ServingConfig | null };
+      if (server.library) {
+        if (!body.model) {
+          const loaded = server.library.models().models.filter((model) => model.state === 'ready').map((model) => `'${model.id}'`);
+          throw badRequest(`This server serves the library: name the model to benchmark in 'model' (loaded now: ${loaded.join(', ') || 'none'}).`);
+        }
+        const loaded = await server.library.load(body.model);
+        target = { model: loaded.id, config: server.library.configFor(loaded.id) };
+      } else {
+        target = { model: server.servedName!, config: server.config };
+      }
       const runId = await ctx.bench.start(
         body,
-        { baseUrl: status.baseUrl, apiKey: status.settings?.apiKey, model: server.servedName },
+        { baseUrl: status.baseUrl, apiKey: status.settings?.apiKey, ...target },
         (progress) => ctx.events.publish('bench', progress),
       );
       return { runId };
@@ -223,6 +251,15 @@ function handlers(ctx: AdminApiContext): Handlers {
     exportDefaults: () => ctx.exporter.defaults(),
     exportSizing: ({ body }) => ctx.exporter.sizing(body),
     exportBundle: ({ body }) => ctx.exporter.bundle(body),
+
+    // Library serving
+    serveModels: () => libraryServer(ctx).models(),
+    serveModelLoad: ({ body }) => libraryServer(ctx).load(body.model),
+    serveModelUnload: async ({ body }) => ({ unloaded: await libraryServer(ctx).unload(body.model) }),
+    serveModelConfig: ({ params }) =>
+      libraryServer(ctx).configFor(params.id) ?? (() => {
+        throw notFound(`'${params.id}' is not loaded; load it (the Serve tab's Load, or POST /api/serve/models/load) and ask again.`);
+      })(),
   };
 }
 

@@ -2,7 +2,7 @@
 // server/validation.ts): a handler gets a typed, checked value or the client gets a 400 that names
 // the field and says what is allowed.
 import { z } from 'zod';
-import type { BenchSweepRequest, ConversationChange, ExportBundleRequest, ImportRequest, PullRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
+import type { BenchSweepRequest, ConversationChange, ExportBundleRequest, ImportRequest, PullRequest, ServeModelRequest, ServeSettings, SizingRequest } from '../common/adminApi.js';
 import type { AdminBody, AdminBodyRoute } from '../common/adminRoutes.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
 import { MODEL_DTYPES } from '../common/manifest.js';
@@ -14,8 +14,21 @@ const wholeNumber = (name: string, min: number, max: number) =>
 const oneOf = <T extends readonly [string, ...string[]]>(name: string, values: T) => z.enum(values, { error: `'${name}' must be one of ${values.join(', ')}` });
 const trimmedOrUndefined = z.string().transform((value) => value.trim() || undefined);
 
+const PICK_MODEL = "Pick a model to serve ('model': a library name or package folder), or serve the whole library ('library')";
+
+const serveLibrarySchema = z.object({
+  maxLoadedModels: wholeNumber('library.maxLoadedModels', 1, 64).default(3),
+  memoryBudgetBytes: wholeNumber('library.memoryBudgetBytes', 0, Number.MAX_SAFE_INTEGER).default(0),
+  idleUnloadSeconds: z
+    .number({ error: "'library.idleUnloadSeconds' must be a number of seconds (-1 = keep loaded)" })
+    .int("'library.idleUnloadSeconds' must be a whole number of seconds (-1 = keep loaded)")
+    .min(-1, "'library.idleUnloadSeconds' must be at least -1 (-1 = keep loaded)")
+    .default(300),
+});
+
 export const serveSettingsSchema = z.object({
-  model: z.string({ error: "Pick a model to serve ('model': a library name or package folder)" }).trim().min(1, "Pick a model to serve ('model': a library name or package folder)"),
+  // Checked below: a library server names no model.
+  model: z.string({ error: PICK_MODEL }).trim().default(''),
   dtype: oneOf('dtype', MODEL_DTYPES).optional(),
   servedName: trimmedOrUndefined.optional(),
   device: oneOf('device', DEVICE_CHOICES).default('auto'),
@@ -31,6 +44,9 @@ export const serveSettingsSchema = z.object({
   kvCacheBytes: wholeNumber('kvCacheBytes', 0, Number.MAX_SAFE_INTEGER).default(0),
   contentLogging: z.boolean().default(true),
   vertex: z.boolean().default(false),
+  library: serveLibrarySchema.optional(),
+}).superRefine((settings, context) => {
+  if (!settings.library && settings.model === '') context.addIssue({ code: 'custom', path: ['model'], message: PICK_MODEL });
 }) satisfies z.ZodType<ServeSettings, unknown>;
 
 export const serveStartSchema = z.object({ settings: serveSettingsSchema });
@@ -73,7 +89,12 @@ export const benchSweepSchema = z.object({
   promptTokens: positive('promptTokens'),
   outputTokens: positive('outputTokens'),
   requestsPerLevel: positive('requestsPerLevel'),
+  model: trimmedOrUndefined.optional(),
 }) satisfies z.ZodType<BenchSweepRequest, unknown>;
+
+export const serveModelSchema = z.object({
+  model: z.string({ error: "Name the model in 'model' (a library name, or name:dtype)" }).trim().min(1, "Name the model in 'model' (a library name, or name:dtype)"),
+}) satisfies z.ZodType<ServeModelRequest, unknown>;
 
 // The serving config is checked in depth where it is used (export re-resolves its batching); here: that it is one.
 const servingConfig = z.custom<ServingConfig>((value) => typeof value === 'object' && value !== null && !Array.isArray(value), "Send the serving 'config' (an object, as GET /api/export/defaults returns it)");
@@ -109,4 +130,6 @@ export const ADMIN_BODY_SCHEMAS: { [K in AdminBodyRoute]: z.ZodType<AdminBody<K>
   benchStart: benchSweepSchema,
   exportSizing: sizingSchema,
   exportBundle: exportBundleSchema,
+  serveModelLoad: serveModelSchema,
+  serveModelUnload: serveModelSchema,
 };

@@ -2,7 +2,6 @@
 // served model, report each finished level as a `bench` event, and are stored in SQLite when
 // done (under the id the UI was given at the start).
 import type { BenchLevelResult, BenchProgress, BenchRun, BenchRunSummary, BenchSweepRequest, LatencyPercentiles } from '../common/adminApi.js';
-import type { ServingConfig } from '../common/servingConfig.js';
 import { DEFAULT_BENCH_SETTINGS, getRun, listRuns, migrateBench, runBenchmark, saveRun, type LevelResult, type BenchRun as StoredRun } from '../bench/index.js';
 import { newRunId } from '../bench/sweep.js';
 import type { Db } from '../store/db.js';
@@ -62,7 +61,7 @@ interface LiveRun {
   abort: AbortController;
 }
 
-export function benchService(db: Db, options: { currentConfig: () => ServingConfig | null; device: () => string }): BenchService {
+export function benchService(db: Db, options: { device: () => string }): BenchService {
   migrateBench(db);
   const live = new Map<string, LiveRun>();
   return {
@@ -104,7 +103,7 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
       }
       const runId = newRunId();
       const levelsTotal = request.concurrencyLevels.length;
-      const label = request.label?.trim() || `batch ${options.currentConfig()?.batching.maxBatchSize ?? '?'} · ${request.concurrencyLevels.join('/')}`;
+      const label = request.label?.trim() || `batch ${target.config?.batching.maxBatchSize ?? '?'} · ${request.concurrencyLevels.join('/')}`;
       const run: BenchRun = {
         runId,
         label,
@@ -116,7 +115,7 @@ export function benchService(db: Db, options: { currentConfig: () => ServingConf
         sweep: { ...request, label },
         levels: [],
         error: null,
-        config: options.currentConfig(),
+        config: target.config,
       };
       const abort = new AbortController();
       live.set(runId, { run, abort });

@@ -107,3 +107,27 @@ test('without an engine the dashboard reads zero, not stale numbers', () => {
   assert.equal(sample.kvCacheCapacityTokens, 0);
   assert.equal(sample.ttftMs.p50, null);
 });
+
+test('a library server: a row per model with its own tokens/s and latencies; the total counts on when a model unloads and reloads', () => {
+  const sampler = new DashboardSampler();
+  const base = { serveState: 'ready' as const, model: null, memory, requestsTotal: 0, requestsFailed: 0 };
+  const model = (id: string, tokens: number) => ({ id, state: 'ready' as const, memoryBytes: 100, activeRequests: 1, engine: snapshot(tokens), requestsTotal: 2, requestsFailed: 0 });
+  const recentRequests = [entry({ model: 'a:int4', ttftMs: 40 }), entry({ model: 'b:fp32', ttftMs: 400 })];
+  sampler.tick({ ...base, timeMs: 1000, engine: null, recentRequests, models: [model('a:int4', 10), model('b:fp32', 5)] });
+  const second = sampler.tick({ ...base, timeMs: 2000, engine: null, recentRequests, models: [model('a:int4', 30), model('b:fp32', 8)] });
+  const rows = Object.fromEntries(second.models.map((row) => [row.id, row]));
+  assert.equal(rows['a:int4']!.tokensPerSec, 20);
+  assert.equal(rows['b:fp32']!.tokensPerSec, 3);
+  assert.equal(second.tokensPerSec, 23, 'the total is the models together');
+  assert.equal(second.tokensGenerated, 38);
+  assert.equal(rows['a:int4']!.ttftMs.p50, 40, "each row's latencies are its own requests'");
+  assert.equal(rows['b:fp32']!.ttftMs.p50, 400);
+  // b unloaded; then reloaded, its own count restarting from 0.
+  const third = sampler.tick({ ...base, timeMs: 3000, engine: null, recentRequests, models: [model('a:int4', 40)] });
+  assert.equal(third.tokensGenerated, 48, "b's tokens still count");
+  assert.equal(third.tokensPerSec, 10);
+  const fourth = sampler.tick({ ...base, timeMs: 4000, engine: null, recentRequests, models: [model('a:int4', 40), model('b:fp32', 2)] });
+  assert.equal(fourth.tokensGenerated, 50);
+  assert.equal(fourth.tokensPerSec, 2);
+  assert.deepEqual(sampler.tick({ ...base, timeMs: 5000, engine: snapshot(1), recentRequests: [] }).models, [], 'one model: no rows');
+});

@@ -17,6 +17,7 @@ import { hubService } from './hubService.js';
 import { libraryService } from './libraryService.js';
 import { MemoryProbe, memoryReading } from './memory.js';
 import { realServeBackend } from './serveBackend.js';
+import { combinedSnapshot } from '../server/index.js';
 import { ServeController, type ServeBackend } from './serveController.js';
 
 export interface HostOptions {
@@ -59,10 +60,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const dashboard = new DashboardSampler();
   const memory = new MemoryProbe();
 
-  const bench = benchService(db, {
-    currentConfig: () => serve.current().config,
-    device: () => serve.current().settings?.device ?? 'unknown',
-  });
+  const bench = benchService(db, { device: () => serve.current().settings?.device ?? 'unknown' });
   const ctx: AdminApiContext = {
     token: options.token,
     rendererDir: options.rendererDir,
@@ -96,8 +94,23 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     const now = Date.now();
     const status = serve.current();
     const running = serve.server();
-    const snapshot = running?.engine.snapshot() ?? null;
+    const library = running?.library ?? null;
     const sinceMs = status.startedAtMs ?? now;
+    const failedSince = (filter: { model?: string }) => requestLog.count({ ...filter, sinceMs, status: '4xx' }) + requestLog.count({ ...filter, sinceMs, status: '5xx' });
+    // A library server: the totals are its loaded models together, each with its own row.
+    const engines = library ? new Map(library.engines().map(({ id, engine }) => [id, engine.snapshot()])) : null;
+    const snapshot = engines ? combinedSnapshot([...engines.values()]) : (running?.engine?.snapshot() ?? null);
+    const models = library
+      ? library.models().models.filter((model) => model.state !== 'unloaded').map((model) => ({
+          id: model.id,
+          state: model.state,
+          memoryBytes: model.memoryBytes ?? 0,
+          activeRequests: model.activeRequests,
+          engine: engines!.get(model.id) ?? null,
+          requestsTotal: requestLog.count({ sinceMs, model: model.id }),
+          requestsFailed: failedSince({ model: model.id }),
+        }))
+      : undefined;
     const rss = process.memoryUsage().rss;
     const sample = dashboard.tick({
       timeMs: now,
@@ -112,7 +125,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       }),
       recentRequests: running ? requestLog.list({ sinceMs: Math.max(sinceMs, now - LATENCY_WINDOW_MS), limit: 1000 }) : [],
       requestsTotal: running ? requestLog.count({ sinceMs }) : 0,
-      requestsFailed: running ? requestLog.count({ sinceMs, status: '4xx' }) + requestLog.count({ sinceMs, status: '5xx' }) : 0,
+      requestsFailed: running ? failedSince({}) : 0,
+      models,
     });
     events.publish('dashboard', sample);
     const total = requestLog.count();

@@ -2,7 +2,7 @@
 // time; transitions are serialized so a double click on Start cannot load two models.
 // The actual engine + HTTP server come from a ServeBackend (serveBackend.ts wires the real
 // engine/runtime + engine/server; tests may wire the same real parts differently).
-import type { ServeSettings, ServeStatus } from '../common/adminApi.js';
+import type { ServedModelStatus, ServedModelsResponse, ServeSettings, ServeStatus } from '../common/adminApi.js';
 import type { Engine } from '../common/engineApi.js';
 import type { ModelManifest } from '../common/manifest.js';
 import type { ServingConfig } from '../common/servingConfig.js';
@@ -11,15 +11,31 @@ import { conflict } from './httpUtil.js';
 export interface RunningServer {
   /** e.g. http://127.0.0.1:8080 (no /v1). */
   origin: string;
-  engine: Engine;
-  manifest: ModelManifest;
-  servedName: string;
+  /** The one model's engine, manifest, name and config; null for a library server (see `library`). */
+  engine: Engine | null;
+  manifest: ModelManifest | null;
+  servedName: string | null;
   /** The serving config in effect, with the engine's resolved batching settings. */
-  config: ServingConfig;
+  config: ServingConfig | null;
+  /** A library server (settings.library): its models, loaded on demand; null when one model is served. */
+  library: LibraryServer | null;
   /** Stops accepting requests, drains within deadlineMs, frees the model. */
   close(deadlineMs: number): Promise<void>;
   /** Calls `listener` after every engine step (the dashboard's rows per step); returns the unsubscribe. */
   onStep?(listener: (step: { batchSize: number }) => void): () => void;
+}
+
+/** The models of a library server, as the admin API and the dashboard use them. */
+export interface LibraryServer {
+  models(): ServedModelsResponse;
+  /** Loads `model` (a name or `name:dtype`) and resolves once it is ready; ApiErrors as a request naming it. */
+  load(model: string): Promise<ServedModelStatus>;
+  /** Unloads it once idle; 409 while it has running requests. */
+  unload(model: string): Promise<string | null>;
+  /** The loaded engines by `name:dtype`. */
+  engines(): Array<{ id: string; engine: Engine }>;
+  /** The serving config of a loaded model (`name:dtype`): its package with the batching its engine resolved; null when not loaded. */
+  configFor(id: string): ServingConfig | null;
 }
 
 export interface ServeBackend {
@@ -54,7 +70,7 @@ export class ServeController {
   start(settings: ServeSettings): Promise<ServeStatus> {
     return this.serialize(async () => {
       if (this.running) {
-        throw conflict(`Already serving '${this.status.servedName}'. Stop it first, or use Reload to apply new settings.`);
+        throw conflict(`Already serving ${this.status.servedName ? `'${this.status.servedName}'` : 'the library'}. Stop it first, or use Reload to apply new settings.`);
       }
       return this.launch(settings);
     });
@@ -92,7 +108,7 @@ export class ServeController {
         config: server.config,
         baseUrl: `${server.origin}/v1`,
         servedName: server.servedName,
-        manifest: {
+        manifest: server.manifest && {
           name: server.manifest.name,
           architecture: server.manifest.architecture,
           dtype: server.manifest.dtype,

@@ -20,6 +20,7 @@ import type {
 } from '../common/adminApi.js';
 import type { ModelDtype } from '../common/manifest.js';
 import type { ConversationStore } from '../store/conversations.js';
+import type { ServingConfig } from '../common/servingConfig.js';
 
 export interface LibraryService {
   list(): Promise<LibraryModel[]>;
@@ -44,7 +45,7 @@ export interface BenchService {
   /** Starts a sweep against `baseUrl` (the running server); progress goes to `onProgress`. */
   /** Stops a running sweep (requests in flight finish; the run ends as 'cancelled'); null when it is not live. */
   cancel(runId: string): BenchRun | null;
-  start(request: BenchSweepRequest, target: { baseUrl: string; apiKey?: string; model: string }, onProgress: (progress: BenchProgress) => void): Promise<string>;
+  start(request: BenchSweepRequest, target: { baseUrl: string; apiKey?: string; model: string; /** The config measured (the served model's; one library model's). */ config: ServingConfig | null }, onProgress: (progress: BenchProgress) => void): Promise<string>;
 }
 
 export interface ExportService {

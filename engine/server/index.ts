@@ -126,7 +126,7 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
     draining: false,
     log,
   };
-  metrics.setSnapshotSource(() => (pool ? poolSnapshot(pool) : (state.engine?.snapshot() ?? null)));
+  metrics.setSnapshotSource(() => (pool ? combinedSnapshot(pool.engines().map(({ engine }) => engine.snapshot())) : (state.engine?.snapshot() ?? null)));
   if (pool) metrics.watchPool(pool);
   const routes = buildRoutes(options.vertex ? vertexRoutes(options.env ?? process.env) : null);
   const handler = createRequestHandler(state, routes, async () => ({
@@ -192,9 +192,8 @@ export async function createServer(options: CreateServerOptions): Promise<Hearth
   return { url: `http://${urlHost}:${port}`, port, host, metrics, httpServer, ready, close };
 }
 
-/** Library mode's engine gauges: the loaded models together (queues and bytes add up). */
-function poolSnapshot(pool: ModelPool): EngineSnapshot | null {
-  const snapshots = pool.engines().map(({ engine }) => engine.snapshot());
+/** Library mode's engine gauges: the loaded models together (queues and bytes add up; /metrics and the desktop dashboard). */
+export function combinedSnapshot(snapshots: EngineSnapshot[]): EngineSnapshot {
   const sum = (read: (snapshot: EngineSnapshot) => number) => snapshots.reduce((total, snapshot) => total + read(snapshot), 0);
   const capacity = sum((snapshot) => snapshot.kvCacheCapacityTokens);
   return {

@@ -194,16 +194,28 @@ export class ModelPool {
     return this.loadedStatus().find((status) => status.id === lease.id)!;
   }
 
-  /** Unloads a loaded model; refused (409) while it has running requests. */
-  async unload(requested: string): Promise<void> {
+  /**
+   * Unloads a loaded model and resolves once its engine has shut down; its `name:dtype`, or null
+   * when it was not loaded. Refused (409) while it has running requests: a stream is never cut.
+   */
+  async unload(requested: string): Promise<string | null> {
     const model = this.lookup(requested);
     const slot = this.slots.get(variantId(model));
-    if (!slot) return;
-    if (slot.active > 0) {
-      throw new ApiError(409, `'${slot.id}' has ${slot.active} running request(s); unload it when they finish.`, { code: 'model_busy' });
-    }
+    if (!slot) return null;
+    const busy = () =>
+      new ApiError(409, `'${slot.id}' has ${slot.active} running request(s); unload it when they finish (or let it unload once idle).`, { code: 'model_busy' });
+    if (slot.active > 0) throw busy();
     await slot.loaded.catch(() => {});
-    if (this.slots.get(slot.id) === slot && slot.active === 0) await this.evict(slot, 'explicit');
+    if (this.slots.get(slot.id) !== slot) return slot.id; // failed to load, or already unloaded meanwhile
+    if (slot.active > 0) throw busy();
+    await this.evict(slot, 'explicit');
+    return slot.id;
+  }
+
+  /** The limits loads are admitted within, and the memory the loaded models hold now. */
+  limits(): { maxLoadedModels: number; memoryBudgetBytes: number; usedBytes: number; idleUnloadSeconds: number } {
+    const { maxLoadedModels, memoryBudgetBytes, idleUnloadSeconds } = this.options;
+    return { maxLoadedModels, memoryBudgetBytes, usedBytes: this.usedBytes(), idleUnloadSeconds };
   }
 
   /** Unloads everything (server shutdown): running requests get `deadlineMs` to finish. */

@@ -12,6 +12,7 @@ import { clientIp, exactPath, findRoute, routePattern, sendJson, sendText } from
 import { getModel, listModels } from './models.js';
 import { generate, generateStream, info } from './tgi.js';
 import { predict, type VertexRoutes } from './vertex.js';
+import { loadModel, loadedModels, unloadModel } from './poolRoutes.js';
 import { sendSse, endSse } from './sse.js';
 
 interface Route {
@@ -42,6 +43,10 @@ export function buildRoutes(vertex: VertexRoutes | null): Route[] {
       ...api, method: 'GET', path: '/v1/models/:id*', endpoint: '/v1/models/{id}', idPrefix: 'models',
       handler: (ctx, params) => getModel(ctx, params.id!),
     },
+    // Library mode's model management (llama.cpp's router-mode paths); 404 with one model.
+    { ...api, recorded: false, method: 'GET', path: '/models', endpoint: '/models', idPrefix: 'models', handler: loadedModels },
+    { ...api, recorded: false, method: 'POST', path: '/models/load', endpoint: '/models/load', idPrefix: 'load', handler: loadModel },
+    { ...api, recorded: false, method: 'POST', path: '/models/unload', endpoint: '/models/unload', idPrefix: 'unload', handler: unloadModel },
     { ...api, errorShape: 'tgi', method: 'POST', path: '/generate', endpoint: '/generate', idPrefix: 'tgi', handler: generate },
     { ...api, errorShape: 'tgi', method: 'POST', path: '/generate_stream', endpoint: '/generate_stream', idPrefix: 'tgi', handler: generateStream },
     { ...open, method: 'GET', path: '/info', endpoint: '/info', idPrefix: 'info', handler: info },

@@ -10,6 +10,7 @@ import { freemem, totalmem } from 'node:os';
 import { weightsBytes } from '../common/memoryEstimate.js';
 import { markServing, readyVariants } from '../hub/library.js';
 import { loadEngine, readManifest, resolveBatchingConfig, type LoadEngineOptions, type LoadedEngine } from '../runtime/index.js';
+import type { StepStats } from './servedEngine.js';
 import { createServer, warmUp, type CreateServerOptions, type HearthServer } from './index.js';
 import { ModelPool, variantId, type LoadedModel, type PoolModel } from './modelPool.js';
 
@@ -85,6 +86,8 @@ export interface ServedLibraryOptions {
   idleUnloadSeconds?: number;
   /** Models (`name` or `name:dtype`) that never unload once loaded. */
   pinned?: string[];
+  /** Called after every step of every loaded model's engine, with its `name:dtype` (the desktop dashboard's batch size). */
+  onStep?: (modelId: string, stats: StepStats) => void;
   log?: (line: string) => void;
 }
 
@@ -146,7 +149,11 @@ export async function startServedLibrary(options: ServedLibraryOptions = {}): Pr
       let engine: LoadedEngine | undefined;
       try {
         engine = await loadEngine({ ...options.engine, packageDir: model.packageDir, servedName: model.name, log });
-        const stopSteps = engine.onStep?.((stats) => server?.metrics.observeStep(stats));
+        const id = variantId(model);
+        const stopSteps = engine.onStep?.((stats) => {
+          server?.metrics.observeStep(stats);
+          options.onStep?.(id, stats);
+        });
         await warmUp(engine);
         const loaded = engine;
         return {

@@ -121,7 +121,7 @@ function Shell() {
           Theme: {theme}
         </button>
         <div className="sidebar-footer">
-          <span className={`dot dot-${serve.state}`} /> <span data-testid="serve-state">{serve.state === 'ready' ? `Serving ${serve.servedName}` : `Server ${serve.state}`}</span>
+          <span className={`dot dot-${serve.state}`} /> <span data-testid="serve-state">{serve.state === 'ready' ? `Serving ${serve.servedName ?? 'the library'}` : `Server ${serve.state}`}</span>
         </div>
       </nav>
       <main className="content">

@@ -698,3 +698,75 @@ test('export: sizing table and a bundle on disk, for Hearth and for vLLM; TGI re
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test.describe('serve the library', () => {
+  const SECOND = 'tiny-llama-b';
+
+  /** A second library model: the fixture checkpoint imported under another name (as the Models view's Import does). */
+  async function ensureSecondModel(): Promise<void> {
+    const library = await admin<{ models: Array<{ name: string }> }>('/api/library');
+    if (library.models.some((model) => model.name === SECOND)) return;
+    const { jobId } = await admin<{ jobId: string }>('/api/library/import', { method: 'POST', body: { path: env('HEARTH_E2E_CHECKPOINT'), name: SECOND, dtype: 'fp32' } });
+    await expect.poll(async () => (await admin<{ pulls: Array<{ jobId: string; phase: string }> }>('/api/hub/pulls')).pulls.find((pull) => pull.jobId === jobId)?.phase, { timeout: 60_000 })
+      .toBe('done');
+  }
+
+  test.afterAll(async () => {
+    // Later tests serve one model (ensureServing): leave nothing served.
+    await admin('/api/serve/stop', { method: 'POST' });
+  });
+
+  test('serve the library from the Serve view, chat with two models by name, see both loaded with memory, unload one', async ({ page }) => {
+    await ensureInLibrary();
+    await ensureSecondModel();
+    await admin('/api/serve/stop', { method: 'POST' });
+    await open(page, 'serve');
+    await page.getByTestId('serve-library').check();
+    await page.getByTestId('serve-max-loaded').fill('2');
+    await page.getByTestId('serve-idle-unload').fill('-1');
+    await page.getByTestId('serve-port').fill('0');
+    await page.getByTestId('serve-start').click();
+    await expect(page.getByTestId('endpoint-url')).toHaveText(/^http:\/\/127\.0\.0\.1:\d+\/v1$/, { timeout: 30_000 });
+    await expect(page.getByTestId('serve-state')).toHaveText('Serving the library');
+    await expect(page.getByTestId('serve-loaded-models').getByTestId('empty-state')).toContainText('No model is loaded yet');
+
+    // Each reply names the model that wrote it.
+    await page.getByTestId('nav-playground').click();
+    // Short replies: both turns fit the tiny model's 256-token context as one conversation.
+    await page.getByTestId('max-tokens').fill('8');
+    for (const [i, name] of ['tiny-llama', SECOND].entries()) {
+      await page.getByTestId('playground-model').selectOption(name);
+      await page.getByTestId('chat-input').fill(`Hello ${name}`);
+      await page.getByTestId('chat-send').click();
+      await expect(page.getByTestId('msg-timings')).toHaveCount(i + 1, { timeout: 60_000 });
+      await expect(page.getByTestId('msg-timings').nth(i)).toContainText(`${name} · TTFT`);
+    }
+
+    await page.getByTestId('nav-serve').click();
+    const loaded = page.getByTestId('serve-loaded-models');
+    for (const id of ['tiny-llama:fp32', `${SECOND}:fp32`]) {
+      await expect(loaded.getByTestId(`loaded-${id}`)).toBeVisible();
+      await expect(loaded.getByTestId(`loaded-${id}`).getByTestId('loaded-memory')).toHaveText(/^\d+(\.\d)? (KB|MB|GB)$/);
+    }
+    await expect(page.getByTestId('serve-memory-used')).toContainText('2 of at most 2 loaded');
+    await shot(page, 'serve-library');
+
+    await page.getByTestId('nav-dashboard').click();
+    await expect(page.getByTestId(`dash-model-tiny-llama:fp32`).getByTestId('dash-model-requests')).toHaveText('1');
+    await expect(page.getByTestId(`dash-model-${SECOND}:fp32`).getByTestId('dash-model-requests')).toHaveText('1');
+    await expect(page.getByTestId('dash-requests')).toHaveText('2');
+
+    await page.getByTestId('nav-serve').click();
+    await loaded.getByTestId(`loaded-${SECOND}:fp32`).getByRole('button', { name: 'Unload' }).click();
+    await expect(loaded.getByTestId(`loaded-${SECOND}:fp32`)).toHaveCount(0);
+    await expect(loaded.getByTestId('loaded-tiny-llama:fp32')).toBeVisible();
+    await expect(page.getByTestId('serve-memory-used')).toContainText('1 of at most 2 loaded');
+    expect((await admin<{ models: Array<{ id: string; state: string }> }>('/api/serve/models')).models.find((model) => model.id === `${SECOND}:fp32`)?.state).toBe('unloaded');
+
+    // And Load brings it back, by name, before any request names it.
+    await page.getByTestId('serve-load-choice').selectOption(`${SECOND}:fp32`);
+    await page.getByTestId('serve-load').click();
+    await expect(loaded.getByTestId(`loaded-${SECOND}:fp32`)).toBeVisible({ timeout: 30_000 });
+    await expect(page.getByTestId('serve-memory-used')).toContainText('2 of at most 2 loaded');
+  });
+});

@@ -3,6 +3,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withEngineMalloc } from '../../engine/common/hostProcess.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -27,14 +28,15 @@ export async function startEngineHost(options: EngineHostOptions): Promise<Engin
   const child: ChildProcess = fork(join(root, 'engine/host/main.ts'), [], {
     execArgv: ['--import', 'tsx'],
     cwd: root,
-    env: {
+    // As the desktop supervisor forks it (electron/main.ts).
+    env: withEngineMalloc({
       ...process.env,
       ...options.env,
       HEARTH_HOME: options.home,
       HEARTH_ADMIN_TOKEN: options.token,
       HEARTH_ADMIN_PORT: String(options.port),
       HEARTH_RENDERER_DIR: options.rendererDir,
-    },
+    }, process.platform),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const url = await new Promise<string>((resolve, reject) => {

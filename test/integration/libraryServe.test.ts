@@ -163,3 +163,47 @@ test('a model bigger than the whole memory budget is a 503 with the numbers and 
     await small.close(1000);
   }
 });
+
+test('explicit load and unload (POST /models/load, /models/unload): a load waits for ready, an unload is refused under a running stream, which runs to its end', async () => {
+  const post = (path: string, body: unknown) => fetch(`${served.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const loaded = await post('/models/load', { model: 'gamma' });
+  assert.equal(loaded.status, 200);
+  const status = (await loaded.json()) as { id: string; state: string; memoryBytes: number; activeRequests: number };
+  assert.equal(status.id, 'gamma:int4');
+  assert.equal(status.state, 'ready', 'the answer comes once the model is ready');
+  assert.ok(status.memoryBytes > 0);
+  const list = (await (await fetch(`${served.url}/models`)).json()) as { data: Array<{ id: string; memoryBytes: number }>; usedBytes: number; maxLoadedModels: number };
+  assert.ok(list.data.some((model) => model.id === 'gamma:int4'));
+  assert.equal(list.usedBytes, list.data.reduce((sum, model) => sum + model.memoryBytes, 0));
+  assert.equal(list.maxLoadedModels, 2);
+
+  const stream = await client.chat.completions.create({
+    model: 'gamma', messages: user('Tell me a long story'), max_tokens: 120, temperature: 0, stream: true, stream_options: { include_usage: true },
+    ...({ ignore_eos: true } as object),
+  });
+  const iterator = stream[Symbol.asyncIterator]();
+  assert.equal((await iterator.next()).done, false, 'the stream started');
+  const refused = await post('/models/unload', { model: 'gamma' });
+  assert.equal(refused.status, 409);
+  const { error } = (await refused.json()) as { error: { code: string; message: string } };
+  assert.equal(error.code, 'model_busy');
+  assert.match(error.message, /'gamma:int4' has 1 running request/);
+  let generated = 0;
+  for (let next = await iterator.next(); !next.done; next = await iterator.next()) generated = next.value.usage?.completion_tokens ?? generated;
+  assert.equal(generated, 120, 'the refused unload did not cut the stream');
+
+  // The stream's lease is released once its response closed.
+  assert.ok(await waitFor(() => served.pool.loadedStatus().find((model) => model.id === 'gamma:int4')?.activeRequests === 0));
+  const unloaded = await post('/models/unload', { model: 'gamma:int4' });
+  assert.equal(unloaded.status, 200);
+  assert.deepEqual(await unloaded.json(), { unloaded: 'gamma:int4' });
+  assert.ok(!served.pool.loadedStatus().some((model) => model.id === 'gamma:int4'), 'gone when the answer comes');
+  assert.equal(await metric(/^hearth_model_unloads_total\{model="gamma:int4",reason="explicit"\} (\d+)/m), 1);
+  assert.deepEqual(await (await post('/models/unload', { model: 'gamma' })).json(), { unloaded: null }, 'unloading what is not loaded is a no-op');
+
+  assert.equal((await post('/models/load', { model: 'nope' })).status, 404);
+  const broken = await post('/models/load', { model: 'broken' });
+  assert.equal(broken.status, 503);
+  assert.match(((await broken.json()) as { error: { message: string } }).error.message, /failed to load/);
+  assert.equal((await post('/models/load', {})).status, 400);
+});

@@ -98,6 +98,10 @@ export class AdminClient {
   exportDefaults = () => this.call('exportDefaults');
   sizing = (request: SizingRequest) => this.call('exportSizing', { body: request });
   exportBundle = (request: ExportBundleRequest) => this.call('exportBundle', { body: request });
+  servedModels = () => this.call('serveModels');
+  loadServedModel = (model: string) => this.call('serveModelLoad', { body: { model } });
+  unloadServedModel = (model: string) => this.call('serveModelUnload', { body: { model } });
+  servedModelConfig = (id: string) => this.call('serveModelConfig', { params: { id } });
 
   /** A link that downloads the filtered request log as CSV (token in the query: a link cannot set headers). */
   csvUrl(filter: RequestLogFilter): string {

@@ -13,7 +13,7 @@ import type { ViewProps } from './viewProps.js';
 const RUN_COLORS = ['#4f7cff', '#e5534b'];
 
 export function BenchmarkView({ go }: ViewProps) {
-  const { client, serve, bench } = useHost();
+  const { client, serve, bench, dashboard } = useHost();
   const progressKey = Object.values(bench).map((p) => `${p.runId}:${p.state}:${p.levelsDone}`).join('|');
   const runs = useAsync(() => client.benchRuns(), [client], progressKey);
   const [levelsText, setLevelsText] = useState('1, 2, 4');
@@ -23,6 +23,11 @@ export function BenchmarkView({ go }: ViewProps) {
   const [label, setLabel] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [chosen, setChosen] = useState<string[]>([]);
+  // A library server: the sweep measures one of its loaded models, named here.
+  const libraryServed = serve.state === 'ready' && serve.settings?.library !== undefined;
+  const loadedIds = (dashboard?.models ?? []).filter((model) => model.state === 'ready').map((model) => model.id);
+  const [pickedModel, setPickedModel] = useState('');
+  const benchModel = libraryServed ? (loadedIds.includes(pickedModel) ? pickedModel : (loadedIds[0] ?? '')) : undefined;
 
   useEffect(() => {
     // Show the newest one or two runs until the user picks.
@@ -35,7 +40,7 @@ export function BenchmarkView({ go }: ViewProps) {
     setError(null);
     if (!levels) return setError(new Error('Concurrency levels must be whole numbers ≥ 1, e.g. "1, 2, 4, 8".'));
     try {
-      const { runId } = await client.startBench({ concurrencyLevels: levels, promptTokens, outputTokens, requestsPerLevel, label: label || undefined });
+      const { runId } = await client.startBench({ concurrencyLevels: levels, promptTokens, outputTokens, requestsPerLevel, label: label || undefined, model: benchModel });
       setChosen((current) => [runId, ...current].slice(0, 2));
       runs.reload();
     } catch (reason) {
@@ -55,13 +60,22 @@ export function BenchmarkView({ go }: ViewProps) {
           </Empty>
         )}
         <form className="form-grid" onSubmit={(event) => { event.preventDefault(); void start(); }}>
+          {libraryServed && (
+            <label>
+              Model (loaded)
+              <select value={benchModel} onChange={(event) => setPickedModel(event.target.value)} data-testid="bench-model">
+                {loadedIds.map((id) => <option key={id} value={id}>{id}</option>)}
+              </select>
+              {loadedIds.length === 0 && <span className="muted small">No model is loaded: load one on the Serve tab.</span>}
+            </label>
+          )}
           <label>Concurrency levels<input value={levelsText} onChange={(event) => setLevelsText(event.target.value)} data-testid="bench-levels" />{!levels && <span className="error-text small">Use whole numbers, e.g. 1, 2, 4, 8</span>}</label>
           <label>Prompt tokens<input type="number" min={1} value={promptTokens} onChange={(event) => setPromptTokens(Number(event.target.value))} /></label>
           <label>Output tokens<input type="number" min={1} value={outputTokens} onChange={(event) => setOutputTokens(Number(event.target.value))} /></label>
           <label>Requests per level<input type="number" min={1} value={requestsPerLevel} onChange={(event) => setRequestsPerLevel(Number(event.target.value))} data-testid="bench-requests" /></label>
           <label>Label<input value={label} onChange={(event) => setLabel(event.target.value)} placeholder={`e.g. batch ${serve.settings?.maxBatchSize ?? 8}`} /></label>
           <div className="form-actions">
-            <button type="submit" className="primary" disabled={serve.state !== 'ready' || running !== undefined || !levels} data-testid="bench-run">{running ? 'Running…' : 'Run benchmark'}</button>
+            <button type="submit" className="primary" disabled={serve.state !== 'ready' || running !== undefined || !levels || benchModel === ''} data-testid="bench-run">{running ? 'Running…' : 'Run benchmark'}</button>
           </div>
         </form>
         {running && (

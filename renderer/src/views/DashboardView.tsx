@@ -1,5 +1,5 @@
 // Dashboard: live (≈1 s) memory, throughput, queue, batch, latency percentiles and KV usage.
-import type { LatencyPercentiles } from '../../../engine/common/adminApi.js';
+import type { LatencyPercentiles, ModelDashboard } from '../../../engine/common/adminApi.js';
 import { LineChart, StackedBar } from '../components/LineChart.js';
 import { Card, Empty, Loading, Stat } from '../components/States.js';
 import { formatBytes, formatMs, formatPercent, formatRate } from '../components/format.js';
@@ -22,6 +22,7 @@ export function DashboardView({ go }: ViewProps) {
           {serve.state !== 'starting' && <button type="button" onClick={() => go('serve')}>Start serving</button>}
         </Empty>
       )}
+      {serve.state === 'ready' && serve.settings?.library && <div className="muted small" data-testid="dash-scope">Library server: the figures are every loaded model together; each model has its row below.</div>}
       <div className="stats stats-big">
         <Stat label="Tokens/s" value={formatRate(dashboard.tokensPerSec)} testId="dash-tokens-per-sec" />
         <Stat label="Requests" value={dashboard.requestsTotal} testId="dash-requests" hint="Requests answered since serving started" />
@@ -43,6 +44,7 @@ export function DashboardView({ go }: ViewProps) {
         />
         <Stat label="Tokens generated" value={dashboard.tokensGenerated.toLocaleString()} testId="dash-tokens-total" />
       </div>
+      {serve.state === 'ready' && serve.settings?.library && <PerModel models={dashboard.models} />}
       <div className="grid-2">
         <Card title="Tokens per second">
           <LineChart
@@ -108,6 +110,41 @@ export function DashboardView({ go }: ViewProps) {
         </Card>
       </div>
     </div>
+  );
+}
+
+/** A library server's loaded models, one row each. */
+function PerModel({ models }: { models: ModelDashboard[] }) {
+  return (
+    <Card title="Per model" testId="dash-models">
+      {models.length === 0 ? (
+        <Empty title="No model is loaded.">A request naming a model loads it.</Empty>
+      ) : (
+        <table className="table compact">
+          <thead>
+            <tr><th>Model</th><th>State</th><th>Memory</th><th>Tokens/s</th><th>Running</th><th>Queued</th><th>Requests</th><th>Failed</th><th>TTFT p50</th><th>ITL p50</th><th>KV cache</th><th>Tokens</th></tr>
+          </thead>
+          <tbody>
+            {models.map((model) => (
+              <tr key={model.id} data-testid={`dash-model-${model.id}`}>
+                <td>{model.id}</td>
+                <td>{model.state}</td>
+                <td>{formatBytes(model.memoryBytes)}</td>
+                <td>{formatRate(model.tokensPerSec)}</td>
+                <td>{model.runningRequests}</td>
+                <td>{model.queuedRequests}</td>
+                <td data-testid="dash-model-requests">{model.requestsTotal}</td>
+                <td>{model.requestsFailed}</td>
+                <td>{formatMs(model.ttftMs.p50)}</td>
+                <td>{formatMs(model.itlMs.p50)}</td>
+                <td>{formatPercent(model.kvCacheUsage)}</td>
+                <td>{model.tokensGenerated.toLocaleString()}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </Card>
   );
 }
 

@@ -42,6 +42,8 @@ export function ExportView({ go }: ViewProps) {
         <Loading what="export defaults" />
       ) : defaults.error ? (
         <ErrorBox error={defaults.error} onRetry={defaults.reload} />
+      ) : defaults.data!.config === null && serve.state === 'ready' && serve.settings?.library ? (
+        <LibraryExport defaults={defaults.data!} />
       ) : defaults.data!.config === null ? (
         <Empty title="No serving config to export yet.">
           Start serving a model (and tune it on the Benchmark tab); its config appears here.
@@ -51,6 +53,33 @@ export function ExportView({ go }: ViewProps) {
         <ExportForm defaults={defaults.data!} />
       )}
     </div>
+  );
+}
+
+/** A library server has no one config: export one loaded model's (its package and the batching its engine resolved). */
+function LibraryExport({ defaults }: { defaults: ExportDefaults }) {
+  const { client, dashboard } = useHost();
+  const loadedIds = (dashboard?.models ?? []).filter((model) => model.state === 'ready').map((model) => model.id);
+  const [picked, setPicked] = useState('');
+  const modelId = loadedIds.includes(picked) ? picked : (loadedIds[0] ?? '');
+  const config = useAsync(async () => (modelId ? client.servedModelConfig(modelId) : null), [client, modelId]);
+  return (
+    <>
+      <Card title="Model to export" testId="export-model">
+        {loadedIds.length === 0 ? (
+          <Empty title="No model of the library is loaded.">Load one on the Serve tab (or send it a request); its serving config is exported.</Empty>
+        ) : (
+          <label>
+            Loaded model
+            <select value={modelId} onChange={(event) => setPicked(event.target.value)} data-testid="export-model-choice">
+              {loadedIds.map((id) => <option key={id} value={id}>{id}</option>)}
+            </select>
+          </label>
+        )}
+        {config.error !== undefined && <ErrorBox error={config.error} onRetry={config.reload} />}
+      </Card>
+      {config.data && <ExportForm key={modelId} defaults={{ ...defaults, config: config.data }} />}
+    </>
   );
 }
 

@@ -9,7 +9,7 @@ import { useAsync } from '../components/useAsync.js';
 import { desktopApi } from '../api/hostInfo.js';
 import { useHost } from '../hostContext.js';
 import { serveForChat } from './ServeView.js';
-import { PRESELECT_KEY, type ViewProps } from './viewProps.js';
+import { PLAYGROUND_MODEL_KEY, PRESELECT_KEY, type ViewProps } from './viewProps.js';
 
 export function ModelsView({ go }: ViewProps) {
   const { client, pulls } = useHost();
@@ -78,6 +78,8 @@ function LibraryTable({ models, onChanged, onServe, onChat }: { models: LibraryM
   // One click to a conversation: serve the model (with the Serve view's last settings) unless it
   // is the one served, and open the playground, whose input takes the focus once it is ready.
   const chat = async (name: string) => {
+    // A library server serves it already, by name: the playground picks it.
+    if (serve.state === 'ready' && serve.settings?.library) sessionStorage.setItem(PLAYGROUND_MODEL_KEY, name);
     onChat(name);
     try {
       setServe(await serveForChat({ client, serve }, name));

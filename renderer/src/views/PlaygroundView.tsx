@@ -14,7 +14,7 @@ import { Card, Empty } from '../components/States.js';
 import { formatMs, formatRate } from '../components/format.js';
 import { useHost } from '../hostContext.js';
 import { serveForChat } from './ServeView.js';
-import type { ViewProps } from './viewProps.js';
+import { PLAYGROUND_MODEL_KEY, type ViewProps } from './viewProps.js';
 
 /** System prompts to start from; the user's own presets are added to these (kept in localStorage). */
 const BUILT_IN_PRESETS: Record<string, string> = {
@@ -53,6 +53,14 @@ export function PlaygroundView({ go }: ViewProps) {
   const conversations = useAsync(() => client.conversations(query), [client, query], saved);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [presets, setPresets] = useState<Record<string, string>>(() => ({ ...BUILT_IN_PRESETS, ...savedPresets() }));
+  // A library server serves every library model by name: the chat names the one picked here.
+  const libraryServed = serve.state === 'ready' && serve.settings?.library !== undefined;
+  const libraryNames = useAsync(async () => (libraryServed ? (await client.library()).models.filter((model) => model.variants.length > 0).map((model) => model.name) : []), [client, libraryServed]);
+  const [pickedModel, setPickedModel] = useState(() => {
+    const asked = sessionStorage.getItem(PLAYGROUND_MODEL_KEY) ?? '';
+    sessionStorage.removeItem(PLAYGROUND_MODEL_KEY);
+    return asked;
+  });
   const savePreset = () => {
     const name = prompt('Save this system prompt as a preset named');
     if (!name?.trim()) return;
@@ -92,7 +100,7 @@ export function PlaygroundView({ go }: ViewProps) {
       ...before.filter((turn) => !turn.error).map((turn) => ({ role: turn.role, content: turn.content })),
       { role: 'user', content: text },
     ];
-    const model = serve.servedName ?? '';
+    const model = libraryServed ? pickedModel || (libraryNames.data?.[0] ?? '') : (serve.servedName ?? '');
     const user: Turn = { role: 'user', content: text };
     let reply: Turn = { role: 'assistant', content: '', streaming: true, model };
     setTurns([...before, user, reply]);
@@ -173,7 +181,16 @@ export function PlaygroundView({ go }: ViewProps) {
 
   return (
     <div className="view playground" data-testid="view-playground">
-      <h1>Playground <span className="muted small">— {ready ? serve.servedName : 'no model served'}</span></h1>
+      <h1>
+        Playground{' '}
+        {libraryServed ? (
+          <select aria-label="Model" value={pickedModel || (libraryNames.data?.[0] ?? '')} onChange={(event) => setPickedModel(event.target.value)} data-testid="playground-model">
+            {(libraryNames.data ?? []).map((name) => <option key={name} value={name}>{name}</option>)}
+          </select>
+        ) : (
+          <span className="muted small">— {ready ? serve.servedName : 'no model served'}</span>
+        )}
+      </h1>
       <div className="playground-grid">
         <Card title="Conversations" testId="conversations" actions={<button type="button" onClick={newConversation} disabled={streaming} data-testid="conversation-new">New</button>}>
           <input aria-label="Search conversations" placeholder="Search" value={query} onChange={(event) => setQuery(event.target.value)} data-testid="conversation-search" />

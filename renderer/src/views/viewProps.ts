@@ -6,3 +6,6 @@ export interface ViewProps {
 
 /** The model the Models view asked the Serve view to preselect (kept across the view switch). */
 export const PRESELECT_KEY = 'hearth.serve.preselect';
+
+/** The model the Models view's Chat asked the playground to talk to, when the library is served. */
+export const PLAYGROUND_MODEL_KEY = 'hearth.playground.model';
