@@ -2,7 +2,7 @@
 // orderings that real loads race through are pinned down: one load for concurrent requests, no
 // eviction of a busy model, a failed load that fails only its requests and can be retried, pins.
 // libraryServe.test.ts runs the same pool with real engines over HTTP.
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError } from './errors.js';
 import { ModelPool, type LoadedModel, type PoolModel } from './modelPool.js';
@@ -10,7 +10,7 @@ import type { ServedEngine } from './servedEngine.js';
 
 const MODELS: PoolModel[] = ['a', 'b', 'c'].map((name) => ({ name, dtype: 'int4', packageDir: `/models/${name}`, contextLength: 256 }));
 
-function gatedPool(options: { maxLoadedModels?: number; memoryBudgetBytes?: number; pinned?: string[]; failing?: Set<string> } = {}) {
+function gatedPool(options: { maxLoadedModels?: number; memoryBudgetBytes?: number; pinned?: string[]; failing?: Set<string>; idleUnloadSeconds?: number } = {}) {
   const loads: string[] = [];
   const unloads: string[] = [];
   const gates = new Map<string, () => void>();
@@ -26,7 +26,7 @@ function gatedPool(options: { maxLoadedModels?: number; memoryBudgetBytes?: numb
     },
     maxLoadedModels: options.maxLoadedModels ?? 2,
     memoryBudgetBytes: options.memoryBudgetBytes ?? 1000,
-    idleUnloadSeconds: -1,
+    idleUnloadSeconds: options.idleUnloadSeconds ?? -1,
     pinned: options.pinned,
   });
   /** Opens the gate of `name`'s load once it has started. */
@@ -105,4 +105,32 @@ test('pinned models are never evicted; an unknown model is a 404 naming the libr
   assert.ok(unknown instanceof ApiError);
   assert.equal(unknown.status, 404);
   assert.match(unknown.message, /It serves 'a', 'b', 'c'/);
+});
+
+test('the idle timeout unloads a model that stayed idle that long; a request before it restarts the count; a request\'s keep_alive replaces it', async (t) => {
+  t.after(() => mock.timers.reset());
+  mock.timers.enable({ apis: ['setTimeout'] });
+  const { pool, unloads, finishLoad } = gatedPool({ idleUnloadSeconds: 300 });
+  const first = pool.acquire('a');
+  await finishLoad('a');
+  (await first).release();
+  mock.timers.tick(299_000);
+  assert.deepEqual(unloads, [], 'idle for 299 s of 300: still loaded');
+  (await pool.acquire('a')).release(); // used again: the count starts over
+  mock.timers.tick(299_000);
+  assert.deepEqual(unloads, [], '299 s after its last use');
+  mock.timers.tick(1_000);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(unloads, ['a'], 'unloaded 300 s after its last request');
+  assert.deepEqual(pool.loadedStatus(), []);
+
+  // keep_alive 60 on a request: that model's own timeout from then on.
+  const again = pool.acquire('a');
+  await finishLoad('a');
+  (await again).release(60);
+  mock.timers.tick(59_000);
+  assert.deepEqual(unloads, ['a']);
+  mock.timers.tick(1_000);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(unloads, ['a', 'a'], 'unloaded after its request\'s keep_alive of 60 s');
 });
