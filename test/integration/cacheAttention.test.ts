@@ -270,8 +270,9 @@ test('the engine at mixed lengths: a row turning long mid-generation, short rows
   const ask = (id: string, promptTokenIds: number[], maxNewTokens: number) => ({
     requestId: id, promptTokenIds, sampling: GREEDY, maxNewTokens, stopStrings: [], stopTokenIds: [], ignoreEos: true, arrivalTimeMs: Date.now(),
   });
-  // The long one turns long (513 tokens > 4 × the short rows' stride) at its 33rd token.
-  const long = { id: 'long', prompt: tokens(1, 480), maxNewTokens: 64 };
+  // The long one turns long (513 tokens > 4 × the short rows' stride) at its 33rd token, and its
+  // region grows from 576 to 640 tokens at its 97th.
+  const long = { id: 'long', prompt: tokens(1, 480), maxNewTokens: 100 };
   const chat = { id: 'chat', prompt: tokens(2, 40), maxNewTokens: 16 };
   const wave1 = [30, 37, 45].map((length, i) => ({ id: `w1-${i}`, prompt: tokens(10 + i, length), maxNewTokens: 40 }));
   // Joining once the long row has its region; they pass 64 tokens together, where 4 of them at
@@ -307,7 +308,8 @@ test('the engine at mixed lengths: a row turning long mid-generation, short rows
     const chat1 = await run(chat);
     assert.deepEqual(chat1.ids, alone.get('chat'));
     const firsts = [long, ...wave1].map(run);
-    await longRowHasRegion;
+    // (Or once the long one is done: then the assertions below say what went wrong.)
+    await Promise.race([longRowHasRegion, firsts[0]]);
     const seconds = [...wave2, chatTurn2!].map(run);
     const results = await Promise.all([...firsts, ...seconds]);
     [long, ...wave1, ...wave2, chatTurn2!].forEach((r, i) => assert.deepEqual(results[i]!.ids, alone.get(r.id), `${r.id} generates what it does alone`));
