@@ -302,7 +302,11 @@ export interface EstimateInput {
   dtype: ModelDtype;
   /** Longest sequence (prompt + completion) each concurrent sequence may reach. */
   contextTokens: number;
-  /** Sequences served at once (the batch size / number of slots). */
+  /**
+   * Sequences served at once (the batch size / number of slots). The KV cache is their product
+   * with contextTokens, one buffer: rows at mixed lengths share it (long ones in regions of their
+   * own, engine/runtime/kvCache.ts), so more short sequences fit next to a long one.
+   */
   numSequences: number;
   /** Defaults to kvDtypeFor(dtype). */
   kvDtype?: KvDtype;

@@ -1,6 +1,6 @@
 // The KV cache resident on a GPU device (WebGPU). Per layer, K and V are device tensors of shape
 // [rows, kvH, stride, D] holding exactly the live rows (rows 0..n-1, as KvCacheManager numbers
-// them). A decoder run takes them as past_* and returns present_* (the past with the new tokens
+// them; the manager keeps this cache at one stride, with no long-row regions: keepOneStride). A decoder run takes them as past_* and returns present_* (the past with the new tokens
 // written in), which stay on the device and become the cache. Row work (admit, finish, compact,
 // restride, preempt, splicing a prefilled row in, saving and loading prefix-cache entries) runs
 // the kv-rows graph on the same device; prefix entries are device tensors too ([1, kvH, n, D]).
@@ -13,7 +13,7 @@
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import type { GraphContract } from '../common/manifest.js';
-import { STRIDE_STEP_TOKENS, type CacheOp } from './kvCache.js';
+import { STRIDE_STEP_TOKENS, type CacheOp, type Placement } from './kvCache.js';
 import { decoderInputs, int64Tensor, layerNames, type KvStorePhases, type LayerNames, type RowsRun, type RunOutput, type TransferMeter } from './decoderFeeds.js';
 import { buildKvRowsGraph, KV_ROWS_INPUTS, kvRowsOutput } from './kvRowsGraph.js';
 import { GraphBuilder } from '../convert/onnx/graphBuilder.js';
@@ -118,14 +118,20 @@ export class DeviceKvCache {
     const source: Array<RowPick | { from: 'entry'; entryId: number }> = range(this.numRows).map(base);
     const dropped: number[] = [];
     let stride = this.stride;
+    // The manager runs this cache at one stride (keepOneStride): every placement is a block row.
+    const rowAt = (at: Placement) => {
+      if (at.strideTokens !== stride || at.offsetTokens % stride !== 0) throw new Error(`device KV cache: a row at ${at.offsetTokens}+${at.strideTokens} is not a block row at stride ${stride} (bug: regions on the device)`);
+      return at.offsetTokens / stride;
+    };
     for (const op of ops) {
-      if (op.kind === 'move') source[op.toRow] = source[op.fromRow] ?? ZERO;
+      if (op.kind === 'move') source[rowAt(op.to)] = source[rowAt(op.from)] ?? ZERO;
       else if (op.kind === 'restride') stride = op.toStride;
-      else if (op.kind === 'load') source[op.row] = { from: 'entry', entryId: op.entryId };
+      else if (op.kind === 'load') source[rowAt(op.to)] = { from: 'entry', entryId: op.entryId };
       else if (op.kind === 'drop') dropped.push(op.entryId); // released at the end: a load above may still read it
       else {
-        const pick = source[op.row];
-        if (!pick || pick.from !== 'base') throw new Error(`device KV cache: saving row ${op.row}, which holds no computed tokens (bug)`);
+        const row = rowAt(op.from);
+        const pick = source[row];
+        if (!pick || pick.from !== 'base') throw new Error(`device KV cache: saving row ${row}, which holds no computed tokens (bug)`);
         this.entries.set(op.entryId, await this.gatherRows(this.cache, [pick], null, op.numTokens));
       }
     }

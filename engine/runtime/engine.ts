@@ -64,6 +64,8 @@ export interface StepStats {
   queueSize: number;
   runningSize: number;
   kvCacheUsage: number;
+  /** Rows in regions of their own (long next to the short block; kvCache.ts). */
+  numLongRows: number;
   numPreempted: number;
   numAdmitted: number;
   /** Admitted requests that started from a cached prefix, and the prompt tokens that saved. */
@@ -185,11 +187,13 @@ export class HearthEngine implements LoadedEngine {
         this.log,
       );
       this.device = this.runner.device;
+      // The device cache is one tensor per layer at one stride: no regions (see kvCache.ts).
+      if (this.device.kvResidency === 'device') this.kv.keepOneStride();
       if (this.state === 'stopping') return; // shut down while loading: shutdown() closes the runner
       // Warm-up: the first run allocates; do it before the first client waits on it. Row 0 is
       // scratch until a request owns it (owners overwrite every position they read).
       await this.runner.step({
-        type: 'step', stepId: 0, cacheOps: [], numCacheRows: 0, samplerInits: [], releasedIds: [], decode: null,
+        type: 'step', stepId: 0, cacheOps: [], numCacheRows: 0, rowPlacements: [], samplerInits: [], releasedIds: [], decode: null,
         prefills: [{ firstRow: 0, runs: [{ requestId: '__warmup', inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false }] }],
       });
       if ((this.state as EngineSnapshot['state']) === 'stopping') return;
@@ -449,6 +453,7 @@ export class HearthEngine implements LoadedEngine {
       queueSize: this.scheduler.numWaiting,
       runningSize: this.scheduler.numRunning,
       kvCacheUsage: this.kv.usage,
+      numLongRows: this.kv.numLongRows,
       numPreempted: plan.preemptedIds.length,
       numAdmitted: plan.admittedIds.length,
       numPrefixHits: plan.prefixHits.length,
@@ -477,7 +482,7 @@ export class HearthEngine implements LoadedEngine {
     try {
       const releasedIds = this.releasedIds;
       this.releasedIds = [];
-      const done = await this.runner.step({ type: 'step', stepId: 0, cacheOps: this.kv.takeOps(), numCacheRows, samplerInits: [], releasedIds, decode: null, prefills: [] });
+      const done = await this.runner.step({ type: 'step', stepId: 0, cacheOps: this.kv.takeOps(), numCacheRows, rowPlacements: this.kv.placements(), samplerInits: [], releasedIds, decode: null, prefills: [] });
       this.cacheRowsOnRunner = numCacheRows;
       this.transfer.toDeviceBytes += done.transfer.toDeviceBytes;
       this.transfer.toHostBytes += done.transfer.toHostBytes;
@@ -529,7 +534,7 @@ export class HearthEngine implements LoadedEngine {
         sample: run.sample,
       })),
     }));
-    return { type: 'step', stepId: plan.stepId, cacheOps: plan.cacheOps, numCacheRows: plan.numCacheRows, samplerInits, releasedIds, decode, prefills };
+    return { type: 'step', stepId: plan.stepId, cacheOps: plan.cacheOps, numCacheRows: plan.numCacheRows, rowPlacements: plan.rowPlacements, samplerInits, releasedIds, decode, prefills };
   }
 
   /**

@@ -1,16 +1,17 @@
 // The KV cache in host memory (the CPU path, and accelerators without device-resident outputs):
-// per layer one K and one V Float32Array of capacityTokens, viewed as [rows, kvH, stride, D]. A run
-// passes rows as zero-copy views (ORT reads inputs in place) and scatters the returned new K/V
-// into them. On the CPU provider the graph can also attend over those views where they lie
-// (cacheAttention.ts): long decode steps then write only the new tokens. On an accelerator every run ships
-// each row's whole used prefix to the device: O(batch × context) bytes per step, which the
-// transfer meter shows. Prefix-cache entries are plain arrays beside it, [kvH, numTokens, D] per
-// layer, allocated when saved.
+// per layer one K and one V Float32Array of capacityTokens, laid out as kvCache.ts says (a compact
+// block of short rows at one stride, long rows in regions of their own at the back). A run passes
+// rows as zero-copy views (ORT reads inputs in place) and scatters the returned new K/V into them.
+// On the CPU provider the graph can also attend over those views where they lie (cacheAttention.ts):
+// long decode steps then write only the new tokens. On an accelerator every run ships each row's
+// whole used prefix to the device: O(batch × context) bytes per step, which the transfer meter
+// shows. Prefix-cache entries (and rows parked while they move to a region) are plain arrays
+// beside it, [kvH, numTokens, D] per layer, allocated when saved.
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import type { GraphContract } from '../common/manifest.js';
 import { IN_PLACE_INPUT } from './cacheAttention.js';
-import { applyCacheOp, STRIDE_STEP_TOKENS, strideFor, type CacheOp } from './kvCache.js';
+import { applyCacheOp, STRIDE_STEP_TOKENS, viewSpans, type CacheOp, type Placement } from './kvCache.js';
 import { decoderInputs, layerNames, type KvStorePhases, type LayerNames, type RowsRun, type RunOutput, type TransferMeter } from './decoderFeeds.js';
 
 export class HostKvCache {
@@ -18,7 +19,9 @@ export class HostKvCache {
   private readonly keys: Float32Array[] = [];
   private readonly values: Float32Array[] = [];
   private readonly names: LayerNames;
+  /** The short block's stride (tracked through restride ops), and where the manager put each row. */
   private stride = STRIDE_STEP_TOKENS;
+  private rowPlacements: Placement[] = [];
   private readonly entries = new Map<number, { keys: Float32Array[]; values: Float32Array[] }>();
   /** The CPU variant of the graph (cacheAttention.ts): each run picks its attention. */
   private readonly switchesAttention: boolean;
@@ -49,89 +52,85 @@ export class HostKvCache {
     return 0;
   }
 
-  async applyCacheOps(ops: CacheOp[]): Promise<void> {
+  /** Apply a step's ops, then take the manager's row placements for its runs. */
+  async applyCacheOps(ops: CacheOp[], rowPlacements: Placement[]): Promise<void> {
     const started = performance.now();
     const { numLayers, numKvHeads, headDim } = this.graph;
     for (const op of ops) {
       if (op.kind === 'save') {
         this.entries.set(op.entryId, {
-          keys: this.keys.map((buffer) => copyRowOut(buffer, op.row, op.numTokens, numKvHeads, headDim, this.stride)),
-          values: this.values.map((buffer) => copyRowOut(buffer, op.row, op.numTokens, numKvHeads, headDim, this.stride)),
+          keys: this.keys.map((buffer) => copyRowOut(buffer, op.from, op.numTokens, numKvHeads, headDim)),
+          values: this.values.map((buffer) => copyRowOut(buffer, op.from, op.numTokens, numKvHeads, headDim)),
         });
       } else if (op.kind === 'load') {
         const entry = this.entries.get(op.entryId);
-        if (!entry) throw new Error(`host KV cache: no prefix entry ${op.entryId} (bug)`);
+        if (!entry) throw new Error(`host KV cache: no entry ${op.entryId} (bug)`);
         for (let layer = 0; layer < numLayers; layer++) {
-          copyRowIn(entry.keys[layer]!, this.keys[layer]!, op.row, op.numTokens, numKvHeads, headDim, this.stride);
-          copyRowIn(entry.values[layer]!, this.values[layer]!, op.row, op.numTokens, numKvHeads, headDim, this.stride);
+          copyRowIn(entry.keys[layer]!, this.keys[layer]!, op.to, op.numTokens, numKvHeads, headDim);
+          copyRowIn(entry.values[layer]!, this.values[layer]!, op.to, op.numTokens, numKvHeads, headDim);
         }
       } else if (op.kind === 'drop') {
         this.entries.delete(op.entryId);
       } else {
         for (let layer = 0; layer < numLayers; layer++) {
-          applyCacheOp(this.keys[layer]!, op, numKvHeads, headDim, this.stride);
-          applyCacheOp(this.values[layer]!, op, numKvHeads, headDim, this.stride);
+          applyCacheOp(this.keys[layer]!, op, numKvHeads, headDim);
+          applyCacheOp(this.values[layer]!, op, numKvHeads, headDim);
         }
         if (op.kind === 'restride') this.stride = op.toStride;
       }
     }
+    this.rowPlacements = rowPlacements;
     this.phases.cacheOpsMs += performance.now() - started;
   }
 
+  /** Rows the manager does not hold (the engine's warm-up run) lie where the block would put them. */
+  private placementOf(row: number): Placement {
+    return this.rowPlacements[row] ?? { offsetTokens: row * this.stride, strideTokens: this.stride };
+  }
+
   /**
-   * The consecutive rows firstRow.. of `run` (one session.run, or for a decode batch of a few
-   * long rows next to short ones, one per long row and one for the short ones: see
-   * splitMixedDecode); stores the new K/V of the first numTokens[row] tokens of each row
-   * (0 = a padding row, nothing stored).
+   * The consecutive rows firstRow.. of `run`; stores the new K/V of the first numTokens[row]
+   * tokens of each row (0 = a padding row, nothing stored). Rows that all start empty (first
+   * prompt chunks) read no past: one session.run wherever they lie. Otherwise one session.run per
+   * span of rows contiguous at one stride (viewSpans): the short block's rows as one view, each
+   * long row's region as its own, so short rows never pay for a long row's stride.
    */
   async run(firstRow: number, run: RowsRun, numTokens: number[]): Promise<RunOutput> {
-    const split = splitMixedDecode(run, numTokens, this.stride);
-    if (!split) return this.runRows(firstRow, run, numTokens, 'view');
-    const pick = (rows: number[]): RowsRun => ({ inputIds: rows.map((row) => run.inputIds[row]!), startPositions: rows.map((row) => run.startPositions[row]!) });
-    const parts: Array<{ rows: number[]; output: RunOutput }> = [];
-    for (const row of split.longRows) parts.push({ rows: [row], output: await this.runRows(firstRow + row, pick([row]), [numTokens[row]!], 'view') });
-    const shortRows = split.shortRows.map((row) => firstRow + row);
-    parts.push({ rows: split.shortRows, output: await this.runRows(shortRows, pick(split.shortRows), split.shortRows.map((row) => numTokens[row]!), 'compact') });
-    // Padding rows ran nowhere: their logits stay 0 (never sampled).
+    const numRows = run.inputIds.length;
+    const placements = Array.from({ length: numRows }, (_, row) => this.placementOf(firstRow + row));
+    if (run.startPositions.every((position) => position === 0)) return this.runSpan(placements, run, numTokens, true);
+    const spans = viewSpans(placements, numTokens);
+    if (spans.length === 1 && spans[0]!.start === 0 && spans[0]!.end === numRows) return this.runSpan(placements, run, numTokens, false);
+    const parts: Array<{ start: number; output: RunOutput }> = [];
+    for (const { start, end } of spans) {
+      const part: RowsRun = { inputIds: run.inputIds.slice(start, end), startPositions: run.startPositions.slice(start, end) };
+      parts.push({ start, output: await this.runSpan(placements.slice(start, end), part, numTokens.slice(start, end), false) });
+    }
+    // Padding rows outside every span ran nowhere: their logits stay 0 (never sampled).
     const logitsWidth = parts[0]!.output.logitsWidth;
-    const logits = new Float32Array(run.inputIds.length * logitsWidth);
-    for (const { rows, output } of parts) rows.forEach((row, i) => logits.set(output.logits.subarray(i * logitsWidth, (i + 1) * logitsWidth), row * logitsWidth));
+    const logits = new Float32Array(numRows * logitsWidth);
+    for (const { start, output } of parts) logits.set(output.logits, start * logitsWidth);
     return { logits, logitsWidth, runMs: parts.reduce((sum, part) => sum + part.output.runMs, 0) };
   }
 
   /**
-   * One session.run. `view`: `rows` is the first of consecutive rows, fed as a zero-copy view at
-   * the stride. `compact`: the listed rows' pasts are copied into a [rows, kvH, P', D] buffer with
-   * P' covering the longest of them, so attention over short rows does not pay for the stride.
+   * One session.run over rows at `placements`: contiguous at one stride (past_* is a zero-copy
+   * view of them: ORT reads inputs in place), or, with `pastEmpty`, anywhere (P = 0: nothing
+   * cached to read, and attention is spared the stride's worth of masked positions).
    */
-  private async runRows(rows: number | number[], run: RowsRun, numTokens: number[], layout: 'view' | 'compact'): Promise<RunOutput> {
-    const { graph, stride } = this;
+  private async runSpan(placements: Placement[], run: RowsRun, numTokens: number[], pastEmpty: boolean): Promise<RunOutput> {
+    const { graph } = this;
     const { numKvHeads, headDim } = graph;
     const numRows = run.inputIds.length;
-    const rowOf = (row: number) => (typeof rows === 'number' ? rows + row : rows[row]!);
     const { feeds, sequenceLength } = decoderInputs(graph, run, this.totalSequenceLengthDims);
-    // Rows that all start empty (first prompt chunks) have no past to read: P = 0 spares
-    // attention the stride's worth of masked positions (the contract allows any P there).
-    const pastEmpty = run.startPositions.every((position) => position === 0);
-    const pastTokens = pastEmpty ? 0 : layout === 'view' ? stride : strideFor(Math.max(...run.startPositions));
+    const pastTokens = pastEmpty ? 0 : placements[0]!.strideTokens;
     const pastDims = [numRows, numKvHeads, pastTokens, headDim];
     if (this.switchesAttention) feeds[IN_PLACE_INPUT] = new ort.Tensor('bool', Uint8Array.of(readsInPlace(run, sequenceLength, pastTokens) ? 1 : 0), []);
-    const rowElements = numKvHeads * stride * headDim;
-    const pastOf = (cache: Float32Array) => {
-      // Views, not copies: ORT reads input buffers in place.
-      if (layout === 'view') return cache.subarray(rowOf(0) * rowElements, pastEmpty ? rowOf(0) * rowElements : rowOf(numRows) * rowElements);
-      const compact = new Float32Array(numRows * numKvHeads * pastTokens * headDim);
-      for (let row = 0; row < numRows; row++) {
-        for (let head = 0; head < numKvHeads; head++) {
-          const from = (rowOf(row) * numKvHeads + head) * stride * headDim;
-          compact.set(cache.subarray(from, from + run.startPositions[row]! * headDim), (row * numKvHeads + head) * pastTokens * headDim);
-        }
-      }
-      return compact;
-    };
+    const viewStart = placements[0]!.offsetTokens * numKvHeads * headDim;
+    const viewEnd = viewStart + numRows * numKvHeads * pastTokens * headDim;
     for (let layer = 0; layer < graph.numLayers; layer++) {
-      feeds[this.names.pastKey[layer]!] = new ort.Tensor('float32', pastOf(this.keys[layer]!), pastDims);
-      feeds[this.names.pastValue[layer]!] = new ort.Tensor('float32', pastOf(this.values[layer]!), pastDims);
+      feeds[this.names.pastKey[layer]!] = new ort.Tensor('float32', this.keys[layer]!.subarray(viewStart, viewEnd), pastDims);
+      feeds[this.names.pastValue[layer]!] = new ort.Tensor('float32', this.values[layer]!.subarray(viewStart, viewEnd), pastDims);
     }
     const fetches = [graph.outputs.logits, ...this.names.newKey.flatMap((key, layer) => [key, this.names.newValue[layer]!])];
     this.meter.fed(feeds);
@@ -140,18 +139,17 @@ export class HostKvCache {
     const runMs = performance.now() - started;
     this.meter.returned(Object.values(outputs));
     const scatterStarted = performance.now();
-    // Scatter new K/V ([B, S, kvH, D]) into rows laid out [row, kvH, stride, D]. Plain index
-    // loops: a decode step at B=64 copies ~12k head vectors, and a subarray per copy costs more
-    // than the copy.
+    // Scatter new K/V ([B, S, kvH, D]) into each row's placement. Plain index loops: a decode
+    // step at B=64 copies ~12k head vectors, and a subarray per copy costs more than the copy.
     const scatter = (data: Float32Array, cache: Float32Array) => {
       for (let row = 0; row < numRows; row++) {
         const count = numTokens[row]!;
         const startPosition = run.startPositions[row]!;
-        const target = rowOf(row);
+        const { offsetTokens, strideTokens } = placements[row]!;
         for (let s = 0; s < count; s++) {
           for (let head = 0; head < numKvHeads; head++) {
             let from = ((row * sequenceLength + s) * numKvHeads + head) * headDim;
-            let to = ((target * numKvHeads + head) * stride + startPosition + s) * headDim;
+            let to = (offsetTokens * numKvHeads + head * strideTokens + startPosition + s) * headDim;
             const stop = from + headDim;
             while (from < stop) cache[to++] = data[from++]!;
           }
@@ -186,45 +184,21 @@ export function readsInPlace(run: RowsRun, sequenceLength: number, pastTokens: n
   return filled >= IN_PLACE_MIN_FILL * run.startPositions.length * pastTokens;
 }
 
-/**
- * With one stride for all rows, a decode batch of short rows next to a long one costs every row
- * the long one's P (GroupQueryAttention clears B × P, in-place attention reads it). Splitting it
- * costs one more pass over the weights per long row, and copying the short rows' pasts into a
- * compact buffer: worth it for a few long rows next to several short ones. Decode batches only
- * (prefill groups are first chunks at P = 0, or one row).
- */
-export const SPLIT_MIN_STRIDE_TOKENS = 512;
-/** A row is long when its past is above this share of the stride; the rest must be 4× shorter. */
-export const SPLIT_LONG_SHARE = 0.25;
-export const SPLIT_MAX_LONG_ROWS = 2;
-
-export function splitMixedDecode(run: RowsRun, numTokens: number[], stride: number): { longRows: number[]; shortRows: number[] } | null {
-  if (stride < SPLIT_MIN_STRIDE_TOKENS || run.inputIds.some((ids) => ids.length !== 1)) return null;
-  const longRows: number[] = [];
-  const shortRows: number[] = [];
-  run.startPositions.forEach((position, row) => {
-    if (numTokens[row] === 0) return; // a padding row: nothing to run
-    (position > SPLIT_LONG_SHARE * stride ? longRows : shortRows).push(row);
-  });
-  if (longRows.length === 0 || longRows.length > SPLIT_MAX_LONG_ROWS || shortRows.length < 2) return null;
-  return { longRows, shortRows };
-}
-
-/** The first numTokens positions of `row` (laid out [row, kvH, stride, D]) as a [kvH, numTokens, D] array. */
-function copyRowOut(buffer: Float32Array, row: number, numTokens: number, numKvHeads: number, headDim: number, stride: number): Float32Array {
+/** The first numTokens positions of the row at `at` as a [kvH, numTokens, D] array. */
+function copyRowOut(buffer: Float32Array, at: Placement, numTokens: number, numKvHeads: number, headDim: number): Float32Array {
   const out = new Float32Array(numKvHeads * numTokens * headDim);
   for (let head = 0; head < numKvHeads; head++) {
-    const from = ((row * numKvHeads + head) * stride) * headDim;
+    const from = (at.offsetTokens * numKvHeads + head * at.strideTokens) * headDim;
     out.set(buffer.subarray(from, from + numTokens * headDim), head * numTokens * headDim);
   }
   return out;
 }
 
-/** Write the first numTokens positions of an entry array ([kvH, entryTokens, D]) into `row`. */
-function copyRowIn(entry: Float32Array, buffer: Float32Array, row: number, numTokens: number, numKvHeads: number, headDim: number, stride: number): void {
+/** Write the first numTokens positions of an entry array ([kvH, entryTokens, D]) into the row at `at`. */
+function copyRowIn(entry: Float32Array, buffer: Float32Array, at: Placement, numTokens: number, numKvHeads: number, headDim: number): void {
   const entryTokens = entry.length / (numKvHeads * headDim);
   for (let head = 0; head < numKvHeads; head++) {
     const from = head * entryTokens * headDim;
-    buffer.set(entry.subarray(from, from + numTokens * headDim), ((row * numKvHeads + head) * stride) * headDim);
+    buffer.set(entry.subarray(from, from + numTokens * headDim), (at.offsetTokens * numKvHeads + head * at.strideTokens) * headDim);
   }
 }

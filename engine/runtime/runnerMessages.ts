@@ -3,7 +3,7 @@ import type { GpuAdapterInfo, KvResidency } from '../common/accelerator.js';
 import type { ConstraintSpec, SamplingParams, SerializedError } from '../common/engineApi.js';
 import type { GraphContract } from '../common/manifest.js';
 import type { DeviceChoice } from '../common/servingConfig.js';
-import type { CacheOp } from './kvCache.js';
+import type { CacheOp, Placement } from './kvCache.js';
 import type { SampledLogprob } from './sampler.js';
 
 export interface SessionSettings {
@@ -95,6 +95,8 @@ export interface StepMessage {
   cacheOps: CacheOp[];
   /** Rows the KV-cache manager holds after planning this step (a device-resident cache keeps exactly these). */
   numCacheRows: number;
+  /** Where each of those rows lies in a host cache's buffers (kvCache.ts); a device cache holds one stride and ignores it. */
+  rowPlacements: Placement[];
   samplerInits: SamplerInit[];
   /** Sampler states to drop (finished/cancelled requests), before running. */
   releasedIds: string[];

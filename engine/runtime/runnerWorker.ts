@@ -147,7 +147,7 @@ async function step(message: StepMessage): Promise<void> {
   if (!r) throw new Error('runner: step before init (bug)');
   const started = performance.now();
   phases.cacheOpsMs = phases.scatterMs = phases.sampleMs = 0;
-  if (r.kv.residency === 'host') await r.kv.applyCacheOps(message.cacheOps);
+  if (r.kv.residency === 'host') await r.kv.applyCacheOps(message.cacheOps, message.rowPlacements);
   else await r.kv.applyCacheOps(message.cacheOps, message.numCacheRows);
   const failures = await prepareSamplers(r, message.releasedIds, message.samplerInits);
   const samples: TokenSample[] = [];

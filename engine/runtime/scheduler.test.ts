@@ -65,10 +65,30 @@ test('a request mid-prefill inside the decode range is a padding row', () => {
   scheduler.updateFromOutput(plan, sampledIds(plan));
   scheduler.remove('a'); // c (row 2) moves into row 0
   plan = scheduler.schedule();
-  assert.deepEqual(plan.cacheOps[0], { kind: 'move', fromRow: 2, toRow: 0, numTokens: 100 });
+  assert.deepEqual(plan.cacheOps[0], { kind: 'move', from: { offsetTokens: 2 * 128, strideTokens: 128 }, to: { offsetTokens: 0, strideTokens: 128 }, numTokens: 100 });
   assert.equal(plan.decode?.numRows, 2);
   assert.deepEqual(plan.decode?.rows.map((row) => [row.requestId, row.startToken]), [[null, 100], ['b', 11]]);
   assert.deepEqual(plan.prefills.map((run) => [run.requestId, run.row, run.startToken, run.numTokens]), [['c', 0, 100, 100]]);
+});
+
+test('a long prompt gets a region of its own: six short streams decode next to it in a cache one stride would give it alone', () => {
+  const scheduler = new Scheduler({ ...config, maxPrefillTokens: 1024 }, new KvCacheManager(1024));
+  scheduler.add('long', 600);
+  for (let i = 0; i < 7; i++) scheduler.add(`short${i}`, 10);
+  const plan = scheduler.schedule();
+  // strideFor(601) = 640 at the back; 384 tokens left = 6 block rows at stride 64.
+  assert.deepEqual(plan.admittedIds, ['long', 'short0', 'short1', 'short2', 'short3', 'short4', 'short5']);
+  assert.equal(plan.rowPlacements.length, 7);
+  assert.deepEqual(plan.rowPlacements[6], { offsetTokens: 1024 - 640, strideTokens: 640 }, 'the long row is numbered after the block');
+  assert.deepEqual(plan.rowPlacements.slice(0, 6).map((p) => p.offsetTokens), [0, 64, 128, 192, 256, 320]);
+  scheduler.updateFromOutput(plan, sampledIds(plan));
+  const next = scheduler.schedule();
+  assert.equal(next.decode?.numRows, 7, 'all seven decode');
+  assert.equal(scheduler.kv.stride, 64, 'the short rows keep their stride');
+  const oneStride = new Scheduler({ ...config, maxPrefillTokens: 1024 }, new KvCacheManager(1024, { maxLongRows: 0 }));
+  oneStride.add('long', 600);
+  oneStride.add('short0', 10);
+  assert.deepEqual(oneStride.schedule().admittedIds, ['long'], 'one stride: 2 × 640 > 1024');
 });
 
 test('batched continuous run: every request gets exactly its tokens, rows stay compact, limits hold', () => {
@@ -105,8 +125,9 @@ test('admission waits when the cache is full, then proceeds when a row frees', (
 });
 
 test('a growing batch preempts the most recently admitted request, which is recomputed and continues', () => {
-  // 3 rows × 64 = 192 tokens; when sequences pass 64 tokens the stride becomes 128 and only one row fits.
-  const scheduler = new Scheduler(config, new KvCacheManager(192));
+  // 3 rows × 64 = 192 tokens; when sequences pass 64 tokens the stride becomes 128 and only one row
+  // fits (one stride for all rows: with a region of its own, old would fit next to new).
+  const scheduler = new Scheduler(config, new KvCacheManager(192, { maxLongRows: 0 }));
   scheduler.add('old', 50);
   scheduler.add('mid', 20);
   scheduler.add('new', 10);
@@ -133,7 +154,7 @@ test('removal during a step waits for its output', () => {
   scheduler.updateFromOutput(plan, ['a', 'b']);
   assert.equal(scheduler.has('a'), false);
   plan = scheduler.schedule();
-  assert.deepEqual(plan.cacheOps, [{ kind: 'move', fromRow: 1, toRow: 0, numTokens: 5 }], 'moves b with the token the step added');
+  assert.deepEqual(plan.cacheOps, [{ kind: 'move', from: { offsetTokens: 64, strideTokens: 64 }, to: { offsetTokens: 0, strideTokens: 64 }, numTokens: 5 }], 'moves b with the token the step added');
 });
 
 test('first chunks of consecutive rows run as one padded batch; continued chunks run alone', () => {
@@ -195,8 +216,8 @@ test('prefix cache: a finished request is saved before its row is freed; the nex
   assert.deepEqual(opKinds.filter((kind) => kind !== 'restride'), ['save', 'load']);
   const save = plan.cacheOps.find((op) => op.kind === 'save')!;
   const load = plan.cacheOps.find((op) => op.kind === 'load')!;
-  assert.deepEqual(save, { kind: 'save', row: 0, numTokens: 101, entryId: 1 });
-  assert.deepEqual(load, { kind: 'load', entryId: 1, row: 0, numTokens: 101 });
+  assert.deepEqual(save, { kind: 'save', from: { offsetTokens: 0, strideTokens: 128 }, numTokens: 101, entryId: 1 });
+  assert.deepEqual(load, { kind: 'load', entryId: 1, to: { offsetTokens: 0, strideTokens: 128 }, numTokens: 101 });
   assert.ok(plan.cacheOps.indexOf(load) > plan.cacheOps.findLastIndex((op) => op.kind === 'restride'), 'loads come after the restride');
   assert.deepEqual(plan.prefixHits, [{ requestId: 'turn2', numTokens: 101 }]);
   assert.deepEqual(plan.prefills.map((run) => [run.requestId, run.startToken, run.numTokens, run.sample]), [['turn2', 101, 21, true]], 'the 102nd token and the new 20 are prefilled');

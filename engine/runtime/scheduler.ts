@@ -4,7 +4,7 @@
 // when running sequences would outgrow it. It never sees a tensor: its output is a StepPlan.
 // With a prefix cache, a request leaving the batch keeps its K/V as an entry and an admitted
 // request starts from the longest cached prefix of its tokens (save/load ops in the plan).
-import { KvCacheManager, type CacheOp } from './kvCache.js';
+import { KvCacheManager, type CacheOp, type Placement } from './kvCache.js';
 import type { PrefixCache } from './prefixCache.js';
 
 export interface SchedulerConfig {
@@ -31,7 +31,7 @@ export interface PlannedRun {
 }
 
 export interface DecodeBatch {
-  /** Rows 0..numRows-1 form the batch (a zero-copy view of the cache). */
+  /** Rows 0..numRows-1 form the batch (the runner runs each span of contiguous rows as one zero-copy view: viewSpans). */
   numRows: number;
   /** Per row: the request decoding in it, or null for a row that is mid-prefill (fed a pad token, output ignored). */
   rows: Array<PlannedRun | { requestId: null; row: number; startToken: number }>;
@@ -49,6 +49,8 @@ export interface StepPlan {
   cacheOps: CacheOp[];
   /** Rows the KV cache holds once the ops are applied (0..numCacheRows-1). */
   numCacheRows: number;
+  /** Where each of those rows lies (the block, then the long rows' regions: kvCache.ts). */
+  rowPlacements: Placement[];
   decode: DecodeBatch | null;
   /** Prefill chunks, by request. */
   prefills: PlannedRun[];
@@ -159,10 +161,11 @@ export class Scheduler {
     // 1. Running requests: decode the ones with one pending token; chunk the prefill of the rest.
     let work = new Map<string, number>();
     let budget = 0;
+    /** Per running request: tokens its row holds after this step. */
     const planRunning = () => {
       work = new Map();
       budget = this.config.maxPrefillTokens;
-      let maxTokensAfter = 0;
+      const tokensAfter = new Map<string, number>();
       for (const id of this.running) {
         const tracked = this.requests.get(id)!;
         const pending = tracked.numTokens - tracked.numCachedTokens;
@@ -173,20 +176,20 @@ export class Scheduler {
           budget -= numTokens;
         }
         work.set(id, numTokens);
-        maxTokensAfter = Math.max(maxTokensAfter, tracked.numCachedTokens + numTokens);
+        tokensAfter.set(id, tracked.numCachedTokens + numTokens);
       }
-      return maxTokensAfter;
+      return tokensAfter;
     };
-    let maxTokensAfter = planRunning();
+    let tokensAfter = planRunning();
     // 2. Sequences outgrow the cache: preempt the most recently admitted until the rest fit.
-    while (!this.kv.resize(maxTokensAfter)) {
+    while (!this.kv.resize(tokensAfter)) {
       const victim = this.running.reduce((latest, id) =>
         this.requests.get(id)!.admissionSeq > this.requests.get(latest)!.admissionSeq ? id : latest,
       );
       if (this.running.length === 1) throw new Error(`scheduler: a single sequence (${victim}) outgrew the KV cache (bug: maxTotalTokens must fit)`);
       this.preempt(victim);
       preemptedIds.push(victim);
-      maxTokensAfter = planRunning();
+      tokensAfter = planRunning();
     }
 
     // 3. Admit waiting requests (FIFO) while the prefill budget, batch limits and the cache allow.
@@ -196,7 +199,7 @@ export class Scheduler {
       const head = this.requests.get(this.waiting[0]!)!;
       if (totalTokens + head.numTokens > this.config.maxBatchTotalTokens && this.running.length > 0) break;
       // Reserve for the whole known sequence plus the next token so it rarely gets preempted at once.
-      const row = this.kv.allocate(head.requestId, head.numTokens + 1, maxTokensAfter);
+      const row = this.kv.allocate(head.requestId, head.numTokens + 1);
       if (row === null) break;
       this.waiting.shift();
       head.running = true;
@@ -214,10 +217,10 @@ export class Scheduler {
       const numTokens = Math.min(head.numTokens - head.numCachedTokens, budget);
       budget -= numTokens;
       work.set(head.requestId, numTokens);
-      maxTokensAfter = Math.max(maxTokensAfter, head.numCachedTokens + numTokens);
+      tokensAfter.set(head.requestId, head.numCachedTokens + numTokens);
     }
-    if (!this.kv.resize(maxTokensAfter)) throw new Error('scheduler: admitted past the KV capacity (bug)');
-    // After the restride: loads write the new rows at the final stride.
+    if (!this.kv.resize(tokensAfter)) throw new Error('scheduler: admitted past the KV capacity (bug)');
+    // After the resize: loads write the new rows where they finally lie.
     for (const load of loads) this.kv.load(load.requestId, load.entryId, load.numTokens);
 
     // 4. Build the plan.
@@ -252,6 +255,7 @@ export class Scheduler {
       stepId: this.nextStepId++,
       cacheOps: this.kv.takeOps(),
       numCacheRows: this.kv.numRows,
+      rowPlacements: this.kv.placements(),
       decode,
       prefills,
       prefillGroups: this.groupPrefills(prefills),

@@ -9,12 +9,12 @@ import { before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import type { SamplingParams } from '../../engine/common/engineApi.js';
 import type { ModelManifest } from '../../engine/common/manifest.js';
-import { loadEngine } from '../../engine/runtime/index.js';
+import { kvBytesPerToken, loadEngine, type StepStats } from '../../engine/runtime/index.js';
 import { IN_PLACE_INPUT, inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js';
 import { onnx } from '../../engine/convert/onnx/proto.js';
 import { HostKvCache } from '../../engine/runtime/hostKvCache.js';
 import { TransferMeter } from '../../engine/runtime/decoderFeeds.js';
-import { STRIDE_STEP_TOKENS, strideFor } from '../../engine/runtime/kvCache.js';
+import { KvCacheManager, STRIDE_STEP_TOKENS, strideFor } from '../../engine/runtime/kvCache.js';
 import { collectStream } from '../fixtures/engineStreams.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { referenceGreedy } from '../fixtures/referenceModel.js';
@@ -185,7 +185,7 @@ test('the host cache reads a long decode in place from the K/V its prefill store
   });
   const logitsOf = async (session: ort.InferenceSession) => {
     const cache = new HostKvCache(session, manifest.graph, 2048, [], new TransferMeter(false), { cacheOpsMs: 0, scatterMs: 0 });
-    await cache.applyCacheOps([{ kind: 'restride', fromStride: STRIDE_STEP_TOKENS, toStride: strideFor(602), rowLengths: [0] }]);
+    await cache.applyCacheOps([{ kind: 'restride', fromStride: STRIDE_STEP_TOKENS, toStride: strideFor(602), rowLengths: [0] }], [{ offsetTokens: 0, strideTokens: strideFor(602) }]);
     await cache.run(0, { inputIds: [prompt], startPositions: [0] }, [prompt.length]);
     const first = await cache.run(0, { inputIds: [[5]], startPositions: [600] }, [1]);
     const second = await cache.run(0, { inputIds: [[6]], startPositions: [601] }, [1]);
@@ -196,46 +196,55 @@ test('the host cache reads a long decode in place from the K/V its prefill store
   assertClose(inPlace, await logitsOf(shipped), 1e-4, 'decode logits at 600 tokens of context');
 });
 
-test('a decode batch of one long row next to short ones runs as two runs (the short rows compact) and gives each row what it gets alone, also a step later', async () => {
+test('a decode batch of a long row (its own region) next to short ones (the block) runs one view per span and gives each row what it gets alone, also a step later', async () => {
   const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', contextLength: 1024 });
   const options = { intraOpNumThreads: 1, interOpNumThreads: 1, extra: { session: { model_external_initializers_file_folder_path: packageDir } } };
   const variant = await ort.InferenceSession.create(inPlaceAttentionVariant(readFileSync(join(packageDir, manifest.files.model)), manifest.graph)!, options);
-  const runs: number[] = [];
+  const runs: number[][] = [];
   const spied = new Proxy(variant, {
     get(target, key) {
       if (key !== 'run') return Reflect.get(target, key);
       return (feeds: Record<string, ort.Tensor>, fetches: string[]) => {
-        runs.push(feeds['past_key.0']!.dims[2]!);
+        runs.push([feeds['past_key.0']!.dims[0]!, feeds['past_key.0']!.dims[2]!]);
         return target.run(feeds, fetches);
       };
     },
   });
   const lengths = [600, 10, 27, 33];
   const prompts = lengths.map((length, row) => Array.from({ length }, (_, i) => (i * 31 + row * 7 + 3) % manifest.shape.vocabSize));
-  const newCache = (rows: number) => new HostKvCache(spied, manifest.graph, rows * 640, [], new TransferMeter(false), { cacheOpsMs: 0, scatterMs: 0 });
-  const stride = strideFor(603);
-  const restride = (rows: number) => ({ kind: 'restride' as const, fromStride: STRIDE_STEP_TOKENS, toStride: stride, rowLengths: new Array(rows).fill(0) });
+  const newCache = (capacityTokens: number) => new HostKvCache(spied, manifest.graph, capacityTokens, [], new TransferMeter(false), { cacheOpsMs: 0, scatterMs: 0 });
+  /** The manager lays the rows out; the cache applies its ops and placements, as the runner does. */
+  const layOut = async (kv: KvCacheManager, cache: HostKvCache, ids: string[]) => {
+    for (const [i, id] of ids.entries()) assert.notEqual(kv.allocate(id, lengths[i]! + 3), null);
+    assert.ok(kv.resize(new Map(ids.map((id, i) => [id, lengths[i]! + 3]))));
+    await cache.applyCacheOps(kv.takeOps(), kv.placements());
+  };
   // Alone: each row in a cache of its own, two decode steps.
   const alone: number[][][] = [];
-  for (const prompt of prompts) {
-    const cache = newCache(1);
-    await cache.applyCacheOps([restride(1)]);
+  for (const [row, prompt] of prompts.entries()) {
+    const kv = new KvCacheManager(640);
+    const cache = newCache(640);
+    await layOut(kv, cache, [`r${row}`]);
     await cache.run(0, { inputIds: [prompt], startPositions: [0] }, [prompt.length]);
     const steps: number[][] = [];
     for (const [step, token] of [5, 6].entries()) steps.push(Array.from((await cache.run(0, { inputIds: [[token]], startPositions: [prompt.length + step] }, [1])).logits));
     alone.push(steps);
   }
-  // Batched: the four rows in one cache, decoded together.
-  const cache = newCache(4);
-  await cache.applyCacheOps([restride(4)]);
-  for (const [row, prompt] of prompts.entries()) await cache.run(row, { inputIds: [prompt], startPositions: [0] }, [prompt.length]);
+  // Together: the long row gets a region (strideFor(603) = 640), the short ones the block at 64;
+  // one stride would need 4 × 640 tokens, this cache holds 832.
+  const kv = new KvCacheManager(832);
+  const cache = newCache(832);
+  await layOut(kv, cache, ['long', 's1', 's2', 's3']);
+  assert.deepEqual(kv.owners(), ['s1', 's2', 's3', 'long']);
+  const order = [1, 2, 3, 0]; // row of the cache → index into lengths
+  for (const [row, index] of order.entries()) await cache.run(row, { inputIds: [prompts[index]!], startPositions: [0] }, [lengths[index]!]);
   runs.length = 0;
   for (const [step, token] of [5, 6].entries()) {
-    const out = await cache.run(0, { inputIds: lengths.map(() => [token]), startPositions: lengths.map((length) => length + step) }, [1, 1, 1, 1]);
+    const out = await cache.run(0, { inputIds: order.map(() => [token]), startPositions: order.map((index) => lengths[index]! + step) }, [1, 1, 1, 1]);
     const width = out.logitsWidth;
-    lengths.forEach((_, row) => assertClose(Array.from(out.logits.subarray(row * width, (row + 1) * width)), alone[row]![step]!, 1e-4, `step ${step}, row ${row}`));
+    order.forEach((index, row) => assertClose(Array.from(out.logits.subarray(row * width, (row + 1) * width)), alone[index]![step]!, 1e-4, `step ${step}, ${index === 0 ? 'long' : 'short'} row ${row}`));
   }
-  assert.deepEqual(runs, [stride, strideFor(35), stride, strideFor(36)], 'per step: the long row at the stride, the short ones compact');
+  assert.deepEqual(runs, [[3, 64], [1, 640], [3, 64], [1, 640]], 'per step: the short rows as one view at their stride, the long row in its region');
 });
 
 test('the engine on the CPU provider runs the variant; greedy output after a 600-token prompt equals the reference forward', async () => {
@@ -248,6 +257,70 @@ test('the engine on the CPU provider runs the variant; greedy output after a 600
       requestId: 'long-prompt', promptTokenIds: prompt, sampling: GREEDY, maxNewTokens: 8, stopStrings: [], stopTokenIds: [], ignoreEos: true, arrivalTimeMs: Date.now(),
     }));
     assert.deepEqual(ids, referenceGreedy(fixture.checkpointDir, prompt, 8));
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+test('the engine at mixed lengths: a row turning long mid-generation, short rows joining and leaving, prefix hits from and into regions, preemption: every row generates what it does alone', async () => {
+  const fixture = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32', contextLength: 1024 });
+  const vocabSize = fixture.manifest.shape.vocabSize;
+  const bytesPerToken = kvBytesPerToken(fixture.manifest);
+  const tokens = (salt: number, length: number) => Array.from({ length }, (_, j) => (5 + salt * 41 + j * 13) % vocabSize);
+  const ask = (id: string, promptTokenIds: number[], maxNewTokens: number) => ({
+    requestId: id, promptTokenIds, sampling: GREEDY, maxNewTokens, stopStrings: [], stopTokenIds: [], ignoreEos: true, arrivalTimeMs: Date.now(),
+  });
+  // The long one turns long (513 tokens > 4 × the short rows' stride) at its 33rd token, and its
+  // region grows from 576 to 640 tokens at its 97th.
+  const long = { id: 'long', prompt: tokens(1, 480), maxNewTokens: 100 };
+  const chat = { id: 'chat', prompt: tokens(2, 40), maxNewTokens: 16 };
+  const wave1 = [30, 37, 45].map((length, i) => ({ id: `w1-${i}`, prompt: tokens(10 + i, length), maxNewTokens: 40 }));
+  // Joining once the long row has its region; they pass 64 tokens together, where 4 of them at
+  // stride 128 next to the long row's 576 no longer fit 1024 tokens: the newest are preempted.
+  const wave2 = [50, 53, 56, 58, 60].map((length, i) => ({ id: `w2-${i}`, prompt: tokens(20 + i, length), maxNewTokens: 24 }));
+
+  // Alone: one request at a time, no prefix cache.
+  const cold = await loadEngine({ packageDir: fixture.packageDir, device: 'cpu', batching: { prefixCacheBytes: 0 } });
+  const alone = new Map<string, number[]>();
+  let chatTurn2: { id: string; prompt: number[]; maxNewTokens: number };
+  let longTurn2: { id: string; prompt: number[]; maxNewTokens: number };
+  try {
+    for (const r of [long, chat, ...wave1, ...wave2]) alone.set(r.id, (await collectStream(cold.submit(ask(r.id, r.prompt, r.maxNewTokens)))).ids);
+    chatTurn2 = { id: 'chat-2', prompt: [...chat.prompt, ...alone.get('chat')!, ...tokens(3, 8)], maxNewTokens: 12 };
+    longTurn2 = { id: 'long-2', prompt: [...long.prompt, ...alone.get('long')!, ...tokens(4, 8)], maxNewTokens: 12 };
+    for (const r of [chatTurn2, longTurn2]) alone.set(r.id, (await collectStream(cold.submit(ask(r.id, r.prompt, r.maxNewTokens)))).ids);
+  } finally {
+    await cold.shutdown(0);
+  }
+
+  // Together, in a cache of 1024 tokens (one stride for all rows would hold the long row alone
+  // once it passes 512 tokens).
+  const engine = await loadEngine({ packageDir: fixture.packageDir, device: 'cpu', batching: { kvCacheBytes: 1024 * bytesPerToken, prefixCacheBytes: 4096 * bytesPerToken } });
+  const steps: StepStats[] = [];
+  let regionTaken: () => void;
+  const longRowHasRegion = new Promise<void>((resolve) => (regionTaken = resolve));
+  engine.onStep((stats) => {
+    steps.push(stats);
+    if (stats.numLongRows > 0) regionTaken();
+  });
+  try {
+    const run = (r: { id: string; prompt: number[]; maxNewTokens: number }) => collectStream(engine.submit(ask(r.id, r.prompt, r.maxNewTokens)));
+    const chat1 = await run(chat);
+    assert.deepEqual(chat1.ids, alone.get('chat'));
+    const firsts = [long, ...wave1].map(run);
+    // (Or once the long one is done: then the assertions below say what went wrong.)
+    await Promise.race([longRowHasRegion, firsts[0]]);
+    const seconds = [...wave2, chatTurn2!].map(run);
+    const results = await Promise.all([...firsts, ...seconds]);
+    [long, ...wave1, ...wave2, chatTurn2!].forEach((r, i) => assert.deepEqual(results[i]!.ids, alone.get(r.id), `${r.id} generates what it does alone`));
+    assert.ok(results.at(-1)!.done.cachedPromptTokens > 0, 'the second chat turn started from the first one');
+    // The long row's K/V saved from its region; its next turn loads them into a region again.
+    const long2 = await run(longTurn2!);
+    assert.equal(long2.done.cachedPromptTokens, long.prompt.length + long.maxNewTokens - 1, 'the long conversation came back from the prefix cache');
+    assert.deepEqual(long2.ids, alone.get('long-2'));
+    assert.ok(steps.some((s) => s.numLongRows === 1 && s.runningSize >= 4), 'short rows ran next to the long row in its region (one stride: 4 × 576 > 1024)');
+    assert.ok(steps.some((s) => s.numPreempted > 0), 'the cache preempted someone');
+    assert.ok(steps.at(-1)!.numLongRows <= 1);
   } finally {
     await engine.shutdown(0);
   }

@@ -66,12 +66,13 @@ export function defineEngineSuite(device: DeviceChoice): void {
     const concurrent = await Promise.all(all.map((prompt) => collect(engine, request(prompt, 30))));
     assert.deepEqual(concurrent.map((result) => result.ids), alone);
 
-    // Small prefill chunks and a cache of 4 rows × 64 tokens: sequences outgrow it, so the newest
-    // are preempted and recomputed; streams must continue exactly as if they ran alone.
+    // Small prefill chunks and a cache of 3 rows × 64 tokens: a sequence passing 64 tokens needs
+    // 128 (a region of its own on the CPU, every row's stride on the device), so the newest are
+    // preempted and recomputed; streams must continue exactly as if they ran alone.
     const tight = await loadEngine({
       packageDir: fixture.packageDir,
       device,
-      batching: { maxPrefillTokens: 8, kvCacheBytes: 256 * 512 },
+      batching: { maxPrefillTokens: 8, kvCacheBytes: 192 * 512 },
     });
     const steps: StepStats[] = [];
     tight.onStep((stats) => steps.push(stats));
