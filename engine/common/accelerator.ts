@@ -19,6 +19,10 @@ export type KvResidency = 'host' | 'device';
 export interface AcceleratorSnapshot {
   /** Execution provider in use: 'cpu', 'webgpu', 'cuda', … */
   executionProvider: string;
+  /** Threads onnxruntime runs a step's CPU ops on. */
+  cpuThreads: number;
+  /** Whether those threads spin between ops during a run (`--cpu-spinning`). */
+  cpuSpinning: boolean;
   kvResidency: KvResidency;
   /** fp16: half-precision activations and KV cache (a shader-f16 GPU and a package with model.f16.onnx). */
   precision: 'fp32' | 'fp16';

@@ -35,6 +35,8 @@ export interface ServingConfig {
   device: DeviceChoice;
   /** Engine threads for CPU execution; 0 = one per physical core. */
   cpuThreads: number;
+  /** CPU threads spin between a step's ops (faster on an idle machine, slower on a busy one); off when absent. */
+  cpuSpinning?: boolean;
   batching: BatchingConfig;
   logging: {
     /** Store prompt and response text in the request log. */

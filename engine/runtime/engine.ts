@@ -29,7 +29,10 @@ export interface LoadEngineOptions {
   batching?: Partial<BatchingConfig>;
   servedName?: string;
   log?: (line: string) => void;
-  /** ORT intra-op spinning. Off by default: idle spinning steals the cores HTTP needs (measured: see scripts/bench-engine.ts). */
+  /**
+   * ORT intra-op spinning during a run (parked when the run ends). Off by default: it speeds decode
+   * on an idle machine but collapses when other processes compete for the cores (docs/benchmarks.md).
+   */
   allowSpinning?: boolean;
   /** Write an ORT profile (per-op times) to os.tmpdir(); its path is logged at shutdown. */
   enableProfiling?: boolean;
@@ -328,6 +331,8 @@ export class HearthEngine implements LoadedEngine {
     const weightsOnDevice = this.manifest.dtype === 'fp16' ? 2 * this.manifest.weightsBytes : this.manifest.weightsBytes;
     return {
       executionProvider: device.executionProvider,
+      cpuThreads: device.intraOpThreads,
+      cpuSpinning: device.allowSpinning,
       kvResidency: device.kvResidency,
       precision: device.precision,
       adapter: device.adapter,

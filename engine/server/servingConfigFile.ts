@@ -27,6 +27,7 @@ const servingConfigSchema = z
       .strict(),
     device: z.enum(DEVICE_CHOICES, { error: `must be one of ${DEVICE_CHOICES.join(', ')}` }),
     cpuThreads: z.number().int().min(0),
+    cpuSpinning: z.boolean(),
     batching: batchingConfigSchema,
     logging: z
       .object({
@@ -48,6 +49,7 @@ export type PartialServingConfig = {
   server?: Partial<ServingConfig['server']>;
   device?: DeviceChoice;
   cpuThreads?: number;
+  cpuSpinning?: boolean;
   batching?: Partial<ServingConfig['batching']>;
   logging?: Partial<ServingConfig['logging']>;
   tuning?: ServingConfig['tuning'];

@@ -52,7 +52,7 @@ function startServe(args: string[]) {
 
 test('serves a package from a config file, logs device/KV/URL, exits 0 on SIGTERM with the log flushed', async () => {
   const config = join(home, 'tuned.json');
-  writeFileSync(config, JSON.stringify({ version: 1, server: { port: 0 }, batching: { maxBatchSize: 3, maxConcurrentRequests: 5 } }));
+  writeFileSync(config, JSON.stringify({ version: 1, server: { port: 0 }, cpuThreads: 1, cpuSpinning: true, batching: { maxBatchSize: 3, maxConcurrentRequests: 5 } }));
   const serve = startServe([packageDir, '--config', config, '--served-name', 'tiny-cli']);
   const [, url] = await serve.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
   await serve.waitForOutput(/ready — model 'tiny-cli' on cpu.*KV cache \d+ tokens/);
@@ -60,6 +60,7 @@ test('serves a package from a config file, logs device/KV/URL, exits 0 on SIGTER
   const info = (await (await fetch(`${url}/info`)).json()) as any;
   assert.equal(info.hearth.batching.maxBatchSize, 3, 'the config file was applied');
   assert.equal(info.max_concurrent_requests, 5);
+  assert.deepEqual([info.hearth.accelerator.cpuThreads, info.hearth.accelerator.cpuSpinning], [1, true], 'the engine runs with the file\'s CPU threads and spinning');
   const { status } = await postJson(`${url}/v1/chat/completions`, { model: 'tiny-cli', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
   assert.equal(status, 200);
   serve.child.kill('SIGTERM');
@@ -74,6 +75,22 @@ test('serves a package from a config file, logs device/KV/URL, exits 0 on SIGTER
   } finally {
     log.close();
   }
+});
+
+test('CPU threads sleep between ops unless --cpu-spinning is given (the flag, --help and /info agree)', async () => {
+  for (const [args, spinning] of [[[], false], [['--cpu-spinning'], true]] as const) {
+    const serve = startServe([packageDir, '--port', '0', '--cpu-threads', '2', ...args]);
+    const [, url] = await serve.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    await serve.waitForOutput(/ready — model/);
+    const info = (await (await fetch(`${url}/info`)).json()) as any;
+    assert.deepEqual([info.hearth.accelerator.cpuThreads, info.hearth.accelerator.cpuSpinning], [2, spinning], `args ${JSON.stringify(args)}`);
+    assert.match(serve.output().stderr, new RegExp(`2 intra-op threads, spinning ${spinning ? 'on' : 'off'}`));
+    serve.child.kill('SIGTERM');
+    assert.equal(await serve.exited, 0, serve.output().stderr);
+  }
+  const help = startServe(['--help']);
+  await help.exited;
+  assert.match(help.output().stdout, /--cpu-spinning/);
 });
 
 test('a port in use is a clear error naming the port', async () => {

@@ -23,6 +23,9 @@ Options:
                       and dml copy every output, the KV cache included, back to the host each step.
   --served-name NAME  Model name the API reports and accepts (default: the package's name)
   --cpu-threads N     Engine threads for CPU execution (0 = one per physical core)
+  --cpu-spinning      Keep the CPU threads spinning between the ops of a step instead of sleeping:
+                      faster on a machine that is otherwise idle (docs/benchmarks.md), much slower
+                      when other programs compete for the cores. Off by default.
   --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any); requests
                       from other web pages get 403
   --allowed-hosts A,B Host names to answer to besides localhost, 127.0.0.1, [::1] and --host
@@ -55,6 +58,7 @@ export async function run(argv: string[]): Promise<number> {
       device: { type: 'string' },
       'served-name': { type: 'string' },
       'cpu-threads': { type: 'string' },
+      'cpu-spinning': { type: 'boolean' },
       'cors-origin': { type: 'string', multiple: true },
       'allowed-hosts': { type: 'string' },
       vertex: { type: 'boolean' },
@@ -109,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
   const host = values.host ?? file.server?.host ?? '127.0.0.1';
   const apiKey = values['api-key'] ?? file.server?.apiKey ?? process.env.HEARTH_API_KEY ?? null;
   const cpuThreads = intInRange('cpu-threads', values['cpu-threads'], 0, 1024) ?? file.cpuThreads;
+  const allowSpinning = values['cpu-spinning'] ?? file.cpuSpinning ?? false;
   const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 
@@ -144,7 +149,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (library) {
       const libraryServer = await startServedLibrary({
-        engine: { device, cpuThreads, batching: file.batching },
+        engine: { device, cpuThreads, allowSpinning, batching: file.batching },
         server,
         maxLoadedModels,
         memoryBudgetBytes,
@@ -161,7 +166,7 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       served = await startServedModel({
         packageDir,
-        engine: { device, cpuThreads, batching: file.batching, servedName },
+        engine: { device, cpuThreads, allowSpinning, batching: file.batching, servedName },
         server: { ...server, servedName },
         log: (line) => console.error(line),
       });
