@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { referenceGreedy } from '../fixtures/referenceModel.js';
-import { postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
+import { assertGreedyReply, postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
 
 let h: ChatHarness;
 
@@ -49,21 +48,6 @@ describe('Gemma 3 through hearth serve', () => {
   });
 
   test('openai client: greedy chat completion equals the float64 reference on the rendered prompt, streamed and not', async () => {
-    const messages = [{ role: 'system' as const, content: 'Answer in one word.' }, { role: 'user' as const, content: 'What is the capital of France?' }];
-    const { json } = await postJson(`${h.url}/v1/chat/completions`, { model: h.model, messages, max_tokens: 1, temperature: 0, return_token_ids: true });
-    const promptIds: number[] = json.choices[0].prompt_token_ids;
-    const numNew = 8;
-    const eos = new Set(h.manifest.tokenizer.eosTokenIds);
-    const greedy = referenceGreedy(h.checkpointDir, promptIds, numNew);
-    const stop = greedy.findIndex((id) => eos.has(id));
-    const expectedIds = stop === -1 ? greedy : greedy.slice(0, stop);
-    const completion = await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0 });
-    assert.equal(completion.choices[0]!.message.content, h.tokenizer.decode(expectedIds));
-    assert.equal(completion.usage!.prompt_tokens, promptIds.length);
-    let streamed = '';
-    for await (const chunk of await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0, stream: true })) {
-      streamed += chunk.choices[0]?.delta.content ?? '';
-    }
-    assert.equal(streamed, completion.choices[0]!.message.content);
+    await assertGreedyReply(h, [{ role: 'system', content: 'Answer in one word.' }, { role: 'user', content: 'What is the capital of France?' }]);
   });
 });

@@ -13,9 +13,8 @@ import { reasoningFormatForTemplate } from '../../engine/server/reasoningFormats
 import type { FixtureOptions } from '../fixtures/generateCheckpoint.js';
 import { hubChatTemplateText, type HubChatTemplateName } from '../fixtures/hubChatTemplates.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { referenceGreedy } from '../fixtures/referenceModel.js';
 import { TIME_PARAMS, TOOLS, assertValidCall, validators } from '../fixtures/weatherTools.js';
-import { postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
+import { assertGreedyReply, postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
 
 const CONVERSATION = [
   { role: 'system' as const, content: 'Be brief.' },
@@ -50,36 +49,6 @@ function tokenId(h: ChatHarness, token: string): number {
   const ids = h.tokenizer.encode(token, { addSpecialTokens: false });
   assert.equal(ids.length, 1, `${token} is one special token`);
   return ids[0]!;
-}
-
-interface GreedyOptions {
-  numNew?: number;
-  /** Generate past EOS (both sides): for a reply that must reach a position. */
-  ignoreEos?: boolean;
-  /** The reference feeds the prompt as two passes split here (LongRoPE: hearth's per-position choice). */
-  splitPromptAt?: number;
-}
-
-/** The greedy reply to `messages` equals the float64 reference on the rendered prompt (cut at the first EOS id unless ignored); streamed and not. Returns the prompt's ids. */
-async function assertGreedyReply(h: ChatHarness, messages: { role: 'system' | 'user' | 'assistant'; content: string }[], options: GreedyOptions = {}): Promise<number[]> {
-  const { numNew = 8, ignoreEos = false, splitPromptAt } = options;
-  const extra = ignoreEos ? ({ ignore_eos: true } as object) : {};
-  const { json } = await postJson(`${h.url}/v1/chat/completions`, { model: h.model, messages, max_tokens: 1, temperature: 0, return_token_ids: true });
-  const promptIds: number[] = json.choices[0].prompt_token_ids;
-  const eos = new Set(h.manifest.tokenizer.eosTokenIds);
-  const greedy = referenceGreedy(h.checkpointDir, promptIds, numNew, { splitPromptAt });
-  const stop = ignoreEos ? -1 : greedy.findIndex((id) => eos.has(id));
-  const expectedIds = stop === -1 ? greedy : greedy.slice(0, stop);
-  const completion = await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0, ...extra });
-  assert.equal(completion.choices[0]!.message.content, h.tokenizer.decode(expectedIds));
-  assert.equal(completion.usage!.prompt_tokens, promptIds.length);
-  if (ignoreEos) assert.equal(completion.usage!.completion_tokens, numNew);
-  let streamed = '';
-  for await (const chunk of await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0, stream: true, ...extra })) {
-    streamed += chunk.choices[0]?.delta.content ?? '';
-  }
-  assert.equal(streamed, completion.choices[0]!.message.content);
-  return promptIds;
 }
 
 /** Hearth's request fields beyond OpenAI's (chat_template_kwargs, structured_outputs), sent by the openai client as they are. */
@@ -315,14 +284,14 @@ describe('Phi-3.5-mini (LongRoPE) on its real chat template', () => {
   test('openai client: a prompt within original_max_position_embeddings, then decoding past it, equals transformers (the reference, step by step), streamed and not', async () => {
     // The case every chat meets: the prompt's pass uses the short factors, each decode step past
     // position 32 the long ones, the cached keys keep theirs (transformers' incremental semantics).
-    const promptIds = await assertGreedyReply(h(), [{ role: 'user', content: 'Hi there' }], { numNew: 30, ignoreEos: true });
+    const { promptIds } = await assertGreedyReply(h(), [{ role: 'user', content: 'Hi there' }], { numNew: 30, ignoreEos: true });
     assert.ok(promptIds.length < LONGROPE_ORIGINAL && promptIds.length + 30 > LONGROPE_ORIGINAL + 8, `prompt ${promptIds.length} tokens`);
   });
 
   test('a prompt that straddles original_max_position_embeddings in one request: each position keeps its own factors (hearth\'s documented choice)', async () => {
     // transformers' single forward pass would rotate positions 0..31 with the long factors too;
     // hearth equals the reference fed as the two passes on either side of position 32.
-    const promptIds = await assertGreedyReply(h(), CONVERSATION, { splitPromptAt: LONGROPE_ORIGINAL });
+    const { promptIds } = await assertGreedyReply(h(), CONVERSATION, { splitPromptAt: LONGROPE_ORIGINAL });
     assert.ok(promptIds.length > LONGROPE_ORIGINAL, `prompt ${promptIds.length} tokens`);
   });
 });

@@ -13,6 +13,7 @@ import type { CreateServerOptions, HearthServer } from '../../engine/server/inde
 import { startServedModel } from '../../engine/server/servedModel.js';
 import { RequestLog } from '../../engine/store/requestLog.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
+import { referenceGreedy } from '../fixtures/referenceModel.js';
 
 export interface Harness {
   url: string;
@@ -119,3 +120,33 @@ export async function readSse(response: Response): Promise<any[]> {
 }
 
 export { waitFor } from '../fixtures/poll.js';
+
+export interface GreedyOptions {
+  numNew?: number;
+  /** Generate past EOS (both sides): for a reply that must reach a position. */
+  ignoreEos?: boolean;
+  /** The reference feeds the prompt as two passes split here (LongRoPE: hearth's per-position choice). */
+  splitPromptAt?: number;
+}
+
+/** The greedy reply to `messages` equals the float64 reference on the rendered prompt (cut at the first EOS id unless ignored); streamed and not. Returns the prompt's ids and the reply's message. */
+export async function assertGreedyReply(h: ChatHarness, messages: { role: 'system' | 'user' | 'assistant'; content: string }[], options: GreedyOptions = {}): Promise<{ promptIds: number[]; message: OpenAI.ChatCompletionMessage }> {
+  const { numNew = 8, ignoreEos = false, splitPromptAt } = options;
+  const extra = ignoreEos ? ({ ignore_eos: true } as object) : {};
+  const { json } = await postJson(`${h.url}/v1/chat/completions`, { model: h.model, messages, max_tokens: 1, temperature: 0, return_token_ids: true });
+  const promptIds: number[] = json.choices[0].prompt_token_ids;
+  const eos = new Set(h.manifest.tokenizer.eosTokenIds);
+  const greedy = referenceGreedy(h.checkpointDir, promptIds, numNew, { splitPromptAt });
+  const stop = ignoreEos ? -1 : greedy.findIndex((id) => eos.has(id));
+  const expectedIds = stop === -1 ? greedy : greedy.slice(0, stop);
+  const completion = await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0, ...extra });
+  assert.equal(completion.choices[0]!.message.content, h.tokenizer.decode(expectedIds));
+  assert.equal(completion.usage!.prompt_tokens, promptIds.length);
+  if (ignoreEos) assert.equal(completion.usage!.completion_tokens, numNew);
+  let streamed = '';
+  for await (const chunk of await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0, stream: true, ...extra })) {
+    streamed += chunk.choices[0]?.delta.content ?? '';
+  }
+  assert.equal(streamed, completion.choices[0]!.message.content);
+  return { promptIds, message: completion.choices[0]!.message };
+}

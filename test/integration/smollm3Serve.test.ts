@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { referenceGreedy } from '../fixtures/referenceModel.js';
-import { postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
+import { assertGreedyReply, postJson, startChatHarness, type ChatHarness } from './serverHarness.js';
 
 let h: ChatHarness;
 
@@ -81,21 +80,7 @@ describe('SmolLM3 chat template through hearth serve', () => {
   });
 
   test('openai client, /no_think: the greedy reply equals the float64 reference on the rendered prompt, as content (no reasoning), streamed and not', async () => {
-    const messages = [{ role: 'system' as const, content: 'Answer briefly. /no_think' }, { role: 'user' as const, content: 'What is 2 + 2?' }];
-    const { json } = await postJson(`${h.url}/v1/chat/completions`, { model: h.model, messages, max_tokens: 1, temperature: 0, return_token_ids: true });
-    const promptIds: number[] = json.choices[0].prompt_token_ids;
-    const numNew = 8;
-    const eos = new Set(h.manifest.tokenizer.eosTokenIds);
-    const greedy = referenceGreedy(h.checkpointDir, promptIds, numNew);
-    const stop = greedy.findIndex((id) => eos.has(id));
-    const expected = h.tokenizer.decode(stop === -1 ? greedy : greedy.slice(0, stop));
-    const completion = await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0 });
-    assert.equal(completion.choices[0]!.message.content, expected);
-    assert.equal((completion.choices[0]!.message as { reasoning_content?: string }).reasoning_content, undefined);
-    let streamed = '';
-    for await (const chunk of await h.client.chat.completions.create({ model: h.model, messages, max_tokens: numNew, temperature: 0, stream: true })) {
-      streamed += chunk.choices[0]?.delta.content ?? '';
-    }
-    assert.equal(streamed, expected);
+    const { message } = await assertGreedyReply(h, [{ role: 'system', content: 'Answer briefly. /no_think' }, { role: 'user', content: 'What is 2 + 2?' }]);
+    assert.equal((message as { reasoning_content?: string }).reasoning_content, undefined);
   });
 });
