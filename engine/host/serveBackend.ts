@@ -40,16 +40,7 @@ export function realServeBackend(options: ServeBackendOptions): ServeBackend {
         served = await startServedModel({
           packageDir,
           engine: { device: settings.device, batching: batchingFromSettings(settings), servedName: settings.servedName },
-          server: {
-            host: settings.host,
-            port: settings.port,
-            servedName: settings.servedName,
-            apiKey: settings.apiKey ?? null,
-            corsOrigins: settings.corsOrigins,
-            vertex: settings.vertex ?? false,
-            requestLog: options.requestLog,
-            contentLogging: settings.contentLogging,
-          },
+          server: { ...serverOptions(settings, options), servedName: settings.servedName },
           mark: { env: options.env ?? process.env },
           log,
         });
@@ -81,6 +72,19 @@ export function realServeBackend(options: ServeBackendOptions): ServeBackend {
   };
 }
 
+/** The HTTP side of the Serve view's settings, the same for one model and for the library. */
+function serverOptions(settings: ServeSettings, options: ServeBackendOptions) {
+  return {
+    host: settings.host,
+    port: settings.port,
+    apiKey: settings.apiKey ?? null,
+    corsOrigins: settings.corsOrigins,
+    vertex: settings.vertex ?? false,
+    requestLog: options.requestLog,
+    contentLogging: settings.contentLogging,
+  };
+}
+
 /** The Serve view's library mode: `hearth serve --library` in the host's process. */
 async function startLibrary(settings: ServeSettings, options: ServeBackendOptions, log: (line: string) => void): Promise<RunningServer> {
   const library = settings.library!;
@@ -90,15 +94,7 @@ async function startLibrary(settings: ServeSettings, options: ServeBackendOption
     served = await startServedLibrary({
       env: options.env ?? process.env,
       engine: { device: settings.device, batching: batchingFromSettings(settings) },
-      server: {
-        host: settings.host,
-        port: settings.port,
-        apiKey: settings.apiKey ?? null,
-        corsOrigins: settings.corsOrigins,
-        vertex: settings.vertex ?? false,
-        requestLog: options.requestLog,
-        contentLogging: settings.contentLogging,
-      },
+      server: serverOptions(settings, options),
       maxLoadedModels: library.maxLoadedModels,
       memoryBudgetBytes: library.memoryBudgetBytes > 0 ? library.memoryBudgetBytes : undefined,
       idleUnloadSeconds: library.idleUnloadSeconds,
