@@ -33,11 +33,28 @@ export interface CacheAttentionInputs {
 /** Scores of masked positions: finite, so a row whose past is empty still softmaxes cleanly. */
 const MASKED = -1e30;
 
+/**
+ * How a layer's G = numHeads / numKvHeads query heads meet their KV head's cache: as G one-row
+ * products (`perHead`, broadcast over the group: [B, kvH, G, S, D] × [B, kvH, 1, P, D]) or as one
+ * product of S·G rows (`grouped`: [B, kvH, 1, S·G, D]). At decode (S = 1) a one-row product runs
+ * on MLAS's M = 1 kernels, which read K and V where they lie; a product of several rows packs
+ * (copies) K and V first, which pays once G is large enough to amortize the copy. Measured whole
+ * 30- or 24-layer attention at 2000 tokens (scripts/bench-attention.ts, docs/benchmarks.md):
+ * SmolLM2-135M's G = 3 per head 8.8 ms against grouped 11.6; Qwen2.5-0.5B's G = 7 grouped 5.8
+ * against per head 6.3 (and 8.9 against 9.4 for 16 rows at 100 tokens).
+ */
+export type QueryLayout = 'perHead' | 'grouped';
+export const PER_HEAD_MAX_GROUP = 4;
+
+export function queryLayout(numHeads: number, numKvHeads: number): QueryLayout {
+  return numHeads / numKvHeads <= PER_HEAD_MAX_GROUP ? 'perHead' : 'grouped';
+}
+
 /** Additive masks shared by every layer's attention (they depend only on the run's shapes and seqlens_k). */
 export interface AttentionMasks {
-  /** [B, 1, 1, P]: 0 where position p of row b is past, MASKED beyond */
+  /** [B, 1, 1, 1, P]: 0 where position p of row b is past, MASKED beyond */
   past: string;
-  /** [S·G, S]: 0 where new key j is visible to score row r (token floor(r / G)), i.e. j <= floor(r / G) */
+  /** [S·R, S] for R query rows per token (1 per head, G grouped): 0 where new key j is visible to score row r (token floor(r / R)) */
   causal: string;
   /** int64 [2]: P, S (the split of the softmaxed scores) */
   split: string;
@@ -45,11 +62,12 @@ export interface AttentionMasks {
 
 /**
  * `sequenceInput`: any tensor shaped [B, S, …] of the run (input_ids); `pastKey`: one layer's
- * past_key (every layer's has the same P). `group` = numHeads / numKvHeads.
+ * past_key (every layer's has the same P).
  */
-export function attentionMasks(g: GraphBuilder, sequenceInput: string, pastKey: string, seqlensK: string, group: number): AttentionMasks {
+export function attentionMasks(g: GraphBuilder, sequenceInput: string, pastKey: string, seqlensK: string, layout: QueryLayout, group: number): AttentionMasks {
   const f32 = (value: number) => g.constant(g.fresh('f32'), 'float32', [], new Uint8Array(Float32Array.of(value).buffer));
   const i64 = (value: number) => g.int64s([value], []);
+  const rowsPerToken = layout === 'perHead' ? 1 : group;
   const sequenceLength = g.op('Gather', [g.op('Shape', [sequenceInput]), i64(1)], { attributes: { axis: 0 } });
   const pastPositions = g.op('Gather', [g.op('Shape', [pastKey]), i64(2)], { attributes: { axis: 0 } });
   // Row b's past: max(0, seqlens_k[b] + 1 - S) positions (first prompts are right-padded: past 0).
@@ -57,8 +75,8 @@ export function attentionMasks(g: GraphBuilder, sequenceInput: string, pastKey: 
   const pastLengths = g.op('Max', [g.op('Sub', [totals, sequenceLength]), i64(0)]);
   const positions = g.op('Range', [i64(0), pastPositions, i64(1)]);
   const pastVisible = g.op('Less', [g.op('Unsqueeze', [positions, g.int64s([0])]), g.op('Unsqueeze', [pastLengths, g.int64s([1])])]);
-  const past = g.op('Unsqueeze', [g.op('Where', [pastVisible, f32(0), f32(MASKED)]), g.int64s([1, 2])]);
-  const rowTokens = g.op('Div', [g.op('Range', [i64(0), g.op('Mul', [sequenceLength, i64(group)]), i64(1)]), i64(group)]);
+  const past = g.op('Unsqueeze', [g.op('Where', [pastVisible, f32(0), f32(MASKED)]), g.int64s([1, 2, 3])]);
+  const rowTokens = g.op('Div', [g.op('Range', [i64(0), g.op('Mul', [sequenceLength, i64(rowsPerToken)]), i64(1)]), i64(rowsPerToken)]);
   const keyTokens = g.op('Range', [i64(0), sequenceLength, i64(1)]);
   const visible = g.op('LessOrEqual', [g.op('Unsqueeze', [keyTokens, g.int64s([0])]), g.op('Unsqueeze', [rowTokens, g.int64s([1])])]);
   const causal = g.op('Where', [visible, f32(0), f32(MASKED)]);
@@ -66,27 +84,34 @@ export function attentionMasks(g: GraphBuilder, sequenceInput: string, pastKey: 
   return { past, causal, split };
 }
 
-/** Emits one layer's attention; returns its output name, [B, S, numHeads·D]. */
-export function cacheAttention(g: GraphBuilder, inputs: CacheAttentionInputs, masks: AttentionMasks): string {
+/** Emits one layer's attention (queries laid out as `layout`, which its masks must share); returns its output name, [B, S, numHeads·D]. */
+export function cacheAttention(g: GraphBuilder, inputs: CacheAttentionInputs, masks: AttentionMasks, layout: QueryLayout): string {
   const { q, k, v, pastKey, pastValue, numHeads, numKvHeads, headDim } = inputs;
   const group = numHeads / numKvHeads;
-  const scale = { float: 1 / Math.sqrt(headDim) };
+  // The scale goes on q: MLAS takes its M = 1 path only for products scaled by 1.
+  const scale = g.constant(g.fresh('scale'), 'float32', [], new Uint8Array(Float32Array.of(1 / Math.sqrt(headDim)).buffer));
+  const unsqueezeGroup = (x: string) => g.op('Unsqueeze', [x, g.int64s([2])]);
 
-  // Queries grouped by KV head: [B, kvH, S·G, D] with row s·G + g = query head kvh·G + g at token s.
-  const grouped = g.op('Transpose', [g.op('Reshape', [q, g.int64s([0, 0, numKvHeads, group, headDim])])], { attributes: { perm: [0, 2, 1, 3, 4] } });
-  const queries = g.op('Reshape', [grouped, g.int64s([0, numKvHeads, -1, headDim])]);
-  const heads = (x: string) => g.op('Transpose', [g.op('Reshape', [x, g.int64s([0, 0, numKvHeads, headDim])])], { attributes: { perm: [0, 2, 1, 3] } });
+  // Query head kvh·G + g at token s: per head [B, kvH, G, S, D]; grouped [B, kvH, 1, S·G, D]
+  // (row s·G + g). Keys and values → [B, kvH, 1, ·, D].
+  const byHead = g.op('Reshape', [g.op('Mul', [q, scale]), g.int64s([0, 0, numKvHeads, group, headDim])]);
+  const queries = layout === 'perHead'
+    ? g.op('Transpose', [byHead], { attributes: { perm: [0, 2, 3, 1, 4] } })
+    : g.op('Reshape', [g.op('Transpose', [byHead], { attributes: { perm: [0, 2, 1, 3, 4] } }), g.int64s([0, numKvHeads, 1, -1, headDim])]);
+  const heads = (x: string) => unsqueezeGroup(g.op('Transpose', [g.op('Reshape', [x, g.int64s([0, 0, numKvHeads, headDim])])], { attributes: { perm: [0, 2, 1, 3] } }));
 
-  // Scores against the past, read in place ([B, kvH, S·G, P]), and against the new tokens ([…, S]).
-  const pastScores = g.op('FusedMatMul', [queries, pastKey], { domain: 'com.microsoft', attributes: { transB: 1, alpha: scale } });
-  const newScores = g.op('FusedMatMul', [queries, heads(k)], { domain: 'com.microsoft', attributes: { transB: 1, alpha: scale } });
+  // Scores against the past, read in place ([…, P]), and against the new tokens ([…, S]).
+  const pastScores = g.op('FusedMatMul', [queries, unsqueezeGroup(pastKey)], { domain: 'com.microsoft', attributes: { transB: 1 } });
+  const newScores = g.op('FusedMatMul', [queries, heads(k)], { domain: 'com.microsoft', attributes: { transB: 1 } });
   const scores = g.op('Concat', [g.op('Add', [pastScores, masks.past]), g.op('Add', [newScores, masks.causal])], { attributes: { axis: -1 } });
   const probs = g.op('Softmax', [scores], { attributes: { axis: -1 } });
   const [pastProbs, newProbs] = g.node('Split', [probs, masks.split], { attributes: { axis: -1 }, outputs: 2 }) as [string, string];
-  const context = g.op('Add', [g.op('MatMul', [pastProbs, pastValue]), g.op('MatMul', [newProbs, heads(v)])]);
+  const context = g.op('Add', [g.op('MatMul', [pastProbs, unsqueezeGroup(pastValue)]), g.op('MatMul', [newProbs, heads(v)])]);
 
-  // [B, kvH, S·G, D] → [B, S, kvH·G·D]
-  const byToken = g.op('Transpose', [g.op('Reshape', [context, g.int64s([0, numKvHeads, -1, group, headDim])])], { attributes: { perm: [0, 2, 1, 3, 4] } });
+  // → [B, S, kvH, G, D] → [B, S, numHeads·D]
+  const byToken = layout === 'perHead'
+    ? g.op('Transpose', [context], { attributes: { perm: [0, 3, 1, 2, 4] } })
+    : g.op('Transpose', [g.op('Reshape', [context, g.int64s([0, numKvHeads, -1, group, headDim])])], { attributes: { perm: [0, 2, 1, 3, 4] } });
   return g.op('Reshape', [byToken, g.int64s([0, 0, numHeads * headDim])]);
 }
 
@@ -152,9 +177,10 @@ export function inPlaceAttentionVariant(modelBytes: Uint8Array, contract: GraphC
       return alias;
     };
     const firstNew = built.node!.length;
-    masks ??= attentionMasks(builder, placeholder(inputIds!), placeholder(pastKey), placeholder(seqlensK), numHeads / numKvHeads);
+    const layout = queryLayout(numHeads, numKvHeads);
+    masks ??= attentionMasks(builder, placeholder(inputIds!), placeholder(pastKey), placeholder(seqlensK), layout, numHeads / numKvHeads);
     const firstAttention = built.node!.length;
-    const out = cacheAttention(builder, { q: placeholder(q!), k: placeholder(k), v: placeholder(v), pastKey: placeholder(pastKey), pastValue: placeholder(pastValue), numHeads, numKvHeads, headDim: contract.headDim }, masks);
+    const out = cacheAttention(builder, { q: placeholder(q!), k: placeholder(k), v: placeholder(v), pastKey: placeholder(pastKey), pastValue: placeholder(pastValue), numHeads, numKvHeads, headDim: contract.headDim }, masks, layout);
     const attention = node.output![0]!;
     const inPlaceOut = `${attention}/in_place`;
     const rename = (name: string) => (name === out ? inPlaceOut : external.get(name) ?? `cache_attention/${name}`);

@@ -171,17 +171,22 @@ export class HostKvCache {
 /**
  * Reading the cache in place (cacheAttention) costs every row the whole P; GroupQueryAttention
  * attends each row only up to its own length but clears and fills a B × P present buffer. Measured
- * (scripts/bench-attention.ts, docs/benchmarks.md): in place wins decode steps whose rows fill
- * most of a long P, loses short ones (more, smaller ops) and batches of mostly short rows next to
- * a long one. Prefill keeps GroupQueryAttention (its first chunks run at P = 0 anyway).
+ * whole decode steps (scripts/bench-attention.ts --package, SmolLM2-135M shape, docs/benchmarks.md):
+ * in place wins once the rows fill most of P and the cache read is big enough to outweigh its
+ * extra ops (B=16 at P=128 ~5 %, at P=256 ~25 %, B=1 at P=2048 ~20 %; B=16 at P=2048 2.5×), and
+ * loses small single-row steps (B=1 at P=64 ~15 %; even at P=256). Prefill keeps
+ * GroupQueryAttention (its first chunks run at P = 0 anyway).
  */
-export const IN_PLACE_MIN_PAST_TOKENS = 512;
+export const IN_PLACE_MIN_PAST_TOKENS = 128;
+/** rows × P: below it, GroupQueryAttention's fewer ops win. */
+export const IN_PLACE_MIN_CACHE_TOKENS = 512;
 export const IN_PLACE_MIN_FILL = 0.75;
 
 export function readsInPlace(run: RowsRun, sequenceLength: number, pastTokens: number): boolean {
-  if (sequenceLength !== 1 || pastTokens < IN_PLACE_MIN_PAST_TOKENS) return false;
+  const rows = run.startPositions.length;
+  if (sequenceLength !== 1 || pastTokens < IN_PLACE_MIN_PAST_TOKENS || rows * pastTokens < IN_PLACE_MIN_CACHE_TOKENS) return false;
   const filled = run.startPositions.reduce((sum, position) => sum + position, 0);
-  return filled >= IN_PLACE_MIN_FILL * run.startPositions.length * pastTokens;
+  return filled >= IN_PLACE_MIN_FILL * rows * pastTokens;
 }
 
 /** The first numTokens positions of the row at `at` as a [kvH, numTokens, D] array. */

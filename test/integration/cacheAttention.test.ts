@@ -10,7 +10,9 @@ import * as ort from 'onnxruntime-node';
 import type { SamplingParams } from '../../engine/common/engineApi.js';
 import type { ModelManifest } from '../../engine/common/manifest.js';
 import { kvBytesPerToken, loadEngine, type StepStats } from '../../engine/runtime/index.js';
-import { IN_PLACE_INPUT, inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js';
+import { attentionMasks, cacheAttention, IN_PLACE_INPUT, inPlaceAttentionVariant, queryLayout, type QueryLayout } from '../../engine/runtime/cacheAttention.js';
+import { OPSETS } from '../../engine/convert/decoderGraph.js';
+import { GraphBuilder } from '../../engine/convert/onnx/graphBuilder.js';
 import { onnx } from '../../engine/convert/onnx/proto.js';
 import { HostKvCache } from '../../engine/runtime/hostKvCache.js';
 import { TransferMeter } from '../../engine/runtime/decoderFeeds.js';
@@ -160,6 +162,60 @@ for (const arch of ['llama', 'qwen3'] as const) {
     }
   });
 }
+
+/** One layer's attention: GroupQueryAttention, or cacheAttention with its queries laid out as `layout`. */
+function attentionGraph(numHeads: number, numKvHeads: number, headDim: number, layout: QueryLayout | 'gqa'): Uint8Array {
+  const g = new GraphBuilder(null);
+  const q = g.input('q', 'float32', ['batch', 'sequence_length', numHeads * headDim]);
+  const k = g.input('k', 'float32', ['batch', 'sequence_length', numKvHeads * headDim]);
+  const v = g.input('v', 'float32', ['batch', 'sequence_length', numKvHeads * headDim]);
+  const pastKey = g.input('past_key', 'float32', ['batch', numKvHeads, 'past', headDim]);
+  const pastValue = g.input('past_value', 'float32', ['batch', numKvHeads, 'past', headDim]);
+  const seqlensK = g.input('seqlens_k', 'int32', ['batch']);
+  const total = g.input('total_sequence_length', 'int32', []);
+  g.output('out', 'float32', ['batch', 'sequence_length', numHeads * headDim]);
+  if (layout === 'gqa') {
+    g.node('GroupQueryAttention', [q, k, v, pastKey, pastValue, seqlensK, total], {
+      domain: 'com.microsoft', attributes: { num_heads: numHeads, kv_num_heads: numKvHeads }, outputs: ['out', g.fresh('present_key'), g.fresh('present_value')],
+    });
+  } else {
+    const masks = attentionMasks(g, q, pastKey, seqlensK, layout, numHeads / numKvHeads);
+    g.op('Identity', [cacheAttention(g, { q, k, v, pastKey, pastValue, numHeads, numKvHeads, headDim }, masks, layout)], { output: 'out' });
+  }
+  return g.encodeModel(OPSETS, 'cache-attention-test');
+}
+
+test('both query layouts of cacheAttention give GroupQueryAttention\'s output, for groups of 2, 3 and 7 query heads per KV head', async () => {
+  // The fixture packages above are all G = 2 (per head); the layout rule picks grouped above G = 4 (Qwen2.5-0.5B's 7).
+  assert.equal(queryLayout(4, 2), 'perHead');
+  assert.equal(queryLayout(9, 3), 'perHead');
+  assert.equal(queryLayout(14, 2), 'grouped');
+  const headDim = 16;
+  let state = 5;
+  const random = (n: number) => Float32Array.from({ length: n }, () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
+  for (const [numHeads, numKvHeads] of [[4, 2], [9, 3], [14, 2]] as const) {
+    const sessions = Object.fromEntries(await Promise.all((['gqa', 'perHead', 'grouped'] as const).map(async (layout) =>
+      [layout, await ort.InferenceSession.create(attentionGraph(numHeads, numKvHeads, headDim, layout), { intraOpNumThreads: 1 })] as const)));
+    // [rows' pasts, new tokens, P]: decode over garbage past each row's length, continued prefill, a first prompt at P = 0.
+    for (const [pasts, sequenceLength, P] of [[[40, 3, 63], 1, 64], [[21], 4, 64], [[0, 0], 5, 0]] as const) {
+      const B = pasts.length;
+      const feeds = {
+        q: new ort.Tensor('float32', random(B * sequenceLength * numHeads * headDim), [B, sequenceLength, numHeads * headDim]),
+        k: new ort.Tensor('float32', random(B * sequenceLength * numKvHeads * headDim), [B, sequenceLength, numKvHeads * headDim]),
+        v: new ort.Tensor('float32', random(B * sequenceLength * numKvHeads * headDim), [B, sequenceLength, numKvHeads * headDim]),
+        past_key: new ort.Tensor('float32', random(B * numKvHeads * P * headDim), [B, numKvHeads, P, headDim]),
+        past_value: new ort.Tensor('float32', random(B * numKvHeads * P * headDim), [B, numKvHeads, P, headDim]),
+        seqlens_k: new ort.Tensor('int32', Int32Array.from(pasts, (past) => past + sequenceLength - 1), [B]),
+        total_sequence_length: new ort.Tensor('int32', Int32Array.of(Math.max(...pasts) + sequenceLength), []),
+      };
+      const expected = Array.from((await sessions.gqa!.run(feeds)).out!.data as Float32Array);
+      for (const layout of ['perHead', 'grouped'] as const) {
+        const actual = Array.from((await sessions[layout]!.run(feeds)).out!.data as Float32Array);
+        assertClose(actual, expected, 1e-5, `G = ${numHeads / numKvHeads}, ${layout}, pasts ${pasts.join(',')} + ${sequenceLength} tokens at P = ${P}`);
+      }
+    }
+  }
+});
 
 test('a graph whose attention uses a sliding window keeps GroupQueryAttention', async () => {
   const { packageDir, manifest } = await ensureFixturePackage({ arch: 'mistral', slidingWindow: 16, dtype: 'fp32' });
