@@ -4,7 +4,7 @@
 //
 //   node --import tsx scripts/bench-cpu.ts --fixture qwen2.5-0.5b --arch qwen2
 //   node --import tsx scripts/bench-cpu.ts --fixture smollm2-135m
-//   options: --package DIR (instead of a fixture)  --dtype int4  --threads 2  --spinning (hearth serve --cpu-spinning)
+//   options: --package DIR (instead of a fixture)  --dtype int4  --int4-block-size 32|64|128  --threads 2  --spinning (hearth serve --cpu-spinning)
 //            --llamacpp DIR (default ../llamacpp-anchor; 'none' skips llama.cpp)
 //            --gguf FILE (default DIR/<fixture>-q4_0.gguf, written by the anchor's to_gguf.py if missing)
 //            --rows decode1,decode16,prefill2000,prefill512,decodeAt2000,secondTurn,mixed16  --max-prefill-tokens N  --json
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     fixture: { type: 'string' },
     arch: { type: 'string', default: 'llama' },
     dtype: { type: 'string', default: 'int4' },
+    'int4-block-size': { type: 'string' },
     threads: { type: 'string', default: '2' },
     spinning: { type: 'boolean', default: false },
     llamacpp: { type: 'string' },

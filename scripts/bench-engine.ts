@@ -3,7 +3,7 @@
 //   node --import tsx scripts/bench-engine.ts --package DIR
 //   node --import tsx scripts/bench-engine.ts --fixture smollm2-135m --dtype int4      (H1's generated fixture)
 //   node --import tsx scripts/bench-engine.ts --fixture qwen2.5-0.5b --arch qwen2       (the Qwen2.5-0.5B shape)
-//   options: --concurrency 1,4,16,64  --new-tokens 64  --prompt-tokens 32  --threads N
+//   options: --concurrency 1,4,16,64  --new-tokens 64  --prompt-tokens 32  --threads N  --int4-block-size 32|64|128
 //            --spinning  --profile  --max-prefill-tokens N  --json  --no-warmup
 //
 // Every stream gets a distinct prompt of --prompt-tokens tokens and generates exactly
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     package: { type: 'string' },
     fixture: { type: 'string' },
     dtype: { type: 'string', default: 'int4' },
+    'int4-block-size': { type: 'string' },
     arch: { type: 'string', default: 'llama' },
     concurrency: { type: 'string', default: '1,4,16,64' },
     'new-tokens': { type: 'string', default: '64' },

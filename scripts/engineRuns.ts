@@ -11,7 +11,7 @@ import type { FixtureShapeName } from '../test/fixtures/generateCheckpoint.js';
  * The package of --package, or of a generated fixture (converted once, cached under os.tmpdir());
  * checkpointDir is the fixture's Hugging Face checkpoint (null for --package).
  */
-export async function benchPackage(options: { package?: string; fixture?: string; arch?: string; dtype?: string }): Promise<{ packageDir: string; checkpointDir: string | null }> {
+export async function benchPackage(options: { package?: string; fixture?: string; arch?: string; dtype?: string; 'int4-block-size'?: string }): Promise<{ packageDir: string; checkpointDir: string | null }> {
   if (options.package) return { packageDir: options.package, checkpointDir: null };
   const { FIXTURE_SHAPES } = await import('../test/fixtures/generateCheckpoint.js');
   if (!options.fixture || !(options.fixture in FIXTURE_SHAPES)) {
@@ -22,6 +22,7 @@ export async function benchPackage(options: { package?: string; fixture?: string
     arch: (options.arch ?? 'llama') as Architecture,
     dtype: (options.dtype ?? 'int4') as ModelDtype,
     shape: options.fixture as FixtureShapeName,
+    ...(options['int4-block-size'] ? { int4BlockSize: Number(options['int4-block-size']) } : {}),
   });
   return { packageDir, checkpointDir };
 }

@@ -106,6 +106,8 @@ export interface ModelManifest {
   /** `architectures[0]` from config.json, e.g. `LlamaForCausalLM`. */
   hfArchitecture: string;
   dtype: ModelDtype;
+  /** int4 packages: input features per MatMulNBits block (absent: 32, every package before the option). */
+  quantization?: { int4BlockSize: number };
   shape: ModelShape;
   graph: GraphContract;
   tokenizer: TokenizerInfo;

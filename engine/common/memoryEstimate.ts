@@ -41,6 +41,19 @@ export interface Int4Layout {
 export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 2, hasZeroPoints: true, floatBytes: 4 };
 
 /**
+ * Block sizes `hearth convert --int4-block-size` offers. 32 (the default) has the least rounding
+ * error; 64 stores 4.3 instead of 4.6 bits a weight and, once MLAS has repacked it (a float scale
+ * and a block sum per block), holds 5 instead of 6 bits in memory, which a memory-bound decode step
+ * reads faster (engine/convert/README.md has the error and speed figures).
+ */
+export const INT4_BLOCK_SIZES = [32, 64, 128] as const;
+
+/** The int4 layout a package was converted with (`quantization.int4BlockSize`; packages without it are block 32). */
+export function int4LayoutOf(manifest: { quantization?: { int4BlockSize: number } }): Int4Layout {
+  return { ...DEFAULT_INT4_LAYOUT, blockSize: manifest.quantization?.int4BlockSize ?? DEFAULT_INT4_LAYOUT.blockSize };
+}
+
+/**
  * Memory one 32-weight block of an int4 lm_head takes once onnxruntime has loaded it on the CPU
  * (accuracy_level 4): MLAS repacks the codes with a float scale and a block sum per block and
  * releases the stored codes; the stored scales stay mapped beside it. Measured on ORT 1.30, AVX2,
@@ -49,13 +62,18 @@ export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 2, h
  */
 export const LM_HEAD_PACKED_BYTES_PER_BLOCK = 28;
 
+/** The same for other block sizes: the measured 32-weight figure with the codes' extra bytes (blockSize / 2 a block). */
+export function lmHeadPackedBytesPerBlock(blockSize: number): number {
+  return LM_HEAD_PACKED_BYTES_PER_BLOCK + (blockSize - DEFAULT_INT4_LAYOUT.blockSize) / 2;
+}
+
 /** Bytes per element of a float embedding table as the converter stores it. */
 export function embeddingElementBytes(dtype: ModelDtype): number {
   return dtype === 'fp32' ? 4 : 2;
 }
 
 /**
- * Whether the converter stores the embedding as int4 blocks (MatMulNBits layout, block 32). Only
+ * Whether the converter stores the embedding as int4 blocks (MatMulNBits layout). Only
  * int4 packages, and only when a row has an even number of blocks: WebGPU's GatherBlockQuantized
  * reads the packed zero points as one flat nibble array, which matches MatMulNBits' per-row packing
  * only then (hidden sizes that are multiples of 64: every common model). Otherwise the table is fp16.
@@ -154,7 +172,7 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
       const blocks = outFeatures * Math.ceil(inFeatures / int4.blockSize);
       const codesBytes = blocks * (int4.blockSize / 2);
       const parts = [
-        [`${name}.q4`, codesBytes, part === 'lmHead' ? blocks * LM_HEAD_PACKED_BYTES_PER_BLOCK : codesBytes],
+        [`${name}.q4`, codesBytes, part === 'lmHead' ? blocks * lmHeadPackedBytesPerBlock(int4.blockSize) : codesBytes],
         // fp16 scales are cast to fp32 at load (a folded copy).
         [`${name}.scales`, blocks * int4.scaleBytes, blocks * 4],
         ...(int4.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocks / outFeatures / 2)] as const] : []),
@@ -204,7 +222,7 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
     // The tied lm_head is a MatMulNBits over the embedding's blocks: nothing more is stored, but
     // MatMulNBits packs its own copy at load.
     const blocks = vocabSize * Math.ceil(h / int4.blockSize);
-    tensors.push({ name: 'lm_head (MatMulNBits packed copy)', bytes: 0, loadedBytes: blocks * LM_HEAD_PACKED_BYTES_PER_BLOCK, part: 'lmHead' });
+    tensors.push({ name: 'lm_head (MatMulNBits packed copy)', bytes: 0, loadedBytes: blocks * lmHeadPackedBytesPerBlock(int4.blockSize), part: 'lmHead' });
   } else if (dtype === 'int4') {
     linear('lm_head', h, vocabSize, 'lmHead');
   } else if (!shape.tiedEmbeddings) {

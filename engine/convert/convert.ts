@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ModelDtype, ModelManifest } from '../common/manifest.js';
 import { HEARTH_VERSION } from '../common/version.js';
-import { packageTensors, type PackageTensor } from '../common/memoryEstimate.js';
+import { DEFAULT_INT4_LAYOUT, INT4_BLOCK_SIZES, packageTensors, type Int4Layout, type PackageTensor } from '../common/memoryEstimate.js';
 import { WeightSource } from './architectures.js';
 import { Checkpoint } from './checkpoint.js';
 import { ConvertError } from '../common/convertError.js';
@@ -38,6 +38,8 @@ export interface ConvertOptions {
   onProgress?: ProgressListener;
   /** MatMulNBits accuracy_level for int4 (default 4: int8 activations, fastest on CPU). */
   int4AccuracyLevel?: number;
+  /** int4 input features per block, one of INT4_BLOCK_SIZES (default 32; recorded in the manifest). */
+  int4BlockSize?: number;
   /**
    * Cancels the conversion (checked between layers and before the final rename); the promise
    * then rejects with the signal's reason and the temporary directory is removed. The CLI
@@ -59,6 +61,9 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
   if (existsSync(outDir) && (!statSync(outDir).isDirectory() || readdirSync(outDir).length > 0)) {
     throw new ConvertError(`${outDir} already exists. Remove it or choose another --out directory.`);
   }
+  const int4BlockSize = options.int4BlockSize ?? DEFAULT_INT4_LAYOUT.blockSize;
+  if (!(INT4_BLOCK_SIZES as readonly number[]).includes(int4BlockSize)) throw new ConvertError(`int4 block size must be one of ${INT4_BLOCK_SIZES.join(', ')} (got ${int4BlockSize}).`);
+  const int4Layout: Int4Layout = { ...DEFAULT_INT4_LAYOUT, blockSize: int4BlockSize };
   const checkpoint = Checkpoint.open(checkpointDir);
   try {
     const config = parseModelConfig(checkpoint.config);
@@ -99,11 +104,12 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
           ropeScaling: config.ropeScaling,
           features: config.features,
           int4AccuracyLevel: options.int4AccuracyLevel ?? 4,
+          int4Layout,
           signal: options.signal,
           beforeLayer: options.beforeLayer,
           rowChunkBytes: options.rowChunkBytes,
         });
-        assertFollowsPlan(graph.stored, packageTensors({ ...config.shape, attentionBias: weights.hasAttentionBias(), ...tensorLayoutOf(config.features) }, options.dtype));
+        assertFollowsPlan(graph.stored, packageTensors({ ...config.shape, attentionBias: weights.hasAttentionBias(), ...tensorLayoutOf(config.features) }, options.dtype, int4Layout));
         writeFileSync(join(tempDir, PACKAGE_FILES.model), graph.encodeModel(OPSETS, CONVERTER_VERSION));
         weightsBytes = data.totalBytes;
       } finally {
@@ -144,6 +150,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
         architecture: config.architecture,
         hfArchitecture: config.hfArchitecture,
         dtype: options.dtype,
+        ...(options.dtype === 'int4' ? { quantization: { int4BlockSize } } : {}),
         shape: config.shape,
         graph: graphContract(config.shape),
         tokenizer,

@@ -1,11 +1,11 @@
 // Builds the `hearth-decoder-gqa-v2` decoder graph (contract: ./README.md). Weights stream
 // from the checkpoint one layer at a time into model.onnx.data.
 import type { GraphContract, ModelDtype, ModelShape } from '../common/manifest.js';
-import { quantizedEmbedding } from '../common/memoryEstimate.js';
+import { quantizedEmbedding, type Int4Layout } from '../common/memoryEstimate.js';
 import { rowsOf, type LinearWeight, type NormWeight, type RowReader, type WeightSource } from './architectures.js';
 import { GRAPH_DESCRIPTION } from './graphContract.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
-import { INT4_BLOCK_SIZE, quantizeInt4, toFloat16Bits } from './quantize.js';
+import { quantizeInt4, toFloat16Bits } from './quantize.js';
 import type { DecoderFeatures, RopeScaling } from '../common/modelConfig.js';
 import { rotaryTables } from './rope.js';
 
@@ -21,6 +21,8 @@ export interface DecoderGraphOptions {
   features: DecoderFeatures;
   /** MatMulNBits accuracy_level: 4 quantizes activations to int8 inside the kernel (faster), 0 keeps fp32. */
   int4AccuracyLevel: number;
+  /** How int4 weights are blocked (memoryEstimate.ts: the package plan follows the same layout). */
+  int4Layout: Int4Layout;
   signal?: AbortSignal;
   /** Awaited between layers, before the cancellation check (see ConvertOptions.beforeLayer). */
   beforeLayer?: (layerIndex: number) => Promise<void> | void;
@@ -68,7 +70,7 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
   }
   g.output('logits', 'float32', ['batch', vocabSize]);
 
-  const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel, options.rowChunkBytes ?? DEFAULT_ROW_CHUNK_BYTES);
+  const emitter = new WeightEmitter(g, dtype, options.int4AccuracyLevel, options.int4Layout, options.rowChunkBytes ?? DEFAULT_ROW_CHUNK_BYTES);
 
   // Token embedding, streamed in row chunks; a tied lm_head reads the same initializers.
   const embedding = emitter.embedding(weights.embedding());
@@ -236,7 +238,7 @@ type Embedding = { kind: 'table'; table: string } | { kind: 'int4'; weight: Int4
 
 /** Stores weights in the package's dtype and emits the matching MatMul flavour. */
 class WeightEmitter {
-  constructor(private readonly g: GraphBuilder, private readonly dtype: ModelDtype, private readonly accuracyLevel: number, private readonly chunkBytes: number) {}
+  constructor(private readonly g: GraphBuilder, private readonly dtype: ModelDtype, private readonly accuracyLevel: number, private readonly int4: Int4Layout, private readonly chunkBytes: number) {}
 
   /**
    * int4 packages store the embedding in MatMulNBits' layout (when its rows have an even number
@@ -245,7 +247,7 @@ class WeightEmitter {
    */
   embedding(reader: RowReader): Embedding {
     // Stored as GatherBlockQuantized reads it ([rows, cols / 2]); a tied lm_head views the same bytes.
-    if (quantizedEmbedding(this.dtype, reader.cols)) return { kind: 'int4', weight: this.quantized('model.embed_tokens', reader, [reader.rows, reader.cols / 2]) };
+    if (quantizedEmbedding(this.dtype, reader.cols, this.int4)) return { kind: 'int4', weight: this.quantized('model.embed_tokens', reader, [reader.rows, reader.cols / 2]) };
     return { kind: 'table', table: this.table('model.embed_tokens.weight', reader) };
   }
 
@@ -258,7 +260,7 @@ class WeightEmitter {
     // Output type follows the scales: float32, float16 in model.f16.onnx.
     const { codes, scales, zeroPoints } = embedding.weight;
     return this.g.op('GatherBlockQuantized', [codes, ids, scales, zeroPoints], {
-      domain: MS, attributes: { bits: 4, block_size: INT4_BLOCK_SIZE, gather_axis: 0, quantize_axis: 1 },
+      domain: MS, attributes: { bits: 4, block_size: this.int4.blockSize, gather_axis: 0, quantize_axis: 1 },
     });
   }
 
@@ -289,11 +291,11 @@ class WeightEmitter {
   /** `tiedTo`: the embedding when embeddings are tied. */
   lmHead(input: string, tiedTo: Embedding | null, reader: RowReader, output: string): void {
     if (tiedTo?.kind === 'int4') {
-      // MatMulNBits wants [rows, blocks, 16]: a view of the embedding's bytes in model.onnx.data.
+      // MatMulNBits wants [rows, blocks, blockSize / 2]: a view of the embedding's bytes in model.onnx.data.
       // onnxruntime maps it apart from the Gather's, prepacks it and releases it, so the Gather's
       // stays paged in only where rows are read (a Reshape would be folded into a full copy).
       const { codes, numOut, numIn } = tiedTo.weight;
-      const blocks = this.g.view(`${codes}.blocks`, codes, [numOut, numIn / INT4_BLOCK_SIZE, INT4_BLOCK_SIZE / 2]);
+      const blocks = this.g.view(`${codes}.blocks`, codes, [numOut, numIn / this.int4.blockSize, this.int4.blockSize / 2]);
       this.matMulNBits({ ...tiedTo.weight, codes: blocks }, input, output);
       return;
     }
@@ -311,13 +313,14 @@ class WeightEmitter {
   /** Quantizes rows (output features) chunk by chunk; codes stream to disk, scales and zero points are small. */
   private quantized(name: string, reader: RowReader, codesDims?: number[]): Int4Initializers {
     const { rows: numOut, cols: numIn } = reader;
-    const kBlocks = Math.ceil(numIn / INT4_BLOCK_SIZE);
+    const { blockSize } = this.int4;
+    const kBlocks = Math.ceil(numIn / blockSize);
     const zpBytesPerRow = Math.ceil(kBlocks / 2);
     const scales = new Float32Array(numOut * kBlocks);
     const zeroPointBytes = new Uint8Array(numOut * zpBytesPerRow);
-    const codes = this.g.streamedWeight(`${name}.q4`, 'uint8', codesDims ?? [numOut, kBlocks, INT4_BLOCK_SIZE / 2], (write) => {
+    const codes = this.g.streamedWeight(`${name}.q4`, 'uint8', codesDims ?? [numOut, kBlocks, blockSize / 2], (write) => {
       forEachRowChunk(reader, this.chunkBytes, (chunk, rowStart, rowEnd) => {
-        const q = quantizeInt4(chunk, rowEnd - rowStart, numIn);
+        const q = quantizeInt4(chunk, rowEnd - rowStart, numIn, blockSize);
         scales.set(q.scales, rowStart * kBlocks);
         zeroPointBytes.set(q.zeroPoints, rowStart * zpBytesPerRow);
         write(q.codes);
@@ -337,7 +340,7 @@ class WeightEmitter {
   private matMulNBits(weight: Int4Initializers, input: string, output?: string): string {
     return this.g.op('MatMulNBits', [input, weight.codes, weight.scales, weight.zeroPoints], {
       domain: MS,
-      attributes: { K: weight.numIn, N: weight.numOut, bits: 4, block_size: INT4_BLOCK_SIZE, accuracy_level: this.accuracyLevel },
+      attributes: { K: weight.numIn, N: weight.numOut, bits: 4, block_size: this.int4.blockSize, accuracy_level: this.accuracyLevel },
       ...(output ? { output } : {}),
     });
   }

@@ -1,42 +1,45 @@
 // Weight encodings for the fp16 and int4 packages.
 //
-// int4 follows com.microsoft MatMulNBits (bits 4, block 32, asymmetric): for an ONNX MatMul
-// weight W [K, N] (K inputs, N outputs), each output column n is cut into K/32 blocks; a block
-// stores 16 bytes of 4-bit codes (element 2i in the low nibble of byte i, 2i+1 in the high one),
+// int4 follows com.microsoft MatMulNBits (bits 4, asymmetric, block B = 32 by default, 64 or 128
+// on request): for an ONNX MatMul weight W [K, N] (K inputs, N outputs), each output column n is
+// cut into K/B blocks; a block stores B/2 bytes of 4-bit codes (element 2i in the low nibble of byte i, 2i+1 in the high one),
 // one scale and one 4-bit zero point: w = (code - zeroPoint) * scale. Scales are float16 values
 // (stored as fp16, cast to fp32 at session load): half the bytes of fp32 scales, and the
 // half-precision GPU graph reads the same ones.
 
-export const INT4_BLOCK_SIZE = 32;
+import { DEFAULT_INT4_LAYOUT } from '../common/memoryEstimate.js';
+
+export const DEFAULT_INT4_BLOCK_SIZE = DEFAULT_INT4_LAYOUT.blockSize;
 
 export interface Int4Weight {
-  /** uint8 [N, kBlocks, 16] */
+  /** uint8 [N, kBlocks, blockSize / 2] */
   codes: Uint8Array;
   /** [N * kBlocks], each exactly representable in float16 */
   scales: Float32Array;
   /** uint8 [N * ceil(kBlocks / 2)]: two 4-bit zero points per byte, low nibble first. */
   zeroPoints: Uint8Array;
   kBlocks: number;
+  blockSize: number;
 }
 
 /**
  * Quantizes `weightOutIn`, an HF Linear weight laid out [N, K] (row n = output n), which is
- * exactly the per-output-column order MatMulNBits wants. K not a multiple of 32 is zero-padded.
+ * exactly the per-output-column order MatMulNBits wants. K not a multiple of the block is zero-padded.
  */
-export function quantizeInt4(weightOutIn: Float32Array, numOut: number, numIn: number): Int4Weight {
-  const kBlocks = Math.ceil(numIn / INT4_BLOCK_SIZE);
-  const blobBytes = INT4_BLOCK_SIZE / 2;
+export function quantizeInt4(weightOutIn: Float32Array, numOut: number, numIn: number, blockSize = DEFAULT_INT4_BLOCK_SIZE): Int4Weight {
+  const kBlocks = Math.ceil(numIn / blockSize);
+  const blobBytes = blockSize / 2;
   const zpBytesPerRow = Math.ceil(kBlocks / 2);
   const codes = new Uint8Array(numOut * kBlocks * blobBytes);
   const scales = new Float32Array(numOut * kBlocks);
   const zeroPoints = new Uint8Array(numOut * zpBytesPerRow);
-  const block = new Float32Array(INT4_BLOCK_SIZE);
+  const block = new Float32Array(blockSize);
   for (let n = 0; n < numOut; n++) {
     const rowOffset = n * numIn;
     for (let kb = 0; kb < kBlocks; kb++) {
       block.fill(0);
-      const start = kb * INT4_BLOCK_SIZE;
-      const end = Math.min(start + INT4_BLOCK_SIZE, numIn);
+      const start = kb * blockSize;
+      const end = Math.min(start + blockSize, numIn);
       let min = 0;
       let max = 0;
       for (let k = start; k < end; k++) {
@@ -52,14 +55,14 @@ export function quantizeInt4(weightOutIn: Float32Array, numOut: number, numIn: n
       const zpIndex = n * zpBytesPerRow + (kb >> 1);
       zeroPoints[zpIndex] = zeroPoints[zpIndex]! | (zeroPoint << ((kb & 1) * 4));
       const blobOffset = (n * kBlocks + kb) * blobBytes;
-      for (let i = 0; i < INT4_BLOCK_SIZE; i += 2) {
+      for (let i = 0; i < blockSize; i += 2) {
         const low = clampCode(Math.round(block[i]! / scale) + zeroPoint);
         const high = clampCode(Math.round(block[i + 1]! / scale) + zeroPoint);
         codes[blobOffset + i / 2] = low | (high << 4);
       }
     }
   }
-  return { codes, scales, zeroPoints, kBlocks };
+  return { codes, scales, zeroPoints, kBlocks, blockSize };
 }
 
 /** The nearest float16 value, kept above zero (codes divide by it) and finite. */
@@ -80,9 +83,9 @@ export function dequantizeInt4(weight: Int4Weight, numOut: number, numIn: number
   const zpBytesPerRow = Math.ceil(weight.kBlocks / 2);
   for (let n = 0; n < numOut; n++) {
     for (let k = 0; k < numIn; k++) {
-      const kb = Math.floor(k / INT4_BLOCK_SIZE);
-      const i = k % INT4_BLOCK_SIZE;
-      const byte = weight.codes[(n * weight.kBlocks + kb) * (INT4_BLOCK_SIZE / 2) + (i >> 1)]!;
+      const kb = Math.floor(k / weight.blockSize);
+      const i = k % weight.blockSize;
+      const byte = weight.codes[(n * weight.kBlocks + kb) * (weight.blockSize / 2) + (i >> 1)]!;
       const code = (i & 1) === 0 ? byte & 15 : byte >> 4;
       const zp = (weight.zeroPoints[n * zpBytesPerRow + (kb >> 1)]! >> ((kb & 1) * 4)) & 15;
       out[n * numIn + k] = (code - zp) * weight.scales[n * weight.kBlocks + kb]!;

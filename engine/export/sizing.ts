@@ -4,7 +4,7 @@
 // engine's own estimator (engine/common/memoryEstimate.ts), not a second one.
 import type { BatchingConfig } from '../common/batching.js';
 import type { ModelManifest } from '../common/manifest.js';
-import { estimateMemory, kvBytesPerToken, kvDtypeFor, RUNTIME_OVERHEAD_BYTES, formatBytes, type MemoryEstimate } from '../common/memoryEstimate.js';
+import { estimateMemory, int4LayoutOf, kvBytesPerToken, kvDtypeFor, RUNTIME_OVERHEAD_BYTES, formatBytes, type MemoryEstimate } from '../common/memoryEstimate.js';
 import { HOURS_PER_MONTH, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
 import type { SizingRow as SizingRowSummary } from '../common/adminApi.js';
 
@@ -18,7 +18,7 @@ export const GPU_MEMORY_UTILIZATION = 0.92;
 /** Replicas are planned to run at this share of their measured peak, so queues stay short. */
 export const REPLICA_TARGET_UTILIZATION = 0.8;
 
-export type SizedModel = Pick<ModelManifest, 'name' | 'dtype' | 'shape' | 'weightsBytes'>;
+export type SizedModel = Pick<ModelManifest, 'name' | 'dtype' | 'shape' | 'weightsBytes' | 'quantization'>;
 
 export interface MeasuredThroughput {
   /** Aggregate generated tokens/s of one replica (e.g. tuning.throughputTokensPerSec). */
@@ -92,6 +92,7 @@ export function sizeDeployment(input: SizingInput): SizingResult {
       maxPrefillTokens: batching.maxPrefillTokens,
       runtimeOverheadBytes: overheadGpu,
       knownWeightsBytes: model.weightsBytes,
+      int4Layout: int4LayoutOf(model),
     });
   const numSequences = Math.max(1, batching.maxBatchSize);
   const estimate = estimateFor(kvTokens / numSequences, numSequences);

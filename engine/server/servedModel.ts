@@ -7,7 +7,7 @@
 // startServedLibrary, whose pool loads each model the same way (mark, load, warm up; unload
 // drains and drops the mark).
 import { freemem, totalmem } from 'node:os';
-import { weightsBytes } from '../common/memoryEstimate.js';
+import { int4LayoutOf, weightsBytes } from '../common/memoryEstimate.js';
 import { markServing, readyVariants } from '../hub/library.js';
 import { loadEngine, readManifest, resolveBatchingConfig, type LoadEngineOptions, type LoadedEngine } from '../runtime/index.js';
 import type { StepStats } from './servedEngine.js';
@@ -142,7 +142,7 @@ export async function startServedLibrary(options: ServedLibraryOptions = {}): Pr
     estimateBytes: (model) => {
       const manifest = readManifest(model.packageDir);
       const batching = resolveBatchingConfig(options.engine?.batching, manifest, { freeBytes: freemem() });
-      return weightsBytes(manifest.shape, manifest.dtype).loadedBytes + batching.kvCacheBytes + batching.prefixCacheBytes;
+      return weightsBytes(manifest.shape, manifest.dtype, int4LayoutOf(manifest)).loadedBytes + batching.kvCacheBytes + batching.prefixCacheBytes;
     },
     load: async (model): Promise<LoadedModel> => {
       const unmark = markServing(model.packageDir, env);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import type { ModelManifest } from '../../engine/common/manifest.js';
+import { int4LayoutOf, modelShapeFromHfConfig, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { ensureFixtureCheckpoint } from '../fixtures/packages.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
@@ -118,6 +119,18 @@ describe('hearth convert (CLI)', () => {
       assert.equal(manifest.name, 'tiny-qwen');
       assert.equal(manifest.dtype, 'int4');
       assert.equal(manifest.shape.tiedEmbeddings, true);
+      assert.deepEqual(manifest.quantization, { int4BlockSize: 32 });
+
+      const blocked = join(parent, 'package-b64');
+      const at64 = spawnSync(process.execPath, [hearthBin, 'convert', checkpointDir, '--out', blocked, '--int4-block-size', '64'], { encoding: 'utf8' });
+      assert.equal(at64.status, 0, at64.stderr);
+      assert.match(at64.stdout, /to int4 \(block 64\)/);
+      const manifest64 = JSON.parse(readFileSync(join(blocked, 'manifest.json'), 'utf8')) as ModelManifest;
+      assert.deepEqual(manifest64.quantization, { int4BlockSize: 64 });
+      // The package plan at block 64 is what was written (hidden 64 is one block a row: the table stays fp16).
+      const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+      assert.equal(manifest64.weightsBytes, weightsBytes(shape, 'int4', int4LayoutOf(manifest64)).storedBytes);
+      assert.notEqual(manifest64.weightsBytes, manifest.weightsBytes);
     } finally {
       rmSync(parent, { recursive: true, force: true });
     }
@@ -130,6 +143,13 @@ describe('hearth convert (CLI)', () => {
     const bad = spawnSync(process.execPath, [hearthBin, 'convert', 'x', '--out', 'y', '--dtype', 'int8'], { encoding: 'utf8' });
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--dtype must be one of fp32, fp16, int4/);
+    assert.match(help.stdout, /--int4-block-size <n>/);
+    const badBlock = spawnSync(process.execPath, [hearthBin, 'convert', 'x', '--out', 'y', '--int4-block-size', '48'], { encoding: 'utf8' });
+    assert.equal(badBlock.status, 2);
+    assert.match(badBlock.stderr, /--int4-block-size must be one of 32, 64, 128 \(got '48'\)/);
+    const notInt4 = spawnSync(process.execPath, [hearthBin, 'convert', 'x', '--out', 'y', '--dtype', 'fp16', '--int4-block-size', '64'], { encoding: 'utf8' });
+    assert.equal(notInt4.status, 2);
+    assert.match(notInt4.stderr, /--int4-block-size applies to --dtype int4 only/);
   });
 });
 

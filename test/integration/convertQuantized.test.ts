@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Architecture, ModelManifest } from '../../engine/common/manifest.js';
-import { modelShapeFromHfConfig, quantizedEmbedding, weightsBytes } from '../../engine/common/memoryEstimate.js';
+import { int4LayoutOf, modelShapeFromHfConfig, quantizedEmbedding, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { Checkpoint } from '../../engine/convert/checkpoint.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { dequantizeInt4, quantizeInt4 } from '../../engine/convert/quantize.js';
@@ -33,18 +33,19 @@ const TEACHER_FORCED = Array.from({ length: 40 }, (_, i) => ((i * 7919 + 13) % 5
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-convert-quantized-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: Omit<FixtureOptions, 'shape' | 'tokenizer' | 'chatTemplate'> = {}): Promise<{ manifest: ModelManifest; maxError: number }> {
+async function graphVsRoundedReference(dtype: 'fp16' | 'int4', tolerance: number, int4AccuracyLevel?: number, fixture: Omit<FixtureOptions, 'shape' | 'tokenizer' | 'chatTemplate'> = {}, int4BlockSize?: number): Promise<{ manifest: ModelManifest; maxError: number }> {
   const arch = fixture.arch ?? 'llama';
   const variant = [arch, `h${fixture.hiddenSize ?? 'default'}`, fixture.multimodal ? 'multimodal' : '', fixture.ropeScaling ?? '', fixture.partialRotaryFactor ?? ''].filter(Boolean).join('-');
   const generated = await ensureFixturePackage({ ...fixture, arch, dtype });
   const { checkpointDir } = generated;
   let { packageDir, manifest } = generated;
-  if (int4AccuracyLevel !== undefined) {
-    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel}-${variant}`);
-    manifest = await convertCheckpoint({ checkpointDir, outDir: packageDir, dtype, int4AccuracyLevel });
+  const blockTag = int4BlockSize === undefined ? '' : `-b${int4BlockSize}`;
+  if (int4AccuracyLevel !== undefined || int4BlockSize !== undefined) {
+    packageDir = join(scratch, `package-int4-acc${int4AccuracyLevel ?? 'default'}${blockTag}-${variant}`);
+    manifest = await convertCheckpoint({ checkpointDir, outDir: packageDir, dtype, int4AccuracyLevel, int4BlockSize });
   }
-  const roundedDir = join(scratch, `rounded-${dtype}-${variant}`);
-  if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, dtype);
+  const roundedDir = join(scratch, `rounded-${dtype}${blockTag}-${variant}`);
+  if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, dtype, int4BlockSize);
   const runner = await DecoderRunner.open(packageDir, manifest);
   try {
     const reference = new ReferenceSession(roundedDir);
@@ -148,6 +149,30 @@ describe('hearth convert: fp16 and int4 packages', () => {
     const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
     assert.equal(weightsBytes(shape, 'int4').lmHeadBytes, 0);
     assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4').storedBytes);
+  });
+
+  for (const blockSize of [64, 128]) {
+    it(`int4 at block ${blockSize} (hearth convert --int4-block-size): graph, tied 4-bit table, manifest and package plan agree (≤ 1e-4)`, async () => {
+      // Hidden 256: every row an even number of blocks at 64 and 128, so the tied table is int4 too.
+      const fixture = { arch: 'qwen2' as const, hiddenSize: 256 };
+      const { manifest } = await graphVsRoundedReference('int4', 1e-4, 0, fixture, blockSize);
+      assert.deepEqual(manifest.quantization, { int4BlockSize: blockSize });
+      const { checkpointDir } = await ensureFixturePackage({ ...fixture, dtype: 'int4' });
+      const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+      const layout = int4LayoutOf(manifest);
+      assert.equal(layout.blockSize, blockSize);
+      assert.ok(quantizedEmbedding('int4', shape.hiddenSize, layout));
+      assert.equal(manifest.weightsBytes, weightsBytes(shape, 'int4', layout).storedBytes);
+      assert.ok(manifest.weightsBytes < weightsBytes(shape, 'int4').storedBytes, 'fewer scales and zero points than block 32');
+      // And the default accuracy level on the same package layout stays within its tolerance.
+      await graphVsRoundedReference('int4', 1e-1, 4, fixture, blockSize);
+    });
+  }
+
+  it('the converter refuses an int4 block size MatMulNBits packages do not use', async () => {
+    const { checkpointDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
+    await assert.rejects(convertCheckpoint({ checkpointDir, outDir: join(scratch, 'block-48'), dtype: 'int4', int4BlockSize: 48 }), /int4 block size must be one of 32, 64, 128 \(got 48\)/);
+    assert.equal(existsSync(join(scratch, 'block-48')), false);
   });
 
   it('int4 with a hidden size of an odd number of blocks keeps an fp16 embedding table (≤ 1e-4 of its reference)', async () => {

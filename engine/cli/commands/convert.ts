@@ -1,9 +1,10 @@
-// `hearth convert <hf-dir> --out <dir> --dtype fp32|fp16|int4 [--name N]`
+// `hearth convert <hf-dir> --out <dir> --dtype fp32|fp16|int4 [--int4-block-size 32|64|128] [--name N]`
 import { MODEL_DTYPES, type ModelDtype } from '../../common/manifest.js';
+import { DEFAULT_INT4_LAYOUT, INT4_BLOCK_SIZES } from '../../common/memoryEstimate.js';
 import { parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
-const HELP = `Usage: hearth convert <checkpoint-dir> --out <dir> [--dtype fp32|fp16|int4] [--name NAME]
+const HELP = `Usage: hearth convert <checkpoint-dir> --out <dir> [--dtype fp32|fp16|int4] [--int4-block-size 32|64|128] [--name NAME]
 
 Converts a Hugging Face safetensors checkpoint (config.json, model.safetensors or shards,
 tokenizer.json, tokenizer_config.json) into a Hearth model package (ONNX + manifest).
@@ -11,17 +12,24 @@ tokenizer.json, tokenizer_config.json) into a Hearth model package (ONNX + manif
 Options:
   --out <dir>      Package directory to create (must not exist or be empty)
   --dtype <dtype>  fp32 (exact), fp16 (half the size) or int4 (MatMulNBits, ~1/6 the size). Default: int4
+  --int4-block-size <n>
+                   Weights sharing one int4 scale: 32 (default, least rounding error), 64 (smaller,
+                   faster decode on memory-bound CPUs; error about that of llama.cpp's Q4_0) or 128
   --name <name>    Model name served by the API (default: the checkpoint directory's name)
   -h, --help       Show this help`;
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseCommandArgs(argv, { out: { type: 'string', short: 'o' }, dtype: { type: 'string', default: 'int4' }, name: { type: 'string' } }, HELP);
+  const parsed = parseCommandArgs(argv, { out: { type: 'string', short: 'o' }, dtype: { type: 'string', default: 'int4' }, 'int4-block-size': { type: 'string' }, name: { type: 'string' } }, HELP);
   if (!parsed) return 0;
   const { values, positionals } = parsed;
   if (positionals.length !== 1) throw new CliError(`expected exactly one checkpoint directory.\n\n${HELP}`, 2);
   if (!values.out) throw new CliError(`--out <dir> is required.\n\n${HELP}`, 2);
   const dtype = values.dtype as ModelDtype;
   if (!MODEL_DTYPES.includes(dtype)) throw new CliError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got '${values.dtype}').`, 2);
+  const blockOption = values['int4-block-size'];
+  const int4BlockSize = blockOption === undefined ? DEFAULT_INT4_LAYOUT.blockSize : Number(blockOption);
+  if (!(INT4_BLOCK_SIZES as readonly number[]).includes(int4BlockSize)) throw new CliError(`--int4-block-size must be one of ${INT4_BLOCK_SIZES.join(', ')} (got '${blockOption}').`, 2);
+  if (blockOption !== undefined && dtype !== 'int4') throw new CliError(`--int4-block-size applies to --dtype int4 only (got --dtype ${dtype}).`, 2);
 
   const { convertCheckpoint } = await import('../../convert/convert.js');
   const { ConvertError } = await import('../../common/convertError.js');
@@ -35,12 +43,12 @@ export async function run(argv: string[]): Promise<number> {
   process.once('SIGTERM', onSignal);
   try {
     const manifest = await convertCheckpoint({
-      checkpointDir: positionals[0]!, outDir: values.out, dtype, name: values.name, onProgress: progress, signal: cancel.signal,
+      checkpointDir: positionals[0]!, outDir: values.out, dtype, int4BlockSize, name: values.name, onProgress: progress, signal: cancel.signal,
       beforeLayer: holdForTests(cancel.signal),
     });
     progress.finish();
     const seconds = ((Date.now() - startedMs) / 1000).toFixed(1);
-    console.log(`Converted ${manifest.hfArchitecture} (${manifest.shape.numLayers} layers, vocab ${manifest.shape.vocabSize}) to ${dtype} in ${seconds} s: ${values.out} (weights ${formatBytes(manifest.weightsBytes)}).`);
+    console.log(`Converted ${manifest.hfArchitecture} (${manifest.shape.numLayers} layers, vocab ${manifest.shape.vocabSize}) to ${dtype}${dtype === 'int4' ? ` (block ${int4BlockSize})` : ''} in ${seconds} s: ${values.out} (weights ${formatBytes(manifest.weightsBytes)}).`);
     return 0;
   } catch (error) {
     progress.finish();
