@@ -79,7 +79,18 @@ export function embeddingElementBytes(dtype: ModelDtype): number {
  * only then (hidden sizes that are multiples of 64: every common model). Otherwise the table is fp16.
  */
 export function quantizedEmbedding(dtype: ModelDtype, hiddenSize: number, int4: Int4Layout = DEFAULT_INT4_LAYOUT): boolean {
-  return dtype === 'int4' && hiddenSize % (2 * int4.blockSize) === 0;
+  return embeddingInt4Layout(dtype, hiddenSize, int4) !== null;
+}
+
+/**
+ * The blocks the int4 embedding (and a tied lm_head, which reads the same bytes) is stored in:
+ * the package's, or block 32 where a row is an odd number of the package's blocks (hidden 576 at
+ * block 64: SmolLM2), so a larger block never costs a float16 table; null: a float16 table.
+ */
+export function embeddingInt4Layout(dtype: ModelDtype, hiddenSize: number, int4: Int4Layout = DEFAULT_INT4_LAYOUT): Int4Layout | null {
+  if (dtype !== 'int4') return null;
+  for (const blockSize of [int4.blockSize, DEFAULT_INT4_LAYOUT.blockSize]) if (hiddenSize % (2 * blockSize) === 0) return { ...int4, blockSize };
+  return null;
 }
 
 /** The parts of a model's shape the estimate needs (a subset of the manifest's ModelShape). */
@@ -167,8 +178,9 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   const fp32 = (name: string, elements: number, part: PackageTensor['part']) => tensors.push({ name, bytes: elements * 4, loadedBytes: elements * 4, part });
   // int4 codes in memory: as stored for the projections and the embedding (GatherBlockQuantized
   // reads them in place), MLAS's packed copy for the lm_head (see LM_HEAD_PACKED_BYTES_PER_BLOCK).
-  const linear = (name: string, inFeatures: number, outFeatures: number, part: PackageTensor['part']) => {
+  const linear = (name: string, inFeatures: number, outFeatures: number, part: PackageTensor['part'], layout: Int4Layout = int4) => {
     if (dtype === 'int4') {
+      const int4 = layout;
       const blocks = outFeatures * Math.ceil(inFeatures / int4.blockSize);
       const codesBytes = blocks * (int4.blockSize / 2);
       const parts = [
@@ -185,8 +197,8 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   };
 
   const embeddingElements = vocabSize * h;
-  const int4Embedding = quantizedEmbedding(dtype, h, int4);
-  if (int4Embedding) linear('model.embed_tokens', h, vocabSize, 'embedding');
+  const embeddingLayout = embeddingInt4Layout(dtype, h, int4);
+  if (embeddingLayout) linear('model.embed_tokens', h, vocabSize, 'embedding', embeddingLayout);
   else tensors.push({ name: 'model.embed_tokens.weight', bytes: embeddingElements * embeddingElementBytes(dtype), loadedBytes: embeddingElements * embeddingElementBytes(dtype), part: 'embedding' });
   const rotaryHalf = (shape.rotaryDim ?? headDim) / 2;
   const rotaryElements = (shape.contextLength ?? 0) * rotaryHalf;
@@ -218,11 +230,11 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
     if (placement !== 'pre') fp32(`layers.${i}.post_feedforward_layernorm`, h, 'layers');
   }
   fp32('model.norm', h, 'other');
-  if (shape.tiedEmbeddings && int4Embedding) {
+  if (shape.tiedEmbeddings && embeddingLayout) {
     // The tied lm_head is a MatMulNBits over the embedding's blocks: nothing more is stored, but
     // MatMulNBits packs its own copy at load.
-    const blocks = vocabSize * Math.ceil(h / int4.blockSize);
-    tensors.push({ name: 'lm_head (MatMulNBits packed copy)', bytes: 0, loadedBytes: blocks * lmHeadPackedBytesPerBlock(int4.blockSize), part: 'lmHead' });
+    const blocks = vocabSize * Math.ceil(h / embeddingLayout.blockSize);
+    tensors.push({ name: 'lm_head (MatMulNBits packed copy)', bytes: 0, loadedBytes: blocks * lmHeadPackedBytesPerBlock(embeddingLayout.blockSize), part: 'lmHead' });
   } else if (dtype === 'int4') {
     linear('lm_head', h, vocabSize, 'lmHead');
   } else if (!shape.tiedEmbeddings) {

@@ -1,7 +1,7 @@
 // Builds the `hearth-decoder-gqa-v2` decoder graph (contract: ./README.md). Weights stream
 // from the checkpoint one layer at a time into model.onnx.data.
 import type { GraphContract, ModelDtype, ModelShape } from '../common/manifest.js';
-import { quantizedEmbedding, type Int4Layout } from '../common/memoryEstimate.js';
+import { embeddingInt4Layout, type Int4Layout } from '../common/memoryEstimate.js';
 import { rowsOf, type LinearWeight, type NormWeight, type RowReader, type WeightSource } from './architectures.js';
 import { GRAPH_DESCRIPTION } from './graphContract.js';
 import { GraphBuilder } from './onnx/graphBuilder.js';
@@ -223,7 +223,7 @@ export async function buildDecoderGraph(g: GraphBuilder, weights: WeightSource, 
 
 /** MatMulNBits' three initializers for one [numOut, numIn] weight (see quantize.ts for the layout). */
 interface Int4Initializers {
-  /** uint8 [numOut, kBlocks, 16] (the embedding: [numOut, numIn / 2], the same bytes) */
+  /** uint8 [numOut, kBlocks, blockSize / 2] (the embedding: [numOut, numIn / 2], the same bytes) */
   codes: string;
   /** float32 [numOut, kBlocks] */
   scales: string;
@@ -231,6 +231,7 @@ interface Int4Initializers {
   zeroPoints: string;
   numOut: number;
   numIn: number;
+  blockSize: number;
 }
 
 /** The token embedding as stored: a float table for Gather, or int4 blocks for GatherBlockQuantized. */
@@ -247,7 +248,8 @@ class WeightEmitter {
    */
   embedding(reader: RowReader): Embedding {
     // Stored as GatherBlockQuantized reads it ([rows, cols / 2]); a tied lm_head views the same bytes.
-    if (quantizedEmbedding(this.dtype, reader.cols, this.int4)) return { kind: 'int4', weight: this.quantized('model.embed_tokens', reader, [reader.rows, reader.cols / 2]) };
+    const layout = embeddingInt4Layout(this.dtype, reader.cols, this.int4);
+    if (layout) return { kind: 'int4', weight: this.quantized('model.embed_tokens', reader, [reader.rows, reader.cols / 2], layout.blockSize) };
     return { kind: 'table', table: this.table('model.embed_tokens.weight', reader) };
   }
 
@@ -258,9 +260,9 @@ class WeightEmitter {
       return this.dtype === 'fp32' ? rows : this.g.op('Cast', [rows], { attributes: { to: FLOAT } });
     }
     // Output type follows the scales: float32, float16 in model.f16.onnx.
-    const { codes, scales, zeroPoints } = embedding.weight;
+    const { codes, scales, zeroPoints, blockSize } = embedding.weight;
     return this.g.op('GatherBlockQuantized', [codes, ids, scales, zeroPoints], {
-      domain: MS, attributes: { bits: 4, block_size: this.int4.blockSize, gather_axis: 0, quantize_axis: 1 },
+      domain: MS, attributes: { bits: 4, block_size: blockSize, gather_axis: 0, quantize_axis: 1 },
     });
   }
 
@@ -294,8 +296,8 @@ class WeightEmitter {
       // MatMulNBits wants [rows, blocks, blockSize / 2]: a view of the embedding's bytes in model.onnx.data.
       // onnxruntime maps it apart from the Gather's, prepacks it and releases it, so the Gather's
       // stays paged in only where rows are read (a Reshape would be folded into a full copy).
-      const { codes, numOut, numIn } = tiedTo.weight;
-      const blocks = this.g.view(`${codes}.blocks`, codes, [numOut, numIn / this.int4.blockSize, this.int4.blockSize / 2]);
+      const { codes, numOut, numIn, blockSize } = tiedTo.weight;
+      const blocks = this.g.view(`${codes}.blocks`, codes, [numOut, numIn / blockSize, blockSize / 2]);
       this.matMulNBits({ ...tiedTo.weight, codes: blocks }, input, output);
       return;
     }
@@ -311,9 +313,8 @@ class WeightEmitter {
   }
 
   /** Quantizes rows (output features) chunk by chunk; codes stream to disk, scales and zero points are small. */
-  private quantized(name: string, reader: RowReader, codesDims?: number[]): Int4Initializers {
+  private quantized(name: string, reader: RowReader, codesDims?: number[], blockSize = this.int4.blockSize): Int4Initializers {
     const { rows: numOut, cols: numIn } = reader;
-    const { blockSize } = this.int4;
     const kBlocks = Math.ceil(numIn / blockSize);
     const zpBytesPerRow = Math.ceil(kBlocks / 2);
     const scales = new Float32Array(numOut * kBlocks);
@@ -334,13 +335,14 @@ class WeightEmitter {
       zeroPoints: this.g.weight(`${name}.zero_points`, 'uint8', [numOut, zpBytesPerRow], zeroPointBytes),
       numOut,
       numIn,
+      blockSize,
     };
   }
 
   private matMulNBits(weight: Int4Initializers, input: string, output?: string): string {
     return this.g.op('MatMulNBits', [input, weight.codes, weight.scales, weight.zeroPoints], {
       domain: MS,
-      attributes: { K: weight.numIn, N: weight.numOut, bits: 4, block_size: this.int4.blockSize, accuracy_level: this.accuracyLevel },
+      attributes: { K: weight.numIn, N: weight.numOut, bits: 4, block_size: weight.blockSize, accuracy_level: this.accuracyLevel },
       ...(output ? { output } : {}),
     });
   }

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Architecture, ModelManifest } from '../../engine/common/manifest.js';
-import { int4LayoutOf, modelShapeFromHfConfig, quantizedEmbedding, weightsBytes } from '../../engine/common/memoryEstimate.js';
+import { embeddingInt4Layout, int4LayoutOf, modelShapeFromHfConfig, quantizedEmbedding, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { Checkpoint } from '../../engine/convert/checkpoint.js';
 import { convertCheckpoint } from '../../engine/convert/convert.js';
 import { dequantizeInt4, quantizeInt4 } from '../../engine/convert/quantize.js';
@@ -168,6 +168,19 @@ describe('hearth convert: fp16 and int4 packages', () => {
       await graphVsRoundedReference('int4', 1e-1, 4, fixture, blockSize);
     });
   }
+
+  it('int4 at block 64 with rows of an odd number of 64-blocks (SmolLM2\'s 576): the tied table stays int4, at block 32 (≤ 1e-4)', async () => {
+    const fixture = { arch: 'qwen2' as const, hiddenSize: 192 };
+    const { manifest } = await graphVsRoundedReference('int4', 1e-4, 0, fixture, 64);
+    const { checkpointDir } = await ensureFixturePackage({ ...fixture, dtype: 'int4' });
+    const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
+    const layout = int4LayoutOf(manifest);
+    assert.equal(embeddingInt4Layout('int4', 192, layout)?.blockSize, 32);
+    const plan = weightsBytes(shape, 'int4', layout);
+    assert.equal(manifest.weightsBytes, plan.storedBytes);
+    assert.equal(plan.lmHeadBytes, 0, 'the tied lm_head reads the table: nothing stored twice');
+    assert.ok(plan.embeddingBytes < shape.vocabSize * 192, 'a 4-bit table, not a float16 one');
+  });
 
   it('the converter refuses an int4 block size MatMulNBits packages do not use', async () => {
     const { checkpointDir } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
