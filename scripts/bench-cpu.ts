@@ -28,6 +28,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { kvBytesPerToken, loadEngine, readManifest } from '../engine/runtime/index.js';
+import { int4LayoutOf } from '../engine/common/memoryEstimate.js';
 import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs, type StreamResult } from './engineRuns.js';
 
 const ROWS = ['decode1', 'decode16', 'prefill2000', 'prefill512', 'decodeAt2000', 'secondTurn', 'mixed16'] as const;
@@ -214,7 +215,7 @@ if (values.json) {
   console.log(JSON.stringify({ package: packageDir, gguf, threads, spinning: values.spinning, shape: manifest.shape, rows: table }, null, 2));
 } else {
   const s = manifest.shape;
-  console.log(`Hearth ${manifest.dtype} ${packageDir}`);
+  console.log(`Hearth ${manifest.dtype}${manifest.dtype === 'int4' ? ` (block ${int4LayoutOf(manifest).blockSize})` : ''} ${packageDir}`);
   console.log(`shape: hidden ${s.hiddenSize}, ${s.numLayers} layers, ${s.numHeads}/${s.numKvHeads} heads, vocab ${s.vocabSize}${s.tiedEmbeddings ? ', tied' : ''}; ${threads} threads${values.spinning ? ', spinning' : ''}`);
   console.log(`llama.cpp: ${gguf ?? 'not run'}\n`);
   console.log('| | Hearth | llama.cpp | ratio |');
