@@ -6,17 +6,30 @@
 //   node --import tsx scripts/fit-check-memory.ts            full matrix
 //   node --import tsx scripts/fit-check-memory.ts --quick    tiny + 6-layer SmolLM2 only
 //   ... --json                                               one JSON object per line
+//   ... --int4-blocks 32,64                                  int4 cases at each block size (hearth convert --int4-block-size)
+//   ... --int4-only --arch qwen2 --shape qwen2.5-0.5b        only int4 cases, of another full shape
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ModelDtype } from '../engine/common/manifest.js';
-import { estimateMemory, modelShapeFromHfConfig } from '../engine/common/memoryEstimate.js';
+import { parseArgs } from 'node:util';
+import { estimateMemory, int4LayoutOf, modelShapeFromHfConfig } from '../engine/common/memoryEstimate.js';
 import { ensureFixturePackage, type FixturePackageOptions } from '../test/fixtures/packages.js';
 
 const child = fileURLToPath(new URL('../test/fixtures/engineMemoryChild.ts', import.meta.url));
-const quick = process.argv.includes('--quick');
-const json = process.argv.includes('--json');
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    'int4-blocks': { type: 'string', default: '32' },
+    'int4-only': { type: 'boolean', default: false },
+    arch: { type: 'string' },
+    shape: { type: 'string', default: 'smollm2-135m' },
+  },
+});
+const { quick, json } = values;
+const int4Blocks = values['int4-blocks'].split(',').map(Number);
 const MiB = 2 ** 20;
 
 type Case = [FixturePackageOptions, ModelDtype, number, number];
@@ -29,19 +42,24 @@ const cases: Case[] = [
 ];
 if (!quick) {
   for (const dtype of ['int4', 'fp16', 'fp32'] as const) {
-    for (const [context, sequences] of [[512, 1], [512, 4], [1024, 2], [2048, 1]] as const) cases.push([{ shape: 'smollm2-135m' }, dtype, context, sequences]);
+    for (const [context, sequences] of [[512, 1], [512, 4], [1024, 2], [2048, 1]] as const) {
+      cases.push([{ shape: values.shape as FixturePackageOptions['shape'], ...(values.arch ? { arch: values.arch as FixturePackageOptions['arch'] } : {}) }, dtype, context, sequences]);
+    }
   }
 }
 
+const runs = cases
+  .filter(([, dtype]) => !values['int4-only'] || dtype === 'int4')
+  .flatMap(([fixture, dtype, ...rest]) => (dtype === 'int4' ? int4Blocks : [32]).map((block) => [{ ...fixture, ...(dtype === 'int4' && block !== 32 ? { int4BlockSize: block } : {}) }, dtype, ...rest] as Case));
 if (!json) console.log('fixture                      dtype  seqs×ctx    estimate   measured   ratio');
-for (const [fixture, dtype, contextTokens, numSequences] of cases) {
-  const { packageDir, checkpointDir } = await ensureFixturePackage({ ...fixture, dtype });
+for (const [fixture, dtype, contextTokens, numSequences] of runs) {
+  const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ ...fixture, dtype });
   const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
-  const estimate = estimateMemory({ shape, dtype, contextTokens, numSequences });
+  const estimate = estimateMemory({ shape, dtype, contextTokens, numSequences, int4Layout: int4LayoutOf(manifest) });
   const output = execFileSync(process.execPath, ['--import', 'tsx', child, packageDir, String(contextTokens), String(numSequences)], { encoding: 'utf8', timeout: 900_000 });
   const measured = JSON.parse(output.trim().split('\n').at(-1)!);
   const measuredBytes = measured.peakRssBytes - measured.baselineRssBytes;
-  const name = `${fixture.shape ?? 'tiny'}${fixture.numLayers ? `/${fixture.numLayers}L` : ''}`;
+  const name = `${fixture.shape ?? 'tiny'}${fixture.numLayers ? `/${fixture.numLayers}L` : ''}${fixture.int4BlockSize ? ` b${fixture.int4BlockSize}` : ''}`;
   if (json) {
     console.log(JSON.stringify({ fixture: name, dtype, contextTokens, numSequences, estimate, measured }));
   } else {
