@@ -48,6 +48,11 @@ export const DEFAULT_INT4_LAYOUT: Int4Layout = { blockSize: 32, scaleBytes: 2, h
  */
 export const INT4_BLOCK_SIZES = [32, 64, 128] as const;
 
+/** Why `blockSize` is not one of INT4_BLOCK_SIZES, or null (the converter and the CLI both ask). */
+export function int4BlockSizeProblem(blockSize: number): string | null {
+  return (INT4_BLOCK_SIZES as readonly number[]).includes(blockSize) ? null : `must be one of ${INT4_BLOCK_SIZES.join(', ')}`;
+}
+
 /** The int4 layout a package was converted with (`quantization.int4BlockSize`; packages without it are block 32). */
 export function int4LayoutOf(manifest: { quantization?: { int4BlockSize: number } }): Int4Layout {
   return { ...DEFAULT_INT4_LAYOUT, blockSize: manifest.quantization?.int4BlockSize ?? DEFAULT_INT4_LAYOUT.blockSize };
@@ -180,14 +185,13 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   // reads them in place), MLAS's packed copy for the lm_head (see LM_HEAD_PACKED_BYTES_PER_BLOCK).
   const linear = (name: string, inFeatures: number, outFeatures: number, part: PackageTensor['part'], layout: Int4Layout = int4) => {
     if (dtype === 'int4') {
-      const int4 = layout;
-      const blocks = outFeatures * Math.ceil(inFeatures / int4.blockSize);
-      const codesBytes = blocks * (int4.blockSize / 2);
+      const blocks = outFeatures * Math.ceil(inFeatures / layout.blockSize);
+      const codesBytes = blocks * (layout.blockSize / 2);
       const parts = [
-        [`${name}.q4`, codesBytes, part === 'lmHead' ? blocks * lmHeadPackedBytesPerBlock(int4.blockSize) : codesBytes],
+        [`${name}.q4`, codesBytes, part === 'lmHead' ? blocks * lmHeadPackedBytesPerBlock(layout.blockSize) : codesBytes],
         // fp16 scales are cast to fp32 at load (a folded copy).
-        [`${name}.scales`, blocks * int4.scaleBytes, blocks * 4],
-        ...(int4.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocks / outFeatures / 2)] as const] : []),
+        [`${name}.scales`, blocks * layout.scaleBytes, blocks * 4],
+        ...(layout.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocks / outFeatures / 2)] as const] : []),
       ] as const;
       for (const [partName, bytes, loadedBytes = bytes] of parts) tensors.push({ name: partName, bytes, loadedBytes, part });
     } else {

@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ModelDtype, ModelManifest } from '../common/manifest.js';
 import { HEARTH_VERSION } from '../common/version.js';
-import { DEFAULT_INT4_LAYOUT, INT4_BLOCK_SIZES, packageTensors, type Int4Layout, type PackageTensor } from '../common/memoryEstimate.js';
+import { DEFAULT_INT4_LAYOUT, int4BlockSizeProblem, packageTensors, type Int4Layout, type PackageTensor } from '../common/memoryEstimate.js';
 import { WeightSource } from './architectures.js';
 import { Checkpoint } from './checkpoint.js';
 import { ConvertError } from '../common/convertError.js';
@@ -62,7 +62,8 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<ModelM
     throw new ConvertError(`${outDir} already exists. Remove it or choose another --out directory.`);
   }
   const int4BlockSize = options.int4BlockSize ?? DEFAULT_INT4_LAYOUT.blockSize;
-  if (!(INT4_BLOCK_SIZES as readonly number[]).includes(int4BlockSize)) throw new ConvertError(`int4 block size must be one of ${INT4_BLOCK_SIZES.join(', ')} (got ${int4BlockSize}).`);
+  const blockProblem = int4BlockSizeProblem(int4BlockSize);
+  if (blockProblem) throw new ConvertError(`int4 block size ${blockProblem} (got ${int4BlockSize}).`);
   const int4Layout: Int4Layout = { ...DEFAULT_INT4_LAYOUT, blockSize: int4BlockSize };
   const checkpoint = Checkpoint.open(checkpointDir);
   try {

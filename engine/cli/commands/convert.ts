@@ -1,6 +1,6 @@
 // `hearth convert <hf-dir> --out <dir> --dtype fp32|fp16|int4 [--int4-block-size 32|64|128] [--name N]`
 import { MODEL_DTYPES, type ModelDtype } from '../../common/manifest.js';
-import { DEFAULT_INT4_LAYOUT, INT4_BLOCK_SIZES } from '../../common/memoryEstimate.js';
+import { DEFAULT_INT4_LAYOUT, int4BlockSizeProblem } from '../../common/memoryEstimate.js';
 import { parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
 
@@ -28,7 +28,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!MODEL_DTYPES.includes(dtype)) throw new CliError(`--dtype must be one of ${MODEL_DTYPES.join(', ')} (got '${values.dtype}').`, 2);
   const blockOption = values['int4-block-size'];
   const int4BlockSize = blockOption === undefined ? DEFAULT_INT4_LAYOUT.blockSize : Number(blockOption);
-  if (!(INT4_BLOCK_SIZES as readonly number[]).includes(int4BlockSize)) throw new CliError(`--int4-block-size must be one of ${INT4_BLOCK_SIZES.join(', ')} (got '${blockOption}').`, 2);
+  const blockProblem = int4BlockSizeProblem(int4BlockSize);
+  if (blockProblem) throw new CliError(`--int4-block-size ${blockProblem} (got '${blockOption}').`, 2);
   if (blockOption !== undefined && dtype !== 'int4') throw new CliError(`--int4-block-size applies to --dtype int4 only (got --dtype ${dtype}).`, 2);
 
   const { convertCheckpoint } = await import('../../convert/convert.js');
