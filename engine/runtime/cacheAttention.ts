@@ -38,10 +38,10 @@ const MASKED = -1e30;
  * products (`perHead`, broadcast over the group: [B, kvH, G, S, D] × [B, kvH, 1, P, D]) or as one
  * product of S·G rows (`grouped`: [B, kvH, 1, S·G, D]). At decode (S = 1) a one-row product runs
  * on MLAS's M = 1 kernels, which read K and V where they lie; a product of several rows packs
- * (copies) K and V first, which pays once G is large enough to amortize the copy. Measured whole
- * 30- or 24-layer attention at 2000 tokens (scripts/bench-attention.ts, docs/benchmarks.md):
- * SmolLM2-135M's G = 3 per head 8.8 ms against grouped 11.6; Qwen2.5-0.5B's G = 7 grouped 5.8
- * against per head 6.3 (and 8.9 against 9.4 for 16 rows at 100 tokens).
+ * (copies) K and V first, which pays once G is large enough to amortize the copy. Measured, all
+ * 30 or 24 layers at 2000 tokens (scripts/bench-attention.ts, docs/benchmarks.md): SmolLM2-135M's
+ * G = 3 per head 6.5 ms against grouped 7.7; Qwen2.5-0.5B's G = 7 grouped 4.6–5.7 against per
+ * head 5.2 (56 against 59 for 16 rows at 2000 tokens).
  */
 export type QueryLayout = 'perHead' | 'grouped';
 export const PER_HEAD_MAX_GROUP = 4;

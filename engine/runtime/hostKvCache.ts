@@ -174,7 +174,7 @@ export class HostKvCache {
  * whole decode steps (scripts/bench-attention.ts --package, SmolLM2-135M shape, docs/benchmarks.md):
  * in place wins once the rows fill most of P and the cache read is big enough to outweigh its
  * extra ops (B=16 at P=128 ~5 %, at P=256 ~25 %, B=1 at P=2048 ~20 %; B=16 at P=2048 2.5×), and
- * loses small single-row steps (B=1 at P=64 ~15 %; even at P=256). Prefill keeps
+ * loses small single-row steps (B=1 at P=64 ~15 %; about even at P=256). Prefill keeps
  * GroupQueryAttention (its first chunks run at P = 0 anyway).
  */
 export const IN_PLACE_MIN_PAST_TOKENS = 128;
