@@ -4,7 +4,7 @@
 //   node --import tsx scripts/bench-engine.ts --fixture smollm2-135m --dtype int4      (H1's generated fixture)
 //   node --import tsx scripts/bench-engine.ts --fixture qwen2.5-0.5b --arch qwen2       (the Qwen2.5-0.5B shape)
 //   options: --concurrency 1,4,16,64  --new-tokens 64  --prompt-tokens 32  --threads N  --int4-block-size 32|64|128
-//            --spinning  --profile  --max-prefill-tokens N  --json  --no-warmup
+//            --spinning  --int8-matmul  --profile  --max-prefill-tokens N  --json  --no-warmup
 //
 // Every stream gets a distinct prompt of --prompt-tokens tokens and generates exactly
 // --new-tokens tokens greedily (EOS ignored). Reported per concurrency: aggregate tokens/s
@@ -27,6 +27,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '0' },
     'max-prefill-tokens': { type: 'string' },
     spinning: { type: 'boolean', default: false },
+    'int8-matmul': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'no-warmup': { type: 'boolean', default: false },
@@ -47,6 +48,7 @@ const engine = await loadEngine({
   packageDir,
   cpuThreads: Number(values.threads),
   allowSpinning: values.spinning,
+  cpuInt8MatMul: values['int8-matmul'],
   enableProfiling: values.profile,
   batching: {
     maxBatchSize: Math.max(...levels),

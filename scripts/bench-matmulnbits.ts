@@ -1,7 +1,9 @@
 // One MatMulNBits at each width of a fixture shape's decoder (fused qkv, o, fused gate/up, down,
-// lm_head), on the CPU provider, by accuracy_level, block size and zero points: microseconds per
-// call (min and median of --reps) and what one decode step's matmuls would cost (every layer + the
-// lm_head). What the converter writes is block 32 with zero points, accuracy_level 4.
+// lm_head), on the CPU provider, by accuracy_level, block size and zero points, and as the int8
+// matmul `hearth serve --cpu-int8-matmul` runs instead (engine/runtime/int8MatMul.ts): microseconds
+// per call (min and median of --reps) and what one step's matmuls would cost (every layer + the
+// lm_head). What the converter writes is block 32 with zero points, accuracy_level 4. --rows 256
+// is a prefill chunk (hearth serve's default maxPrefillTokens).
 //
 //   node --import tsx scripts/bench-matmulnbits.ts --shape qwen2.5-0.5b [--rows 1] [--threads 2] [--reps 100]
 //
@@ -12,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../engine/convert/onnx/graphBuilder.js';
 import { OPSETS } from '../engine/convert/decoderGraph.js';
+import { int8MatMulVariant } from '../engine/runtime/int8MatMul.js';
 import { FIXTURE_SHAPES, type FixtureShapeName } from '../test/fixtures/generateCheckpoint.js';
 
 const { values } = parseArgs({
@@ -41,8 +44,9 @@ const configs = [
   { accuracyLevel: 4, blockSize: 32, zeroPoints: false },
   { accuracyLevel: 4, blockSize: 64, zeroPoints: true },
   { accuracyLevel: 4, blockSize: 128, zeroPoints: true },
+  { accuracyLevel: 4, blockSize: 32, zeroPoints: true, int8: true },
 ];
-const label = (c: (typeof configs)[number]) => `acc${c.accuracyLevel} b${c.blockSize}${c.zeroPoints ? ' zp' : ''}`;
+const label = (c: (typeof configs)[number]) => ('int8' in c ? 'int8 (from b32)' : `acc${c.accuracyLevel} b${c.blockSize}${c.zeroPoints ? ' zp' : ''}`);
 
 async function timeOne(inFeatures: number, outFeatures: number, config: (typeof configs)[number]): Promise<{ minUs: number; medianUs: number }> {
   const blocks = Math.ceil(inFeatures / config.blockSize);
@@ -54,7 +58,9 @@ async function timeOne(inFeatures: number, outFeatures: number, config: (typeof 
   const inputs = [x, codes, scales];
   if (config.zeroPoints) inputs.push(g.constant('zero_points', 'uint8', [outFeatures, Math.ceil(blocks / 2)], new Uint8Array(outFeatures * Math.ceil(blocks / 2)).fill(0x78)));
   g.op('MatMulNBits', inputs, { domain: 'com.microsoft', attributes: { K: inFeatures, N: outFeatures, bits: 4, block_size: config.blockSize, accuracy_level: config.accuracyLevel }, output: 'y' });
-  const session = await ort.InferenceSession.create(g.encodeModel(OPSETS, 'bench-matmulnbits'), { executionProviders: ['cpu'], intraOpNumThreads: Number(values.threads) });
+  let model = g.encodeModel(OPSETS, 'bench-matmulnbits');
+  if ('int8' in config) model = int8MatMulVariant(model, -1, () => { throw new Error('inline weights only (bug)'); })!.model;
+  const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: Number(values.threads) });
   try {
     const feeds = { x: new ort.Tensor('float32', Float32Array.from({ length: rows * inFeatures }, (_, i) => Math.sin(i)), [rows, inFeatures]) };
     for (let i = 0; i < 5; i++) await session.run(feeds);

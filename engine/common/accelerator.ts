@@ -23,6 +23,8 @@ export interface AcceleratorSnapshot {
   cpuThreads: number;
   /** Whether those threads spin between ops during a run (`--cpu-spinning`). */
   cpuSpinning: boolean;
+  /** Whether the CPU provider runs the layers' matmuls in int8 (`--cpu-int8-matmul`). */
+  cpuInt8MatMul: boolean;
   kvResidency: KvResidency;
   /** fp16: half-precision activations and KV cache (a shader-f16 GPU and a package with model.f16.onnx). */
   precision: 'fp32' | 'fp16';

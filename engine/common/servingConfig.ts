@@ -37,6 +37,8 @@ export interface ServingConfig {
   cpuThreads: number;
   /** CPU threads spin between a step's ops (faster on an idle machine, slower on a busy one); off when absent. */
   cpuSpinning?: boolean;
+  /** int4 packages on the CPU: the layers' matmuls in int8 (faster prefill, slower few-stream decode, more memory); off when absent. */
+  cpuInt8MatMul?: boolean;
   batching: BatchingConfig;
   logging: {
     /** Store prompt and response text in the request log. */

@@ -17,11 +17,7 @@ export function halfPrecisionVariant(model: P.IModelProto, logitsName: string, r
   const graph = model.graph!;
   const initializers = graph.initializer!.map((tensor): P.ITensorProto => {
     if (tensor.dataType !== DataType.FLOAT) return tensor;
-    let bytes: Uint8Array;
-    if (tensor.dataLocation === 1 /* EXTERNAL */) {
-      const entry = (key: string) => Number(tensor.externalData!.find((item) => item.key === key)!.value);
-      bytes = readExternal(entry('offset'), entry('length'));
-    } else bytes = tensor.rawData as Uint8Array;
+    const bytes = initializerBytes(tensor, readExternal);
     const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     const half = toFloat16Bits(floats);
     return { name: tensor.name, dims: tensor.dims, dataType: DataType.FLOAT16, rawData: new Uint8Array(half.buffer) };
@@ -42,6 +38,13 @@ export function halfPrecisionVariant(model: P.IModelProto, logitsName: string, r
     ...model,
     graph: { ...graph, node: nodes, initializer: initializers, input: graph.input!.map(retype), output: graph.output!.map(retype) },
   };
+}
+
+/** An initializer's bytes: inline, or read from the model's external data file. */
+export function initializerBytes(tensor: P.ITensorProto, readExternal: (offset: number, length: number) => Uint8Array): Uint8Array {
+  if (tensor.dataLocation !== 1 /* EXTERNAL */) return tensor.rawData as Uint8Array;
+  const entry = (key: string) => Number(tensor.externalData!.find((item) => item.key === key)!.value);
+  return readExternal(entry('offset'), entry('length'));
 }
 
 /** Reads `length` bytes at `offset` of an open file. */

@@ -59,6 +59,12 @@ export function autoCandidates(platform: NodeJS.Platform, backends: Set<string>)
   return order.filter((name) => backends.has(name));
 }
 
+export interface CpuModel {
+  bytes: Uint8Array;
+  attention: DeviceReport['attention'];
+  int8MatMul: boolean;
+}
+
 export interface CreatedSession {
   session: ort.InferenceSession;
   device: DeviceReport;
@@ -73,10 +79,10 @@ export interface SessionOutputs {
   /** A half-precision graph to load instead on a WebGPU adapter with shader-f16. */
   webgpuHalfModelPath?: string;
   /**
-   * The CPU provider's graph, when it differs from modelPath's (cacheAttention.ts); its external
-   * data is read from modelPath's folder.
+   * The CPU provider's graph, when it differs from modelPath's (cacheAttention.ts, int8MatMul.ts):
+   * built only if the CPU provider runs; its external data is read from modelPath's folder.
    */
-  cpuModel?: Uint8Array;
+  cpuModel?: () => CpuModel | null;
   /** Why this graph cannot run exactly on WebGPU (webGpuProblem), or null: then WebGPU is not tried. */
   webgpuProblem?: string | null;
 }
@@ -143,7 +149,7 @@ export async function createSession(modelPath: string, settings: SessionSettings
       const session = await ort.InferenceSession.create(half ? outputs.webgpuHalfModelPath! : modelPath, { ...options, executionProviders: [name, 'cpu'] });
       const device: DeviceReport = {
         executionProvider: name, requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes,
-        adapter: name === 'webgpu' ? adapter : null, precision: half ? 'fp16' : 'fp32', attention: 'group-query',
+        adapter: name === 'webgpu' ? adapter : null, precision: half ? 'fp16' : 'fp32', attention: 'group-query', int8MatMul: false,
       };
       if (half) log('precision: fp16 activations and KV cache (half-precision graph, adapter has shader-f16)');
       log(`execution provider: ${name} (requested ${settings.device})`);
@@ -154,20 +160,21 @@ export async function createSession(modelPath: string, settings: SessionSettings
       log(note);
     }
   }
-  const cpuModel = outputs.cpuModel;
+  const cpuModel = outputs.cpuModel?.() ?? null;
   const session = cpuModel
-    ? await ort.InferenceSession.create(cpuModel, {
+    ? await ort.InferenceSession.create(cpuModel.bytes, {
       ...base,
       executionProviders: ['cpu'],
       extra: { session: { ...base.extra.session, model_external_initializers_file_folder_path: dirname(modelPath) } },
     })
     : await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
-  log(`execution provider: cpu, ${intraOpThreads} intra-op threads, spinning ${settings.allowSpinning ? 'on' : 'off'}${cpuModel ? ', attention reads the KV cache in place' : ''}${fallbackNotes.length ? ` (${fallbackNotes.join(' ')})` : ''}`);
+  log(`execution provider: cpu, ${intraOpThreads} intra-op threads, spinning ${settings.allowSpinning ? 'on' : 'off'}${cpuModel?.attention === 'cache-in-place' ? ', attention reads the KV cache in place' : ''}${cpuModel?.int8MatMul ? ', int8 matmuls' : ''}${fallbackNotes.length ? ` (${fallbackNotes.join(' ')})` : ''}`);
   return {
     session,
     device: {
       executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes, adapter: null, precision: 'fp32',
-      attention: cpuModel ? 'cache-in-place' : 'group-query',
+      attention: cpuModel?.attention ?? 'group-query',
+      int8MatMul: cpuModel?.int8MatMul ?? false,
     },
   };
 }

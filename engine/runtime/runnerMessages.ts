@@ -12,6 +12,8 @@ export interface SessionSettings {
   cpuThreads: number;
   /** ORT `session.intra_op.allow_spinning`: spinning threads cut latency but steal idle cores. */
   allowSpinning: boolean;
+  /** int8 matmuls on the CPU provider for int4 packages (int8MatMul.ts, `--cpu-int8-matmul`). */
+  cpuInt8MatMul: boolean;
   enableProfiling: boolean;
 }
 
@@ -32,6 +34,8 @@ export interface DeviceReport {
    * variant that reads the KV cache in place (cacheAttention.ts).
    */
   attention: 'group-query' | 'cache-in-place';
+  /** Whether the CPU provider runs the layers' matmuls in int8 (int8MatMul.ts). */
+  int8MatMul: boolean;
 }
 
 /** What the runner reports once loaded. */
@@ -44,6 +48,8 @@ export interface RunnerReport extends DeviceReport {
 export interface InitMessage {
   type: 'init';
   modelPath: string;
+  /** The package's external data file (model.onnx.data). */
+  modelDataPath: string;
   graph: GraphContract;
   vocabSize: number;
   kvCapacityTokens: number;

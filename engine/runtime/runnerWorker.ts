@@ -3,12 +3,14 @@
 // Per step: apply cache ops → decode run (rows 0..n-1) → prefill runs → sample. Where the cache
 // lives is the store's business: host memory (HostKvCache: zero-copy views in, new K/V scattered
 // back) or the GPU device (DeviceKvCache: present_* fed back as past_*, nothing copied).
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { inPlaceAttentionVariant, webGpuProblem } from './cacheAttention.js';
-import { createSession } from './executionProviders.js';
+import { createSession, type CpuModel } from './executionProviders.js';
+import { int8MatMulVariant } from './int8MatMul.js';
+import { readAt } from '../convert/halfGraph.js';
 import { DeviceKvCache, deviceOutputLocations, deviceResidencyProblem } from './deviceKvCache.js';
 import { HostKvCache } from './hostKvCache.js';
 import { TransferMeter, type KvStorePhases, type RunOutput } from './decoderFeeds.js';
@@ -39,6 +41,31 @@ let runner: Runner | null = null;
 /** Where a step's time goes outside session.run (reported with each step; see bench-engine). */
 const phases: KvStorePhases & { sampleMs: number } = { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 };
 
+/**
+ * The CPU provider's graph. The host cache feeds past_* and fetches new_* only, so attention can
+ * read the cache in place (HEARTH_CPU_ATTENTION=group-query keeps the package's attention, for A/B
+ * benchmarks); with `cpuInt8MatMul` the layers' int4 matmuls run in int8 (int8MatMul.ts).
+ */
+function cpuModel(message: InitMessage, modelBytes: Uint8Array): CpuModel | null {
+  const inPlace = process.env.HEARTH_CPU_ATTENTION === 'group-query' ? null : inPlaceAttentionVariant(modelBytes, message.graph);
+  const attention = inPlace ? 'cache-in-place' : 'group-query';
+  if (message.session.cpuInt8MatMul) {
+    const started = performance.now();
+    const fd = openSync(message.modelDataPath, 'r');
+    try {
+      const int8 = int8MatMulVariant(inPlace ?? modelBytes, message.vocabSize, (offset, length) => readAt(fd, offset, length));
+      if (int8) {
+        log(`int8 matmuls: ${int8.matrices} matrices expanded to ${(int8.int8Bytes / 2 ** 20).toFixed(0)} MiB of int8 in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        return { bytes: int8.model, attention, int8MatMul: true };
+      }
+      log('int8 matmuls: this package has no int4 matmuls to expand (fp32 or fp16 weights); running as stored');
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return inPlace ? { bytes: inPlace, attention, int8MatMul: false } : null;
+}
+
 async function init(message: InitMessage): Promise<void> {
   const { graph } = message;
   const modelBytes = readFileSync(message.modelPath);
@@ -47,9 +74,7 @@ async function init(message: InitMessage): Promise<void> {
     // Only for a device cache: these locations assume the device fetch list (see deviceFetches).
     webgpuOutputLocations: message.deviceKvCache && graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
     webgpuHalfModelPath: message.deviceKvCache && graph.outputs.presentKey ? message.halfModelPath : undefined,
-    // On the CPU provider the host cache feeds past_* and fetches new_* only: attention can read
-    // the cache in place. HEARTH_CPU_ATTENTION=group-query keeps the package's graph (A/B benchmarks).
-    cpuModel: process.env.HEARTH_CPU_ATTENTION === 'group-query' ? undefined : inPlaceAttentionVariant(modelBytes, graph) ?? undefined,
+    cpuModel: () => cpuModel(message, modelBytes),
   });
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];

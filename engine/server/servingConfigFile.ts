@@ -28,6 +28,7 @@ const servingConfigSchema = z
     device: z.enum(DEVICE_CHOICES, { error: `must be one of ${DEVICE_CHOICES.join(', ')}` }),
     cpuThreads: z.number().int().min(0),
     cpuSpinning: z.boolean(),
+    cpuInt8MatMul: z.boolean(),
     batching: batchingConfigSchema,
     logging: z
       .object({
@@ -50,6 +51,7 @@ export type PartialServingConfig = {
   device?: DeviceChoice;
   cpuThreads?: number;
   cpuSpinning?: boolean;
+  cpuInt8MatMul?: boolean;
   batching?: Partial<ServingConfig['batching']>;
   logging?: Partial<ServingConfig['logging']>;
   tuning?: ServingConfig['tuning'];

@@ -11,10 +11,10 @@ import { collectStream } from '../fixtures/engineStreams.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
 import { referenceGreedy } from '../fixtures/referenceModel.js';
 
-const GREEDY: SamplingParams = { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 };
+export const GREEDY: SamplingParams = { temperature: 0, topP: 1, topK: 0, minP: 0, presencePenalty: 0, frequencyPenalty: 0, repetitionPenalty: 1 };
 let nextId = 0;
 
-function request(promptTokenIds: number[], maxNewTokens: number, extra: Partial<GenerationRequest> = {}): GenerationRequest {
+export function request(promptTokenIds: number[], maxNewTokens: number, extra: Partial<GenerationRequest> = {}): GenerationRequest {
   return {
     requestId: `req-${++nextId}`,
     promptTokenIds,
@@ -31,7 +31,7 @@ function request(promptTokenIds: number[], maxNewTokens: number, extra: Partial<
 const collect = (engine: LoadedEngine, req: GenerationRequest) => collectStream(engine.submit(req));
 
 /** Prompts of different lengths (1..40 tokens) from a fixed pattern. */
-function prompts(count: number, vocabSize: number): number[][] {
+export function prompts(count: number, vocabSize: number): number[][] {
   return Array.from({ length: count }, (_, i) => Array.from({ length: 1 + ((i * 13) % 40) }, (_, j) => (3 + i * 31 + j * 7) % vocabSize));
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RequestLog } from '../../engine/store/requestLog.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
 import { postJson, tinyPackage } from './serverHarness.js';
 
 const hearth = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
@@ -91,6 +92,29 @@ test('CPU threads sleep between ops unless --cpu-spinning is given (the flag, --
   const help = startServe(['--help']);
   await help.exited;
   assert.match(help.output().stdout, /--cpu-spinning/);
+});
+
+test('--cpu-int8-matmul runs an int4 package\'s layers in int8 (the flag, a config file, --help and /info agree)', async () => {
+  const int4 = (await ensureFixturePackage({ arch: 'llama', dtype: 'int4' })).packageDir;
+  const config = join(home, 'int8.json');
+  writeFileSync(config, JSON.stringify({ version: 1, cpuInt8MatMul: true }));
+  for (const [args, int8] of [[[], false], [['--cpu-int8-matmul'], true], [['--config', config], true]] as const) {
+    const serve = startServe([int4, '--port', '0', '--device', 'cpu', ...args]);
+    const [, url] = await serve.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    await serve.waitForOutput(/ready — model/);
+    const info = (await (await fetch(`${url}/info`)).json()) as any;
+    assert.equal(info.hearth.accelerator.cpuInt8MatMul, int8, `args ${JSON.stringify(args)}`);
+    if (int8) assert.match(serve.output().stderr, /int8 matmuls: \d+ matrices expanded to \d+ MiB of int8/);
+    const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
+    const reply = await postJson(`${url}/v1/completions`, { model: models.data[0]!.id, prompt: 'hello', max_tokens: 4, temperature: 0 });
+    assert.equal(reply.status, 200, JSON.stringify(reply.json));
+    assert.equal(reply.json.usage.completion_tokens, 4);
+    serve.child.kill('SIGTERM');
+    assert.equal(await serve.exited, 0, serve.output().stderr);
+  }
+  const help = startServe(['--help']);
+  await help.exited;
+  assert.match(help.output().stdout, /--cpu-int8-matmul/);
 });
 
 test('a port in use is a clear error naming the port', async () => {

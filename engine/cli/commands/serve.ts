@@ -26,6 +26,10 @@ Options:
   --cpu-spinning      Keep the CPU threads spinning between the ops of a step instead of sleeping:
                       faster on a machine that is otherwise idle (docs/benchmarks.md), much slower
                       when other programs compete for the cores. Off by default.
+  --cpu-int8-matmul   int4 models on the CPU: expand the layers' weights to int8 at load and
+                      quantize activations per token. Prefill about twice as fast; decode of a few
+                      streams 15-25 % slower; the weights take a third more memory; small extra
+                      rounding (docs/benchmarks.md). Off by default.
   --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any); requests
                       from other web pages get 403
   --allowed-hosts A,B Host names to answer to besides localhost, 127.0.0.1, [::1] and --host
@@ -59,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
       'served-name': { type: 'string' },
       'cpu-threads': { type: 'string' },
       'cpu-spinning': { type: 'boolean' },
+      'cpu-int8-matmul': { type: 'boolean' },
       'cors-origin': { type: 'string', multiple: true },
       'allowed-hosts': { type: 'string' },
       vertex: { type: 'boolean' },
@@ -114,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
   const apiKey = values['api-key'] ?? file.server?.apiKey ?? process.env.HEARTH_API_KEY ?? null;
   const cpuThreads = intInRange('cpu-threads', values['cpu-threads'], 0, 1024) ?? file.cpuThreads;
   const allowSpinning = values['cpu-spinning'] ?? file.cpuSpinning ?? false;
+  const cpuInt8MatMul = values['cpu-int8-matmul'] ?? file.cpuInt8MatMul ?? false;
   const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 
@@ -149,7 +155,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (library) {
       const libraryServer = await startServedLibrary({
-        engine: { device, cpuThreads, allowSpinning, batching: file.batching },
+        engine: { device, cpuThreads, allowSpinning, cpuInt8MatMul, batching: file.batching },
         server,
         maxLoadedModels,
         memoryBudgetBytes,
@@ -166,7 +172,7 @@ export async function run(argv: string[]): Promise<number> {
     } else {
       served = await startServedModel({
         packageDir,
-        engine: { device, cpuThreads, allowSpinning, batching: file.batching, servedName },
+        engine: { device, cpuThreads, allowSpinning, cpuInt8MatMul, batching: file.batching, servedName },
         server: { ...server, servedName },
         log: (line) => console.error(line),
       });

@@ -5,7 +5,7 @@ import type { onnx as P } from 'onnx-proto';
 import type { ExternalDataWriter } from './externalData.js';
 
 export const DataType = onnx.TensorProto.DataType;
-export type ElementType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
+export type ElementType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'int8';
 
 const elementTypeCodes: Record<ElementType, number> = {
   float32: DataType.FLOAT,
@@ -13,6 +13,7 @@ const elementTypeCodes: Record<ElementType, number> = {
   int64: DataType.INT64,
   int32: DataType.INT32,
   uint8: DataType.UINT8,
+  int8: DataType.INT8,
 };
 
 /** A dimension: a fixed size or a symbolic name (e.g. `batch`). */

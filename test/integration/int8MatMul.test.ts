@@ -1,0 +1,165 @@
+// int8 matmuls on the CPU provider (engine/runtime/int8MatMul.ts, `hearth serve --cpu-int8-matmul`):
+// the int4 → int8 weight expansion against the int4 weights it comes from; the variant graph
+// against the float64 reference on the int4-rounded checkpoint (the bound the int4 graph with
+// int8 activations has: convertQuantized.test.ts); and the engine running it, where batching,
+// chunked prefill, preemption and prefix reuse must not change a greedy stream (one numeric path
+// for prefill and decode).
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { readAt } from '../../engine/convert/halfGraph.js';
+import { onnx } from '../../engine/convert/onnx/proto.js';
+import { dequantizeInt4, quantizeInt4 } from '../../engine/convert/quantize.js';
+import { kvBytesPerToken, loadEngine, type StepStats } from '../../engine/runtime/index.js';
+import { inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js';
+import { expandInt4ToInt8, int8MatMulVariant } from '../../engine/runtime/int8MatMul.js';
+import { DecoderRunner } from '../fixtures/decoderRunner.js';
+import { collectStream } from '../fixtures/engineStreams.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
+import { maxRelativeError } from '../fixtures/parity.js';
+import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
+import { writeRoundedCheckpoint } from '../fixtures/roundedCheckpoint.js';
+import { prompts, request } from './engineSuite.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'hearth-int8-matmul-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function gaussian(count: number, seed: number): Float32Array {
+  let state = seed;
+  const uniform = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) + 1) / (2 ** 31 + 1);
+  return Float32Array.from({ length: count }, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+}
+
+test('int4 blocks expand to int8 [K, N] within half an int8 step of the int4 weights, and nothing clips', () => {
+  for (const [numOut, numIn, blockSize] of [[40, 96, 32], [24, 256, 64], [8, 80, 32]] as const) {
+    const weights = gaussian(numOut * numIn, numOut + numIn);
+    // One column with a large outlier: its scale must cover it, the others must not be coarsened by it.
+    weights[3 * numIn + 5] = 12;
+    const int4 = quantizeInt4(weights, numOut, numIn, blockSize);
+    const rounded = dequantizeInt4(int4, numOut, numIn); // [N, K]
+    const { values, columnScales } = expandInt4ToInt8(int4.codes, int4.scales, int4.zeroPoints, numIn, numOut, blockSize);
+    assert.equal(values.length, numIn * numOut);
+    for (let n = 0; n < numOut; n++) {
+      const scale = columnScales[n]!;
+      let largest = 0;
+      for (let k = 0; k < numIn; k++) {
+        const w4 = rounded[n * numIn + k]!;
+        const w8 = values[k * numOut + n]!; // [K, N]: MatMulIntegerToFloat's B
+        largest = Math.max(largest, Math.abs(w4));
+        assert.ok(Math.abs(w8) <= 127, `[${numOut}x${numIn}] column ${n}: ${w8} is outside the symmetric range`);
+        assert.ok(Math.abs(w8 * scale - w4) <= scale * 0.5 * (1 + 1e-5), `[${numOut}x${numIn}] (${k}, ${n}): ${w8} × ${scale} is more than half a step from ${w4}`);
+      }
+      assert.ok(127 * scale >= largest * (1 - 1e-6) && 127 * scale <= largest * 1.15, `column ${n}: 127 × scale ${127 * scale} against its largest |w| ${largest}`);
+    }
+    assert.ok(columnScales[3]! > 2.5 * columnScales[2]!, 'the outlier column has its own, coarser scale');
+  }
+});
+
+test('the int8 variant computes the int4-rounded model within the int8-activation bound (prefill and decode steps)', async () => {
+  const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
+  const modelBytes = readFileSync(join(packageDir, manifest.files.model));
+  const fd = openSync(join(packageDir, manifest.files.modelData), 'r');
+  let variant: ReturnType<typeof int8MatMulVariant>;
+  try {
+    variant = int8MatMulVariant(modelBytes, manifest.shape.vocabSize, (offset, length) => readAt(fd, offset, length));
+  } finally {
+    closeSync(fd);
+  }
+  assert.ok(variant, 'an int4 package has int4 matmuls to expand');
+  const ops = onnx.ModelProto.decode(variant.model).graph!.node!.map((node) => node.opType);
+  const shipped = onnx.ModelProto.decode(modelBytes).graph!.node!.filter((node) => node.opType === 'MatMulNBits').length;
+  assert.equal(ops.filter((op) => op === 'MatMulIntegerToFloat').length, variant.matrices);
+  assert.equal(ops.filter((op) => op === 'MatMulNBits').length, shipped - variant.matrices, 'only the lm_head keeps MatMulNBits');
+  assert.equal(shipped - variant.matrices, 1);
+  assert.ok(variant.matrices >= 2 * manifest.shape.numLayers, `${variant.matrices} matrices for ${manifest.shape.numLayers} layers`);
+
+  const roundedDir = join(scratch, 'rounded-int4');
+  if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, 'int4');
+  const runner = await DecoderRunner.open(packageDir, manifest, variant.model);
+  const shippedRunner = await DecoderRunner.open(packageDir, manifest);
+  try {
+    const reference = new ReferenceSession(roundedDir);
+    const shippedReference = new ReferenceSession(roundedDir);
+    let tokens = [5, 17, 300, 42, 7, 99, 256, 3, 411];
+    const errors: number[] = [];
+    const shippedErrors: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const [logits] = await runner.step([{ rowId: 0, tokenIds: tokens }]);
+      const [shippedLogits] = await shippedRunner.step([{ rowId: 0, tokenIds: tokens }]);
+      const expected = reference.feed(tokens);
+      shippedReference.feed(tokens);
+      errors.push(maxRelativeError(expected, logits!));
+      shippedErrors.push(maxRelativeError(expected, shippedLogits!));
+      tokens = [argmax(expected)];
+    }
+    // The bound of convertQuantized.test.ts's INT8_ACTIVATIONS_BOUND; the error must also be
+    // non-zero (the variant ran, not the shipped graph) and of the shipped graph's order.
+    const worst = Math.max(...errors);
+    assert.ok(worst <= 1e-1, `int8 matmuls: relative errors ${errors.map((e) => e.toExponential(2))}`);
+    assert.ok(errors.some((error, i) => error !== shippedErrors[i]), 'the variant differs from the shipped graph');
+    assert.ok(worst <= 4 * Math.max(...shippedErrors, 1e-3), `int8 matmuls ${worst.toExponential(2)} against the shipped int4 graph's ${Math.max(...shippedErrors).toExponential(2)}`);
+  } finally {
+    await runner.release();
+    await shippedRunner.release();
+  }
+});
+
+test('fp32 packages have no int4 matmuls: no variant', async () => {
+  const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
+  const bytes = readFileSync(join(packageDir, manifest.files.model));
+  assert.equal(int8MatMulVariant(bytes, manifest.shape.vocabSize, () => { throw new Error('nothing to read'); }), null);
+  // The engine says so and runs the package as stored.
+  const lines: string[] = [];
+  const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, log: (line) => lines.push(line) });
+  try {
+    assert.equal(engine.snapshot().accelerator!.cpuInt8MatMul, false);
+    assert.ok(lines.some((line) => line.includes('no int4 matmuls')), lines.join('\n'));
+  } finally {
+    await engine.shutdown(0);
+  }
+  assert.ok(inPlaceAttentionVariant(bytes, manifest.graph), 'its CPU variant still reads the cache in place');
+});
+
+test('the engine with int8 matmuls: batching, chunked prefill, preemption and prefix reuse leave greedy streams unchanged', async () => {
+  const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
+  const vocabSize = manifest.shape.vocabSize;
+  const lines: string[] = [];
+  const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, batching: { prefixCacheBytes: 0 }, log: (line) => lines.push(line) });
+  const all = prompts(8, vocabSize);
+  const alone: number[][] = [];
+  const turn2Prompts: number[][] = [];
+  const turn2: number[][] = [];
+  try {
+    const accelerator = engine.snapshot().accelerator!;
+    assert.equal(accelerator.cpuInt8MatMul, true, lines.join('\n'));
+    assert.ok(lines.some((line) => /int8 matmuls: \d+ matrices expanded/.test(line)), lines.join('\n'));
+    for (const prompt of all) alone.push((await collectStream(engine.submit(request(prompt, 30)))).ids);
+    // Without a prefix cache: second turns prefilled cold (prompt + answer + new tokens).
+    // (prompts 2, 3 and 5: 27, 40 and 26 tokens, so prompt + answer passes MIN_PREFIX_REUSE_TOKENS)
+    for (const i of [2, 3, 5]) {
+      turn2Prompts.push([...all[i]!, ...alone[i]!, ...all[1]!.slice(0, 6)]);
+      turn2.push((await collectStream(engine.submit(request(turn2Prompts.at(-1)!, 16)))).ids);
+    }
+  } finally {
+    await engine.shutdown(0);
+  }
+  // Prefill in chunks of 8 next to decoding rows, a cache tight enough to preempt, and a prefix
+  // cache: the answers' K/V (decoded) is reused where the cold run prefilled it.
+  const perToken = kvBytesPerToken(manifest);
+  const tight = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, batching: { maxPrefillTokens: 8, kvCacheBytes: 192 * perToken, prefixCacheBytes: 512 * perToken } });
+  const steps: StepStats[] = [];
+  tight.onStep((stats) => steps.push(stats));
+  try {
+    const batched = await Promise.all(all.map((prompt) => collectStream(tight.submit(request(prompt, 30)))));
+    assert.deepEqual(batched.map((result) => result.ids), alone, 'batched = alone');
+    assert.ok(steps.some((s) => s.numPreempted > 0), 'the tight cache preempted someone');
+    assert.ok(steps.some((s) => s.numPrefillTokens > 0 && s.numDecodeTokens > 0), 'prefill chunks ran next to decode');
+    const seconds = await Promise.all(turn2Prompts.map((prompt) => collectStream(tight.submit(request(prompt, 16)))));
+    assert.ok(seconds.every((result, i) => result.done.cachedPromptTokens > all[[2, 3, 5][i]!]!.length), `every second turn reused its first turn and some of its answer: ${seconds.map((r) => r.done.cachedPromptTokens)}`);
+    assert.deepEqual(seconds.map((result) => result.ids), turn2, 'same greedy ids with reuse as without');
+  } finally {
+    await tight.shutdown(0);
+  }
+});
