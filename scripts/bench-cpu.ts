@@ -19,7 +19,7 @@
 // short streams (as decode16's) next to one decoding at 2000+ tokens of context, against the same
 // 15 alone, on the same 4096-token cache (the long one in a region of its own, at most 2176 tokens
 // for its 2000 + 175, next to the 15 at stride 128: it fills the cache exactly; no llama.cpp
-// counterpart); package size = every file of the package against the
+// counterpart); package size = every file of the package (its int8 cache reported apart) against the
 // GGUF file; RSS = peak resident memory of the process (Hearth: this one, ORT's worker included;
 // llama.cpp: the largest of its runs). Hearth's KV cache is sized like the anchor's 16-stream
 // context: 4096 tokens. Figures are only meaningful on an idle machine; compare ratios of one run.
@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { kvBytesPerToken, loadEngine, readManifest } from '../engine/runtime/index.js';
 import { int4LayoutOf } from '../engine/common/memoryEstimate.js';
+import { PACKAGE_CACHE_FILES } from '../engine/convert/modelPackage.js';
 import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs, type StreamResult } from './engineRuns.js';
 
 const ROWS = ['decode1', 'decode16', 'prefill2000', 'prefill512', 'decodeAt2000', 'secondTurn', 'mixed16'] as const;
@@ -209,9 +210,15 @@ const hearthPeakRssBytes = process.resourceUsage().maxRSS * 1024;
 const snapshot = engine.snapshot();
 await engine.shutdown(0);
 
-const dirBytes = (dir: string) => readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+// The package's own files; the engine's caches there (PACKAGE_CACHE_FILES) are reported apart.
+const caches = new Set<string>(Object.values(PACKAGE_CACHE_FILES));
+const dirBytes = (dir: string, cached: boolean) => readdirSync(dir).filter((name) => caches.has(name) === cached).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
 const MB = 1e6;
-table.push({ label: 'package / GGUF size', unit: 'MB', hearth: dirBytes(packageDir) / MB, llama: gguf ? statSync(gguf).size / MB : null, note: `weights ${(manifest.weightsBytes / MB).toFixed(1)} MB` });
+const cacheBytes = dirBytes(packageDir, true);
+table.push({
+  label: 'package / GGUF size', unit: 'MB', hearth: dirBytes(packageDir, false) / MB, llama: gguf ? statSync(gguf).size / MB : null,
+  note: `weights ${(manifest.weightsBytes / MB).toFixed(1)} MB${cacheBytes ? `; + ${(cacheBytes / MB).toFixed(0)} MB int8 cache beside it` : ''}`,
+});
 table.push({ label: 'peak RSS', unit: 'MB', hearth: hearthPeakRssBytes / MB, llama: llamaReady ? llamaPeakRssBytes / MB : null, note: `Hearth KV cache ${(snapshot.kvCacheBytes / MB).toFixed(0)} MB for ${KV_CACHE_TOKENS} tokens` });
 
 if (values.json) {

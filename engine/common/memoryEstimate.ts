@@ -175,7 +175,7 @@ export interface PackageTensor {
  * checks every package against it (assertFollowsPlan in engine/convert/convert.ts), so estimates
  * made from it before a download describe exactly the package that will be written.
  */
-export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT): PackageTensor[] {
+export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT, int8MatMul = false): PackageTensor[] {
   const { vocabSize, hiddenSize: h, numLayers, numHeads, numKvHeads, headDim, intermediateSize } = shape;
   const qDim = numHeads * headDim;
   const kvDim = numKvHeads * headDim;
@@ -183,8 +183,15 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   const fp32 = (name: string, elements: number, part: PackageTensor['part']) => tensors.push({ name, bytes: elements * 4, loadedBytes: elements * 4, part });
   // int4 codes in memory: as stored for the projections and the embedding (GatherBlockQuantized
   // reads them in place), MLAS's packed copy for the lm_head (see LM_HEAD_PACKED_BYTES_PER_BLOCK).
+  // With int8 matmuls (engine/runtime/int8MatMul.ts) a layer's int4 tensors are not loaded; its
+  // int8 copy is, a byte a weight plus an fp32 scale per output column.
   const linear = (name: string, inFeatures: number, outFeatures: number, part: PackageTensor['part'], layout: Int4Layout = int4) => {
-    if (dtype === 'int4') {
+    if (dtype === 'int4' && int8MatMul && part === 'layers') {
+      const blocks = outFeatures * Math.ceil(inFeatures / layout.blockSize);
+      tensors.push({ name: `${name}.q4`, bytes: blocks * (layout.blockSize / 2), loadedBytes: inFeatures * outFeatures + 4 * outFeatures, part });
+      tensors.push({ name: `${name}.scales`, bytes: blocks * layout.scaleBytes, loadedBytes: 0, part });
+      if (layout.hasZeroPoints) tensors.push({ name: `${name}.zero_points`, bytes: outFeatures * Math.ceil(blocks / outFeatures / 2), loadedBytes: 0, part });
+    } else if (dtype === 'int4') {
       const blocks = outFeatures * Math.ceil(inFeatures / layout.blockSize);
       const codesBytes = blocks * (layout.blockSize / 2);
       const parts = [
@@ -256,8 +263,8 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
 }
 
 /** Weights bytes of a package in `dtype`, by part (parts are stored bytes, without alignment). */
-export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT): WeightsBreakdown {
-  const tensors = packageTensors(shape, dtype, int4);
+export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT, int8MatMul = false): WeightsBreakdown {
+  const tensors = packageTensors(shape, dtype, int4, int8MatMul);
   const sum = (part: PackageTensor['part']) => tensors.filter((t) => t.part === part).reduce((total, t) => total + t.bytes, 0);
   // model.onnx.data size: each tensor starts at the next aligned offset.
   let storedBytes = 0;
@@ -347,6 +354,8 @@ export interface EstimateInput {
   /** Most prompt tokens prefilled in one step (activations scale with it). Default DEFAULT_MAX_PREFILL_TOKENS. */
   maxPrefillTokens?: number;
   int4Layout?: Int4Layout;
+  /** int4 on the CPU with int8 matmuls (`hearth serve --cpu-int8-matmul`): the layers' weights load as int8. */
+  int8MatMul?: boolean;
   /** Override the fixed runtime overhead (e.g. a GPU provider's workspace). */
   runtimeOverheadBytes?: number;
   /** The package's exact stored weights bytes (manifest.weightsBytes), when known. */
@@ -378,7 +387,7 @@ export interface MemoryEstimate {
 /** Total memory to serve `shape` in `dtype` with `numSequences` × `contextTokens` of KV cache. */
 export function estimateMemory(input: EstimateInput): MemoryEstimate {
   const kvDtype = input.kvDtype ?? kvDtypeFor(input.dtype);
-  const weights = weightsBytes(input.shape, input.dtype, input.int4Layout);
+  const weights = weightsBytes(input.shape, input.dtype, input.int4Layout, input.int8MatMul);
   const packageBytes = input.knownWeightsBytes ?? weights.storedBytes;
   const weightsTotal = input.knownWeightsBytes !== undefined ? Math.round((input.knownWeightsBytes * weights.loadedBytes) / weights.storedBytes) : weights.loadedBytes;
   const perToken = kvBytesPerToken(input.shape, kvDtype);

@@ -7,6 +7,12 @@ import type { ModelManifest } from '../common/manifest.js';
 
 export const PACKAGE_FILES = { model: 'model.onnx', modelF16: 'model.f16.onnx', modelData: 'model.onnx.data', manifest: 'manifest.json' } as const;
 
+/**
+ * Files the engine may add to a package folder, derived from it and rebuilt when missing or stale:
+ * `hearth serve --cpu-int8-matmul`'s expansion (engine/runtime/int8MatMul.ts). Exports leave them out.
+ */
+export const PACKAGE_CACHE_FILES = { int8Model: 'cpu-int8.onnx', int8Data: 'cpu-int8.data' } as const;
+
 export class PackageError extends Error {
   override readonly name = 'PackageError';
 }

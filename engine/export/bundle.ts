@@ -4,7 +4,7 @@
 // bundle/`: the image's build stage compiles the serving code; the runtime image holds only the
 // result). vLLM/TGI: a pinned upstream image serves the Hub checkpoint; nothing is built.
 import { chmodSync, cpSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { APP_ROOT } from '../appRoot.js';
 import type { ModelManifest } from '../common/manifest.js';
 import { RUNTIME_OVERHEAD_BYTES } from '../common/memoryEstimate.js';
@@ -18,7 +18,7 @@ import { renderDockerfile, renderDockerignore } from './bundle/dockerfile.js';
 import { renderK8s, renderPrometheusAdapterValues, renderTunedJson } from './bundle/k8s.js';
 import { renderReadme } from './bundle/readme.js';
 import { renderVertexScript } from './bundle/vertex.js';
-import { PackageError, readManifest as readPackageManifest } from '../convert/modelPackage.js';
+import { PACKAGE_CACHE_FILES, PackageError, readManifest as readPackageManifest } from '../convert/modelPackage.js';
 import type { EngineName } from './engines/index.js';
 import { ExportError } from './errors.js';
 import { hubSourceOf } from './hubSource.js';
@@ -205,7 +205,9 @@ export function writeBundle(options: ExportOptions): ExportResult {
   linkOrCopyTree(join(appRoot, 'engine'), join(outDir, 'app', 'engine'), notTests);
   files.push('app/');
   if (options.bakeModel) {
-    linkOrCopyTree(packageDirOf(options.config.model.package), join(outDir, 'model'));
+    // Without the engine's caches (rebuilt by the container's first load that needs them).
+    const caches = new Set<string>(Object.values(PACKAGE_CACHE_FILES));
+    linkOrCopyTree(packageDirOf(options.config.model.package), join(outDir, 'model'), (path) => !caches.has(basename(path)));
     files.push('model/');
   }
   return { outDir, files, plan, sizing };

@@ -5,7 +5,7 @@
 // of its fp32 GEMM; its u8s8 GEMM (MLAS, VNNI) is about twice as fast
 // (scripts/bench-matmulnbits.ts --rows 256). The price, measured in docs/benchmarks.md:
 //  - memory: the layers' weights take 1 byte a parameter instead of about 0.75 (4-bit codes plus
-//    the fp32 scale and block sum MLAS keeps per 32), and the expansion runs at every load;
+//    the fp32 scale and block sum MLAS keeps per 32), and the package folder gains the int8 copy;
 //  - decode of a few streams reads those bytes each step and slows by about as much;
 //  - accuracy: activations get one scale per token instead of one per 32 inputs, so one outlier
 //    input coarsens its whole token; the weights are re-rounded to 8 bits per output column
@@ -13,8 +13,18 @@
 // The lm_head (one row per sequence) keeps MatMulNBits. Every run goes through the same matmuls,
 // so a token's K/V does not depend on whether it was prefilled or decoded, and prefix reuse stays
 // exact.
+//
+// The expansion is kept in the package folder (INT8_CACHE_FILES: the variant graph and its int8
+// weights, page-aligned for onnxruntime to map), written one matrix at a time, so a later load
+// maps it instead of expanding again and no load holds the int8 weights in JavaScript memory. A
+// folder that cannot be written gets the weights inline in the graph, expanded at every load.
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { onnx as P } from 'onnx-proto';
-import { initializerBytes } from '../convert/halfGraph.js';
+import { initializerBytes, readAt } from '../convert/halfGraph.js';
+import { PACKAGE_CACHE_FILES } from '../convert/modelPackage.js';
+import { ExternalDataWriter } from '../convert/onnx/externalData.js';
 import { DataType, GraphBuilder } from '../convert/onnx/graphBuilder.js';
 import { onnx } from '../convert/onnx/proto.js';
 import { fromFloat16Bits } from '../convert/quantize.js';
@@ -108,14 +118,17 @@ export interface Int8MatMulVariant {
  * as int8 matmuls. Null when the graph has none to rewrite (fp32 and fp16 packages).
  * `readExternal(offset, length)` reads the package's model.onnx.data.
  */
-export function int8MatMulVariant(modelBytes: Uint8Array, keepOutputs: number, readExternal: (offset: number, length: number) => Uint8Array): Int8MatMulVariant | null {
+export function int8MatMulVariant(
+  modelBytes: Uint8Array, keepOutputs: number, readExternal: (offset: number, length: number) => Uint8Array,
+  data: ExternalDataWriter | null = null, metadata: Record<string, string> = {},
+): Int8MatMulVariant | null {
   const model = onnx.ModelProto.decode(modelBytes);
   const graph = model.graph!;
   const initializers = new Map(graph.initializer!.map((tensor) => [tensor.name!, tensor]));
   // The scales are stored as float16 and cast at load (decoderGraph.ts): look through that Cast.
   const castOf = new Map(graph.node!.filter((node) => node.opType === 'Cast' && initializers.has(node.input![0]!)).map((node) => [node.output![0]!, node.input![0]!]));
   const initializer = (name: string | undefined) => (name ? initializers.get(castOf.get(name) ?? name) : undefined);
-  const builder = new GraphBuilder(null);
+  const builder = new GraphBuilder(data); // weights go to `data` (external), or inline without it
   const built = builder.buildModel({}, 'hearth-runtime').graph!; // live views of the builder's nodes and initializers
   const external = new Map<string, string>();
   const placeholder = (name: string) => {
@@ -159,8 +172,8 @@ export function int8MatMulVariant(modelBytes: Uint8Array, keepOutputs: number, r
       activation = { codes: builder.op('QuantizeLinear', [builder.op('Div', [x, scale]), one, offset128]), scale };
       quantized.set(input!, activation);
     }
-    const weightName = builder.constant(`${codesName}/int8`, 'int8', [numIn, numOut], new Uint8Array(weight.values.buffer));
-    const columnScales = builder.constant(`${codesName}/int8_scales`, 'float32', [numOut], new Uint8Array(weight.columnScales.buffer));
+    const weightName = builder.weight(`${codesName}/int8`, 'int8', [numIn, numOut], new Uint8Array(weight.values.buffer));
+    const columnScales = builder.weight(`${codesName}/int8_scales`, 'float32', [numOut], new Uint8Array(weight.columnScales.buffer));
     const product = builder.op('MatMulIntegerToFloat', [activation.codes, weightName, one, columnScales, offset128], { domain: 'com.microsoft' });
     const out = builder.op('Mul', [product, activation.scale]);
     const target = node.output![0]!;
@@ -185,6 +198,91 @@ export function int8MatMulVariant(modelBytes: Uint8Array, keepOutputs: number, r
   const consumed = reads(liveNodes);
   const kept = graph.initializer!.filter((tensor) => !dropped.has(tensor.name!) || consumed.has(tensor.name!));
   const added = built.initializer!.map((tensor) => ({ ...tensor, name: `int8_matmul/${tensor.name}` }));
-  const variant: P.IModelProto = { ...model, graph: { ...graph, node: liveNodes, initializer: [...kept, ...added] } };
+  const metadataProps = [...(model.metadataProps ?? []), ...Object.entries(metadata).map(([key, value]) => ({ key, value }))];
+  const variant: P.IModelProto = { ...model, metadataProps, graph: { ...graph, node: liveNodes, initializer: [...kept, ...added] } };
   return { model: onnx.ModelProto.encode(variant).finish(), matrices, int8Bytes };
+}
+
+/** The expansion kept in a package folder (the graph is written last: its presence means complete). */
+export const INT8_CACHE_FILES = { model: PACKAGE_CACHE_FILES.int8Model, data: PACKAGE_CACHE_FILES.int8Data } as const;
+/** Bump when the expansion or the variant's ops change: older caches are then rebuilt. */
+const INT8_CACHE_FORMAT = 'hearth-int8-matmul-1';
+const SOURCE_KEY = 'hearth.int8_matmul.source';
+
+export interface Int8MatMulLoad extends Int8MatMulVariant {
+  /** cache: mapped from INT8_CACHE_FILES; expanded: now, into them; inline: now, into the graph (folder not writable). */
+  from: 'cache' | 'expanded' | 'inline';
+  /** Why the cache could not be written (from 'inline'). */
+  note?: string;
+}
+
+/**
+ * The int8 variant of `baseBytes` (the graph the CPU provider would run) for the package in
+ * `packageDir`, from its cache when that was built from the same graph and package data, else
+ * expanded (and cached where the folder allows). Null when there is nothing to rewrite.
+ */
+export function loadInt8MatMulVariant(baseBytes: Uint8Array, packageDir: string, modelDataFile: string, keepOutputs: number): Int8MatMulLoad | null {
+  const modelPath = join(packageDir, INT8_CACHE_FILES.model);
+  const dataPath = join(packageDir, INT8_CACHE_FILES.data);
+  const source = createHash('sha256').update(INT8_CACHE_FORMAT).update(baseBytes).update(String(statSync(join(packageDir, modelDataFile)).size)).digest('hex');
+  const cached = readCache(modelPath, dataPath, source);
+  if (cached) return { ...cached, from: 'cache' };
+  const fd = openSync(join(packageDir, modelDataFile), 'r');
+  const readExternal = (offset: number, length: number) => readAt(fd, offset, length);
+  const suffix = `.tmp-${process.pid}`;
+  try {
+    let writer: ExternalDataWriter | null = null;
+    let note: string | undefined;
+    try {
+      writer = new ExternalDataWriter(dataPath + suffix, INT8_CACHE_FILES.data);
+    } catch (error) {
+      note = `the package folder cannot be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): the int8 weights are expanded at every load and held in memory`;
+    }
+    if (writer) {
+      try {
+        const variant = int8MatMulVariant(baseBytes, keepOutputs, readExternal, writer, { [SOURCE_KEY]: source });
+        writer.close();
+        writer = null;
+        if (!variant) {
+          rmSync(dataPath + suffix, { force: true });
+          return null;
+        }
+        writeFileSync(modelPath + suffix, variant.model);
+        renameSync(dataPath + suffix, dataPath);
+        renameSync(modelPath + suffix, modelPath);
+        return { ...variant, from: 'expanded' };
+      } catch (error) {
+        writer?.close();
+        for (const path of [dataPath + suffix, modelPath + suffix]) rmSync(path, { force: true });
+        note = `the int8 cache could not be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): the int8 weights are expanded at every load and held in memory`;
+      }
+    }
+    const inline = int8MatMulVariant(baseBytes, keepOutputs, readExternal);
+    return inline ? { ...inline, from: 'inline', note } : null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The cached variant when it is complete and was built from `source`. */
+function readCache(modelPath: string, dataPath: string, source: string): Int8MatMulVariant | null {
+  if (!existsSync(modelPath) || !existsSync(dataPath)) return null;
+  try {
+    const bytes = readFileSync(modelPath);
+    const model = onnx.ModelProto.decode(bytes);
+    if (model.metadataProps?.find((entry) => entry.key === SOURCE_KEY)?.value !== source) return null;
+    const dataBytes = statSync(dataPath).size;
+    let int8Bytes = 0;
+    for (const tensor of model.graph!.initializer!) {
+      const location = tensor.externalData?.find((entry) => entry.key === 'location')?.value;
+      if (location !== INT8_CACHE_FILES.data) continue;
+      const entry = (key: string) => Number(tensor.externalData!.find((item) => item.key === key)?.value ?? 0);
+      if (entry('offset') + entry('length') > dataBytes) return null;
+      if (tensor.dataType === DataType.INT8) int8Bytes += entry('length');
+    }
+    const matrices = model.graph!.node!.filter((node) => node.opType === 'MatMulIntegerToFloat').length;
+    return matrices > 0 ? { model: bytes, matrices, int8Bytes } : null;
+  } catch {
+    return null; // unreadable: rebuilt
+  }
 }

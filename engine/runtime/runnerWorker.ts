@@ -3,14 +3,14 @@
 // Per step: apply cache ops → decode run (rows 0..n-1) → prefill runs → sample. Where the cache
 // lives is the store's business: host memory (HostKvCache: zero-copy views in, new K/V scattered
 // back) or the GPU device (DeviceKvCache: present_* fed back as past_*, nothing copied).
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { inPlaceAttentionVariant, webGpuProblem } from './cacheAttention.js';
 import { createSession, type CpuModel } from './executionProviders.js';
-import { int8MatMulVariant } from './int8MatMul.js';
-import { readAt } from '../convert/halfGraph.js';
+import { loadInt8MatMulVariant } from './int8MatMul.js';
 import { DeviceKvCache, deviceOutputLocations, deviceResidencyProblem } from './deviceKvCache.js';
 import { HostKvCache } from './hostKvCache.js';
 import { TransferMeter, type KvStorePhases, type RunOutput } from './decoderFeeds.js';
@@ -51,17 +51,13 @@ function cpuModel(message: InitMessage, modelBytes: Uint8Array): CpuModel | null
   const attention = inPlace ? 'cache-in-place' : 'group-query';
   if (message.session.cpuInt8MatMul) {
     const started = performance.now();
-    const fd = openSync(message.modelDataPath, 'r');
-    try {
-      const int8 = int8MatMulVariant(inPlace ?? modelBytes, message.vocabSize, (offset, length) => readAt(fd, offset, length));
-      if (int8) {
-        log(`int8 matmuls: ${int8.matrices} matrices expanded to ${(int8.int8Bytes / 2 ** 20).toFixed(0)} MiB of int8 in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-        return { bytes: int8.model, attention, int8MatMul: true };
-      }
-      log('int8 matmuls: this package has no int4 matmuls to expand (fp32 or fp16 weights); running as stored');
-    } finally {
-      closeSync(fd);
+    const int8 = loadInt8MatMulVariant(inPlace ?? modelBytes, dirname(message.modelDataPath), basename(message.modelDataPath), message.vocabSize);
+    if (int8) {
+      const how = int8.from === 'cache' ? 'mapped from the package folder\'s cache' : int8.from === 'expanded' ? 'expanded and cached in the package folder' : `expanded into memory: ${int8.note}`;
+      log(`int8 matmuls: ${int8.matrices} matrices, ${(int8.int8Bytes / 2 ** 20).toFixed(0)} MiB of int8, ${how} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      return { bytes: int8.model, attention, int8MatMul: true };
     }
+    log('int8 matmuls: this package has no int4 matmuls to expand (fp32 or fp16 weights); running as stored');
   }
   return inPlace ? { bytes: inPlace, attention, int8MatMul: false } : null;
 }

@@ -142,7 +142,9 @@ export async function startServedLibrary(options: ServedLibraryOptions = {}): Pr
     estimateBytes: (model) => {
       const manifest = readManifest(model.packageDir);
       const batching = resolveBatchingConfig(options.engine?.batching, manifest, { freeBytes: freemem() });
-      return weightsBytes(manifest.shape, manifest.dtype, int4LayoutOf(manifest)).loadedBytes + batching.kvCacheBytes + batching.prefixCacheBytes;
+      // int8 matmuls apply on the CPU provider only: counting them whatever the device errs high.
+      const int8MatMul = options.engine?.cpuInt8MatMul ?? false;
+      return weightsBytes(manifest.shape, manifest.dtype, int4LayoutOf(manifest), int8MatMul).loadedBytes + batching.kvCacheBytes + batching.prefixCacheBytes;
     },
     load: async (model): Promise<LoadedModel> => {
       const unmark = markServing(model.packageDir, env);

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,7 @@ import { writeBundle, sizeConfig, type ExportResult } from '../../engine/export/
 import { completeServingConfig } from '../../engine/export/configInput.js';
 import { parseServingConfig } from '../../engine/server/servingConfigFile.js';
 import type { ServingConfig } from '../../engine/common/servingConfig.js';
+import { PACKAGE_CACHE_FILES } from '../../engine/convert/modelPackage.js';
 import { lintDockerfile, stageInstructions, stageNames } from './exportDockerfileLint.js';
 import { SERVING_DIST_DIR, SERVING_ENTRY } from '../../engine/export/bundle/dockerfile.js';
 import { SERVING_ENTRIES } from '../../scripts/build.mjs';
@@ -48,6 +49,16 @@ test('the bundle holds every part, with the engine source, its build script and 
   assert.equal(engineFiles, '', 'tests are not shipped');
   assert.ok(!existsSync(join(cpuVolume.outDir, 'model')), 'a volume-mode bundle does not copy the model');
   assert.ok(existsSync(join(cpuVolume.outDir, 'k8s/models-pvc.yaml')));
+});
+
+test('a baked model leaves out the engine\'s caches in the package folder (the int8 expansion)', () => {
+  const packageDir = join(dir, 'package-with-caches');
+  cpSync(config.model.package, packageDir, { recursive: true });
+  for (const file of Object.values(PACKAGE_CACHE_FILES)) writeFileSync(join(packageDir, file), 'cache');
+  const baked = writeBundle({ config: { ...config, model: { ...config.model, package: packageDir } }, outDir: join(dir, 'caches'), target: 'cpu', bakeModel: true });
+  const shipped = readdirSync(join(baked.outDir, 'model'));
+  assert.ok(shipped.includes('model.onnx.data') && shipped.includes('manifest.json'), shipped.join(', '));
+  for (const file of Object.values(PACKAGE_CACHE_FILES)) assert.ok(!shipped.includes(file), `${file} is not shipped`);
 });
 
 test('every Kubernetes manifest validates against the API schema and says what the sizing says', () => {

@@ -5,7 +5,7 @@
 // chunked prefill, preemption and prefix reuse must not change a greedy stream (one numeric path
 // for prefill and decode).
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,7 +14,7 @@ import { onnx } from '../../engine/convert/onnx/proto.js';
 import { dequantizeInt4, quantizeInt4 } from '../../engine/convert/quantize.js';
 import { kvBytesPerToken, loadEngine, type StepStats } from '../../engine/runtime/index.js';
 import { inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js';
-import { expandInt4ToInt8, int8MatMulVariant } from '../../engine/runtime/int8MatMul.js';
+import { expandInt4ToInt8, INT8_CACHE_FILES, int8MatMulVariant, loadInt8MatMulVariant } from '../../engine/runtime/int8MatMul.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { collectStream } from '../fixtures/engineStreams.js';
 import { ensureFixturePackage } from '../fixtures/packages.js';
@@ -25,6 +25,14 @@ import { prompts, request } from './engineSuite.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-int8-matmul-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** A copy of the int4 fixture package: the int8 cache is written into the package folder. */
+async function int4PackageCopy(name: string) {
+  const fixture = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
+  const packageDir = join(scratch, name);
+  cpSync(fixture.packageDir, packageDir, { recursive: true });
+  return { ...fixture, packageDir };
+}
 
 function gaussian(count: number, seed: number): Float32Array {
   let state = seed;
@@ -122,8 +130,46 @@ test('fp32 packages have no int4 matmuls: no variant', async () => {
   assert.ok(inPlaceAttentionVariant(bytes, manifest.graph), 'its CPU variant still reads the cache in place');
 });
 
+test('the expansion is cached in the package folder: mapped by the next load, rebuilt when stale or incomplete', async () => {
+  const { packageDir, manifest } = await int4PackageCopy('cache');
+  const base = readFileSync(join(packageDir, manifest.files.model));
+  const load = (graph: Uint8Array = base) => loadInt8MatMulVariant(graph, packageDir, manifest.files.modelData, manifest.shape.vocabSize)!;
+  const first = load();
+  assert.equal(first.from, 'expanded');
+  for (const file of Object.values(INT8_CACHE_FILES)) assert.ok(existsSync(join(packageDir, file)), `${file} written`);
+  const dataBytes = statSync(join(packageDir, INT8_CACHE_FILES.data)).size;
+  assert.ok(dataBytes >= first.int8Bytes, 'the int8 weights are in the data file');
+  assert.ok(first.model.byteLength < first.int8Bytes / 4, 'not in the graph');
+  const again = load();
+  assert.deepEqual([again.from, again.matrices, again.int8Bytes], ['cache', first.matrices, first.int8Bytes]);
+  assert.deepEqual(again.model, first.model);
+  // Another base graph (the CPU variant with in-place attention) is another source: rebuilt.
+  const inPlace = load(inPlaceAttentionVariant(base, manifest.graph)!);
+  assert.equal(inPlace.from, 'expanded');
+  assert.equal(load(inPlaceAttentionVariant(base, manifest.graph)!).from, 'cache');
+  // A truncated data file is not used.
+  truncateSync(join(packageDir, INT8_CACHE_FILES.data), dataBytes - 4096);
+  assert.equal(load().from, 'expanded');
+  assert.equal(statSync(join(packageDir, INT8_CACHE_FILES.data)).size, dataBytes);
+  // The cached graph computes what the inline one does.
+  const fd = openSync(join(packageDir, manifest.files.modelData), 'r');
+  const inline = int8MatMulVariant(base, manifest.shape.vocabSize, (offset, length) => readAt(fd, offset, length))!;
+  closeSync(fd);
+  const cachedRunner = await DecoderRunner.open(packageDir, manifest, load().model);
+  const inlineRunner = await DecoderRunner.open(packageDir, manifest, inline.model);
+  try {
+    const tokens = [5, 17, 300, 42, 7];
+    const [cachedLogits] = await cachedRunner.step([{ rowId: 0, tokenIds: tokens }]);
+    const [inlineLogits] = await inlineRunner.step([{ rowId: 0, tokenIds: tokens }]);
+    assert.deepEqual(cachedLogits, inlineLogits);
+  } finally {
+    await cachedRunner.release();
+    await inlineRunner.release();
+  }
+});
+
 test('the engine with int8 matmuls: batching, chunked prefill, preemption and prefix reuse leave greedy streams unchanged', async () => {
-  const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
+  const { packageDir, manifest } = await int4PackageCopy('engine');
   const vocabSize = manifest.shape.vocabSize;
   const lines: string[] = [];
   const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, batching: { prefixCacheBytes: 0 }, log: (line) => lines.push(line) });
@@ -134,7 +180,7 @@ test('the engine with int8 matmuls: batching, chunked prefill, preemption and pr
   try {
     const accelerator = engine.snapshot().accelerator!;
     assert.equal(accelerator.cpuInt8MatMul, true, lines.join('\n'));
-    assert.ok(lines.some((line) => /int8 matmuls: \d+ matrices expanded/.test(line)), lines.join('\n'));
+    assert.ok(lines.some((line) => /int8 matmuls: \d+ matrices, \d+ MiB of int8, expanded and cached/.test(line)), lines.join('\n'));
     for (const prompt of all) alone.push((await collectStream(engine.submit(request(prompt, 30)))).ids);
     // Without a prefix cache: second turns prefilled cold (prompt + answer + new tokens).
     // (prompts 2, 3 and 5: 27, 40 and 26 tokens, so prompt + answer passes MIN_PREFIX_REUSE_TOKENS)
@@ -148,7 +194,9 @@ test('the engine with int8 matmuls: batching, chunked prefill, preemption and pr
   // Prefill in chunks of 8 next to decoding rows, a cache tight enough to preempt, and a prefix
   // cache: the answers' K/V (decoded) is reused where the cold run prefilled it.
   const perToken = kvBytesPerToken(manifest);
-  const tight = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, batching: { maxPrefillTokens: 8, kvCacheBytes: 192 * perToken, prefixCacheBytes: 512 * perToken } });
+  const tightLines: string[] = [];
+  const tight = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, batching: { maxPrefillTokens: 8, kvCacheBytes: 192 * perToken, prefixCacheBytes: 512 * perToken }, log: (line) => tightLines.push(line) });
+  assert.ok(tightLines.some((line) => /int8 matmuls: .*mapped from the package folder's cache/.test(line)), tightLines.join('\n'));
   const steps: StepStats[] = [];
   tight.onStep((stats) => steps.push(stats));
   try {
