@@ -35,9 +35,9 @@ export interface LoadEngineOptions {
    */
   allowSpinning?: boolean;
   /**
-   * int4 packages on the CPU provider: run the layers' matmuls in int8, expanded at load
-   * (int8MatMul.ts): prefill about twice as fast, decode of a few streams slower, weights a third
-   * larger in memory. Off by default.
+   * int4 packages on the CPU provider: run the layers' matmuls in int8, expanded at the first
+   * load into a cache in the package folder (int8MatMul.ts): prefill about twice as fast, one
+   * stream 10–28 % slower (docs/benchmarks.md). Off by default.
    */
   cpuInt8MatMul?: boolean;
   /** Write an ORT profile (per-op times) to os.tmpdir(); its path is logged at shutdown. */

@@ -26,10 +26,10 @@ Options:
   --cpu-spinning      Keep the CPU threads spinning between the ops of a step instead of sleeping:
                       faster on a machine that is otherwise idle (docs/benchmarks.md), much slower
                       when other programs compete for the cores. Off by default.
-  --cpu-int8-matmul   int4 models on the CPU: expand the layers' weights to int8 at load and
-                      quantize activations per token. Prefill about twice as fast; decode of a few
-                      streams 15-25 % slower; the weights take a third more memory; small extra
-                      rounding (docs/benchmarks.md). Off by default.
+  --cpu-int8-matmul   int4 models on the CPU: run the layers as int8 matmuls (weights expanded at
+                      the first load into an int8 copy in the package folder; activations quantized
+                      per token). Prefill about twice as fast, one stream 10-28 % slower, a little
+                      more rounding (docs/benchmarks.md). Off by default.
   --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any); requests
                       from other web pages get 403
   --allowed-hosts A,B Host names to answer to besides localhost, 127.0.0.1, [::1] and --host
