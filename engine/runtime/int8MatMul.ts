@@ -21,6 +21,7 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { onnx as P } from 'onnx-proto';
 import { initializerBytes, readAt } from '../convert/halfGraph.js';
 import { PACKAGE_CACHE_FILES } from '../convert/modelPackage.js';
@@ -120,7 +121,7 @@ export interface Int8MatMulVariant {
  */
 export function int8MatMulVariant(
   modelBytes: Uint8Array, keepOutputs: number, readExternal: (offset: number, length: number) => Uint8Array,
-  data: ExternalDataWriter | null = null, metadata: Record<string, string> = {},
+  data: ExternalDataWriter | null = null, metadata: Record<string, string> = {}, onMatrix?: (done: number, total: number) => void,
 ): Int8MatMulVariant | null {
   const model = onnx.ModelProto.decode(modelBytes);
   const graph = model.graph!;
@@ -146,6 +147,7 @@ export function int8MatMulVariant(
   const dropped = new Set<string>();
   let matrices = 0;
   let int8Bytes = 0;
+  const total = graph.node!.filter((node) => node.opType === 'MatMulNBits').length - 1; // all but the lm_head, for progress
   for (const node of graph.node!) {
     const attributes = new Map(node.attribute!.map((attribute) => [attribute.name!, Number(attribute.i ?? 0)]));
     const [input, codesName, scalesName, zeroPointsName, ...extra] = node.input!;
@@ -182,6 +184,7 @@ export function int8MatMulVariant(
     for (const name of [codesName, scalesName, zeroPointsName]) if (name) dropped.add(castOf.get(name) ?? name);
     matrices++;
     int8Bytes += weight.values.byteLength;
+    onMatrix?.(matrices, total);
   }
   if (matrices === 0) return null;
   // What only the rewritten nodes read (the layers' int4 codes, zero points, and scales with their
@@ -208,6 +211,7 @@ export const INT8_CACHE_FILES = { model: PACKAGE_CACHE_FILES.int8Model, data: PA
 /** Bump when the expansion or the variant's ops change: older caches are then rebuilt. */
 const INT8_CACHE_FORMAT = 'hearth-int8-matmul-1';
 const SOURCE_KEY = 'hearth.int8_matmul.source';
+const PROGRESS_INTERVAL_MS = 5000;
 
 export interface Int8MatMulLoad extends Int8MatMulVariant {
   /** cache: mapped from INT8_CACHE_FILES; expanded: now, into them; inline: now, into the graph (folder not writable). */
@@ -221,7 +225,10 @@ export interface Int8MatMulLoad extends Int8MatMulVariant {
  * `packageDir`, from its cache when that was built from the same graph and package data, else
  * expanded (and cached where the folder allows). Null when there is nothing to rewrite.
  */
-export function loadInt8MatMulVariant(baseBytes: Uint8Array, packageDir: string, modelDataFile: string, keepOutputs: number): Int8MatMulLoad | null {
+export function loadInt8MatMulVariant(
+  baseBytes: Uint8Array, packageDir: string, modelDataFile: string, keepOutputs: number,
+  log: (line: string) => void = () => {}, progressIntervalMs = PROGRESS_INTERVAL_MS,
+): Int8MatMulLoad | null {
   const modelPath = join(packageDir, INT8_CACHE_FILES.model);
   const dataPath = join(packageDir, INT8_CACHE_FILES.data);
   const source = createHash('sha256').update(INT8_CACHE_FORMAT).update(baseBytes).update(String(statSync(join(packageDir, modelDataFile)).size)).digest('hex');
@@ -230,6 +237,13 @@ export function loadInt8MatMulVariant(baseBytes: Uint8Array, packageDir: string,
   const fd = openSync(join(packageDir, modelDataFile), 'r');
   const readExternal = (offset: number, length: number) => readAt(fd, offset, length);
   const suffix = `.tmp-${process.pid}`;
+  // A large model's first expansion takes a while (about 1 s per 100 MiB of int8): say how far it is.
+  let lastReport = performance.now();
+  const progress = (done: number, total: number) => {
+    if (performance.now() - lastReport < progressIntervalMs) return;
+    lastReport = performance.now();
+    log(`int8 matmuls: expanding the int4 layers, ${done}/${total} matrices`);
+  };
   try {
     let writer: ExternalDataWriter | null = null;
     let note: string | undefined;
@@ -240,7 +254,7 @@ export function loadInt8MatMulVariant(baseBytes: Uint8Array, packageDir: string,
     }
     if (writer) {
       try {
-        const variant = int8MatMulVariant(baseBytes, keepOutputs, readExternal, writer, { [SOURCE_KEY]: source });
+        const variant = int8MatMulVariant(baseBytes, keepOutputs, readExternal, writer, { [SOURCE_KEY]: source }, progress);
         writer.close();
         writer = null;
         if (!variant) {
@@ -257,7 +271,7 @@ export function loadInt8MatMulVariant(baseBytes: Uint8Array, packageDir: string,
         note = `the int8 cache could not be written (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): the int8 weights are expanded at every load and held in memory`;
       }
     }
-    const inline = int8MatMulVariant(baseBytes, keepOutputs, readExternal);
+    const inline = int8MatMulVariant(baseBytes, keepOutputs, readExternal, null, {}, progress);
     return inline ? { ...inline, from: 'inline', note } : null;
   } finally {
     closeSync(fd);

@@ -51,7 +51,7 @@ function cpuModel(message: InitMessage, modelBytes: Uint8Array): CpuModel | null
   const attention = inPlace ? 'cache-in-place' : 'group-query';
   if (message.session.cpuInt8MatMul) {
     const started = performance.now();
-    const int8 = loadInt8MatMulVariant(inPlace ?? modelBytes, dirname(message.modelDataPath), basename(message.modelDataPath), message.vocabSize);
+    const int8 = loadInt8MatMulVariant(inPlace ?? modelBytes, dirname(message.modelDataPath), basename(message.modelDataPath), message.vocabSize, log);
     if (int8) {
       const how = int8.from === 'cache' ? 'mapped from the package folder\'s cache' : int8.from === 'expanded' ? 'expanded and cached in the package folder' : `expanded into memory: ${int8.note}`;
       log(`int8 matmuls: ${int8.matrices} matrices, ${(int8.int8Bytes / 2 ** 20).toFixed(0)} MiB of int8, ${how} (${((performance.now() - started) / 1000).toFixed(1)} s)`);

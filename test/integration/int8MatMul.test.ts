@@ -133,15 +133,20 @@ test('fp32 packages have no int4 matmuls: no variant', async () => {
 test('the expansion is cached in the package folder: mapped by the next load, rebuilt when stale or incomplete', async () => {
   const { packageDir, manifest } = await int4PackageCopy('cache');
   const base = readFileSync(join(packageDir, manifest.files.model));
-  const load = (graph: Uint8Array = base) => loadInt8MatMulVariant(graph, packageDir, manifest.files.modelData, manifest.shape.vocabSize)!;
+  const progress: string[] = [];
+  const load = (graph: Uint8Array = base) => loadInt8MatMulVariant(graph, packageDir, manifest.files.modelData, manifest.shape.vocabSize, (line) => progress.push(line), 0)!;
   const first = load();
   assert.equal(first.from, 'expanded');
+  // Progress while expanding (reported every matrix here; every 5 s by default).
+  assert.deepEqual(progress, Array.from({ length: first.matrices }, (_, i) => `int8 matmuls: expanding the int4 layers, ${i + 1}/${first.matrices} matrices`));
+  progress.length = 0;
   for (const file of Object.values(INT8_CACHE_FILES)) assert.ok(existsSync(join(packageDir, file)), `${file} written`);
   const dataBytes = statSync(join(packageDir, INT8_CACHE_FILES.data)).size;
   assert.ok(dataBytes >= first.int8Bytes, 'the int8 weights are in the data file');
   assert.ok(first.model.byteLength < first.int8Bytes / 4, 'not in the graph');
   const again = load();
   assert.deepEqual([again.from, again.matrices, again.int8Bytes], ['cache', first.matrices, first.int8Bytes]);
+  assert.deepEqual(progress, [], 'nothing to expand from the cache');
   assert.deepEqual(again.model, first.model);
   // Another base graph (the CPU variant with in-place attention) is another source: rebuilt.
   const inPlace = load(inPlaceAttentionVariant(base, manifest.graph)!);
