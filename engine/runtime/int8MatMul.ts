@@ -18,7 +18,7 @@
 // weights, page-aligned for onnxruntime to map), written one matrix at a time, so a later load
 // maps it instead of expanding again and no load holds the int8 weights in JavaScript memory. A
 // folder that cannot be written gets the weights inline in the graph, expanded at every load.
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -237,6 +237,7 @@ export function loadInt8MatMulVariant(
   const fd = openSync(join(packageDir, modelDataFile), 'r');
   const readExternal = (offset: number, length: number) => readAt(fd, offset, length);
   const suffix = `.tmp-${process.pid}`;
+  removeAbandonedTemporaries(packageDir);
   // A large model's first expansion takes a while (about 1 s per 100 MiB of int8): say how far it is.
   let lastReport = performance.now();
   const progress = (done: number, total: number) => {
@@ -275,6 +276,25 @@ export function loadInt8MatMulVariant(
     return inline ? { ...inline, from: 'inline', note } : null;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Temporaries of the cache files left by a process that died while writing them (its pid is gone). */
+function removeAbandonedTemporaries(packageDir: string): void {
+  const pattern = new RegExp(`^(${Object.values(INT8_CACHE_FILES).map((name) => name.replace('.', '\\.')).join('|')})\\.tmp-(\\d+)$`);
+  for (const name of readdirSync(packageDir)) {
+    const pid = Number(pattern.exec(name)?.[2]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    rmSync(join(packageDir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
   }
 }
 

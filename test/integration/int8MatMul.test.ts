@@ -5,7 +5,8 @@
 // chunked prefill, preemption and prefix reuse must not change a greedy stream (one numeric path
 // for prefill and decode).
 import assert from 'node:assert/strict';
-import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -133,6 +134,11 @@ test('fp32 packages have no int4 matmuls: no variant', async () => {
 test('the expansion is cached in the package folder: mapped by the next load, rebuilt when stale or incomplete', async () => {
   const { packageDir, manifest } = await int4PackageCopy('cache');
   const base = readFileSync(join(packageDir, manifest.files.model));
+  // Temporaries of a writer that died (its pid is gone) are removed; a live one's are left alone.
+  const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+  const abandoned = join(packageDir, `${INT8_CACHE_FILES.data}.tmp-${deadPid}`);
+  const inProgress = join(packageDir, `${INT8_CACHE_FILES.data}.tmp-${process.ppid}`);
+  for (const path of [abandoned, inProgress]) writeFileSync(path, 'partial');
   const progress: string[] = [];
   const load = (graph: Uint8Array = base) => loadInt8MatMulVariant(graph, packageDir, manifest.files.modelData, manifest.shape.vocabSize, (line) => progress.push(line), 0)!;
   const first = load();
@@ -140,6 +146,9 @@ test('the expansion is cached in the package folder: mapped by the next load, re
   // Progress while expanding (reported every matrix here; every 5 s by default).
   assert.deepEqual(progress, Array.from({ length: first.matrices }, (_, i) => `int8 matmuls: expanding the int4 layers, ${i + 1}/${first.matrices} matrices`));
   progress.length = 0;
+  assert.ok(!existsSync(abandoned), 'a dead writer\'s temporary is removed');
+  assert.ok(existsSync(inProgress), 'a live writer\'s temporary is kept');
+  rmSync(inProgress);
   for (const file of Object.values(INT8_CACHE_FILES)) assert.ok(existsSync(join(packageDir, file)), `${file} written`);
   const dataBytes = statSync(join(packageDir, INT8_CACHE_FILES.data)).size;
   assert.ok(dataBytes >= first.int8Bytes, 'the int8 weights are in the data file');
