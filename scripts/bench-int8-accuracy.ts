@@ -16,7 +16,7 @@ import { maxRelativeError } from '../test/fixtures/parity.js';
 import { argmax, ReferenceSession } from '../test/fixtures/referenceModel.js';
 import { writeRoundedCheckpoint } from '../test/fixtures/roundedCheckpoint.js';
 const scratch = mkdtempSync(join(tmpdir(), 'hearth-int8-accuracy-'));
-for (const arch of ['llama', 'qwen2', 'qwen3', 'gemma3'] as const) {
+for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3', 'smollm3', 'granite', 'olmo2'] as const) {
   const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch, dtype: 'int4' });
   const bytes = readFileSync(join(packageDir, manifest.files.model));
   const fd = openSync(join(packageDir, manifest.files.modelData), 'r');

@@ -66,54 +66,54 @@ test('int4 blocks expand to int8 [K, N] within half an int8 step of the int4 wei
   }
 });
 
-test('the int8 variant computes the int4-rounded model within the int8-activation bound (prefill and decode steps)', async () => {
-  const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
-  const modelBytes = readFileSync(join(packageDir, manifest.files.model));
-  const fd = openSync(join(packageDir, manifest.files.modelData), 'r');
-  let variant: ReturnType<typeof int8MatMulVariant>;
-  try {
-    variant = int8MatMulVariant(modelBytes, manifest.shape.vocabSize, (offset, length) => readAt(fd, offset, length));
-  } finally {
-    closeSync(fd);
-  }
-  assert.ok(variant, 'an int4 package has int4 matmuls to expand');
-  const ops = onnx.ModelProto.decode(variant.model).graph!.node!.map((node) => node.opType);
-  const shipped = onnx.ModelProto.decode(modelBytes).graph!.node!.filter((node) => node.opType === 'MatMulNBits').length;
-  assert.equal(ops.filter((op) => op === 'MatMulIntegerToFloat').length, variant.matrices);
-  assert.equal(ops.filter((op) => op === 'MatMulNBits').length, shipped - variant.matrices, 'only the lm_head keeps MatMulNBits');
-  assert.equal(shipped - variant.matrices, 1);
-  assert.ok(variant.matrices >= 2 * manifest.shape.numLayers, `${variant.matrices} matrices for ${manifest.shape.numLayers} layers`);
-
-  const roundedDir = join(scratch, 'rounded-int4');
-  if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, 'int4');
-  const runner = await DecoderRunner.open(packageDir, manifest, variant.model);
-  const shippedRunner = await DecoderRunner.open(packageDir, manifest);
-  try {
-    const reference = new ReferenceSession(roundedDir);
-    const shippedReference = new ReferenceSession(roundedDir);
-    let tokens = [5, 17, 300, 42, 7, 99, 256, 3, 411];
-    const errors: number[] = [];
-    const shippedErrors: number[] = [];
-    for (let step = 0; step < 6; step++) {
-      const [logits] = await runner.step([{ rowId: 0, tokenIds: tokens }]);
-      const [shippedLogits] = await shippedRunner.step([{ rowId: 0, tokenIds: tokens }]);
-      const expected = reference.feed(tokens);
-      shippedReference.feed(tokens);
-      errors.push(maxRelativeError(expected, logits!));
-      shippedErrors.push(maxRelativeError(expected, shippedLogits!));
-      tokens = [argmax(expected)];
+for (const arch of ['llama', 'mistral', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3', 'smollm3', 'granite', 'olmo2'] as const) {
+  test(`${arch}: the int8 variant computes the int4-rounded model within the int8-activation bound (prefill and decode steps)`, async () => {
+    const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ arch, dtype: 'int4' });
+    const modelBytes = readFileSync(join(packageDir, manifest.files.model));
+    const fd = openSync(join(packageDir, manifest.files.modelData), 'r');
+    let variant: ReturnType<typeof int8MatMulVariant>;
+    try {
+      variant = int8MatMulVariant(modelBytes, manifest.shape.vocabSize, (offset, length) => readAt(fd, offset, length));
+    } finally {
+      closeSync(fd);
     }
-    // The bound of convertQuantized.test.ts's INT8_ACTIVATIONS_BOUND; the error must also be
-    // non-zero (the variant ran, not the shipped graph) and of the shipped graph's order.
-    const worst = Math.max(...errors);
-    assert.ok(worst <= 1e-1, `int8 matmuls: relative errors ${errors.map((e) => e.toExponential(2))}`);
-    assert.ok(errors.some((error, i) => error !== shippedErrors[i]), 'the variant differs from the shipped graph');
-    assert.ok(worst <= 4 * Math.max(...shippedErrors, 1e-3), `int8 matmuls ${worst.toExponential(2)} against the shipped int4 graph's ${Math.max(...shippedErrors).toExponential(2)}`);
-  } finally {
-    await runner.release();
-    await shippedRunner.release();
-  }
-});
+    assert.ok(variant, 'an int4 package has int4 matmuls to expand');
+    const ops = onnx.ModelProto.decode(variant.model).graph!.node!.map((node) => node.opType);
+    const shipped = onnx.ModelProto.decode(modelBytes).graph!.node!.filter((node) => node.opType === 'MatMulNBits').length;
+    assert.equal(ops.filter((op) => op === 'MatMulIntegerToFloat').length, variant.matrices);
+    assert.equal(ops.filter((op) => op === 'MatMulNBits').length, 1, 'only the lm_head keeps MatMulNBits');
+    assert.equal(shipped - variant.matrices, 1);
+    assert.ok(variant.matrices >= 2 * manifest.shape.numLayers, `${variant.matrices} matrices for ${manifest.shape.numLayers} layers`);
+
+    const roundedDir = join(scratch, `rounded-int4-${arch}`);
+    if (!existsSync(roundedDir)) writeRoundedCheckpoint(checkpointDir, roundedDir, 'int4');
+    const runner = await DecoderRunner.open(packageDir, manifest, variant.model);
+    const shippedRunner = await DecoderRunner.open(packageDir, manifest);
+    try {
+      const reference = new ReferenceSession(roundedDir);
+      let tokens = [5, 17, 300, 42, 7, 99, 256, 3, 411];
+      const errors: number[] = [];
+      const shippedErrors: number[] = [];
+      for (let step = 0; step < 6; step++) {
+        const [logits] = await runner.step([{ rowId: 0, tokenIds: tokens }]);
+        const [shippedLogits] = await shippedRunner.step([{ rowId: 0, tokenIds: tokens }]);
+        const expected = reference.feed(tokens);
+        errors.push(maxRelativeError(expected, logits!));
+        shippedErrors.push(maxRelativeError(expected, shippedLogits!));
+        tokens = [argmax(expected)];
+      }
+      // The bound of convertQuantized.test.ts's INT8_ACTIVATIONS_BOUND; the error must also differ
+      // from the shipped graph's (the variant ran) and be of its order.
+      const worst = Math.max(...errors);
+      assert.ok(worst <= 1e-1, `int8 matmuls: relative errors ${errors.map((e) => e.toExponential(2))}`);
+      assert.ok(errors.some((error, i) => error !== shippedErrors[i]), 'the variant differs from the shipped graph');
+      assert.ok(worst <= 4 * Math.max(...shippedErrors, 1e-3), `int8 matmuls ${worst.toExponential(2)} against the shipped int4 graph's ${Math.max(...shippedErrors).toExponential(2)}`);
+    } finally {
+      await runner.release();
+      await shippedRunner.release();
+    }
+  });
+}
 
 test('fp32 packages have no int4 matmuls: no variant', async () => {
   const { packageDir, manifest } = await ensureFixturePackage({ arch: 'llama', dtype: 'fp32' });
