@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { INT4_BLOCK_SIZES } from '../common/memoryEstimate.js';
-import { dequantizeInt4, fromFloat16Bits, quantizeInt4, toFloat16Bits } from './quantize.js';
+import { dequantizeInt4, fromFloat16Array, fromFloat16Bits, quantizeInt4, toFloat16Bits } from './quantize.js';
 
 describe('fp16 conversion', () => {
   it('round-trips representable values and rounds to nearest even', () => {
@@ -99,5 +99,18 @@ describe('int4 rounding error on Gaussian weights (the bound convertQuantized.te
       const error = relativeRms(dequantizeInt4(broken, numOut, numIn));
       assert.ok(error > 0.09, `${what}: ${error}`);
     }
+  });
+});
+
+describe('fromFloat16Array', () => {
+  it('converts every float16 bit pattern as fromFloat16Bits does (zeros, subnormals, infinities, NaN)', () => {
+    const all = Uint16Array.from({ length: 65536 }, (_, bits) => bits);
+    const converted = fromFloat16Array(all);
+    for (let bits = 0; bits < 65536; bits++) assert.ok(Object.is(converted[bits], Math.fround(fromFloat16Bits(bits))), `bits ${bits}`);
+    // Into a given array (the checkpoint reader's), and round trips with toFloat16Bits.
+    const values = Float32Array.of(0, -0, 1.5, -65504, 6e-8, 3.14);
+    const out = new Float32Array(values.length);
+    assert.equal(fromFloat16Array(toFloat16Bits(values), out), out);
+    assert.deepEqual(out, Float32Array.from(toFloat16Bits(values), (bits) => fromFloat16Bits(bits)));
   });
 });

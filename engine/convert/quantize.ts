@@ -125,6 +125,16 @@ function halfFromBits(bits: number): number {
   return sign | half;
 }
 
+/** float16 bits → float32 for every one of the 65536 patterns, built on first use. */
+let halfTable: Float32Array | null = null;
+
+/** IEEE half bits → float32, a whole array at once (by table). */
+export function fromFloat16Array(halves: Uint16Array, out = new Float32Array(halves.length)): Float32Array {
+  halfTable ??= Float32Array.from({ length: 65536 }, (_, bits) => fromFloat16Bits(bits));
+  for (let i = 0; i < halves.length; i++) out[i] = halfTable[halves[i]!]!;
+  return out;
+}
+
 /** IEEE half bits -> float32. */
 export function fromFloat16Bits(bits: number): number {
   const sign = bits & 0x8000 ? -1 : 1;

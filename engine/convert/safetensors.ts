@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ConvertError } from '../common/convertError.js';
-import { fromFloat16Bits } from './quantize.js';
+import { fromFloat16Array } from './quantize.js';
 
 /** Storage dtypes the converter can read as weights. */
 export type StorageDtype = 'F32' | 'F16' | 'BF16';
@@ -96,7 +96,7 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: StorageDtype): Float32
     const outBits = new Uint32Array(out.buffer);
     for (let i = 0; i < count; i++) outBits[i] = halves[i]! << 16;
   } else {
-    for (let i = 0; i < count; i++) out[i] = fromFloat16Bits(halves[i]!);
+    fromFloat16Array(halves, out);
   }
   return out;
 }

@@ -17,7 +17,7 @@ import { STRIDE_STEP_TOKENS, type CacheOp, type Placement } from './kvCache.js';
 import { decoderInputs, int64Tensor, layerNames, type KvStorePhases, type LayerNames, type RowsRun, type RunOutput, type TransferMeter } from './decoderFeeds.js';
 import { buildKvRowsGraph, KV_ROWS_INPUTS, kvRowsOutput } from './kvRowsGraph.js';
 import { GraphBuilder } from '../convert/onnx/graphBuilder.js';
-import { fromFloat16Bits, toFloat16Bits } from '../convert/quantize.js';
+import { fromFloat16Array, toFloat16Bits } from '../convert/quantize.js';
 
 export type KvElementType = 'float32' | 'float16';
 
@@ -383,7 +383,7 @@ async function longestExactRun(graph: GraphContract, kvType: KvElementType): Pro
 /** Largest relative error a correct attention kernel shows on the probe, by precision (fp16: ~1e-3 rounding). */
 const EXACT_ATTENTION: Record<KvElementType, number> = { float32: 1e-4, float16: 5e-3 };
 
-const fromHalf = (halves: Uint16Array) => Float32Array.from(halves, fromFloat16Bits);
+const fromHalf = (halves: Uint16Array) => fromFloat16Array(halves);
 
 function range(count: number, start = 0): number[] {
   return Array.from({ length: count }, (_, index) => start + index);

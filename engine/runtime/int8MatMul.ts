@@ -28,7 +28,8 @@ import { PACKAGE_CACHE_FILES } from '../convert/modelPackage.js';
 import { ExternalDataWriter } from '../convert/onnx/externalData.js';
 import { DataType, GraphBuilder } from '../convert/onnx/graphBuilder.js';
 import { onnx } from '../convert/onnx/proto.js';
-import { fromFloat16Bits } from '../convert/quantize.js';
+import { fromFloat16Array } from '../convert/quantize.js';
+import { isProcessAlive } from '../store/processAlive.js';
 
 const float = (value: number) => new Uint8Array(Float32Array.of(value).buffer);
 
@@ -92,17 +93,10 @@ export function expandInt4ToInt8(
 
 const TILE = 64;
 
-/** float16 bits → float32, as a table (64K entries). */
-let halfTable: Float32Array | null = null;
-
 function floats(tensor: P.ITensorProto, bytes: Uint8Array): Float32Array {
   if (tensor.dataType === DataType.FLOAT) return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   if (tensor.dataType !== DataType.FLOAT16) throw new Error(`int8 matmuls: scales of type ${tensor.dataType} (bug)`);
-  const half = new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  halfTable ??= Float32Array.from({ length: 65536 }, (_, bits) => fromFloat16Bits(bits));
-  const out = new Float32Array(half.length);
-  for (let i = 0; i < half.length; i++) out[i] = halfTable[half[i]!]!;
-  return out;
+  return fromFloat16Array(new Uint16Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
 }
 
 export interface Int8MatMulVariant {
@@ -284,17 +278,8 @@ function removeAbandonedTemporaries(packageDir: string): void {
   const pattern = new RegExp(`^(${Object.values(INT8_CACHE_FILES).map((name) => name.replace('.', '\\.')).join('|')})\\.tmp-(\\d+)$`);
   for (const name of readdirSync(packageDir)) {
     const pid = Number(pattern.exec(name)?.[2]);
-    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    if (!pid || pid === process.pid || isProcessAlive(pid)) continue;
     rmSync(join(packageDir, name), { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
   }
 }
 
