@@ -12,7 +12,8 @@
 // head h reads KV head floor(h / (numHeads / numKvHeads)); scale 1/sqrt(headDim).
 import type { onnx as P } from 'onnx-proto';
 import type { GraphContract } from '../common/manifest.js';
-import { GraphBuilder } from '../convert/onnx/graphBuilder.js';
+import type { GraphBuilder } from '../convert/onnx/graphBuilder.js';
+import { GraphSplice } from '../convert/onnx/graphSplice.js';
 import { onnx } from '../convert/onnx/proto.js';
 
 export interface CacheAttentionInputs {
@@ -146,12 +147,10 @@ export function webGpuProblem(modelBytes: Uint8Array): string | null {
 export function inPlaceAttentionVariant(modelBytes: Uint8Array, contract: GraphContract): Uint8Array | null {
   const model = onnx.ModelProto.decode(modelBytes);
   const graph = model.graph!;
-  const builder = new GraphBuilder(null);
-  const built = builder.buildModel({}, 'hearth-runtime').graph!; // live views of the builder's nodes and initializers
+  const splice = new GraphSplice('cache_attention/');
   const inputIds = graph.input!.find((info) => info.name === contract.inputs.inputIds)?.name;
   const nodes: P.INodeProto[] = [];
   const dropped = new Set<string>();
-  const external = new Map<string, string>();
   let masks: AttentionMasks | null = null;
   let rewritten = 0;
   for (const node of graph.node!) {
@@ -169,25 +168,18 @@ export function inPlaceAttentionVariant(modelBytes: Uint8Array, contract: GraphC
       int('local_window_size', -1) !== -1 || int('do_rotary', 0) !== 0 || int('smooth_softmax', 0) !== 0 || float('softcap') !== 0 || float('scale') !== 0 ||
       !k || !v || !pastKey || !pastValue || !seqlensK || extra.some(Boolean) || !inputIds || !(numKvHeads > 0 && numHeads % numKvHeads === 0);
     if (unsupported) return null;
-    // The builder sees the package's tensors under placeholder names and its own names (Mul_3, …,
-    // which the package graph also uses) get a prefix, so nothing can collide.
-    const placeholder = (name: string) => {
-      const alias = `external/${external.size}`;
-      external.set(alias, name);
-      return alias;
-    };
-    const firstNew = built.node!.length;
+    const { builder } = splice;
+    const host = (name: string) => splice.host(name);
+    const firstNew = splice.mark();
     const layout = queryLayout(numHeads, numKvHeads);
-    masks ??= attentionMasks(builder, placeholder(inputIds!), placeholder(pastKey), placeholder(seqlensK), layout, numHeads / numKvHeads);
-    const firstAttention = built.node!.length;
-    const out = cacheAttention(builder, { q: placeholder(q!), k: placeholder(k), v: placeholder(v), pastKey: placeholder(pastKey), pastValue: placeholder(pastValue), numHeads, numKvHeads, headDim: contract.headDim }, masks, layout);
+    masks ??= attentionMasks(builder, host(inputIds!), host(pastKey), host(seqlensK), layout, numHeads / numKvHeads);
+    const firstAttention = splice.mark();
+    const out = cacheAttention(builder, { q: host(q!), k: host(k), v: host(v), pastKey: host(pastKey), pastValue: host(pastValue), numHeads, numKvHeads, headDim: contract.headDim }, masks, layout);
     const attention = node.output![0]!;
     const inPlaceOut = `${attention}/in_place`;
-    const rename = (name: string) => (name === out ? inPlaceOut : external.get(name) ?? `cache_attention/${name}`);
-    const renamed = (n: P.INodeProto): P.INodeProto => ({ ...n, name: `cache_attention/${n.name}`, input: n.input!.map(rename), output: n.output!.map(rename) });
-    nodes.push(...built.node!.slice(firstNew, firstAttention).map(renamed)); // the masks, once
+    nodes.push(...splice.nodesSince(firstNew, {}, firstAttention)); // the masks, once
     const branchOutput = (name: string): P.IValueInfoProto => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } });
-    const thenBranch: P.IGraphProto = { name: `cache_attention.${rewritten}`, node: built.node!.slice(firstAttention).map(renamed), output: [branchOutput(inPlaceOut)] };
+    const thenBranch: P.IGraphProto = { name: `cache_attention.${rewritten}`, node: splice.nodesSince(firstAttention, { [out]: inPlaceOut }), output: [branchOutput(inPlaceOut)] };
     const gqaOut = `${attention}/group_query`;
     const elseBranch: P.IGraphProto = {
       name: `group_query_attention.${rewritten}`,
@@ -202,7 +194,6 @@ export function inPlaceAttentionVariant(modelBytes: Uint8Array, contract: GraphC
     for (const present of node.output!.slice(1)) if (present) dropped.add(present);
     rewritten++;
   }
-  const initializers = built.initializer!.map((tensor) => ({ ...tensor, name: `cache_attention/${tensor.name}` }));
   if (rewritten === 0) return null;
   const consumed = new Set(nodes.flatMap((n) => n.input!));
   for (const name of dropped) if (consumed.has(name)) return null;
@@ -211,7 +202,7 @@ export function inPlaceAttentionVariant(modelBytes: Uint8Array, contract: GraphC
     graph: {
       ...graph,
       node: nodes,
-      initializer: [...graph.initializer!, ...initializers],
+      initializer: [...graph.initializer!, ...splice.initializers()],
       input: [...graph.input!, { name: IN_PLACE_INPUT, type: { tensorType: { elemType: onnx.TensorProto.DataType.BOOL, shape: { dim: [] } } } }],
       output: graph.output!.filter((info) => !dropped.has(info.name!)),
     },

@@ -26,7 +26,8 @@ import type { onnx as P } from 'onnx-proto';
 import { initializerBytes, readAt } from '../convert/halfGraph.js';
 import { PACKAGE_CACHE_FILES } from '../convert/modelPackage.js';
 import { ExternalDataWriter } from '../convert/onnx/externalData.js';
-import { DataType, GraphBuilder } from '../convert/onnx/graphBuilder.js';
+import { DataType } from '../convert/onnx/graphBuilder.js';
+import { GraphSplice } from '../convert/onnx/graphSplice.js';
 import { onnx } from '../convert/onnx/proto.js';
 import { fromFloat16Array } from '../convert/quantize.js';
 import { isProcessAlive } from '../store/processAlive.js';
@@ -123,14 +124,8 @@ export function int8MatMulVariant(
   // The scales are stored as float16 and cast at load (decoderGraph.ts): look through that Cast.
   const castOf = new Map(graph.node!.filter((node) => node.opType === 'Cast' && initializers.has(node.input![0]!)).map((node) => [node.output![0]!, node.input![0]!]));
   const initializer = (name: string | undefined) => (name ? initializers.get(castOf.get(name) ?? name) : undefined);
-  const builder = new GraphBuilder(data); // weights go to `data` (external), or inline without it
-  const built = builder.buildModel({}, 'hearth-runtime').graph!; // live views of the builder's nodes and initializers
-  const external = new Map<string, string>();
-  const placeholder = (name: string) => {
-    const alias = `external/${external.size}`;
-    external.set(alias, name);
-    return alias;
-  };
+  const splice = new GraphSplice('int8_matmul/', data); // weights go to `data` (external), or inline without it
+  const { builder } = splice;
   const inverse127 = builder.constant('inverse_127', 'float32', [], float(1 / 127));
   const smallest = builder.constant('smallest_scale', 'float32', [], float(1e-30));
   const one = builder.constant('one', 'float32', [], float(1));
@@ -160,10 +155,10 @@ export function int8MatMulVariant(
       initializerBytes(codes, readExternal), floats(scales, initializerBytes(scales, readExternal)),
       zeroPoints ? initializerBytes(zeroPoints, readExternal) : null, numIn, numOut, attributes.get('block_size')!,
     );
-    const first = built.node!.length;
+    const first = splice.mark();
     let activation = quantized.get(input!);
     if (!activation) {
-      const x = placeholder(input!);
+      const x = splice.host(input!);
       const scale = builder.op('Mul', [builder.op('Max', [builder.op('ReduceMax', [builder.op('Abs', [x])], { attributes: { axes: [-1], keepdims: 1 } }), smallest]), inverse127]);
       activation = { codes: builder.op('QuantizeLinear', [builder.op('Div', [x, scale]), one, offset128]), scale };
       quantized.set(input!, activation);
@@ -172,9 +167,7 @@ export function int8MatMulVariant(
     const columnScales = builder.weight(`${codesName}/int8_scales`, 'float32', [numOut], new Uint8Array(weight.columnScales.buffer));
     const product = builder.op('MatMulIntegerToFloat', [activation.codes, weightName, one, columnScales, offset128], { domain: 'com.microsoft' });
     const out = builder.op('Mul', [product, activation.scale]);
-    const target = node.output![0]!;
-    const rename = (name: string) => (name === out ? target : external.get(name) ?? `int8_matmul/${name}`);
-    nodes.push(...built.node!.slice(first).map((n) => ({ ...n, name: `int8_matmul/${n.name}`, input: n.input!.map(rename), output: n.output!.map(rename) })));
+    nodes.push(...splice.nodesSince(first, { [out]: node.output![0]! }));
     for (const name of [codesName, scalesName, zeroPointsName]) if (name) dropped.add(castOf.get(name) ?? name);
     matrices++;
     int8Bytes += weight.values.byteLength;
@@ -194,7 +187,7 @@ export function int8MatMulVariant(
   const liveNodes = nodes.filter((n) => !unusedCast(n, firstReads));
   const consumed = reads(liveNodes);
   const kept = graph.initializer!.filter((tensor) => !dropped.has(tensor.name!) || consumed.has(tensor.name!));
-  const added = built.initializer!.map((tensor) => ({ ...tensor, name: `int8_matmul/${tensor.name}` }));
+  const added = splice.initializers();
   const metadataProps = [...(model.metadataProps ?? []), ...Object.entries(metadata).map(([key, value]) => ({ key, value }))];
   const variant: P.IModelProto = { ...model, metadataProps, graph: { ...graph, node: liveNodes, initializer: [...kept, ...added] } };
   return { model: onnx.ModelProto.encode(variant).finish(), matrices, int8Bytes };
