@@ -5,7 +5,7 @@
 //   node --import tsx scripts/bench-cpu.ts --fixture qwen2.5-0.5b --arch qwen2
 //   node --import tsx scripts/bench-cpu.ts --fixture smollm2-135m
 //   options: --package DIR (instead of a fixture)  --dtype int4  --int4-block-size 32|64|128  --threads 2  --spinning (hearth serve --cpu-spinning)
-//            --int8-matmul (hearth serve --cpu-int8-matmul)
+//            --int8-matmul (hearth serve --cpu-int8-matmul)  --int8-prefill (hearth serve --cpu-int8-prefill)
 //            --llamacpp DIR (default ../llamacpp-anchor; 'none' skips llama.cpp)
 //            --gguf FILE (default DIR/<fixture>-q4_0.gguf, written by the anchor's to_gguf.py if missing)
 //            --rows decode1,decode16,prefill2000,prefill512,decodeAt2000,secondTurn,mixed16  --max-prefill-tokens N  --json
@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { kvBytesPerToken, loadEngine, readManifest } from '../engine/runtime/index.js';
 import { int4LayoutOf } from '../engine/common/memoryEstimate.js';
 import { PACKAGE_CACHE_FILES } from '../engine/convert/modelPackage.js';
-import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs, type StreamResult } from './engineRuns.js';
+import { benchPackage, decodeTokensPerSecond, int8ModeOf, runStreams, syntheticPrompt, ttftMs, type StreamResult } from './engineRuns.js';
 
 const ROWS = ['decode1', 'decode16', 'prefill2000', 'prefill512', 'decodeAt2000', 'secondTurn', 'mixed16'] as const;
 type RowName = (typeof ROWS)[number];
@@ -46,6 +46,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '2' },
     spinning: { type: 'boolean', default: false },
     'int8-matmul': { type: 'boolean', default: false },
+    'int8-prefill': { type: 'boolean', default: false },
     llamacpp: { type: 'string' },
     gguf: { type: 'string' },
     rows: { type: 'string', default: ROWS.join(',') },
@@ -55,7 +56,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help || (!values.package && !values.fixture)) {
-  console.log('usage: node --import tsx scripts/bench-cpu.ts (--fixture smollm2-135m|qwen2.5-0.5b [--arch llama|qwen2] | --package DIR) [--threads 2] [--spinning] [--int8-matmul] [--llamacpp DIR|none] [--gguf FILE] [--rows ...] [--json]');
+  console.log('usage: node --import tsx scripts/bench-cpu.ts (--fixture smollm2-135m|qwen2.5-0.5b [--arch llama|qwen2] | --package DIR) [--threads 2] [--spinning] [--int8-matmul|--int8-prefill] [--llamacpp DIR|none] [--gguf FILE] [--rows ...] [--json]');
   process.exit(values.help ? 0 : 2);
 }
 const rows = values.rows!.split(',') as RowName[];
@@ -71,7 +72,7 @@ const engine = await loadEngine({
   packageDir,
   cpuThreads: threads,
   allowSpinning: values.spinning,
-  cpuInt8MatMul: values['int8-matmul'],
+  cpuInt8MatMul: int8ModeOf(values),
   batching: {
     maxBatchSize: 16,
     maxTotalTokens: 2560,
@@ -222,11 +223,11 @@ table.push({
 table.push({ label: 'peak RSS', unit: 'MB', hearth: hearthPeakRssBytes / MB, llama: llamaReady ? llamaPeakRssBytes / MB : null, note: `Hearth KV cache ${(snapshot.kvCacheBytes / MB).toFixed(0)} MB for ${KV_CACHE_TOKENS} tokens` });
 
 if (values.json) {
-  console.log(JSON.stringify({ package: packageDir, gguf, threads, spinning: values.spinning, int8MatMul: values['int8-matmul'], shape: manifest.shape, rows: table }, null, 2));
+  console.log(JSON.stringify({ package: packageDir, gguf, threads, spinning: values.spinning, int8MatMul: int8ModeOf(values), shape: manifest.shape, rows: table }, null, 2));
 } else {
   const s = manifest.shape;
   console.log(`Hearth ${manifest.dtype}${manifest.dtype === 'int4' ? ` (block ${int4LayoutOf(manifest).blockSize})` : ''} ${packageDir}`);
-  console.log(`shape: hidden ${s.hiddenSize}, ${s.numLayers} layers, ${s.numHeads}/${s.numKvHeads} heads, vocab ${s.vocabSize}${s.tiedEmbeddings ? ', tied' : ''}; ${threads} threads${values.spinning ? ', spinning' : ''}${values['int8-matmul'] ? ', int8 matmuls' : ''}`);
+  console.log(`shape: hidden ${s.hiddenSize}, ${s.numLayers} layers, ${s.numHeads}/${s.numKvHeads} heads, vocab ${s.vocabSize}${s.tiedEmbeddings ? ', tied' : ''}; ${threads} threads${values.spinning ? ', spinning' : ''}${int8ModeOf(values) === 'off' ? '' : `, int8 matmuls (${int8ModeOf(values)})`}`);
   console.log(`llama.cpp: ${gguf ?? 'not run'}\n`);
   console.log('| | Hearth | llama.cpp | ratio |');
   console.log('|---|---|---|---|');

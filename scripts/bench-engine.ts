@@ -4,7 +4,7 @@
 //   node --import tsx scripts/bench-engine.ts --fixture smollm2-135m --dtype int4      (H1's generated fixture)
 //   node --import tsx scripts/bench-engine.ts --fixture qwen2.5-0.5b --arch qwen2       (the Qwen2.5-0.5B shape)
 //   options: --concurrency 1,4,16,64  --new-tokens 64  --prompt-tokens 32  --threads N  --int4-block-size 32|64|128
-//            --spinning  --int8-matmul  --profile  --max-prefill-tokens N  --json  --no-warmup
+//            --spinning  --int8-matmul  --int8-prefill  --profile  --max-prefill-tokens N  --json  --no-warmup
 //
 // Every stream gets a distinct prompt of --prompt-tokens tokens and generates exactly
 // --new-tokens tokens greedily (EOS ignored). Reported per concurrency: aggregate tokens/s
@@ -12,7 +12,7 @@
 // ITL percentiles, mean step time and batch size. Figures are only meaningful on an idle machine.
 import { parseArgs } from 'node:util';
 import { loadEngine, type StepStats } from '../engine/runtime/index.js';
-import { benchPackage, decodeTokensPerSecond, runStreams, syntheticPrompt, ttftMs } from './engineRuns.js';
+import { benchPackage, decodeTokensPerSecond, int8ModeOf, runStreams, syntheticPrompt, ttftMs } from './engineRuns.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     'max-prefill-tokens': { type: 'string' },
     spinning: { type: 'boolean', default: false },
     'int8-matmul': { type: 'boolean', default: false },
+    'int8-prefill': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'no-warmup': { type: 'boolean', default: false },
@@ -48,7 +49,7 @@ const engine = await loadEngine({
   packageDir,
   cpuThreads: Number(values.threads),
   allowSpinning: values.spinning,
-  cpuInt8MatMul: values['int8-matmul'],
+  cpuInt8MatMul: int8ModeOf(values),
   enableProfiling: values.profile,
   batching: {
     maxBatchSize: Math.max(...levels),

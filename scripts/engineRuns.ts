@@ -3,6 +3,7 @@
 // tokens, and the arrival time of every token.
 import { performance } from 'node:perf_hooks';
 import type { GenerationRequest } from '../engine/common/engineApi.js';
+import type { Int8MatMulMode } from '../engine/common/accelerator.js';
 import type { Architecture, ModelDtype } from '../engine/common/manifest.js';
 import type { LoadedEngine } from '../engine/runtime/index.js';
 import type { FixtureShapeName } from '../test/fixtures/generateCheckpoint.js';
@@ -28,6 +29,12 @@ export async function benchPackage(options: { package?: string; fixture?: string
 }
 
 /** A distinct deterministic prompt per salt (token ids below vocabSize). */
+/** The engine's cpuInt8MatMul from a script's --int8-matmul (every token) / --int8-prefill (prompt tokens) flags. */
+export function int8ModeOf(options: { 'int8-matmul'?: boolean; 'int8-prefill'?: boolean }): Int8MatMulMode {
+  if (options['int8-matmul'] && options['int8-prefill']) throw new Error('--int8-matmul and --int8-prefill exclude each other');
+  return options['int8-prefill'] ? 'prompt' : options['int8-matmul'] ? 'all' : 'off';
+}
+
 export function syntheticPrompt(numTokens: number, vocabSize: number, salt: number): number[] {
   return Array.from({ length: numTokens }, (_, i) => (17 + salt * 101 + i * 13) % vocabSize);
 }

@@ -9,10 +9,12 @@
 //   ... --int4-blocks 32,64                                  int4 cases at each block size (hearth convert --int4-block-size)
 //   ... --int4-only --arch qwen2 --shape qwen2.5-0.5b        only int4 cases, of another full shape
 //   ... --int8-matmul                                        int4 cases also with hearth serve --cpu-int8-matmul
+//   ... --int8-prefill                                       int4 cases also with hearth serve --cpu-int8-prefill
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Int8MatMulMode } from '../engine/common/accelerator.js';
 import type { ModelDtype } from '../engine/common/manifest.js';
 import { parseArgs } from 'node:util';
 import { estimateMemory, int4LayoutOf, modelShapeFromHfConfig } from '../engine/common/memoryEstimate.js';
@@ -28,13 +30,14 @@ const { values } = parseArgs({
     arch: { type: 'string' },
     shape: { type: 'string', default: 'smollm2-135m' },
     'int8-matmul': { type: 'boolean', default: false },
+    'int8-prefill': { type: 'boolean', default: false },
   },
 });
 const { quick, json } = values;
 const int4Blocks = values['int4-blocks'].split(',').map(Number);
 const MiB = 2 ** 20;
 
-type Case = [FixturePackageOptions, ModelDtype, number, number, boolean?];
+type Case = [FixturePackageOptions, ModelDtype, number, number, Int8MatMulMode?];
 const cases: Case[] = [
   [{}, 'fp32', 256, 4],
   [{}, 'int4', 256, 4],
@@ -53,16 +56,19 @@ if (!quick) {
 const runs = cases
   .filter(([, dtype]) => !values['int4-only'] || dtype === 'int4')
   .flatMap(([fixture, dtype, ...rest]) => (dtype === 'int4' ? int4Blocks : [32]).map((block) => [{ ...fixture, ...(dtype === 'int4' && block !== 32 ? { int4BlockSize: block } : {}) }, dtype, ...rest] as Case))
-  .flatMap((run) => (values['int8-matmul'] && run[1] === 'int4' ? [run, [run[0], run[1], run[2], run[3], true] as Case] : [run]));
+  .flatMap((run) => {
+    const modes = ([['int8-matmul', 'all'], ['int8-prefill', 'prompt']] as const).filter(([flag]) => values[flag] && run[1] === 'int4').map(([, mode]) => mode);
+    return [run, ...modes.map((mode) => [run[0], run[1], run[2], run[3], mode] as Case)];
+  });
 if (!json) console.log('fixture                      dtype  seqs×ctx    estimate   measured   ratio');
-for (const [fixture, dtype, contextTokens, numSequences, int8MatMul = false] of runs) {
+for (const [fixture, dtype, contextTokens, numSequences, int8MatMul = 'off'] of runs) {
   const { packageDir, checkpointDir, manifest } = await ensureFixturePackage({ ...fixture, dtype });
   const shape = modelShapeFromHfConfig(JSON.parse(readFileSync(join(checkpointDir, 'config.json'), 'utf8')));
   const estimate = estimateMemory({ shape, dtype, contextTokens, numSequences, int4Layout: int4LayoutOf(manifest), int8MatMul });
-  const output = execFileSync(process.execPath, ['--import', 'tsx', child, packageDir, String(contextTokens), String(numSequences), ...(int8MatMul ? ['int8-matmul'] : [])], { encoding: 'utf8', timeout: 900_000 });
+  const output = execFileSync(process.execPath, ['--import', 'tsx', child, packageDir, String(contextTokens), String(numSequences), ...(int8MatMul !== 'off' ? [int8MatMul] : [])], { encoding: 'utf8', timeout: 900_000 });
   const measured = JSON.parse(output.trim().split('\n').at(-1)!);
   const measuredBytes = measured.peakRssBytes - measured.baselineRssBytes;
-  const name = `${fixture.shape ?? 'tiny'}${fixture.numLayers ? `/${fixture.numLayers}L` : ''}${fixture.int4BlockSize ? ` b${fixture.int4BlockSize}` : ''}${int8MatMul ? ' int8mm' : ''}`;
+  const name = `${fixture.shape ?? 'tiny'}${fixture.numLayers ? `/${fixture.numLayers}L` : ''}${fixture.int4BlockSize ? ` b${fixture.int4BlockSize}` : ''}${int8MatMul !== 'off' ? ` int8 ${int8MatMul}` : ''}`;
   if (json) {
     console.log(JSON.stringify({ fixture: name, dtype, contextTokens, numSequences, estimate, measured }));
   } else {

@@ -13,6 +13,14 @@ export interface GpuAdapterInfo {
   shaderF16: boolean;
 }
 
+/**
+ * int4 packages on the CPU provider (engine/runtime/int8MatMul.ts): 'all' runs every token's layer
+ * matmuls in int8 (`--cpu-int8-matmul`); 'prompt' only prompt tokens', generated tokens keep int4
+ * (`--cpu-int8-prefill`: two sessions, both weight copies loaded); 'off' runs the package as stored.
+ */
+export const INT8_MATMUL_MODES = ['off', 'prompt', 'all'] as const;
+export type Int8MatMulMode = (typeof INT8_MATMUL_MODES)[number];
+
 /** Where the KV cache lives: host memory (copied to the device each run) or the device itself. */
 export type KvResidency = 'host' | 'device';
 
@@ -23,8 +31,8 @@ export interface AcceleratorSnapshot {
   cpuThreads: number;
   /** Whether those threads spin between ops during a run (`--cpu-spinning`). */
   cpuSpinning: boolean;
-  /** Whether the CPU provider runs the layers' matmuls in int8 (`--cpu-int8-matmul`). */
-  cpuInt8MatMul: boolean;
+  /** Which tokens the CPU provider runs through int8 layer matmuls (Int8MatMulMode). */
+  cpuInt8MatMul: Int8MatMulMode;
   kvResidency: KvResidency;
   /** fp16: half-precision activations and KV cache (a shader-f16 GPU and a package with model.f16.onnx). */
   precision: 'fp32' | 'fp16';

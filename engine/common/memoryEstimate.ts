@@ -21,6 +21,7 @@
 // differ for fp16: the converter casts fp16 weights to fp32 in the graph, and onnxruntime folds
 // those casts at load time, so an fp16 package holds fp32 linears in memory (the fp16 embedding
 // table stays fp16: only the gathered rows are cast).
+import type { Int8MatMulMode } from './accelerator.js';
 import type { ModelDtype, ModelShape } from './manifest.js';
 import { readModelShape, readTensorLayout, type TensorLayout } from './modelConfig.js';
 
@@ -175,7 +176,7 @@ export interface PackageTensor {
  * checks every package against it (assertFollowsPlan in engine/convert/convert.ts), so estimates
  * made from it before a download describe exactly the package that will be written.
  */
-export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT, int8MatMul = false): PackageTensor[] {
+export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT, int8MatMul: Int8MatMulMode = 'off'): PackageTensor[] {
   const { vocabSize, hiddenSize: h, numLayers, numHeads, numKvHeads, headDim, intermediateSize } = shape;
   const qDim = numHeads * headDim;
   const kvDim = numKvHeads * headDim;
@@ -183,10 +184,11 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
   const fp32 = (name: string, elements: number, part: PackageTensor['part']) => tensors.push({ name, bytes: elements * 4, loadedBytes: elements * 4, part });
   // int4 codes in memory: as stored for the projections and the embedding (GatherBlockQuantized
   // reads them in place), MLAS's packed copy for the lm_head (see LM_HEAD_PACKED_BYTES_PER_BLOCK).
-  // With int8 matmuls (engine/runtime/int8MatMul.ts) a layer's int4 tensors are not loaded; its
-  // int8 copy is, a byte a weight plus an fp32 scale per output column.
+  // With int8 matmuls for every token (engine/runtime/int8MatMul.ts) a layer's int4 tensors are not
+  // loaded; its int8 copy is, a byte a weight plus an fp32 scale per output column. For prompt
+  // tokens only, both are.
   const linear = (name: string, inFeatures: number, outFeatures: number, part: PackageTensor['part'], layout: Int4Layout = int4) => {
-    if (dtype === 'int4' && int8MatMul && part === 'layers') {
+    if (dtype === 'int4' && int8MatMul === 'all' && part === 'layers') {
       const blocks = outFeatures * Math.ceil(inFeatures / layout.blockSize);
       tensors.push({ name: `${name}.q4`, bytes: blocks * (layout.blockSize / 2), loadedBytes: inFeatures * outFeatures + 4 * outFeatures, part });
       tensors.push({ name: `${name}.scales`, bytes: blocks * layout.scaleBytes, loadedBytes: 0, part });
@@ -201,6 +203,7 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
         ...(layout.hasZeroPoints ? [[`${name}.zero_points`, outFeatures * Math.ceil(blocks / outFeatures / 2)] as const] : []),
       ] as const;
       for (const [partName, bytes, loadedBytes = bytes] of parts) tensors.push({ name: partName, bytes, loadedBytes, part });
+      if (int8MatMul === 'prompt' && part === 'layers') tensors.push({ name: `${name}.int8`, bytes: 0, loadedBytes: inFeatures * outFeatures + 4 * outFeatures, part });
     } else {
       const elements = inFeatures * outFeatures;
       tensors.push({ name, bytes: elements * floatBytesOf(dtype), loadedBytes: elements * 4, part });
@@ -259,11 +262,16 @@ export function packageTensors(shape: EstimateShape, dtype: ModelDtype, int4: In
     // Tied fp32: Gemm prepacks its B operand; the table stays for Gather, so the packed copy is extra.
     tensors.push({ name: 'lm_head (prepacked Gemm copy)', bytes: 0, loadedBytes: embeddingElements * 4, part: 'lmHead' });
   }
+  if (dtype === 'int4' && int8MatMul === 'prompt') {
+    // The prompt session packs its own lm_head (the embedding it maps from the same file).
+    const lmHeadLoaded = tensors.filter((tensor) => tensor.part === 'lmHead').reduce((sum, tensor) => sum + tensor.loadedBytes, 0);
+    tensors.push({ name: 'lm_head (the prompt session\'s copy)', bytes: 0, loadedBytes: lmHeadLoaded, part: 'lmHead' });
+  }
   return tensors;
 }
 
 /** Weights bytes of a package in `dtype`, by part (parts are stored bytes, without alignment). */
-export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT, int8MatMul = false): WeightsBreakdown {
+export function weightsBytes(shape: EstimateShape, dtype: ModelDtype, int4: Int4Layout = DEFAULT_INT4_LAYOUT, int8MatMul: Int8MatMulMode = 'off'): WeightsBreakdown {
   const tensors = packageTensors(shape, dtype, int4, int8MatMul);
   const sum = (part: PackageTensor['part']) => tensors.filter((t) => t.part === part).reduce((total, t) => total + t.bytes, 0);
   // model.onnx.data size: each tensor starts at the next aligned offset.
@@ -354,8 +362,8 @@ export interface EstimateInput {
   /** Most prompt tokens prefilled in one step (activations scale with it). Default DEFAULT_MAX_PREFILL_TOKENS. */
   maxPrefillTokens?: number;
   int4Layout?: Int4Layout;
-  /** int4 on the CPU with int8 matmuls (`hearth serve --cpu-int8-matmul`): the layers' weights load as int8. */
-  int8MatMul?: boolean;
+  /** int4 on the CPU with int8 matmuls (Int8MatMulMode): 'all' loads the layers as int8, 'prompt' as int4 and int8. */
+  int8MatMul?: Int8MatMulMode;
   /** Override the fixed runtime overhead (e.g. a GPU provider's workspace). */
   runtimeOverheadBytes?: number;
   /** The package's exact stored weights bytes (manifest.weightsBytes), when known. */

@@ -2,6 +2,7 @@
 // and what `hearth export` embeds in a production bundle. Runtime-free types; validation lives
 // in engine/runtime/config.ts (the one place batching settings are read).
 import type { BatchingConfig } from './batching.js';
+import type { Int8MatMulMode } from './accelerator.js';
 
 /** Every --device value, in the order help texts and the Serve view list them. */
 export const DEVICE_CHOICES = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
@@ -37,8 +38,12 @@ export interface ServingConfig {
   cpuThreads: number;
   /** CPU threads spin between a step's ops (faster on an idle machine, slower on a busy one); off when absent. */
   cpuSpinning?: boolean;
-  /** int4 packages on the CPU: the layers' matmuls in int8 (faster prefill, slower few-stream decode, more memory); off when absent. */
-  cpuInt8MatMul?: boolean;
+  /**
+   * int4 packages on the CPU: the layers' matmuls in int8 (Int8MatMulMode). true = 'all' (faster
+   * prefill, slower few-stream decode); 'prompt': prompt tokens only (the fast prefill, int4's
+   * decode, both weight copies in memory); off when absent.
+   */
+  cpuInt8MatMul?: boolean | Int8MatMulMode;
   batching: BatchingConfig;
   logging: {
     /** Store prompt and response text in the request log. */

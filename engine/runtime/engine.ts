@@ -13,7 +13,7 @@ import { NotReadyError, OverloadedError, ValidationError, deserializeError, seri
 import { KvCacheManager } from './kvCache.js';
 import { ModelRunner } from './modelRunner.js';
 import type { RunnerReport, SamplerInit, StepDoneMessage, StepMessage, TokenSample } from './runnerMessages.js';
-import type { AcceleratorSnapshot } from '../common/accelerator.js';
+import type { AcceleratorSnapshot, Int8MatMulMode } from '../common/accelerator.js';
 import { Scheduler, type PlannedRun, type StepPlan } from './scheduler.js';
 import { PrefixCache } from './prefixCache.js';
 import { StreamDetokenizer } from './detokenizer.js';
@@ -36,10 +36,12 @@ export interface LoadEngineOptions {
   allowSpinning?: boolean;
   /**
    * int4 packages on the CPU provider: run the layers' matmuls in int8, expanded at the first
-   * load into a cache in the package folder (int8MatMul.ts): prefill about twice as fast, one
-   * stream 10–28 % slower (docs/benchmarks.md). Off by default.
+   * load into a cache in the package folder (int8MatMul.ts). 'all' (every token): prefill about
+   * twice as fast, one stream 10–28 % slower. 'prompt' (prompt tokens only; generated tokens keep
+   * int4 on a second session): the fast prefill at int4's decode speed, both weight copies in
+   * memory (docs/benchmarks.md). 'off' by default.
    */
-  cpuInt8MatMul?: boolean;
+  cpuInt8MatMul?: Int8MatMulMode;
   /** Write an ORT profile (per-op times) to os.tmpdir(); its path is logged at shutdown. */
   enableProfiling?: boolean;
   /**
@@ -114,7 +116,7 @@ interface ActiveRequest {
   stopIds: Set<number>;
   fallbackSeed: number;
   admittedAtMs: number | null;
-  /** Prompt tokens whose K/V came from the prefix cache at the latest admission. */
+  /** Prompt tokens whose K/V came from the prefix cache when first admitted (usage.prompt_tokens_details.cached_tokens). */
   cachedPromptTokens: number;
   firstTokenAtMs: number | null;
   lastTokenAtMs: number | null;
@@ -165,8 +167,10 @@ export class HearthEngine implements LoadedEngine {
     this.tokenizer = ModelTokenizer.fromPackage(options.packageDir, this.manifest.tokenizer);
     this.config = resolveBatchingConfig(options.batching, this.manifest, { freeBytes: os.freemem() });
     this.kv = new KvCacheManager(this.config.kvCacheCapacityTokens);
-    const prefix = this.config.prefixCacheTokens > 0 ? { cache: new PrefixCache(this.config.prefixCacheTokens), tokensOf: (id: string) => this.active.get(id)!.tokenIds } : null;
-    this.scheduler = new Scheduler(this.config, this.kv, prefix);
+    // Prompt and generated tokens on different numeric paths: each token is always computed on its own (scheduler.ts).
+    const separatePromptPath = options.cpuInt8MatMul === 'prompt';
+    const prefix = this.config.prefixCacheTokens > 0 ? { cache: new PrefixCache(this.config.prefixCacheTokens, separatePromptPath), tokensOf: (id: string) => this.active.get(id)!.tokenIds } : null;
+    this.scheduler = new Scheduler({ ...this.config, separatePromptPath }, this.kv, prefix);
     this.ready = this.load();
     this.ready.catch(() => {}); // observed through state/snapshot too
   }
@@ -191,7 +195,7 @@ export class HearthEngine implements LoadedEngine {
             device: this.options.device ?? 'auto',
             cpuThreads: this.options.cpuThreads ?? 0,
             allowSpinning: this.options.allowSpinning ?? false,
-            cpuInt8MatMul: this.options.cpuInt8MatMul ?? false,
+            cpuInt8MatMul: this.options.cpuInt8MatMul ?? 'off',
             enableProfiling: this.options.enableProfiling ?? false,
           },
         },
@@ -201,11 +205,12 @@ export class HearthEngine implements LoadedEngine {
       // The device cache is one tensor per layer at one stride: no regions (see kvCache.ts).
       if (this.device.kvResidency === 'device') this.kv.keepOneStride();
       if (this.state === 'stopping') return; // shut down while loading: shutdown() closes the runner
-      // Warm-up: the first run allocates; do it before the first client waits on it. Row 0 is
-      // scratch until a request owns it (owners overwrite every position they read).
+      // Warm-up: the first run allocates; do it before the first client waits on it (each session
+      // once). Row 0 is scratch until a request owns it (owners overwrite every position they read).
+      const warmup = { requestId: '__warmup', inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false };
       await this.runner.step({
         type: 'step', stepId: 0, cacheOps: [], numCacheRows: 0, rowPlacements: [], samplerInits: [], releasedIds: [], decode: null,
-        prefills: [{ firstRow: 0, runs: [{ requestId: '__warmup', inputIds: [this.manifest.tokenizer.bosTokenId ?? 0], startPosition: 0, sample: false }] }],
+        prefills: [false, ...(this.device.int8MatMul === 'prompt' ? [true] : [])].map((promptPath) => ({ firstRow: 0, promptPath, runs: [warmup] })),
       });
       if ((this.state as EngineSnapshot['state']) === 'stopping') return;
       this.state = 'ready';
@@ -514,8 +519,9 @@ export class HearthEngine implements LoadedEngine {
     for (const id of plan.admittedIds) {
       const active = this.active.get(id)!;
       active.admittedAtMs ??= now;
-      active.cachedPromptTokens = Math.min(hits.get(id) ?? 0, active.request.promptTokenIds.length);
       if (active.phase === 'queued') {
+        // The prompt's reuse as the client sees it (a readmission after preemption reloads its own tokens).
+        active.cachedPromptTokens = Math.min(hits.get(id) ?? 0, active.request.promptTokenIds.length);
         active.phase = 'admitted';
         samplerInits.push({
           requestId: id,
@@ -541,6 +547,7 @@ export class HearthEngine implements LoadedEngine {
     };
     const prefills = plan.prefillGroups.map((group) => ({
       firstRow: group.firstRow,
+      promptPath: group.promptPath,
       runs: group.runs.map((run: PlannedRun) => ({
         requestId: run.requestId,
         inputIds: this.active.get(run.requestId)!.tokenIds.slice(run.startToken, run.startToken + run.numTokens),

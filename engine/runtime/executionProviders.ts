@@ -62,6 +62,7 @@ export function autoCandidates(platform: NodeJS.Platform, backends: Set<string>)
 export interface CpuModel {
   bytes: Uint8Array;
   attention: DeviceReport['attention'];
+  /** The graph's layer matmuls are int8 (int8MatMul.ts). */
   int8MatMul: boolean;
 }
 
@@ -87,9 +88,9 @@ export interface SessionOutputs {
   webgpuProblem?: string | null;
 }
 
-export async function createSession(modelPath: string, settings: SessionSettings, log: (line: string) => void, outputs: SessionOutputs = {}): Promise<CreatedSession> {
+function sessionOptions(settings: SessionSettings) {
   const intraOpThreads = settings.cpuThreads > 0 ? settings.cpuThreads : physicalCoreCount();
-  const base = {
+  return {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: intraOpThreads,
@@ -109,6 +110,21 @@ export async function createSession(modelPath: string, settings: SessionSettings
       },
     },
   } satisfies ort.InferenceSession.SessionOptions;
+}
+
+/** A CPU session over a graph in memory whose external data lies beside modelPath. */
+export function createCpuSession(bytes: Uint8Array, modelPath: string, settings: SessionSettings): Promise<ort.InferenceSession> {
+  const base = sessionOptions(settings);
+  return ort.InferenceSession.create(bytes, {
+    ...base,
+    executionProviders: ['cpu'],
+    extra: { session: { ...base.extra.session, model_external_initializers_file_folder_path: dirname(modelPath) } },
+  });
+}
+
+export async function createSession(modelPath: string, settings: SessionSettings, log: (line: string) => void, outputs: SessionOutputs = {}): Promise<CreatedSession> {
+  const base = sessionOptions(settings);
+  const intraOpThreads = base.intraOpNumThreads;
   const backends = supportedBackends();
   const fallbackNotes: string[] = [];
   let adapter: GpuAdapterInfo | null = null;
@@ -149,7 +165,7 @@ export async function createSession(modelPath: string, settings: SessionSettings
       const session = await ort.InferenceSession.create(half ? outputs.webgpuHalfModelPath! : modelPath, { ...options, executionProviders: [name, 'cpu'] });
       const device: DeviceReport = {
         executionProvider: name, requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes,
-        adapter: name === 'webgpu' ? adapter : null, precision: half ? 'fp16' : 'fp32', attention: 'group-query', int8MatMul: false,
+        adapter: name === 'webgpu' ? adapter : null, precision: half ? 'fp16' : 'fp32', attention: 'group-query', int8MatMul: 'off',
       };
       if (half) log('precision: fp16 activations and KV cache (half-precision graph, adapter has shader-f16)');
       log(`execution provider: ${name} (requested ${settings.device})`);
@@ -161,20 +177,14 @@ export async function createSession(modelPath: string, settings: SessionSettings
     }
   }
   const cpuModel = outputs.cpuModel?.() ?? null;
-  const session = cpuModel
-    ? await ort.InferenceSession.create(cpuModel.bytes, {
-      ...base,
-      executionProviders: ['cpu'],
-      extra: { session: { ...base.extra.session, model_external_initializers_file_folder_path: dirname(modelPath) } },
-    })
-    : await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
+  const session = cpuModel ? await createCpuSession(cpuModel.bytes, modelPath, settings) : await ort.InferenceSession.create(modelPath, { ...base, executionProviders: ['cpu'] });
   log(`execution provider: cpu, ${intraOpThreads} intra-op threads, spinning ${settings.allowSpinning ? 'on' : 'off'}${cpuModel?.attention === 'cache-in-place' ? ', attention reads the KV cache in place' : ''}${cpuModel?.int8MatMul ? ', int8 matmuls' : ''}${fallbackNotes.length ? ` (${fallbackNotes.join(' ')})` : ''}`);
   return {
     session,
     device: {
       executionProvider: 'cpu', requested: settings.device, intraOpThreads, allowSpinning: settings.allowSpinning, fallbackNotes, adapter: null, precision: 'fp32',
       attention: cpuModel?.attention ?? 'group-query',
-      int8MatMul: cpuModel?.int8MatMul ?? false,
+      int8MatMul: cpuModel?.int8MatMul ? 'all' : 'off',
     },
   };
 }

@@ -93,18 +93,19 @@ export class HostKvCache {
    * tokens of each row (0 = a padding row, nothing stored). Rows that all start empty (first
    * prompt chunks) read no past: one session.run wherever they lie. Otherwise one session.run per
    * span of rows contiguous at one stride (viewSpans): the short block's rows as one view, each
-   * long row's region as its own, so short rows never pay for a long row's stride.
+   * long row's region as its own, so short rows never pay for a long row's stride. `session`: the
+   * prompt session for prompt-path runs with int8 prefill (runnerWorker.ts), else the cache's own.
    */
-  async run(firstRow: number, run: RowsRun, numTokens: number[]): Promise<RunOutput> {
+  async run(firstRow: number, run: RowsRun, numTokens: number[], session: ort.InferenceSession = this.session): Promise<RunOutput> {
     const numRows = run.inputIds.length;
     const placements = Array.from({ length: numRows }, (_, row) => this.placementOf(firstRow + row));
-    if (run.startPositions.every((position) => position === 0)) return this.runSpan(placements, run, numTokens, true);
+    if (run.startPositions.every((position) => position === 0)) return this.runSpan(placements, run, numTokens, true, session);
     const spans = viewSpans(placements, numTokens);
-    if (spans.length === 1 && spans[0]!.start === 0 && spans[0]!.end === numRows) return this.runSpan(placements, run, numTokens, false);
+    if (spans.length === 1 && spans[0]!.start === 0 && spans[0]!.end === numRows) return this.runSpan(placements, run, numTokens, false, session);
     const parts: Array<{ start: number; output: RunOutput }> = [];
     for (const { start, end } of spans) {
       const part: RowsRun = { inputIds: run.inputIds.slice(start, end), startPositions: run.startPositions.slice(start, end) };
-      parts.push({ start, output: await this.runSpan(placements.slice(start, end), part, numTokens.slice(start, end), false) });
+      parts.push({ start, output: await this.runSpan(placements.slice(start, end), part, numTokens.slice(start, end), false, session) });
     }
     // Padding rows outside every span ran nowhere: their logits stay 0 (never sampled).
     const logitsWidth = parts[0]!.output.logitsWidth;
@@ -118,7 +119,7 @@ export class HostKvCache {
    * view of them: ORT reads inputs in place), or, with `pastEmpty`, anywhere (P = 0: nothing
    * cached to read, and attention is spared the stride's worth of masked positions).
    */
-  private async runSpan(placements: Placement[], run: RowsRun, numTokens: number[], pastEmpty: boolean): Promise<RunOutput> {
+  private async runSpan(placements: Placement[], run: RowsRun, numTokens: number[], pastEmpty: boolean, session: ort.InferenceSession): Promise<RunOutput> {
     const { graph } = this;
     const { numKvHeads, headDim } = graph;
     const numRows = run.inputIds.length;
@@ -135,7 +136,7 @@ export class HostKvCache {
     const fetches = [graph.outputs.logits, ...this.names.newKey.flatMap((key, layer) => [key, this.names.newValue[layer]!])];
     this.meter.fed(feeds);
     const started = performance.now();
-    const outputs = await this.session.run(feeds, fetches);
+    const outputs = await session.run(feeds, fetches);
     const runMs = performance.now() - started;
     this.meter.returned(Object.values(outputs));
     const scatterStarted = performance.now();

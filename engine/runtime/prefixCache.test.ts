@@ -42,3 +42,23 @@ test('eviction is least-recently-used (a match counts as use) and bounded by cap
   assert.equal(cache.insert(seq(5000, 301)), null, 'larger than the whole cache');
   assert.equal(cache.stats().usedTokens, 250, 'and nothing was evicted for it');
 });
+
+test('with separate prompt and generated paths a token is shared only where both requests computed it on the same path', () => {
+  const separate = new PrefixCache(10_000, true);
+  const plain = new PrefixCache(10_000);
+  // Turn 1: a 60-token prompt and 40 generated tokens, cached as one entry.
+  const turn1 = seq(0, 100);
+  const entry = separate.insert(turn1, 60)!;
+  plain.insert(turn1, 60);
+  const turn2 = [...turn1, ...seq(500, 20)];
+  assert.deepEqual(separate.longestMatch(turn2, 119, 120), { entryId: entry.entryId, numTokens: 60 }, 'the next turn re-prefills the answer: its tokens are prompt tokens now');
+  assert.equal(plain.longestMatch(turn2, 119, 120)?.numTokens, 100, 'one path: the whole entry is reused');
+  assert.deepEqual(separate.longestMatch(seq(0, 101), 100, 60), { entryId: entry.entryId, numTokens: 100 }, 'a preempted request (same prompt) reuses its generated tokens too');
+  assert.equal(separate.longestMatch(seq(0, 50), 49, 50)?.numTokens, 49, 'a shorter prompt inside the entry\'s prompt');
+  // Turn 2 leaves: its entry does not make turn 1's redundant (their tokens 60..99 differ in path).
+  const second = separate.insert(turn2, 120)!;
+  assert.deepEqual(second.droppedIds, []);
+  assert.equal(separate.stats().entries, 2);
+  assert.deepEqual(separate.longestMatch(seq(0, 101), 100, 60), { entryId: entry.entryId, numTokens: 100 }, 'turn 1 still serves its own recompute');
+  assert.equal(separate.insert(seq(0, 80), 80), null, 'turn 2 holds these 80 prompt tokens');
+});

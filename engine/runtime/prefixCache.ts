@@ -9,6 +9,11 @@
 //
 // Bounded by capacityTokens, evicted least-recently-used. An entry that is a prefix of a newer
 // one is dropped (the newer one serves every request the old one could).
+//
+// With separatePromptPath (scheduler.ts) a token's K/V also depends on whether it was a prompt
+// token or a generated one of its request, so a token is shared only where both requests put it
+// on the same side: up to the shorter prompt when the prompt lengths differ (the next turn of a
+// chat re-prefills the last answer), all of it when they match (a preempted request's own entry).
 
 /** Shorter shared prefixes are not worth it: a loaded row's prefill runs alone, not batched with other first chunks. */
 export const MIN_PREFIX_REUSE_TOKENS = 32;
@@ -28,6 +33,8 @@ export interface PrefixInsert {
 interface Entry {
   entryId: number;
   tokens: Int32Array;
+  /** How many of `tokens` were its request's prompt. */
+  numPromptTokens: number;
   lastUsed: number;
 }
 
@@ -43,21 +50,25 @@ export class PrefixCache {
   private clock = 0;
   private usedTokens = 0;
 
-  constructor(readonly capacityTokens: number) {}
+  constructor(
+    readonly capacityTokens: number,
+    private readonly separatePromptPath = false,
+  ) {}
 
   stats(): PrefixCacheStats {
     return { entries: this.entries.size, usedTokens: this.usedTokens, capacityTokens: this.capacityTokens };
   }
 
   /**
-   * The entry sharing the longest prefix with `tokens`, capped at `maxTokens` (a prompt keeps at
-   * least its last token to prefill, for logits); null below MIN_PREFIX_REUSE_TOKENS. Marks it used.
+   * The entry sharing the longest prefix with `tokens` (the first `numPromptTokens` of them its
+   * prompt), capped at `maxTokens` (a prompt keeps at least its last token to prefill, for
+   * logits); null below MIN_PREFIX_REUSE_TOKENS. Marks it used.
    */
-  longestMatch(tokens: readonly number[], maxTokens: number): PrefixMatch | null {
+  longestMatch(tokens: readonly number[], maxTokens: number, numPromptTokens = tokens.length): PrefixMatch | null {
     let best: Entry | null = null;
     let bestLength = 0;
     for (const entry of this.entries.values()) {
-      const length = commonPrefixLength(entry.tokens, tokens, maxTokens);
+      const length = this.sharedLength(entry, tokens, numPromptTokens, maxTokens);
       if (length > bestLength) {
         best = entry;
         bestLength = length;
@@ -69,15 +80,15 @@ export class PrefixCache {
   }
 
   /**
-   * Keep the K/V of `tokens` as a new entry, or return null when it is not worth keeping: too
+   * Keep the K/V of `tokens` (the first `numPromptTokens` of them its request's prompt) as a new entry, or return null when it is not worth keeping: too
    * short, larger than the whole cache, or already held by an entry that starts with it.
    */
-  insert(tokens: readonly number[]): PrefixInsert | null {
+  insert(tokens: readonly number[], numPromptTokens = tokens.length): PrefixInsert | null {
     const numTokens = tokens.length;
     if (numTokens < MIN_PREFIX_REUSE_TOKENS || numTokens > this.capacityTokens) return null;
     const droppedIds: number[] = [];
     for (const entry of this.entries.values()) {
-      const common = commonPrefixLength(entry.tokens, tokens, numTokens);
+      const common = this.sharedLength(entry, tokens, numPromptTokens, numTokens);
       if (common === numTokens) {
         entry.lastUsed = ++this.clock; // an entry already holds all of it
         return null;
@@ -91,10 +102,16 @@ export class PrefixCache {
       this.remove(oldest!.entryId);
       droppedIds.push(oldest!.entryId);
     }
-    const entry: Entry = { entryId: this.nextEntryId++, tokens: Int32Array.from(tokens), lastUsed: ++this.clock };
+    const entry: Entry = { entryId: this.nextEntryId++, tokens: Int32Array.from(tokens), numPromptTokens, lastUsed: ++this.clock };
     this.entries.set(entry.entryId, entry);
     this.usedTokens += numTokens;
     return { entryId: entry.entryId, droppedIds };
+  }
+
+  /** Leading tokens whose K/V `entry` holds as `tokens` would have them (same ids, and with separatePromptPath the same path). */
+  private sharedLength(entry: Entry, tokens: readonly number[], numPromptTokens: number, maxTokens: number): number {
+    const samePaths = !this.separatePromptPath || entry.numPromptTokens === numPromptTokens;
+    return commonPrefixLength(entry.tokens, tokens, samePaths ? maxTokens : Math.min(maxTokens, entry.numPromptTokens, numPromptTokens));
   }
 
   private remove(entryId: number): void {

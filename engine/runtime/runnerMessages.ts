@@ -1,5 +1,5 @@
 // Typed messages between the engine (main thread) and the runner worker. Both sides import this.
-import type { GpuAdapterInfo, KvResidency } from '../common/accelerator.js';
+import type { GpuAdapterInfo, Int8MatMulMode, KvResidency } from '../common/accelerator.js';
 import type { ConstraintSpec, SamplingParams, SerializedError } from '../common/engineApi.js';
 import type { GraphContract } from '../common/manifest.js';
 import type { DeviceChoice } from '../common/servingConfig.js';
@@ -12,8 +12,8 @@ export interface SessionSettings {
   cpuThreads: number;
   /** ORT `session.intra_op.allow_spinning`: spinning threads cut latency but steal idle cores. */
   allowSpinning: boolean;
-  /** int8 matmuls on the CPU provider for int4 packages (int8MatMul.ts, `--cpu-int8-matmul`). */
-  cpuInt8MatMul: boolean;
+  /** int8 matmuls on the CPU provider for int4 packages (int8MatMul.ts, `--cpu-int8-matmul` / `--cpu-int8-prefill`). */
+  cpuInt8MatMul: Int8MatMulMode;
   enableProfiling: boolean;
 }
 
@@ -34,8 +34,8 @@ export interface DeviceReport {
    * variant that reads the KV cache in place (cacheAttention.ts).
    */
   attention: 'group-query' | 'cache-in-place';
-  /** Whether the CPU provider runs the layers' matmuls in int8 (int8MatMul.ts). */
-  int8MatMul: boolean;
+  /** Which tokens the CPU provider runs through int8 layer matmuls (int8MatMul.ts). */
+  int8MatMul: Int8MatMulMode;
 }
 
 /** What the runner reports once loaded. */
@@ -91,6 +91,8 @@ export interface PrefillRun {
 /** One session.run over rows firstRow.. (several rows only for first chunks, all past-free). */
 export interface PrefillBatch {
   firstRow: number;
+  /** The runs feed prompt tokens (int8MatMul 'prompt' runs them on the prompt session). */
+  promptPath: boolean;
   runs: PrefillRun[];
 }
 

@@ -1,6 +1,8 @@
 // The model runner's worker thread: owns the ONNX session and the KV cache. ORT's `run` blocks
 // its thread for the whole step, so it lives here and the main thread stays free for HTTP.
-// Per step: apply cache ops → decode run (rows 0..n-1) → prefill runs → sample. Where the cache
+// Per step: apply cache ops → decode run (rows 0..n-1) → prefill runs → sample. With int8 matmuls
+// for prompts (`--cpu-int8-prefill`) a second CPU session runs the prompt-path prefill runs over the
+// same host cache; decode and recomputed generated tokens stay on the int4 session. Where the cache
 // lives is the store's business: host memory (HostKvCache: zero-copy views in, new K/V scattered
 // back) or the GPU device (DeviceKvCache: present_* fed back as past_*, nothing copied).
 import { readFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { performance } from 'node:perf_hooks';
 import { inPlaceAttentionVariant, webGpuProblem } from './cacheAttention.js';
-import { createSession, type CpuModel } from './executionProviders.js';
+import { createCpuSession, createSession, type CpuModel } from './executionProviders.js';
 import { loadInt8MatMulVariant } from './int8MatMul.js';
 import { DeviceKvCache, deviceOutputLocations, deviceResidencyProblem } from './deviceKvCache.js';
 import { HostKvCache } from './hostKvCache.js';
@@ -27,6 +29,8 @@ const log = (line: string) => post({ type: 'log', line });
 
 interface Runner {
   session: ort.InferenceSession;
+  /** Runs prompt-path prefills when int8MatMul is 'prompt' (null: `session` runs everything). */
+  promptSession: ort.InferenceSession | null;
   kv: HostKvCache | DeviceKvCache;
   meter: TransferMeter;
   samplers: Map<string, SamplerState>;
@@ -42,36 +46,73 @@ let runner: Runner | null = null;
 const phases: KvStorePhases & { sampleMs: number } = { cacheOpsMs: 0, scatterMs: 0, sampleMs: 0 };
 
 /**
- * The CPU provider's graph. The host cache feeds past_* and fetches new_* only, so attention can
+ * The CPU provider's graphs. The host cache feeds past_* and fetches new_* only, so attention can
  * read the cache in place (HEARTH_CPU_ATTENTION=group-query keeps the package's attention, for A/B
- * benchmarks); with `cpuInt8MatMul` the layers' int4 matmuls run in int8 (int8MatMul.ts).
+ * benchmarks); int8MatMul 'all' runs the layers' int4 matmuls in int8 (int8MatMul.ts), 'prompt'
+ * keeps this graph int4 and builds the int8 one for the prompt session (`int8`).
  */
-function cpuModel(message: InitMessage, modelBytes: Uint8Array): CpuModel | null {
-  const inPlace = process.env.HEARTH_CPU_ATTENTION === 'group-query' ? null : inPlaceAttentionVariant(modelBytes, message.graph);
-  const attention = inPlace ? 'cache-in-place' : 'group-query';
-  if (message.session.cpuInt8MatMul) {
-    const started = performance.now();
-    const int8 = loadInt8MatMulVariant(inPlace ?? modelBytes, dirname(message.modelDataPath), basename(message.modelDataPath), message.vocabSize, log);
-    if (int8) {
-      const how = int8.from === 'cache' ? 'mapped from the package folder\'s cache' : int8.from === 'expanded' ? 'expanded and cached in the package folder' : `expanded into memory: ${int8.note}`;
-      log(`int8 matmuls: ${int8.matrices} matrices, ${(int8.int8Bytes / 2 ** 20).toFixed(0)} MiB of int8, ${how} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
-      return { bytes: int8.model, attention, int8MatMul: true };
-    }
-    log('int8 matmuls: this package has no int4 matmuls to expand (fp32 or fp16 weights); running as stored');
+class CpuGraphs {
+  private inPlace: Uint8Array | null | undefined;
+
+  constructor(
+    private readonly message: InitMessage,
+    private readonly modelBytes: Uint8Array,
+  ) {}
+
+  /** The graph with in-place attention, or null where it does not apply. */
+  private attentionVariant(): Uint8Array | null {
+    this.inPlace ??= process.env.HEARTH_CPU_ATTENTION === 'group-query' ? null : inPlaceAttentionVariant(this.modelBytes, this.message.graph);
+    return this.inPlace;
   }
-  return inPlace ? { bytes: inPlace, attention, int8MatMul: false } : null;
+
+  /** The main session's graph (null: the package's graph as stored). */
+  main(): CpuModel | null {
+    const inPlace = this.attentionVariant();
+    const attention = inPlace ? 'cache-in-place' : 'group-query';
+    if (this.message.session.cpuInt8MatMul === 'all') {
+      const int8 = this.int8();
+      if (int8) return { bytes: int8, attention, int8MatMul: true };
+    }
+    return inPlace ? { bytes: inPlace, attention, int8MatMul: false } : null;
+  }
+
+  /** The int8 graph (from the package folder's cache, built there at the first load), or null for a package without int4 matmuls. */
+  int8(): Uint8Array | null {
+    const { message } = this;
+    const started = performance.now();
+    const int8 = loadInt8MatMulVariant(this.attentionVariant() ?? this.modelBytes, dirname(message.modelDataPath), basename(message.modelDataPath), message.vocabSize, log);
+    if (!int8) {
+      log('int8 matmuls: this package has no int4 matmuls to expand (fp32 or fp16 weights); running as stored');
+      return null;
+    }
+    const how = int8.from === 'cache' ? 'mapped from the package folder\'s cache' : int8.from === 'expanded' ? 'expanded and cached in the package folder' : `expanded into memory: ${int8.note}`;
+    const which = message.session.cpuInt8MatMul === 'prompt' ? 'for prompt tokens (generated tokens run int4)' : 'for every token';
+    log(`int8 matmuls ${which}: ${int8.matrices} matrices, ${(int8.int8Bytes / 2 ** 20).toFixed(0)} MiB of int8, ${how} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    return int8.model;
+  }
 }
 
 async function init(message: InitMessage): Promise<void> {
   const { graph } = message;
   const modelBytes = readFileSync(message.modelPath);
-  const { session, device } = await createSession(message.modelPath, message.session, log, {
+  const cpuGraphs = new CpuGraphs(message, modelBytes);
+  const created = await createSession(message.modelPath, message.session, log, {
     webgpuProblem: webGpuProblem(modelBytes),
     // Only for a device cache: these locations assume the device fetch list (see deviceFetches).
     webgpuOutputLocations: message.deviceKvCache && graph.outputs.presentKey ? deviceOutputLocations(graph) : undefined,
     webgpuHalfModelPath: message.deviceKvCache && graph.outputs.presentKey ? message.halfModelPath : undefined,
-    cpuModel: () => cpuModel(message, modelBytes),
+    cpuModel: () => cpuGraphs.main(),
   });
+  const { session } = created;
+  let { device } = created;
+  let promptSession: ort.InferenceSession | null = null;
+  if (message.session.cpuInt8MatMul === 'prompt' && device.executionProvider === 'cpu') {
+    const int8 = cpuGraphs.int8();
+    if (int8) {
+      promptSession = await createCpuSession(int8, message.modelPath, message.session);
+      device = { ...device, int8MatMul: 'prompt' };
+    }
+  }
   const totalMeta = session.inputMetadata.find((meta) => meta.name === graph.inputs.totalSequenceLength);
   const totalSequenceLengthDims = totalMeta && totalMeta.isTensor && totalMeta.shape.length === 1 ? [1] : [];
   const meter = new TransferMeter(device.executionProvider !== 'cpu');
@@ -97,7 +138,7 @@ async function init(message: InitMessage): Promise<void> {
     kv = new HostKvCache(session, graph, message.kvCapacityTokens, totalSequenceLengthDims, meter, phases);
   }
   runner = {
-    session, kv, meter, samplers: new Map(), scratch: new SamplerScratch(),
+    session, promptSession, kv, meter, samplers: new Map(), scratch: new SamplerScratch(),
     grammar: new GrammarRuntime(message.grammar.tokenizerJsonPath, message.vocabSize, message.grammar.stopTokenIds),
     matchers: new Map(),
   };
@@ -111,13 +152,13 @@ async function init(message: InitMessage): Promise<void> {
 /** Test hook: a run that feeds this token id fails, as a device fault would (HEARTH_TEST_FAIL_ON_TOKEN). */
 const failOnToken = process.env.HEARTH_TEST_FAIL_ON_TOKEN ? Number(process.env.HEARTH_TEST_FAIL_ON_TOKEN) : null;
 
-/** One decoder run: the decode batch (rows 0..n-1) or a prefill group (rows firstRow..). */
-function runRows(r: Runner, kind: 'decode' | 'prefill', firstRow: number, inputIds: number[][], startPositions: number[], numTokens: number[]): Promise<RunOutput> {
+/** One decoder run: the decode batch (rows 0..n-1) or a prefill group (rows firstRow..), `promptPath` for prompt tokens. */
+function runRows(r: Runner, kind: 'decode' | 'prefill', promptPath: boolean, firstRow: number, inputIds: number[][], startPositions: number[], numTokens: number[]): Promise<RunOutput> {
   const run = { inputIds, startPositions };
   if (failOnToken !== null && inputIds.some((ids) => ids.includes(failOnToken))) {
     return Promise.reject(new Error(`injected run failure: token ${failOnToken} (HEARTH_TEST_FAIL_ON_TOKEN)`));
   }
-  if (r.kv.residency === 'host') return r.kv.run(firstRow, run, numTokens);
+  if (r.kv.residency === 'host') return r.kv.run(firstRow, run, numTokens, promptPath && r.promptSession ? r.promptSession : undefined);
   return kind === 'decode' ? r.kv.decode(run) : r.kv.prefill(firstRow, run);
 }
 
@@ -177,7 +218,7 @@ async function step(message: StepMessage): Promise<void> {
     const { numRows, inputIds, positions, requestIds } = message.decode;
     const realIds = requestIds.filter((id): id is string => id !== null);
     try {
-      const out = await runRows(r, 'decode', 0, inputIds.map((id) => [id]), positions, requestIds.map((id) => (id === null ? 0 : 1)));
+      const out = await runRows(r, 'decode', false, 0, inputIds.map((id) => [id]), positions, requestIds.map((id) => (id === null ? 0 : 1)));
       runMs += out.runMs;
       for (let row = 0; row < numRows; row++) {
         const id = requestIds[row];
@@ -192,6 +233,7 @@ async function step(message: StepMessage): Promise<void> {
       const out = await runRows(
         r,
         'prefill',
+        batch.promptPath,
         batch.firstRow,
         batch.runs.map((run) => run.inputIds),
         batch.runs.map((run) => run.startPosition),
@@ -223,6 +265,7 @@ async function shutdown(): Promise<void> {
     runner.kv.release();
     await runner.grammar.close();
     await runner.session.release();
+    await runner.promptSession?.release();
     runner = null;
   }
   post({ type: 'closed', profileFile });

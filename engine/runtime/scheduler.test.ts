@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KvCacheManager } from './kvCache.js';
-import { Scheduler, type PlannedRun, type StepPlan } from './scheduler.js';
+import { Scheduler, type PlannedRun, type SchedulerConfig, type StepPlan } from './scheduler.js';
 import { PrefixCache } from './prefixCache.js';
 
 const config = { maxBatchSize: 8, maxBatchTotalTokens: 100_000, maxPrefillTokens: 256 };
@@ -184,9 +184,10 @@ test('first chunks of consecutive rows run as one padded batch; continued chunks
 });
 
 /** A scheduler with a prefix cache over token lists the test owns (appending sampled tokens as the engine does). */
-function withPrefixCache(kvCapacity: number, prefixCapacity = 10_000, schedulerConfig = config) {
+function withPrefixCache(kvCapacity: number, prefixCapacity = 10_000, schedulerConfig: SchedulerConfig = config) {
   const tokens = new Map<string, number[]>();
-  const scheduler = new Scheduler(schedulerConfig, new KvCacheManager(kvCapacity), { cache: new PrefixCache(prefixCapacity), tokensOf: (id) => tokens.get(id)! });
+  const cache = new PrefixCache(prefixCapacity, schedulerConfig.separatePromptPath ?? false);
+  const scheduler = new Scheduler(schedulerConfig, new KvCacheManager(kvCapacity), { cache, tokensOf: (id) => tokens.get(id)! });
   const add = (id: string, prompt: number[]) => {
     tokens.set(id, [...prompt]);
     scheduler.add(id, prompt.length);
@@ -253,4 +254,61 @@ test('prefix cache: a preempted request is saved and readmitted from its own ent
   const after = failing.step();
   assert.ok(!after.cacheOps.some((op) => op.kind === 'save' || op.kind === 'load'), 'nothing saved from a failed run, so nothing to load');
   assert.deepEqual(after.prefixHits, []);
+});
+
+/** Every run of a plan with the tokens it feeds: [id, first, count, promptPath, decode?]. */
+function runsOf(plan: StepPlan): Array<[string, number, number, boolean, boolean]> {
+  const decodeRows = plan.decode?.rows.filter((row): row is PlannedRun => row.requestId !== null) ?? [];
+  return [...plan.prefills.map((run) => [run, false] as const), ...decodeRows.map((run) => [run, true] as const)]
+    .map(([run, decode]) => [run.requestId, run.startToken, run.numTokens, run.promptPath, decode]);
+}
+
+test('separate prompt path: no run mixes prompt and generated tokens, and a prompt token never joins the decode batch', () => {
+  const separate = { ...config, maxPrefillTokens: 64, separatePromptPath: true };
+  // A prompt of 65 tokens leaves one prompt token after its first chunk: it is prefilled, not decoded.
+  const { scheduler, add, step, tokens } = withPrefixCache(4096, 10_000, separate);
+  add('a', range(0, 65));
+  assert.deepEqual(runsOf(step()), [['a', 0, 64, true, false]]);
+  assert.deepEqual(runsOf(step()), [['a', 64, 1, true, false]], 'the last prompt token runs on the prompt path');
+  assert.deepEqual(runsOf(step()), [['a', 65, 1, false, true]], 'generated tokens decode');
+  // The same prompt again: the cache holds all but its last token, which is still a prompt token.
+  for (let i = 0; i < 3; i++) step();
+  scheduler.remove('a');
+  add('again', range(0, 65));
+  assert.deepEqual(runsOf(step()), [['again', 64, 1, true, false]]);
+  // The next turn extends a's prompt and answer: only the prompt part is reused.
+  add('turn2', [...tokens.get('again')!.slice(0, 65), ...range(900, 4), ...range(2000, 10)]);
+  const turn2 = step();
+  assert.deepEqual(turn2.prefixHits.find((hit) => hit.requestId === 'turn2')?.numTokens, 65);
+  // Without the separation the same sequence of steps mixes them (the contrast that makes this test able to fail).
+  const mixed = withPrefixCache(4096, 10_000, { ...config, maxPrefillTokens: 64 });
+  mixed.add('a', range(0, 65));
+  mixed.step();
+  assert.deepEqual(runsOf(mixed.step()), [['a', 64, 1, true, true]], 'one pending prompt token decodes');
+});
+
+test('separate prompt path: a preempted request recomputes its prompt and its generated tokens in separate runs', () => {
+  // No prefix cache: the recompute starts from nothing. 3 rows × 64 = 192 tokens at one stride.
+  const scheduler = new Scheduler({ ...config, separatePromptPath: true }, new KvCacheManager(192, { maxLongRows: 0 }));
+  scheduler.add('old', 50);
+  scheduler.add('mid', 20);
+  scheduler.add('new', 10);
+  const newTokens = new Map([['old', 30], ['mid', 10], ['new', 60]]);
+  const preempted: string[] = [];
+  const recomputeRuns: Array<[number, number, boolean]> = [];
+  const { generated } = drive(scheduler, newTokens, (plan) => {
+    preempted.push(...plan.preemptedIds);
+    for (const run of plan.prefills) {
+      if (run.requestId === 'new' && preempted.includes('new')) recomputeRuns.push([run.startToken, run.numTokens, run.promptPath]);
+      if (run.promptPath) assert.ok(run.startToken + run.numTokens <= (run.requestId === 'old' ? 50 : run.requestId === 'mid' ? 20 : 10), 'a prompt-path run stops at the prompt');
+    }
+    for (const row of plan.decode?.rows ?? []) if (row.requestId) assert.equal((row as PlannedRun).promptPath, false);
+    for (const group of plan.prefillGroups) for (const run of group.runs) assert.equal(run.promptPath, group.promptPath);
+  });
+  assert.equal(preempted[0], 'new');
+  assert.equal(recomputeRuns[0]?.join(), '0,10,true', 'the prompt first, alone');
+  assert.equal(recomputeRuns[1]?.[0], 10);
+  assert.equal(recomputeRuns[1]?.[2], false, 'then its generated tokens on their own path');
+  assert.ok(recomputeRuns[1]![1] > 1);
+  for (const [id, count] of newTokens) assert.equal(generated.get(id), count, `${id} still gets all its tokens`);
 });

@@ -4,6 +4,10 @@
 // when running sequences would outgrow it. It never sees a tensor: its output is a StepPlan.
 // With a prefix cache, a request leaving the batch keeps its K/V as an entry and an admitted
 // request starts from the longest cached prefix of its tokens (save/load ops in the plan).
+// With separatePromptPath, a request's prompt tokens and the tokens it generated run on different
+// numeric paths (`hearth serve --cpu-int8-prefill`: int8 matmuls for prompts, int4 for decode). A
+// token's K/V then depends on its path, so every token is always computed on its own: no run mixes
+// the two, a prompt's last token is never put in the decode batch, and prefix reuse matches paths.
 import { KvCacheManager, type CacheOp, type Placement } from './kvCache.js';
 import type { PrefixCache } from './prefixCache.js';
 
@@ -11,6 +15,8 @@ export interface SchedulerConfig {
   maxBatchSize: number;
   maxBatchTotalTokens: number;
   maxPrefillTokens: number;
+  /** Keep prompt tokens and generated tokens in separate runs (header comment). */
+  separatePromptPath?: boolean;
 }
 
 /** What prefix caching needs besides the cache: a request's token ids (prompt + generated so far), a live array read as it grows. */
@@ -28,6 +34,11 @@ export interface PlannedRun {
   numTokens: number;
   /** Logits of the last fed token are sampled (all known tokens are then in the cache). */
   sample: boolean;
+  /**
+   * Whether the run feeds prompt tokens (its first one is); with separatePromptPath all of them
+   * are, or none (a recompute of generated tokens after preemption).
+   */
+  promptPath: boolean;
 }
 
 export interface DecodeBatch {
@@ -39,6 +50,8 @@ export interface DecodeBatch {
 
 export interface PrefillGroup {
   firstRow: number;
+  /** The runs' promptPath (a group of several rows holds first chunks: prompt tokens). */
+  promptPath: boolean;
   /** Rows firstRow, firstRow+1, ... in order. */
   runs: PlannedRun[];
 }
@@ -73,6 +86,7 @@ interface Tracked {
   requestId: string;
   /** Prompt + generated tokens known so far. */
   numTokens: number;
+  numPromptTokens: number;
   /** Tokens whose K/V are in the cache (0 while waiting). */
   numCachedTokens: number;
   /** Admission order, for preemption (latest first). */
@@ -124,7 +138,7 @@ export class Scheduler {
     if (this.requests.has(requestId)) throw new Error(`scheduler: duplicate request id ${requestId} (bug)`);
     if (numPromptTokens < 1) throw new Error(`scheduler: request ${requestId} has an empty prompt (bug: validate first)`);
     const tokens = this.prefix?.tokensOf(requestId) ?? null;
-    this.requests.set(requestId, { requestId, numTokens: numPromptTokens, numCachedTokens: 0, admissionSeq: 0, running: false, tokens });
+    this.requests.set(requestId, { requestId, numTokens: numPromptTokens, numPromptTokens, numCachedTokens: 0, admissionSeq: 0, running: false, tokens });
     this.waiting.push(requestId);
   }
 
@@ -168,10 +182,10 @@ export class Scheduler {
       const tokensAfter = new Map<string, number>();
       for (const id of this.running) {
         const tracked = this.requests.get(id)!;
-        const pending = tracked.numTokens - tracked.numCachedTokens;
+        const pending = this.pendingRunTokens(tracked);
         let numTokens = 0;
-        if (pending === 1) numTokens = 1;
-        else if (pending > 1 && budget > 0) {
+        if (this.decodes(tracked)) numTokens = 1;
+        else if (pending > 0 && budget > 0) {
           numTokens = Math.min(pending, budget);
           budget -= numTokens;
         }
@@ -208,13 +222,13 @@ export class Scheduler {
       admittedIds.push(head.requestId);
       totalTokens += head.numTokens;
       // The last known token is always fed: its logits sample the next one.
-      const hit = this.prefix?.cache.longestMatch(this.tokensOf(head, head.numTokens), head.numTokens - 1) ?? null;
+      const hit = this.prefix?.cache.longestMatch(this.tokensOf(head, head.numTokens), head.numTokens - 1, head.numPromptTokens) ?? null;
       if (hit) {
         head.numCachedTokens = hit.numTokens;
         loads.push({ requestId: head.requestId, ...hit });
         prefixHits.push({ requestId: head.requestId, numTokens: hit.numTokens });
       }
-      const numTokens = Math.min(head.numTokens - head.numCachedTokens, budget);
+      const numTokens = Math.min(this.pendingRunTokens(head), budget);
       budget -= numTokens;
       work.set(head.requestId, numTokens);
       tokensAfter.set(head.requestId, head.numCachedTokens + numTokens);
@@ -236,8 +250,9 @@ export class Scheduler {
         startToken: tracked.numCachedTokens,
         numTokens,
         sample: tracked.numCachedTokens + numTokens === tracked.numTokens,
+        promptPath: tracked.numCachedTokens < tracked.numPromptTokens,
       };
-      if (tracked.numTokens - tracked.numCachedTokens === 1) decodeRuns.push(run);
+      if (this.decodes(tracked)) decodeRuns.push(run);
       else prefills.push(run);
     }
     let decode: DecodeBatch | null = null;
@@ -293,6 +308,19 @@ export class Scheduler {
     for (const { requestId, keepPrefix } of removals) this.remove(requestId, keepPrefix && !failedIds.has(requestId));
   }
 
+  /** One pending token that joins the decode batch (with separatePromptPath: a generated one). */
+  private decodes(tracked: Tracked): boolean {
+    if (tracked.numTokens - tracked.numCachedTokens !== 1) return false;
+    return !this.config.separatePromptPath || tracked.numCachedTokens >= tracked.numPromptTokens;
+  }
+
+  /** Tokens the next run may feed: all pending ones, or with separatePromptPath those up to the prompt's end. */
+  private pendingRunTokens(tracked: Tracked): number {
+    const pending = tracked.numTokens - tracked.numCachedTokens;
+    if (!this.config.separatePromptPath || tracked.numCachedTokens >= tracked.numPromptTokens) return pending;
+    return Math.min(pending, tracked.numPromptTokens - tracked.numCachedTokens);
+  }
+
   /** The first `numTokens` token ids of a request (a sampled token is counted before its owner appends it: never ask for that one). */
   private tokensOf(tracked: Tracked, numTokens: number): readonly number[] {
     const tokens = tracked.tokens!;
@@ -303,7 +331,7 @@ export class Scheduler {
   /** Offer a leaving row's cached K/V to the prefix cache (before its row is freed). */
   private savePrefix(tracked: Tracked): void {
     if (!this.prefix || tracked.numCachedTokens === 0) return;
-    const kept = this.prefix.cache.insert(this.tokensOf(tracked, tracked.numCachedTokens));
+    const kept = this.prefix.cache.insert(this.tokensOf(tracked, tracked.numCachedTokens), tracked.numPromptTokens);
     if (!kept) return;
     for (const id of kept.droppedIds) this.kv.drop(id);
     this.kv.save(tracked.requestId, kept.entryId, tracked.numCachedTokens);
@@ -324,7 +352,7 @@ export class Scheduler {
         run.row === lastRun.row + 1 &&
         (last.runs.length + 1) * Math.max(run.numTokens, ...last.runs.map((r) => r.numTokens)) <= maxPaddedTokens;
       if (joinable) last.runs.push(run);
-      else groups.push({ firstRow: run.row, runs: [run] });
+      else groups.push({ firstRow: run.row, promptPath: run.promptPath, runs: [run] });
     }
     return groups;
   }

@@ -143,7 +143,7 @@ export async function startServedLibrary(options: ServedLibraryOptions = {}): Pr
       const manifest = readManifest(model.packageDir);
       const batching = resolveBatchingConfig(options.engine?.batching, manifest, { freeBytes: freemem() });
       // int8 matmuls apply on the CPU provider only: counting them whatever the device errs high.
-      const int8MatMul = options.engine?.cpuInt8MatMul ?? false;
+      const int8MatMul = options.engine?.cpuInt8MatMul ?? 'off';
       return weightsBytes(manifest.shape, manifest.dtype, int4LayoutOf(manifest), int8MatMul).loadedBytes + batching.kvCacheBytes + batching.prefixCacheBytes;
     },
     load: async (model): Promise<LoadedModel> => {

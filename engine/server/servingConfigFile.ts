@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { batchingConfigSchema } from '../runtime/config.js';
 import { DEVICE_CHOICES, type DeviceChoice, type ServingConfig } from '../common/servingConfig.js';
+import { INT8_MATMUL_MODES, type Int8MatMulMode } from '../common/accelerator.js';
 import { paramPath } from './validation.js';
 
 
@@ -28,7 +29,7 @@ const servingConfigSchema = z
     device: z.enum(DEVICE_CHOICES, { error: `must be one of ${DEVICE_CHOICES.join(', ')}` }),
     cpuThreads: z.number().int().min(0),
     cpuSpinning: z.boolean(),
-    cpuInt8MatMul: z.boolean(),
+    cpuInt8MatMul: z.union([z.boolean(), z.enum(INT8_MATMUL_MODES)], { error: `must be true, false or one of ${INT8_MATMUL_MODES.join(', ')}` }),
     batching: batchingConfigSchema,
     logging: z
       .object({
@@ -51,7 +52,7 @@ export type PartialServingConfig = {
   device?: DeviceChoice;
   cpuThreads?: number;
   cpuSpinning?: boolean;
-  cpuInt8MatMul?: boolean;
+  cpuInt8MatMul?: boolean | Int8MatMulMode;
   batching?: Partial<ServingConfig['batching']>;
   logging?: Partial<ServingConfig['logging']>;
   tuning?: ServingConfig['tuning'];

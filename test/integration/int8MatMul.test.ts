@@ -14,6 +14,7 @@ import { readAt } from '../../engine/convert/halfGraph.js';
 import { onnx } from '../../engine/convert/onnx/proto.js';
 import { dequantizeInt4, quantizeInt4 } from '../../engine/convert/quantize.js';
 import { kvBytesPerToken, loadEngine, type StepStats } from '../../engine/runtime/index.js';
+import { MIN_PREFIX_REUSE_TOKENS } from '../../engine/runtime/prefixCache.js';
 import { inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js';
 import { expandInt4ToInt8, INT8_CACHE_FILES, int8MatMulVariant, loadInt8MatMulVariant } from '../../engine/runtime/int8MatMul.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
@@ -121,9 +122,9 @@ test('fp32 packages have no int4 matmuls: no variant', async () => {
   assert.equal(int8MatMulVariant(bytes, manifest.shape.vocabSize, () => { throw new Error('nothing to read'); }), null);
   // The engine says so and runs the package as stored.
   const lines: string[] = [];
-  const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, log: (line) => lines.push(line) });
+  const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: 'all', log: (line) => lines.push(line) });
   try {
-    assert.equal(engine.snapshot().accelerator!.cpuInt8MatMul, false);
+    assert.equal(engine.snapshot().accelerator!.cpuInt8MatMul, 'off');
     assert.ok(lines.some((line) => line.includes('no int4 matmuls')), lines.join('\n'));
   } finally {
     await engine.shutdown(0);
@@ -182,46 +183,74 @@ test('the expansion is cached in the package folder: mapped by the next load, re
   }
 });
 
-test('the engine with int8 matmuls: batching, chunked prefill, preemption and prefix reuse leave greedy streams unchanged', async () => {
-  const { packageDir, manifest } = await int4PackageCopy('engine');
-  const vocabSize = manifest.shape.vocabSize;
-  const lines: string[] = [];
-  const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, batching: { prefixCacheBytes: 0 }, log: (line) => lines.push(line) });
-  const all = prompts(8, vocabSize);
-  const alone: number[][] = [];
-  const turn2Prompts: number[][] = [];
-  const turn2: number[][] = [];
-  try {
-    const accelerator = engine.snapshot().accelerator!;
-    assert.equal(accelerator.cpuInt8MatMul, true, lines.join('\n'));
-    assert.ok(lines.some((line) => /int8 matmuls: \d+ matrices, \d+ MiB of int8, expanded and cached/.test(line)), lines.join('\n'));
-    for (const prompt of all) alone.push((await collectStream(engine.submit(request(prompt, 30)))).ids);
-    // Without a prefix cache: second turns prefilled cold (prompt + answer + new tokens).
-    // (prompts 2, 3 and 5: 27, 40 and 26 tokens, so prompt + answer passes MIN_PREFIX_REUSE_TOKENS)
-    for (const i of [2, 3, 5]) {
-      turn2Prompts.push([...all[i]!, ...alone[i]!, ...all[1]!.slice(0, 6)]);
-      turn2.push((await collectStream(engine.submit(request(turn2Prompts.at(-1)!, 16)))).ids);
+for (const mode of ['all', 'prompt'] as const) {
+  test(`the engine with int8 matmuls (${mode === 'all' ? 'every token' : 'prompt tokens only'}): batching, chunked prefill, preemption and prefix reuse leave greedy streams unchanged`, async () => {
+    const { packageDir, manifest } = await int4PackageCopy(`engine-${mode}`);
+    const vocabSize = manifest.shape.vocabSize;
+    const lines: string[] = [];
+    const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: mode, batching: { prefixCacheBytes: 0 }, log: (line) => lines.push(line) });
+    const all = prompts(8, vocabSize);
+    const alone: number[][] = [];
+    const turn2Prompts: number[][] = [];
+    const turn2: number[][] = [];
+    const loadLine = mode === 'all' ? 'int8 matmuls for every token' : 'int8 matmuls for prompt tokens \\(generated tokens run int4\\)';
+    try {
+      const accelerator = engine.snapshot().accelerator!;
+      assert.equal(accelerator.cpuInt8MatMul, mode, lines.join('\n'));
+      assert.ok(lines.some((line) => new RegExp(`${loadLine}: \\d+ matrices, \\d+ MiB of int8, expanded and cached`).test(line)), lines.join('\n'));
+      for (const prompt of all) alone.push((await collectStream(engine.submit(request(prompt, 30)))).ids);
+      // Without a prefix cache: second turns prefilled cold (prompt + answer + new tokens).
+      // (prompts 2, 3 and 5: 27, 40 and 26 tokens, so prompt + answer passes MIN_PREFIX_REUSE_TOKENS)
+      for (const i of [2, 3, 5]) {
+        turn2Prompts.push([...all[i]!, ...alone[i]!, ...all[1]!.slice(0, 6)]);
+        turn2.push((await collectStream(engine.submit(request(turn2Prompts.at(-1)!, 16)))).ids);
+      }
+    } finally {
+      await engine.shutdown(0);
     }
-  } finally {
-    await engine.shutdown(0);
+    // Prefill in chunks of 8 next to decoding rows, a cache tight enough to preempt, and a prefix
+    // cache: the answers' K/V (decoded) is reused where the cold run prefilled it ('all': one path),
+    // or only the first turn's prompt is ('prompt': the answer's tokens were generated, on int4).
+    const perToken = kvBytesPerToken(manifest);
+    const tightLines: string[] = [];
+    const tight = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: mode, batching: { maxPrefillTokens: 8, kvCacheBytes: 192 * perToken, prefixCacheBytes: 512 * perToken }, log: (line) => tightLines.push(line) });
+    assert.ok(tightLines.some((line) => new RegExp(`${loadLine}: .*mapped from the package folder's cache`).test(line)), tightLines.join('\n'));
+    const steps: StepStats[] = [];
+    tight.onStep((stats) => steps.push(stats));
+    try {
+      const batched = await Promise.all(all.map((prompt) => collectStream(tight.submit(request(prompt, 30)))));
+      assert.deepEqual(batched.map((result) => result.ids), alone, 'batched = alone');
+      assert.ok(steps.some((s) => s.numPreempted > 0), 'the tight cache preempted someone');
+      assert.ok(steps.some((s) => s.numPrefillTokens > 0 && s.numDecodeTokens > 0), 'prefill chunks ran next to decode');
+      const seconds = await Promise.all(turn2Prompts.map((prompt) => collectStream(tight.submit(request(prompt, 16)))));
+      const firstTurns = [2, 3, 5].map((i) => all[i]!.length);
+      if (mode === 'all') assert.ok(seconds.every((result, i) => result.done.cachedPromptTokens > firstTurns[i]!), `every second turn reused its first turn and some of its answer: ${seconds.map((r) => r.done.cachedPromptTokens)}`);
+      else assert.deepEqual(seconds.map((result) => result.done.cachedPromptTokens), firstTurns.map((n) => (n >= MIN_PREFIX_REUSE_TOKENS ? n : 0)), 'a second turn reuses its first turn\'s prompt, not the answer');
+      assert.deepEqual(seconds.map((result) => result.ids), turn2, 'same greedy ids with reuse as without');
+    } finally {
+      await tight.shutdown(0);
+    }
+  });
+}
+
+test('int8 matmuls for prompt tokens only: the first token comes from the int8 prefill, the next ones from int4 decode steps', async () => {
+  const { packageDir, manifest } = await int4PackageCopy('paths');
+  const prompt = prompts(4, manifest.shape.vocabSize)[3]!;
+  const logprobs: Record<string, number[]> = {};
+  for (const mode of ['off', 'all', 'prompt'] as const) {
+    const engine = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: mode });
+    try {
+      const result = await collectStream(engine.submit(request(prompt, 3, { topLogprobs: 0 })));
+      logprobs[mode] = result.tokens.map((token) => token.logprob!.logprob);
+    } finally {
+      await engine.shutdown(0);
+    }
   }
-  // Prefill in chunks of 8 next to decoding rows, a cache tight enough to preempt, and a prefix
-  // cache: the answers' K/V (decoded) is reused where the cold run prefilled it.
-  const perToken = kvBytesPerToken(manifest);
-  const tightLines: string[] = [];
-  const tight = await loadEngine({ packageDir, device: 'cpu', cpuInt8MatMul: true, batching: { maxPrefillTokens: 8, kvCacheBytes: 192 * perToken, prefixCacheBytes: 512 * perToken }, log: (line) => tightLines.push(line) });
-  assert.ok(tightLines.some((line) => /int8 matmuls: .*mapped from the package folder's cache/.test(line)), tightLines.join('\n'));
-  const steps: StepStats[] = [];
-  tight.onStep((stats) => steps.push(stats));
-  try {
-    const batched = await Promise.all(all.map((prompt) => collectStream(tight.submit(request(prompt, 30)))));
-    assert.deepEqual(batched.map((result) => result.ids), alone, 'batched = alone');
-    assert.ok(steps.some((s) => s.numPreempted > 0), 'the tight cache preempted someone');
-    assert.ok(steps.some((s) => s.numPrefillTokens > 0 && s.numDecodeTokens > 0), 'prefill chunks ran next to decode');
-    const seconds = await Promise.all(turn2Prompts.map((prompt) => collectStream(tight.submit(request(prompt, 16)))));
-    assert.ok(seconds.every((result, i) => result.done.cachedPromptTokens > all[[2, 3, 5][i]!]!.length), `every second turn reused its first turn and some of its answer: ${seconds.map((r) => r.done.cachedPromptTokens)}`);
-    assert.deepEqual(seconds.map((result) => result.ids), turn2, 'same greedy ids with reuse as without');
-  } finally {
-    await tight.shutdown(0);
+  const [off, int8, prompt8] = [logprobs.off!, logprobs.all!, logprobs.prompt!];
+  assert.equal(prompt8[0], int8[0], 'the prompt ran on the int8 graph');
+  assert.notEqual(prompt8[0], off[0]);
+  for (const i of [1, 2]) {
+    assert.notEqual(prompt8[i], int8[i], `token ${i} was decoded on the int4 graph, not the int8 one`);
+    assert.notEqual(prompt8[i], off[i], `token ${i} read the int8 prompt's K/V`);
   }
 });

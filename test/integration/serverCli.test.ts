@@ -94,19 +94,29 @@ test('CPU threads sleep between ops unless --cpu-spinning is given (the flag, --
   assert.match(help.output().stdout, /--cpu-spinning/);
 });
 
-test('--cpu-int8-matmul runs an int4 package\'s layers in int8 (the flag, a config file, --help and /info agree)', async () => {
+test('--cpu-int8-matmul / --cpu-int8-prefill run an int4 package\'s layers in int8 (the flags, a config file, --help and /info agree)', async () => {
   // A copy: the int8 cache is written into the package folder.
   const int4 = join(home, 'int4-package');
   cpSync((await ensureFixturePackage({ arch: 'llama', dtype: 'int4' })).packageDir, int4, { recursive: true });
-  const config = join(home, 'int8.json');
-  writeFileSync(config, JSON.stringify({ version: 1, cpuInt8MatMul: true }));
-  for (const [args, int8] of [[[], false], [['--cpu-int8-matmul'], true], [['--config', config], true]] as const) {
+  const config = (value: unknown) => {
+    const file = join(home, `int8-${String(value)}.json`);
+    writeFileSync(file, JSON.stringify({ version: 1, cpuInt8MatMul: value }));
+    return file;
+  };
+  const cases = [
+    [[], 'off'],
+    [['--cpu-int8-matmul'], 'all'],
+    [['--config', config(true)], 'all'],
+    [['--cpu-int8-prefill'], 'prompt'],
+    [['--config', config('prompt')], 'prompt'],
+  ] as const;
+  for (const [args, mode] of cases) {
     const serve = startServe([int4, '--port', '0', '--device', 'cpu', ...args]);
     const [, url] = await serve.waitForOutput(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
     await serve.waitForOutput(/ready — model/);
     const info = (await (await fetch(`${url}/info`)).json()) as any;
-    assert.equal(info.hearth.accelerator.cpuInt8MatMul, int8, `args ${JSON.stringify(args)}`);
-    if (int8) assert.match(serve.output().stderr, /int8 matmuls: \d+ matrices, \d+ MiB of int8/);
+    assert.equal(info.hearth.accelerator.cpuInt8MatMul, mode, `args ${JSON.stringify(args)}`);
+    if (mode !== 'off') assert.match(serve.output().stderr, mode === 'all' ? /int8 matmuls for every token: \d+ matrices, \d+ MiB of int8/ : /int8 matmuls for prompt tokens \(generated tokens run int4\): \d+ matrices/);
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: Array<{ id: string }> };
     const reply = await postJson(`${url}/v1/completions`, { model: models.data[0]!.id, prompt: 'hello', max_tokens: 4, temperature: 0 });
     assert.equal(reply.status, 200, JSON.stringify(reply.json));
@@ -114,9 +124,16 @@ test('--cpu-int8-matmul runs an int4 package\'s layers in int8 (the flag, a conf
     serve.child.kill('SIGTERM');
     assert.equal(await serve.exited, 0, serve.output().stderr);
   }
+  const both = startServe([int4, '--port', '0', '--cpu-int8-matmul', '--cpu-int8-prefill']);
+  assert.equal(await both.exited, 2);
+  assert.match(both.output().stderr, /--cpu-int8-matmul and --cpu-int8-prefill exclude each other/);
+  const bad = startServe([int4, '--port', '0', '--config', config('sometimes')]);
+  assert.notEqual(await bad.exited, 0);
+  assert.match(bad.output().stderr, /'cpuInt8MatMul' must be true, false or one of off, prompt, all/);
   const help = startServe(['--help']);
   await help.exited;
   assert.match(help.output().stdout, /--cpu-int8-matmul/);
+  assert.match(help.output().stdout, /--cpu-int8-prefill/);
 });
 
 test('a port in use is a clear error naming the port', async () => {

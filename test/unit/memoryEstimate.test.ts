@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Int8MatMulMode } from '../../engine/common/accelerator.js';
 import {
   estimateMemory,
   fitVerdict,
@@ -69,21 +70,31 @@ test('int4 counts MatMulNBits packed weights, scales and zero points; a tied emb
   assert.equal(odd.lmHeadBytes, linearWeightBytes(544, 49152, 'int4'));
 });
 
-test('int8 matmuls (hearth serve --cpu-int8-matmul): the layers load as a byte a weight plus a column scale; the package and the rest are unchanged', () => {
+test('int8 matmuls (hearth serve --cpu-int8-matmul / --cpu-int8-prefill): the layers load as a byte a weight plus a column scale; the package and the rest are unchanged', () => {
   const shape = modelShapeFromHfConfig(smolConfig);
   const int4 = weightsBytes(shape, 'int4');
-  const int8 = weightsBytes(shape, 'int4', undefined, true);
+  const int8 = weightsBytes(shape, 'int4', undefined, 'all');
   assert.equal(int8.storedBytes, int4.storedBytes, 'what is on disk does not change');
   const perLayer = [[576, 576 + 2 * 192], [576, 576], [576, 2 * 1536], [1536, 576]].reduce((sum, [k, n]) => sum + k! * n! + 4 * n!, 0);
   const layerLoaded = (tensors: ReturnType<typeof packageTensors>) => tensors.filter((t) => t.part === 'layers').reduce((sum, t) => sum + t.loadedBytes, 0);
   const norms = 30 * 2 * 576 * 4;
-  assert.equal(layerLoaded(packageTensors(shape, 'int4', undefined, true)), 30 * perLayer + norms);
-  assert.equal(int8.loadedBytes - int4.loadedBytes, layerLoaded(packageTensors(shape, 'int4', undefined, true)) - layerLoaded(packageTensors(shape, 'int4')), 'only the layers change');
+  assert.equal(layerLoaded(packageTensors(shape, 'int4', undefined, 'all')), 30 * perLayer + norms);
+  assert.equal(int8.loadedBytes - int4.loadedBytes, layerLoaded(packageTensors(shape, 'int4', undefined, 'all')) - layerLoaded(packageTensors(shape, 'int4')), 'only the layers change');
   assert.ok(int8.loadedBytes > int4.loadedBytes);
   // fp32 and fp16 packages have no int4 matmuls: nothing changes.
-  assert.deepEqual(weightsBytes(shape, 'fp16', undefined, true), weightsBytes(shape, 'fp16'));
-  const estimate = (int8MatMul: boolean) => estimateMemory({ shape, dtype: 'int4', contextTokens: 1024, numSequences: 2, int8MatMul }).totalBytes;
-  assert.equal(estimate(true) - estimate(false), int8.loadedBytes - int4.loadedBytes);
+  assert.deepEqual(weightsBytes(shape, 'fp16', undefined, 'all'), weightsBytes(shape, 'fp16'));
+  const estimate = (int8MatMul: Int8MatMulMode) => estimateMemory({ shape, dtype: 'int4', contextTokens: 1024, numSequences: 2, int8MatMul }).totalBytes;
+  assert.equal(estimate('all') - estimate('off'), int8.loadedBytes - int4.loadedBytes);
+  // Prompt tokens only (--cpu-int8-prefill): the int4 layers stay loaded beside the int8 copy, and
+  // the prompt session packs its own lm_head (a tied model's: from the int4 embedding).
+  const prompt = weightsBytes(shape, 'int4', undefined, 'prompt');
+  assert.equal(prompt.storedBytes, int4.storedBytes);
+  const lmHeadLoaded = (tensors: ReturnType<typeof packageTensors>) => tensors.filter((t) => t.part === 'lmHead').reduce((sum, t) => sum + t.loadedBytes, 0);
+  assert.ok(lmHeadLoaded(packageTensors(shape, 'int4')) > 0);
+  assert.equal(prompt.loadedBytes - int4.loadedBytes, 30 * perLayer + lmHeadLoaded(packageTensors(shape, 'int4')));
+  const untied = { ...shape, tiedEmbeddings: false };
+  assert.equal(lmHeadLoaded(packageTensors(untied, 'int4', undefined, 'prompt')), 2 * lmHeadLoaded(packageTensors(untied, 'int4')));
+  assert.equal(estimate('prompt') - estimate('off'), prompt.loadedBytes - int4.loadedBytes);
 });
 
 test('KV cache scales with context × sequences', () => {

@@ -30,6 +30,9 @@ Options:
                       the first load into an int8 copy in the package folder; activations quantized
                       per token). Prefill about twice as fast, one stream 10-28 % slower, a little
                       more rounding (docs/benchmarks.md). Off by default.
+  --cpu-int8-prefill  The same int8 matmuls for prompt tokens only: generated tokens keep int4, so
+                      prefill is about twice as fast and decode as fast as without it; both weight
+                      copies are loaded (RAM: + the int8 copy). Not with --cpu-int8-matmul.
   --cors-origin URL   Allow browser requests from this origin (repeatable; '*' for any); requests
                       from other web pages get 403
   --allowed-hosts A,B Host names to answer to besides localhost, 127.0.0.1, [::1] and --host
@@ -64,6 +67,7 @@ export async function run(argv: string[]): Promise<number> {
       'cpu-threads': { type: 'string' },
       'cpu-spinning': { type: 'boolean' },
       'cpu-int8-matmul': { type: 'boolean' },
+      'cpu-int8-prefill': { type: 'boolean' },
       'cors-origin': { type: 'string', multiple: true },
       'allowed-hosts': { type: 'string' },
       vertex: { type: 'boolean' },
@@ -119,7 +123,9 @@ export async function run(argv: string[]): Promise<number> {
   const apiKey = values['api-key'] ?? file.server?.apiKey ?? process.env.HEARTH_API_KEY ?? null;
   const cpuThreads = intInRange('cpu-threads', values['cpu-threads'], 0, 1024) ?? file.cpuThreads;
   const allowSpinning = values['cpu-spinning'] ?? file.cpuSpinning ?? false;
-  const cpuInt8MatMul = values['cpu-int8-matmul'] ?? file.cpuInt8MatMul ?? false;
+  if (values['cpu-int8-matmul'] && values['cpu-int8-prefill']) throw new CliError('--cpu-int8-matmul and --cpu-int8-prefill exclude each other: the first runs every token in int8, the second prompt tokens only.', 2);
+  const fileInt8 = file.cpuInt8MatMul === true ? 'all' : file.cpuInt8MatMul === false ? 'off' : file.cpuInt8MatMul;
+  const cpuInt8MatMul = values['cpu-int8-prefill'] ? 'prompt' : values['cpu-int8-matmul'] ? 'all' : (fileInt8 ?? 'off');
   const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 
