@@ -9,7 +9,7 @@
 //
 // The playground talks to the served OpenAI API through `/api/proxy/v1/*` (same origin, the
 // admin token instead of the API key), so the UI needs neither CORS nor the API key.
-import type { AcceleratorSnapshot } from './accelerator.js';
+import type { AcceleratorSnapshot, Int8MatMulMode } from './accelerator.js';
 import type { DeviceChoice, ServingConfig } from './servingConfig.js';
 import type { ModelDtype, ModelManifest } from './manifest.js';
 import type { LatencyByDay, RequestLogEntry, RequestLogFilter } from './requestLog.js';
@@ -193,6 +193,8 @@ export interface ServeSettings {
   contentLogging: boolean;
   /** Serve Vertex AI's /predict as well. */
   vertex?: boolean;
+  /** int4 models on the CPU: int8 layer matmuls for prompt tokens or every token (`--cpu-int8-prefill` / `--cpu-int8-matmul`); default 'off'. */
+  cpuInt8MatMul?: Int8MatMulMode;
   /**
    * Serve the whole library instead of `model` (`hearth serve --library`): every ready model at
    * this port, loaded on demand by the name a request gives, within these limits.

@@ -8,6 +8,7 @@ import { DEFAULT_MAX_BATCH_SIZE } from '../common/batching.js';
 import { MODEL_DTYPES } from '../common/manifest.js';
 import { DEVICE_CHOICES, DEFAULT_SERVE_PORT } from '../common/servingConfig.js';
 import type { ServingConfig } from '../common/servingConfig.js';
+import { INT8_MATMUL_MODES } from '../common/accelerator.js';
 
 const wholeNumber = (name: string, min: number, max: number) =>
   z.number({ error: `'${name}' must be a whole number from ${min} to ${max}` }).int(`'${name}' must be a whole number from ${min} to ${max}`).min(min, `'${name}' must be a whole number from ${min} to ${max}`).max(max, `'${name}' must be a whole number from ${min} to ${max}`);
@@ -44,6 +45,7 @@ export const serveSettingsSchema = z.object({
   kvCacheBytes: wholeNumber('kvCacheBytes', 0, Number.MAX_SAFE_INTEGER).default(0),
   contentLogging: z.boolean().default(true),
   vertex: z.boolean().default(false),
+  cpuInt8MatMul: oneOf('cpuInt8MatMul', INT8_MATMUL_MODES).default('off'),
   library: serveLibrarySchema.optional(),
 }).superRefine((settings, context) => {
   if (!settings.library && settings.model === '') context.addIssue({ code: 'custom', path: ['model'], message: PICK_MODEL });

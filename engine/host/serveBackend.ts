@@ -39,7 +39,7 @@ export function realServeBackend(options: ServeBackendOptions): ServeBackend {
       try {
         served = await startServedModel({
           packageDir,
-          engine: { device: settings.device, batching: batchingFromSettings(settings), servedName: settings.servedName },
+          engine: { device: settings.device, cpuInt8MatMul: settings.cpuInt8MatMul, batching: batchingFromSettings(settings), servedName: settings.servedName },
           server: { ...serverOptions(settings, options), servedName: settings.servedName },
           mark: { env: options.env ?? process.env },
           log,
@@ -93,7 +93,7 @@ async function startLibrary(settings: ServeSettings, options: ServeBackendOption
   try {
     served = await startServedLibrary({
       env: options.env ?? process.env,
-      engine: { device: settings.device, batching: batchingFromSettings(settings) },
+      engine: { device: settings.device, cpuInt8MatMul: settings.cpuInt8MatMul, batching: batchingFromSettings(settings) },
       server: serverOptions(settings, options),
       maxLoadedModels: library.maxLoadedModels,
       memoryBudgetBytes: library.memoryBudgetBytes > 0 ? library.memoryBudgetBytes : undefined,

@@ -23,6 +23,7 @@ test('rejects bad settings with a message naming the field', () => {
     [{ model: 'm', maxBatchSize: 0 }, /'maxBatchSize'/],
     [{ model: 'm', dtype: 'bf16' }, /'dtype' must be one of/],
     [{ model: 'm', corsOrigins: 'x' }, /'corsOrigins'/],
+    [{ model: 'm', cpuInt8MatMul: true }, /'cpuInt8MatMul' must be one of off, prompt, all/],
   ];
   for (const [input, message] of cases) {
     assert.throws(() => validateServeSettings(input), (error: unknown) => error instanceof ApiError && error.status === 400 && message.test(error.message));
@@ -42,4 +43,7 @@ test('maps the Serve view settings into batching and the serving config', () => 
   assert.equal(config.device, 'cpu');
   assert.equal(config.batching, batching);
   assert.equal(config.logging.contentLogging, true);
+  assert.equal(settings.cpuInt8MatMul, 'off', 'int8 matmuls default to off');
+  assert.equal('cpuInt8MatMul' in config, false, 'and stay out of the config');
+  assert.equal(servingConfigFromSettings({ ...settings, cpuInt8MatMul: 'prompt' }, '/pkg', batching).cpuInt8MatMul, 'prompt');
 });

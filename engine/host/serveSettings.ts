@@ -35,6 +35,7 @@ export function servingConfigFromSettings(settings: ServeSettings, packageDir: s
     },
     device: settings.device,
     cpuThreads: 0,
+    ...(settings.cpuInt8MatMul && settings.cpuInt8MatMul !== 'off' ? { cpuInt8MatMul: settings.cpuInt8MatMul } : {}),
     batching,
     logging: { contentLogging: settings.contentLogging, retentionDays: 30, retentionMaxRows: 100_000 },
   };

@@ -312,9 +312,17 @@ test('serve: load the model and get the endpoint and snippets', async ({ page })
   await open(page, 'serve');
   await page.getByTestId('serve-model').fill('tiny-llama');
   await page.getByTestId('serve-port').fill('0');
+  // The CPU int8 setting goes with the start (an fp32 model runs as stored: the engine says so).
+  await page.getByTestId('serve-int8').selectOption('prompt');
   await page.getByTestId('serve-start').click();
   await expect(page.getByTestId('endpoint-url')).toHaveText(/^http:\/\/127\.0\.0\.1:\d+\/v1$/, { timeout: 30_000 });
   await expect(page.getByTestId('serve-state')).toHaveText('Serving tiny-llama');
+  expect((await admin<{ settings: { cpuInt8MatMul: string } }>('/api/serve')).settings.cpuInt8MatMul).toBe('prompt');
+  // And off again, by a reload (which also leaves later tests the default).
+  await page.getByTestId('serve-int8').selectOption('off');
+  await page.getByTestId('serve-reload').click();
+  await expect.poll(async () => (await admin<{ state: string; settings: { cpuInt8MatMul: string } }>('/api/serve')).settings.cpuInt8MatMul, { timeout: 30_000 }).toBe('off');
+  await expect(page.getByTestId('endpoint-url')).toHaveText(/^http:\/\/127\.0\.0\.1:\d+\/v1$/, { timeout: 30_000 });
   await expect(page.getByTestId('snippet')).toContainText('curl http://127.0.0.1:');
   await page.getByRole('button', { name: 'OpenAI SDK' }).click();
   await expect(page.getByTestId('snippet')).toContainText("import OpenAI from 'openai'");

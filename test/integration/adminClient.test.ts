@@ -2,7 +2,7 @@
 // (engine/common/adminRoutes.ts), so every call here goes through the host's registration of it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_ROUTES, adminPath, type AdminRouteName } from '../../engine/common/adminRoutes.js';
@@ -10,6 +10,7 @@ import { buildRoutes, type AdminApiContext } from '../../engine/host/adminApi.js
 import { startHost, type RunningHost } from '../../engine/host/host.js';
 import { findRoute } from '../../engine/server/http.js';
 import { AdminClient, AdminRequestError } from '../../renderer/src/api/client.js';
+import { ensureFixturePackage } from '../fixtures/packages.js';
 
 const TOKEN = 'test-admin-token-route-table-0001';
 let home: string;
@@ -77,6 +78,24 @@ test('the typed client talks to the real host: status, library, serve, request l
   const csv = await fetch(client.csvUrl({ status: '2xx' }));
   assert.equal(csv.status, 200);
   assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
+});
+
+test('the Serve view\'s CPU int8 setting reaches the engine and the serving config it exports', async () => {
+  // A copy: the int8 cache is written into the package folder.
+  const packageDir = join(home, 'int4-package');
+  cpSync((await ensureFixturePackage({ arch: 'llama', dtype: 'int4' })).packageDir, packageDir, { recursive: true });
+  const started = await client.startServe({ model: packageDir, device: 'cpu', port: 0, corsOrigins: [], maxBatchSize: 2, contextLength: 0, kvCacheBytes: 4 * 2 ** 20, contentLogging: false, cpuInt8MatMul: 'prompt' });
+  try {
+    assert.equal(started.state, 'ready', started.error ?? '');
+    assert.equal(started.config?.cpuInt8MatMul, 'prompt');
+    const info = (await (await fetch(`${started.baseUrl!.replace(/\/v1$/, '')}/info`)).json()) as { hearth: { accelerator: { cpuInt8MatMul: string } } };
+    assert.equal(info.hearth.accelerator.cpuInt8MatMul, 'prompt');
+  } finally {
+    await client.stopServe();
+  }
+  const bad = await client.startServe({ model: packageDir, device: 'cpu', port: 0, corsOrigins: [], maxBatchSize: 2, contextLength: 0, kvCacheBytes: 0, contentLogging: false, cpuInt8MatMul: 'some' as never }).catch((error: unknown) => error);
+  assert.ok(bad instanceof AdminRequestError);
+  assert.match(bad.message, /'cpuInt8MatMul' must be one of off, prompt, all/);
 });
 
 test('conversations: saved, listed newest first, searched, renamed, deleted; they survive a host restart', async () => {

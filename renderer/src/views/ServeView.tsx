@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import type { LibraryModel, ServeLibrarySettings, ServeSettings, ServeStatus } from '../../../engine/common/adminApi.js';
 import { MODEL_DTYPES, type ModelDtype } from '../../../engine/common/manifest.js';
 import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, type DeviceChoice } from '../../../engine/common/servingConfig.js';
+import type { Int8MatMulMode } from '../../../engine/common/accelerator.js';
 import { DEFAULT_MAX_BATCH_SIZE } from '../../../engine/common/batching.js';
 import { Card, Empty, ErrorBox, Stat } from '../components/States.js';
 import { formatBytes } from '../components/format.js';
@@ -131,6 +132,14 @@ export function ServeView({ go }: ViewProps) {
             Device
             <select value={settings.device} onChange={(event) => set('device', event.target.value as DeviceChoice)}>
               {DEVICE_CHOICES.map((device) => <option key={device} value={device}>{device}</option>)}
+            </select>
+          </label>
+          <label title="int4 models on the CPU: the layers' matmuls in int8 (an int8 copy of the weights is written beside the model at the first load)">
+            CPU int8 matmuls (int4)
+            <select value={settings.cpuInt8MatMul ?? 'off'} onChange={(event) => set('cpuInt8MatMul', event.target.value as Int8MatMulMode)} data-testid="serve-int8">
+              <option value="off">off</option>
+              <option value="prompt">prompts: ~2× prefill, more memory</option>
+              <option value="all">every token: ~2× prefill, slower decode</option>
             </select>
           </label>
           <label>
