@@ -60,3 +60,10 @@ export interface ServingConfig {
     notes: string[];
   };
 }
+
+/** A config's `cpuInt8MatMul` as the engine's mode (true is 'all', absent is 'off'). */
+export function int8MatMulModeOf(value: ServingConfig['cpuInt8MatMul']): Int8MatMulMode {
+  if (value === true) return 'all';
+  if (value === false || value === undefined) return 'off';
+  return value;
+}

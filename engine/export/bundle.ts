@@ -8,7 +8,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { APP_ROOT } from '../appRoot.js';
 import type { ModelManifest } from '../common/manifest.js';
 import { RUNTIME_OVERHEAD_BYTES } from '../common/memoryEstimate.js';
-import type { ServingConfig } from '../common/servingConfig.js';
+import { int8MatMulModeOf, type ServingConfig } from '../common/servingConfig.js';
 import { resolvePackage } from '../hub/library.js';
 import { DEFAULT_GPUS, DEFAULT_PRICES, findGpu, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
 import { planBundle, type BundlePlan, type BundleTarget } from './plan.js';
@@ -96,6 +96,7 @@ export function sizeConfig(options: Pick<ExportOptions, 'config' | 'gpus' | 'pri
     throughput: options.throughput ?? throughputFromConfig(options.config),
     targetRequestsPerSec: options.targetRequestsPerSec,
     gpuRuntimeOverheadBytes: options.target === 'cpu' ? RUNTIME_OVERHEAD_BYTES : undefined,
+    cpuInt8MatMul: int8MatMulModeOf(options.config.cpuInt8MatMul),
   });
 }
 

@@ -102,7 +102,7 @@ export function planBundle(input: BundlePlanInput): BundlePlan {
   };
   const engine = input.engine ?? 'hearth';
   const target = engineTarget(engine);
-  const host = target.hostMemory(sizing.estimate, input.target);
+  const host = target.hostMemory(sizing.estimate, input.target, sizing.cpuInt8MatMulBytes);
   const hub = input.hub ?? null;
   const container = target.container({
     appName,

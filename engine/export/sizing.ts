@@ -4,7 +4,8 @@
 // engine's own estimator (engine/common/memoryEstimate.ts), not a second one.
 import type { BatchingConfig } from '../common/batching.js';
 import type { ModelManifest } from '../common/manifest.js';
-import { estimateMemory, int4LayoutOf, kvBytesPerToken, kvDtypeFor, RUNTIME_OVERHEAD_BYTES, formatBytes, type MemoryEstimate } from '../common/memoryEstimate.js';
+import { estimateMemory, int4LayoutOf, kvBytesPerToken, kvDtypeFor, RUNTIME_OVERHEAD_BYTES, formatBytes, weightsBytes, type MemoryEstimate } from '../common/memoryEstimate.js';
+import type { Int8MatMulMode } from '../common/accelerator.js';
 import { HOURS_PER_MONTH, type GpuPrice, type GpuSpec } from './gpuCatalog.js';
 import type { SizingRow as SizingRowSummary } from '../common/adminApi.js';
 
@@ -42,6 +43,8 @@ export interface SizingInput {
   /** Runtime memory beside weights/KV/activations; default the CUDA figure below (RUNTIME_OVERHEAD_BYTES for CPU). */
   gpuRuntimeOverheadBytes?: number;
   memoryUtilization?: number;
+  /** The config's int8 matmuls for Hearth on the CPU (`cpuInt8MatMul`): their weights, counted apart (cpuInt8MatMulBytes). */
+  cpuInt8MatMul?: Int8MatMulMode;
 }
 
 /** One GPU's row: the admin API's row (what the Export view shows) plus what the CLI and bundle use. */
@@ -64,6 +67,8 @@ export interface SizingResult {
   /** The cheapest GPU that fits at the target rate, if any. */
   recommended: string | null;
   notes: string[];
+  /** What the config's int8 matmuls add to Hearth's memory on the CPU (0 when off, or nothing to expand). */
+  cpuInt8MatMulBytes: number;
 }
 
 /** KV-cache tokens a batching config reserves: its explicit budget, else its batch token limit. */
@@ -144,6 +149,10 @@ export function sizeDeployment(input: SizingInput): SizingResult {
     );
   }
   notes.push(`monthly = hourly × ${HOURS_PER_MONTH} h (on-demand list prices; edit the price table for your discounts)`);
+  const int8Mode = input.cpuInt8MatMul ?? 'off';
+  const layout = int4LayoutOf(model);
+  const cpuInt8MatMulBytes = weightsBytes(model.shape, model.dtype, layout, int8Mode).loadedBytes - weightsBytes(model.shape, model.dtype, layout).loadedBytes;
+  if (cpuInt8MatMulBytes > 0) notes.push(`on the CPU, Hearth's int8 matmuls (cpuInt8MatMul '${int8Mode}') add ${formatBytes(cpuInt8MatMulBytes)} of weights to its host memory (not to a GPU's)`);
   return {
     model: model.name,
     dtype: model.dtype,
@@ -153,6 +162,7 @@ export function sizeDeployment(input: SizingInput): SizingResult {
     rows,
     recommended: affordable[0]?.gpu ?? null,
     notes,
+    cpuInt8MatMulBytes,
   };
 }
 
@@ -175,10 +185,10 @@ function largestFitting(fits: (n: number) => boolean): number {
 }
 
 /** Host (CPU) memory a container needs: for a GPU target ORT stages the weights in host memory while loading. */
-export function hostMemoryBytes(target: 'gpu' | 'cpu', estimate: MemoryEstimate): { requestBytes: number; limitBytes: number } {
+export function hostMemoryBytes(target: 'gpu' | 'cpu', estimate: MemoryEstimate, cpuInt8MatMulBytes = 0): { requestBytes: number; limitBytes: number } {
   const nodeAndTokenizerBytes = RUNTIME_OVERHEAD_BYTES + 256 * 2 ** 20;
   if (target === 'cpu') {
-    const requestBytes = Math.ceil(estimate.totalBytes * 1.1 + nodeAndTokenizerBytes);
+    const requestBytes = Math.ceil((estimate.totalBytes + cpuInt8MatMulBytes) * 1.1 + nodeAndTokenizerBytes);
     return { requestBytes, limitBytes: Math.ceil(requestBytes * 1.5) };
   }
   const requestBytes = Math.ceil(estimate.weightsBytes + nodeAndTokenizerBytes + 512 * 2 ** 20);

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ensureFixturePackage } from '../fixtures/packages.js';
-import { sizeConfig, sizeDeployment, DEFAULT_GPUS, DEFAULT_PRICES, HOURS_PER_MONTH, GPU_MEMORY_UTILIZATION, GPU_RUNTIME_OVERHEAD_BYTES, replicasFor, kvCacheTokensOf } from '../../engine/export/index.js';
-import { estimateMemory } from '../../engine/common/memoryEstimate.js';
+import { engineTarget, sizeConfig, sizeDeployment, DEFAULT_GPUS, DEFAULT_PRICES, HOURS_PER_MONTH, GPU_MEMORY_UTILIZATION, GPU_RUNTIME_OVERHEAD_BYTES, replicasFor, kvCacheTokensOf } from '../../engine/export/index.js';
+import { estimateMemory, int4LayoutOf, weightsBytes } from '../../engine/common/memoryEstimate.js';
 import { completeServingConfig } from '../../engine/export/configInput.js';
 import { kvBytesPerToken, loadEngine } from '../../engine/runtime/index.js';
 import { measureEngineMemory } from '../fixtures/engineMemory.js';
@@ -83,4 +83,26 @@ test('fits, max concurrency, monthly cost and replicas follow from the estimate 
   const cheaper = sizeDeployment({ model, batching, gpus: DEFAULT_GPUS, prices: [{ gpu: 'A100-40GB', usdPerHour: 1 }], throughput: { tokensPerSec: 512 } });
   assert.equal(cheaper.rows.find((r) => r.gpu === 'A100-40GB')!.usdPerMonth, HOURS_PER_MONTH);
   assert.equal(cheaper.rows.find((r) => r.gpu === 'T4')!.usdPerHour, null);
+});
+
+test('a config with CPU int8 matmuls sizes Hearth\'s CPU pods for the int8 weights, and nothing else', async () => {
+  const { packageDir, manifest } = await ensureFixturePackage({ shape: 'smollm2-135m', numLayers: 6, dtype: 'int4' });
+  const { config } = completeServingConfig({ batching: { maxBatchSize: 2, maxTotalTokens: 512, kvCacheBytes: 1024 * kvBytesPerToken(manifest) } }, manifest, packageDir);
+  const plain = sizeConfig({ config, target: 'cpu' }, manifest);
+  assert.equal(plain.cpuInt8MatMulBytes, 0);
+  for (const [value, mode] of [[true, 'all'], ['prompt', 'prompt']] as const) {
+    const sized = sizeConfig({ config: { ...config, cpuInt8MatMul: value }, target: 'cpu' }, manifest);
+    const layout = int4LayoutOf(manifest);
+    assert.equal(sized.cpuInt8MatMulBytes, weightsBytes(manifest.shape, 'int4', layout, mode).loadedBytes - weightsBytes(manifest.shape, 'int4', layout).loadedBytes);
+    assert.ok(sized.cpuInt8MatMulBytes > 0, mode);
+    assert.deepEqual(sized.estimate, plain.estimate, 'the GPU rows and the estimate other engines use are unchanged');
+    const hearth = engineTarget('hearth').hostMemory(sized.estimate, 'cpu', sized.cpuInt8MatMulBytes);
+    assert.equal(hearth.requestBytes - engineTarget('hearth').hostMemory(plain.estimate, 'cpu', 0).requestBytes, Math.ceil((plain.estimate.totalBytes + sized.cpuInt8MatMulBytes) * 1.1) - Math.ceil(plain.estimate.totalBytes * 1.1));
+    assert.deepEqual(engineTarget('vllm').hostMemory(sized.estimate, 'cpu', sized.cpuInt8MatMulBytes), engineTarget('vllm').hostMemory(plain.estimate, 'cpu', 0));
+    assert.ok(sized.notes.some((note) => note.includes(`cpuInt8MatMul '${mode}'`)));
+  }
+  // An fp32 package has nothing to expand.
+  const fp32 = await ensureFixturePackage({ shape: 'tiny', dtype: 'fp32' });
+  const fp32Config = completeServingConfig({}, fp32.manifest, fp32.packageDir).config;
+  assert.equal(sizeConfig({ config: { ...fp32Config, cpuInt8MatMul: 'prompt' }, target: 'cpu' }, fp32.manifest).cpuInt8MatMulBytes, 0);
 });

@@ -1,6 +1,6 @@
 // `hearth serve <model-package>`: load a package and serve it over the OpenAI-compatible API.
 // Listens at once (503 while loading), shuts down gracefully on SIGTERM/SIGINT.
-import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, type DeviceChoice } from '../../common/servingConfig.js';
+import { DEFAULT_SERVE_PORT, DEVICE_CHOICES, int8MatMulModeOf, type DeviceChoice } from '../../common/servingConfig.js';
 import type { LoadedEngine } from '../../runtime/index.js';
 import { byteSize, intInRange, parseCommandArgs } from '../args.js';
 import { CliError } from '../cliError.js';
@@ -124,8 +124,7 @@ export async function run(argv: string[]): Promise<number> {
   const cpuThreads = intInRange('cpu-threads', values['cpu-threads'], 0, 1024) ?? file.cpuThreads;
   const allowSpinning = values['cpu-spinning'] ?? file.cpuSpinning ?? false;
   if (values['cpu-int8-matmul'] && values['cpu-int8-prefill']) throw new CliError('--cpu-int8-matmul and --cpu-int8-prefill exclude each other: the first runs every token in int8, the second prompt tokens only.', 2);
-  const fileInt8 = file.cpuInt8MatMul === true ? 'all' : file.cpuInt8MatMul === false ? 'off' : file.cpuInt8MatMul;
-  const cpuInt8MatMul = values['cpu-int8-prefill'] ? 'prompt' : values['cpu-int8-matmul'] ? 'all' : (fileInt8 ?? 'off');
+  const cpuInt8MatMul = values['cpu-int8-prefill'] ? 'prompt' : values['cpu-int8-matmul'] ? 'all' : int8MatMulModeOf(file.cpuInt8MatMul);
   const graceMs = intInRange('shutdown-grace-ms', values['shutdown-grace-ms'], 0, 3_600_000) ?? 10_000;
   const contentLogging = values['log-content'] ?? file.logging?.contentLogging ?? false;
 

@@ -9,7 +9,7 @@ export const hearthTarget: EngineTarget = {
   name: 'hearth',
   label: "Hearth (this engine, the image the bundle builds)",
   loadSeconds: estimateLoadSeconds,
-  hostMemory: (estimate, device) => hostMemoryBytes(device, estimate),
+  hostMemory: (estimate, device, cpuInt8MatMulBytes) => hostMemoryBytes(device, estimate, cpuInt8MatMulBytes),
   container(input: EngineInput): EngineContainer {
     const args = serveArgs(input, input.device);
     const mapping: FlagMapping[] = [

@@ -109,8 +109,8 @@ export interface EngineTarget {
   container(input: EngineInput): EngineContainer;
   /** Seconds from container start to /health 200. */
   loadSeconds(weightsBytes: number, device: 'gpu' | 'cpu'): number;
-  /** Host (CPU) memory request and limit of one pod. */
-  hostMemory(estimate: MemoryEstimate, device: 'gpu' | 'cpu'): { requestBytes: number; limitBytes: number };
+  /** Host (CPU) memory request and limit of one pod; `cpuInt8MatMulBytes`: what the config's int8 matmuls add to Hearth on the CPU (other engines ignore the setting). */
+  hostMemory(estimate: MemoryEstimate, device: 'gpu' | 'cpu', cpuInt8MatMulBytes: number): { requestBytes: number; limitBytes: number };
 }
 
 /** `--flag value` pairs (null value: a switch) in order, flattened for a container's args. */
