@@ -80,8 +80,9 @@ export class PrefixCache {
   }
 
   /**
-   * Keep the K/V of `tokens` (the first `numPromptTokens` of them its request's prompt) as a new entry, or return null when it is not worth keeping: too
-   * short, larger than the whole cache, or already held by an entry that starts with it.
+   * Keep the K/V of `tokens` (the first `numPromptTokens` of them its request's prompt) as a new
+   * entry, or return null when it is not worth keeping: too short, larger than the whole cache, or
+   * already held by an entry that starts with it.
    */
   insert(tokens: readonly number[], numPromptTokens = tokens.length): PrefixInsert | null {
     const numTokens = tokens.length;
