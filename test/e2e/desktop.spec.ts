@@ -112,6 +112,15 @@ async function ownHost(name: string): Promise<OwnHost> {
 const serveSettingsOfThisMachine = (page: Page) =>
   page.addInitScript(`localStorage.setItem('hearth.serve.settings', ${JSON.stringify(JSON.stringify({ device: 'cpu', port: 0 }))})`);
 
+/**
+ * The playground has no EOS switch; the API does (ignore_eos). The random fixture models end some
+ * replies at their first token (a CI run saw "1 tokens" and an empty reply), so a test that needs
+ * text adds it to the playground's requests.
+ */
+const ignoreEos = (page: Page) =>
+  page.route('**/api/proxy/v1/chat/completions', (route) =>
+    route.continue({ postData: JSON.stringify({ ...(route.request().postDataJSON() as object), ignore_eos: true }) }));
+
 const KV_CACHE_BYTES = 64 * 2 ** 20; // the fixtures need a few MiB (the default takes a share of RAM)
 
 /**
@@ -288,6 +297,7 @@ test('three actions from the start page to a streamed reply: Chat on a library m
   await ensureInLibrary();
   await admin('/api/serve/stop', { method: 'POST' }); // so that Chat has to load it
   await serveSettingsOfThisMachine(page);
+  await ignoreEos(page);
   await page.goto(`${env('HEARTH_E2E_URL')}/#token=${env('HEARTH_E2E_TOKEN')}`);
   await expect(page.getByTestId('view-models')).toBeVisible(); // the start page
   const actions: string[] = [];
@@ -331,6 +341,7 @@ test('serve: load the model and get the endpoint and snippets', async ({ page })
 
 test('playground: a chat streams in, with timings; an error says what to do', async ({ page }) => {
   await ensureServing();
+  await ignoreEos(page);
   await open(page, 'playground');
   // Long enough that the stream spans many network reads even on a quiet machine (64 tokens of
   // the tiny model can arrive in one read, and then nothing visibly streams).
@@ -446,9 +457,7 @@ for (const how of ['the Stop button', 'Esc'] as const) {
     await whileServing(env('HEARTH_E2E_LONG_PACKAGE'), async () => {
       await open(page, 'playground');
       await page.getByTestId('conversation-new').click();
-      // The playground has no EOS switch; the API does (ignore_eos), and the random model would end some replies early.
-      await page.route('**/api/proxy/v1/chat/completions', (route) =>
-        route.continue({ postData: JSON.stringify({ ...(route.request().postDataJSON() as object), ignore_eos: true }) }));
+      await ignoreEos(page);
       await page.getByTestId('max-tokens').fill(String(UNFINISHABLE_MAX_TOKENS));
       const marker = `Stop me (${how}) ${Date.now().toString(36)}`;
       await page.getByTestId('chat-input').fill(marker);
@@ -492,6 +501,7 @@ test('a conversation survives a restart of the engine host: read with nothing se
   try {
     await ensureServing(host);
     await serveSettingsOfThisMachine(page);
+    await ignoreEos(page);
     await open(page, 'playground', host);
     const marker = Date.now().toString(36);
     const question = `Remember me after a restart ${marker}`;
