@@ -547,7 +547,7 @@ export class HearthEngine implements LoadedEngine {
     };
     const prefills = plan.prefillGroups.map((group) => ({
       firstRow: group.firstRow,
-      promptPath: group.promptPath,
+      promptPath: group.runs[0]!.promptPath,
       runs: group.runs.map((run: PlannedRun) => ({
         requestId: run.requestId,
         inputIds: this.active.get(run.requestId)!.tokenIds.slice(run.startToken, run.startToken + run.numTokens),

@@ -303,7 +303,7 @@ test('separate prompt path: a preempted request recomputes its prompt and its ge
       if (run.promptPath) assert.ok(run.startToken + run.numTokens <= (run.requestId === 'old' ? 50 : run.requestId === 'mid' ? 20 : 10), 'a prompt-path run stops at the prompt');
     }
     for (const row of plan.decode?.rows ?? []) if (row.requestId) assert.equal((row as PlannedRun).promptPath, false);
-    for (const group of plan.prefillGroups) for (const run of group.runs) assert.equal(run.promptPath, group.promptPath);
+    for (const group of plan.prefillGroups) for (const run of group.runs) assert.equal(run.promptPath, group.runs[0]!.promptPath, 'a group is on one path');
   });
   assert.equal(preempted[0], 'new');
   assert.equal(recomputeRuns[0]?.join(), '0,10,true', 'the prompt first, alone');

@@ -50,9 +50,7 @@ export interface DecodeBatch {
 
 export interface PrefillGroup {
   firstRow: number;
-  /** The runs' promptPath (a group of several rows holds first chunks: prompt tokens). */
-  promptPath: boolean;
-  /** Rows firstRow, firstRow+1, ... in order. */
+  /** Rows firstRow, firstRow+1, ... in order; one promptPath (several rows are first chunks: prompt tokens). */
   runs: PlannedRun[];
 }
 
@@ -352,7 +350,7 @@ export class Scheduler {
         run.row === lastRun.row + 1 &&
         (last.runs.length + 1) * Math.max(run.numTokens, ...last.runs.map((r) => r.numTokens)) <= maxPaddedTokens;
       if (joinable) last.runs.push(run);
-      else groups.push({ firstRow: run.row, promptPath: run.promptPath, runs: [run] });
+      else groups.push({ firstRow: run.row, runs: [run] });
     }
     return groups;
   }
