@@ -13,6 +13,11 @@ export const PACKAGE_FILES = { model: 'model.onnx', modelF16: 'model.f16.onnx', 
  */
 export const PACKAGE_CACHE_FILES = { int8Model: 'cpu-int8.onnx', int8Data: 'cpu-int8.data' } as const;
 
+/** A cache file of PACKAGE_CACHE_FILES, or a writer's temporary of one (`<name>.tmp-<pid>`). */
+export function isPackageCacheFile(fileName: string): boolean {
+  return Object.values(PACKAGE_CACHE_FILES).some((name) => fileName === name || fileName.startsWith(`${name}.tmp-`));
+}
+
 export class PackageError extends Error {
   override readonly name = 'PackageError';
 }

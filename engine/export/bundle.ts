@@ -18,7 +18,7 @@ import { renderDockerfile, renderDockerignore } from './bundle/dockerfile.js';
 import { renderK8s, renderPrometheusAdapterValues, renderTunedJson } from './bundle/k8s.js';
 import { renderReadme } from './bundle/readme.js';
 import { renderVertexScript } from './bundle/vertex.js';
-import { PACKAGE_CACHE_FILES, PackageError, readManifest as readPackageManifest } from '../convert/modelPackage.js';
+import { isPackageCacheFile, PackageError, readManifest as readPackageManifest } from '../convert/modelPackage.js';
 import type { EngineName } from './engines/index.js';
 import { ExportError } from './errors.js';
 import { hubSourceOf } from './hubSource.js';
@@ -206,9 +206,8 @@ export function writeBundle(options: ExportOptions): ExportResult {
   linkOrCopyTree(join(appRoot, 'engine'), join(outDir, 'app', 'engine'), notTests);
   files.push('app/');
   if (options.bakeModel) {
-    // Without the engine's caches (rebuilt by the container's first load that needs them).
-    const caches = new Set<string>(Object.values(PACKAGE_CACHE_FILES));
-    linkOrCopyTree(packageDirOf(options.config.model.package), join(outDir, 'model'), (path) => !caches.has(basename(path)));
+    // Without the engine's caches, finished or being written (rebuilt by the container's first load that needs them).
+    linkOrCopyTree(packageDirOf(options.config.model.package), join(outDir, 'model'), (path) => !isPackageCacheFile(basename(path)));
     files.push('model/');
   }
   return { outDir, files, plan, sizing };

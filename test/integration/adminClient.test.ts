@@ -2,7 +2,7 @@
 // (engine/common/adminRoutes.ts), so every call here goes through the host's registration of it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_ROUTES, adminPath, type AdminRouteName } from '../../engine/common/adminRoutes.js';
@@ -10,7 +10,7 @@ import { buildRoutes, type AdminApiContext } from '../../engine/host/adminApi.js
 import { startHost, type RunningHost } from '../../engine/host/host.js';
 import { findRoute } from '../../engine/server/http.js';
 import { AdminClient, AdminRequestError } from '../../renderer/src/api/client.js';
-import { ensureFixturePackage } from '../fixtures/packages.js';
+import { copyFixturePackage, ensureFixturePackage } from '../fixtures/packages.js';
 
 const TOKEN = 'test-admin-token-route-table-0001';
 let home: string;
@@ -83,7 +83,7 @@ test('the typed client talks to the real host: status, library, serve, request l
 test('the Serve view\'s CPU int8 setting reaches the engine and the serving config it exports', async () => {
   // A copy: the int8 cache is written into the package folder.
   const packageDir = join(home, 'int4-package');
-  cpSync((await ensureFixturePackage({ arch: 'llama', dtype: 'int4' })).packageDir, packageDir, { recursive: true });
+  copyFixturePackage((await ensureFixturePackage({ arch: 'llama', dtype: 'int4' })).packageDir, packageDir);
   const started = await client.startServe({ model: packageDir, device: 'cpu', port: 0, corsOrigins: [], maxBatchSize: 2, contextLength: 0, kvCacheBytes: 4 * 2 ** 20, contentLogging: false, cpuInt8MatMul: 'prompt' });
   try {
     assert.equal(started.state, 'ready', started.error ?? '');

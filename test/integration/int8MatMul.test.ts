@@ -6,7 +6,7 @@
 // for prefill and decode).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -19,7 +19,7 @@ import { inPlaceAttentionVariant } from '../../engine/runtime/cacheAttention.js'
 import { expandInt4ToInt8, INT8_CACHE_FILES, int8MatMulVariant, loadInt8MatMulVariant } from '../../engine/runtime/int8MatMul.js';
 import { DecoderRunner } from '../fixtures/decoderRunner.js';
 import { collectStream } from '../fixtures/engineStreams.js';
-import { ensureFixturePackage } from '../fixtures/packages.js';
+import { copyFixturePackage, ensureFixturePackage } from '../fixtures/packages.js';
 import { maxRelativeError } from '../fixtures/parity.js';
 import { argmax, ReferenceSession } from '../fixtures/referenceModel.js';
 import { writeRoundedCheckpoint } from '../fixtures/roundedCheckpoint.js';
@@ -32,7 +32,7 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 async function int4PackageCopy(name: string) {
   const fixture = await ensureFixturePackage({ arch: 'llama', dtype: 'int4' });
   const packageDir = join(scratch, name);
-  cpSync(fixture.packageDir, packageDir, { recursive: true });
+  copyFixturePackage(fixture.packageDir, packageDir);
   return { ...fixture, packageDir };
 }
 

@@ -3,14 +3,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RequestLog } from '../../engine/store/requestLog.js';
-import { ensureFixturePackage } from '../fixtures/packages.js';
+import { copyFixturePackage, ensureFixturePackage } from '../fixtures/packages.js';
 import { postJson, tinyPackage } from './serverHarness.js';
 
 const hearth = fileURLToPath(new URL('../../bin/hearth.mjs', import.meta.url));
@@ -97,7 +97,7 @@ test('CPU threads sleep between ops unless --cpu-spinning is given (the flag, --
 test('--cpu-int8-matmul / --cpu-int8-prefill run an int4 package\'s layers in int8 (the flags, a config file, --help and /info agree)', async () => {
   // A copy: the int8 cache is written into the package folder.
   const int4 = join(home, 'int4-package');
-  cpSync((await ensureFixturePackage({ arch: 'llama', dtype: 'int4' })).packageDir, int4, { recursive: true });
+  copyFixturePackage((await ensureFixturePackage({ arch: 'llama', dtype: 'int4' })).packageDir, int4);
   const config = (value: unknown) => {
     const file = join(home, `int8-${String(value)}.json`);
     writeFileSync(file, JSON.stringify({ version: 1, cpuInt8MatMul: value }));
